@@ -1,0 +1,580 @@
+/*
+ * The loop: callbacks, timers, fd watchers and the iteration. How the loop
+ * waits lives in wait_*.c; how fds are watched lives in poller_*.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loop_internal.h"
+#include "poller.h"
+#include "wait.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* ------------------------------------------------------------------ */
+/* build description                                                   */
+/* ------------------------------------------------------------------ */
+
+const pyloop_build *pyloop_build_info(void)
+{
+    static pyloop_build info;
+    info.phase = PYLOOP_PHASE_NAME;
+    info.batch_limit = PYLOOP_BATCH_LIMIT;
+    /* The epoll strategy blocks in whichever poller this system has. */
+    info.wait_strategy = PYLOOP_WAIT == PYLOOP_WAIT_EPOLL ? pyloop_poller_name : pyloop_wait_name;
+    info.call_soon_path = PYLOOP_LOCKED_CHANNEL ? "locked-channel" : "ring";
+    info.version = PACKAGE_VERSION;
+    return &info;
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle                                                           */
+/* ------------------------------------------------------------------ */
+
+pyloop_loop *pyloop_loop_new(void)
+{
+    pyloop_loop *loop = calloc(1, sizeof(*loop));
+    int rc;
+
+    if (!loop)
+        return NULL;
+    pyloop_ring_init(&loop->ready);
+    pyloop_timer_heap_init(&loop->timers);
+    atomic_init(&loop->polling, 0);
+    atomic_init(&loop->wake_pending, 0);
+    atomic_init(&loop->stopping, 0);
+    atomic_init(&loop->wakeups_written, 0);
+
+    rc = pyloop_inbox_init(&loop->inbox);
+    if (rc < 0)
+        goto fail_inbox;
+    rc = pyloop_poller_init(loop);
+    if (rc < 0)
+        goto fail_poller;
+    rc = pyloop_wait_init(loop);
+    if (rc < 0)
+        goto fail_wait;
+    return loop;
+
+fail_wait:
+    pyloop_poller_free(loop);
+fail_poller:
+    pyloop_inbox_destroy(&loop->inbox);
+fail_inbox:
+    free(loop);
+    errno = -rc;
+    return NULL;
+}
+
+void pyloop_loop_free(pyloop_loop *loop)
+{
+    if (!loop)
+        return;
+    pyloop_wait_free(loop);
+    pyloop_poller_free(loop);
+    pyloop_inbox_destroy(&loop->inbox);
+    pyloop_ring_destroy(&loop->ready);
+    pyloop_timer_heap_destroy(&loop->timers);
+    free(loop->fds);
+    free(loop);
+}
+
+/* ------------------------------------------------------------------ */
+/* callbacks                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Wakes a loop that is (about to be) asleep. The native build writes the
+ * eventfd only when the loop announced it is polling and no wakeup is already
+ * pending; the 3.1.x builds notify on every call, as the original did. */
+static void wake_loop(pyloop_loop *loop)
+{
+#if PYLOOP_LOCKED_CHANNEL
+    pyloop_wait_wake(loop);
+#else
+    if (atomic_load(&loop->polling) && !atomic_exchange(&loop->wake_pending, 1))
+        pyloop_wait_wake(loop);
+#endif
+}
+
+int pyloop_call_soon(pyloop_loop *loop, pyloop_callback fn, void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+#if PYLOOP_LOCKED_CHANNEL
+    int rc = pyloop_inbox_push(&loop->inbox, fn, arg);
+    if (rc == 0)
+        pyloop_wait_wake(loop);
+    return rc;
+#else
+    return pyloop_ring_push(&loop->ready, fn, arg);
+#endif
+}
+
+int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg)
+{
+    int rc;
+
+    if (!fn)
+        return -EINVAL;
+    rc = pyloop_inbox_push(&loop->inbox, fn, arg);
+    if (rc == 0)
+        wake_loop(loop);
+    return rc;
+}
+
+int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < pyloop_ring_count(&loop->ready) && !rc; i++) {
+        pyloop_task *task = pyloop_ring_at(&loop->ready, i);
+        rc = visit(task->fn, task->arg, context);
+    }
+    pthread_mutex_lock(&loop->inbox.lock);
+    for (i = 0; i < pyloop_ring_count(&loop->inbox.ring) && !rc; i++) {
+        pyloop_task *task = pyloop_ring_at(&loop->inbox.ring, i);
+        rc = visit(task->fn, task->arg, context);
+    }
+    pthread_mutex_unlock(&loop->inbox.lock);
+    for (i = 0; i < loop->timers.count && !rc; i++) {
+        pyloop_timer *timer = (pyloop_timer *)loop->timers.nodes[i];
+        rc = visit(timer->fn, timer->arg, context);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* timers                                                              */
+/* ------------------------------------------------------------------ */
+
+void pyloop_timer_init(pyloop_timer *timer, pyloop_callback fn, void *arg)
+{
+    pyloop_heap_node_init(&timer->node, 0.0);
+    timer->fn = fn;
+    timer->arg = arg;
+}
+
+int pyloop_timer_start(pyloop_loop *loop, pyloop_timer *timer, double when)
+{
+    if (isnan(when) || !timer->fn)
+        return -EINVAL;
+    if (pyloop_heap_node_queued(&timer->node))
+        pyloop_timer_heap_remove(&loop->timers, &timer->node);
+    timer->node.when = when;
+    return pyloop_timer_heap_push(&loop->timers, &timer->node);
+}
+
+int pyloop_timer_cancel(pyloop_loop *loop, pyloop_timer *timer)
+{
+    return pyloop_timer_heap_remove(&loop->timers, &timer->node);
+}
+
+double pyloop_next_deadline(pyloop_loop *loop)
+{
+    pyloop_heap_node *first = pyloop_timer_heap_peek(&loop->timers);
+    return first ? first->when : -1.0;
+}
+
+size_t pyloop_timer_count(pyloop_loop *loop)
+{
+    return pyloop_timer_heap_count(&loop->timers);
+}
+
+/* Queues every timer due by now (within the clock's resolution, as asyncio
+ * does) behind the callbacks already ready, earliest first. */
+static int queue_due_timers(pyloop_loop *loop)
+{
+    pyloop_heap_node *first = pyloop_timer_heap_peek(&loop->timers);
+    double end;
+
+    if (!first)
+        return 0;
+    end = pyloop_time(loop) + pyloop_clock_resolution(loop);
+    while ((first = pyloop_timer_heap_peek(&loop->timers)) && first->when < end) {
+        pyloop_timer *timer = (pyloop_timer *)first;
+        int rc;
+#if PYLOOP_LOCKED_CHANNEL
+        rc = pyloop_inbox_push(&loop->inbox, timer->fn, timer->arg);
+#else
+        rc = pyloop_ring_push(&loop->ready, timer->fn, timer->arg);
+#endif
+        if (rc < 0)
+            return rc; /* stays in the heap: fires on a later iteration */
+        pyloop_timer_heap_pop(&loop->timers);
+        loop->timers_fired++;
+    }
+    return 0;
+}
+
+/* Nanoseconds until the earliest timer: 0 when one is due, -1 with none. */
+static int64_t timer_timeout(pyloop_loop *loop)
+{
+    pyloop_heap_node *first = pyloop_timer_heap_peek(&loop->timers);
+    double delay;
+
+    if (!first)
+        return -1;
+    delay = first->when - pyloop_time(loop);
+    if (!(delay > 0))
+        return 0;
+    if (delay > 86400.0 * 365)
+        return -1; /* far enough to be "no deadline"; the loop re-checks on wake */
+    return (int64_t)ceil(delay * 1e9);
+}
+
+/* ------------------------------------------------------------------ */
+/* fd watchers                                                         */
+/* ------------------------------------------------------------------ */
+
+static int reserve_fd_slot(pyloop_loop *loop, int fd)
+{
+    int capacity = loop->fds_capacity ? loop->fds_capacity : 64;
+    pyloop_fd_slot *slots;
+
+    if (fd < loop->fds_capacity)
+        return 0;
+    while (capacity <= fd) {
+        if (capacity > INT_MAX / 2)
+            return -ENOMEM;
+        capacity *= 2;
+    }
+    slots = realloc(loop->fds, (size_t)capacity * sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    memset(slots + loop->fds_capacity, 0, (size_t)(capacity - loop->fds_capacity) * sizeof(*slots));
+    loop->fds = slots;
+    loop->fds_capacity = capacity;
+    return 0;
+}
+
+static int set_watcher(pyloop_loop *loop, int fd, int event, pyloop_io_callback fn, void *arg)
+{
+    pyloop_fd_slot *slot;
+    int rc;
+
+    if (fd < 0 || !fn)
+        return -EINVAL;
+    if (fd >= loop->fds_capacity) {
+        /* Ask the kernel first, so a bogus fd never grows the table. */
+        rc = pyloop_poller_update(loop, fd, 0, event);
+        if (rc < 0)
+            return rc;
+        rc = reserve_fd_slot(loop, fd);
+        if (rc < 0) {
+            pyloop_poller_update(loop, fd, event, 0);
+            return rc;
+        }
+        loop->fds_watched++;
+        loop->fds[fd].events = event;
+    }
+    slot = &loop->fds[fd];
+    if (!(slot->events & event)) {
+        rc = pyloop_poller_update(loop, fd, slot->events, slot->events | event);
+        if (rc < 0)
+            return rc;
+        if (!slot->events)
+            loop->fds_watched++;
+        slot->events |= event;
+    }
+    if (event == PYLOOP_READABLE) {
+        slot->reader = fn;
+        slot->reader_arg = arg;
+    } else {
+        slot->writer = fn;
+        slot->writer_arg = arg;
+    }
+    return 0;
+}
+
+static int clear_watcher(pyloop_loop *loop, int fd, int event)
+{
+    pyloop_fd_slot *slot;
+    int rc;
+
+    if (fd < 0)
+        return -EINVAL;
+    if (fd >= loop->fds_capacity || !(loop->fds[fd].events & event))
+        return -ENOENT;
+    slot = &loop->fds[fd];
+    rc = pyloop_poller_update(loop, fd, slot->events, slot->events & ~event);
+    /* The table follows the caller's wish even if the kernel object is gone. */
+    slot->events &= ~event;
+    if (event == PYLOOP_READABLE) {
+        slot->reader = NULL;
+        slot->reader_arg = NULL;
+    } else {
+        slot->writer = NULL;
+        slot->writer_arg = NULL;
+    }
+    if (!slot->events)
+        loop->fds_watched--;
+    return rc;
+}
+
+int pyloop_fd_set_reader(pyloop_loop *loop, int fd, pyloop_io_callback fn, void *arg)
+{
+    return set_watcher(loop, fd, PYLOOP_READABLE, fn, arg);
+}
+
+int pyloop_fd_set_writer(pyloop_loop *loop, int fd, pyloop_io_callback fn, void *arg)
+{
+    return set_watcher(loop, fd, PYLOOP_WRITABLE, fn, arg);
+}
+
+int pyloop_fd_clear_reader(pyloop_loop *loop, int fd)
+{
+    return clear_watcher(loop, fd, PYLOOP_READABLE);
+}
+
+int pyloop_fd_clear_writer(pyloop_loop *loop, int fd)
+{
+    return clear_watcher(loop, fd, PYLOOP_WRITABLE);
+}
+
+int pyloop_fd_events(pyloop_loop *loop, int fd, void **reader_arg, void **writer_arg)
+{
+    const pyloop_fd_slot *slot = fd >= 0 && fd < loop->fds_capacity ? &loop->fds[fd] : NULL;
+
+    if (reader_arg)
+        *reader_arg = slot ? slot->reader_arg : NULL;
+    if (writer_arg)
+        *writer_arg = slot ? slot->writer_arg : NULL;
+    return slot ? slot->events : 0;
+}
+
+int pyloop_fd_forget(pyloop_loop *loop, int fd)
+{
+    if (fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].events)
+        return -ENOENT;
+    pyloop_poller_forget(loop, fd);
+    memset(&loop->fds[fd], 0, sizeof(loop->fds[fd]));
+    loop->fds_watched--;
+    return 0;
+}
+
+int pyloop_foreach_fd(pyloop_loop *loop, pyloop_fd_visit visit, void *context)
+{
+    int fd, rc = 0;
+
+    for (fd = 0; fd < loop->fds_capacity && !rc; fd++) {
+        const pyloop_fd_slot *slot = &loop->fds[fd];
+        if (slot->events)
+            rc = visit(fd, slot->events, slot->reader_arg, slot->writer_arg, context);
+    }
+    return rc;
+}
+
+void pyloop__dispatch_io(pyloop_loop *loop, int fd, int events)
+{
+    if (fd < 0 || fd >= loop->fds_capacity)
+        return;
+    /* Re-read the slot before each call: a callback may remove the other
+     * watcher or grow (move) the table. */
+    if (events & loop->fds[fd].events & PYLOOP_READABLE) {
+        loop->io_events++;
+        loop->fds[fd].reader(loop, fd, PYLOOP_READABLE, loop->fds[fd].reader_arg);
+    }
+    if (fd < loop->fds_capacity && (events & loop->fds[fd].events & PYLOOP_WRITABLE)) {
+        loop->io_events++;
+        loop->fds[fd].writer(loop, fd, PYLOOP_WRITABLE, loop->fds[fd].writer_arg);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* running                                                             */
+/* ------------------------------------------------------------------ */
+
+/* How many callbacks one iteration may run at most. */
+static inline size_t batch_limit(void)
+{
+    return PYLOOP_BATCH_LIMIT ? (size_t)PYLOOP_BATCH_LIMIT : SIZE_MAX;
+}
+
+#if PYLOOP_LOCKED_CHANNEL
+
+/* 3.1.x: everything goes through the locked channel; each callback is taken
+ * out under the lock, and callbacks queued meanwhile are run in the same
+ * iteration until the channel is empty or the batch limit is reached. */
+static int run_iteration(pyloop_loop *loop)
+{
+    pyloop_task task;
+    int64_t timeout;
+    size_t ran = 0;
+    int stop_requested = atomic_load_explicit(&loop->stopping, memory_order_relaxed);
+    int rc;
+
+    if (stop_requested || pyloop_inbox_count(&loop->inbox))
+        timeout = 0;
+    else
+        timeout = timer_timeout(loop);
+    rc = pyloop_wait_block(loop, timeout);
+    if (rc < 0)
+        return rc;
+    rc = queue_due_timers(loop);
+    if (rc < 0)
+        return rc;
+    while (ran < batch_limit() && !loop->interrupted
+           && pyloop_inbox_pop(&loop->inbox, &task)) {
+        task.fn(loop, task.arg);
+        loop->callbacks_run++;
+        ran++;
+        /* Draining until empty would never end under a callback that
+         * reschedules itself; a stop requested by a callback ends the batch. */
+        if (!stop_requested && atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+            break;
+    }
+    return 0;
+}
+
+#else
+
+static int drain_inbox(pyloop_loop *loop)
+{
+    long moved = pyloop_inbox_drain_into(&loop->inbox, &loop->ready);
+    return moved < 0 ? (int)moved : 0;
+}
+
+/* native: asyncio's _run_once. Only the callbacks ready once I/O and timers
+ * are collected run now; those they schedule wait for the next iteration. */
+static int run_iteration(pyloop_loop *loop)
+{
+    int64_t timeout;
+    size_t todo;
+    int rc;
+
+    rc = drain_inbox(loop);
+    if (rc < 0)
+        return rc;
+    if (pyloop_ring_count(&loop->ready) || atomic_load_explicit(&loop->stopping, memory_order_relaxed))
+        timeout = 0;
+    else
+        timeout = timer_timeout(loop);
+    if (timeout != 0) {
+        /* Announce the sleep, then look at the inbox once more: a producer
+         * either sees `polling` and wakes us, or we see its task. */
+        atomic_store(&loop->polling, 1);
+        if (pyloop_inbox_count(&loop->inbox) || atomic_load(&loop->stopping))
+            timeout = 0;
+    }
+    rc = pyloop_wait_block(loop, timeout);
+    atomic_store(&loop->polling, 0);
+    atomic_store(&loop->wake_pending, 0);
+    if (rc < 0)
+        return rc;
+    rc = drain_inbox(loop);
+    if (rc < 0)
+        return rc;
+    rc = queue_due_timers(loop);
+    if (rc < 0)
+        return rc;
+
+    todo = pyloop_ring_count(&loop->ready);
+    if (todo > batch_limit())
+        todo = batch_limit();
+    while (todo-- && !loop->interrupted) {
+        pyloop_task task;
+        pyloop_ring_pop(&loop->ready, &task);
+        task.fn(loop, task.arg);
+        loop->callbacks_run++;
+    }
+    return 0;
+}
+
+#endif
+
+int pyloop_run_once(pyloop_loop *loop)
+{
+    int rc;
+
+    loop->iterations++;
+    rc = run_iteration(loop);
+    if (loop->interrupted) {
+        loop->interrupted = 0;
+        return -ECANCELED;
+    }
+    return rc;
+}
+
+int pyloop_run(pyloop_loop *loop)
+{
+    int rc = 0;
+
+    if (loop->running)
+        return -EBUSY;
+    loop->running = 1;
+    while (rc >= 0) {
+        rc = pyloop_run_once(loop);
+        if (atomic_exchange(&loop->stopping, 0))
+            break;
+    }
+    loop->running = 0;
+    return rc < 0 ? rc : 0;
+}
+
+void pyloop_stop(pyloop_loop *loop)
+{
+    atomic_store(&loop->stopping, 1);
+    wake_loop(loop);
+}
+
+void pyloop_interrupt(pyloop_loop *loop)
+{
+    loop->interrupted = 1;
+}
+
+int pyloop_is_running(pyloop_loop *loop)
+{
+    return loop->running;
+}
+
+int pyloop_stopping(pyloop_loop *loop)
+{
+    return atomic_load(&loop->stopping);
+}
+
+/* ------------------------------------------------------------------ */
+/* clock, hooks, statistics                                            */
+/* ------------------------------------------------------------------ */
+
+double pyloop_time(const pyloop_loop *loop)
+{
+    struct timespec now;
+    (void)loop;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* The same arithmetic as CPython's time.monotonic(), so both agree. */
+    return (double)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec) / 1e9;
+}
+
+double pyloop_clock_resolution(const pyloop_loop *loop)
+{
+    struct timespec resolution;
+    (void)loop;
+    if (clock_getres(CLOCK_MONOTONIC, &resolution) != 0)
+        return 1e-9;
+    return (double)resolution.tv_sec + (double)resolution.tv_nsec * 1e-9;
+}
+
+void pyloop_set_wait_hooks(pyloop_loop *loop, pyloop_hook before_wait, pyloop_hook after_wait, void *context)
+{
+    loop->before_wait = before_wait;
+    loop->after_wait = after_wait;
+    loop->hook_context = context;
+}
+
+void pyloop_get_stats(pyloop_loop *loop, pyloop_stats *stats)
+{
+    stats->iterations = loop->iterations;
+    stats->callbacks_run = loop->callbacks_run;
+    stats->timers_fired = loop->timers_fired;
+    stats->blocking_waits = loop->blocking_waits;
+    stats->wakeups_written = atomic_load(&loop->wakeups_written);
+    stats->wakeups_consumed = loop->wakeups_consumed;
+    stats->io_events = loop->io_events;
+}

@@ -1,0 +1,142 @@
+/*
+ * loop_impl: a C event loop. Callbacks, timers and fd watchers on one thread;
+ * call_soon_threadsafe and stop from any thread. No Python: a host runtime
+ * (the _pyloop extension) hooks in around blocking waits.
+ *
+ *   pyloop_loop_new/free      one loop per thread that runs it; no globals
+ *   pyloop_call_soon          from the loop thread only
+ *   pyloop_call_soon_threadsafe, pyloop_stop     from any thread
+ *   pyloop_timer_start/cancel intrusive timers, cancel is O(log n)
+ *   pyloop_fd_set_reader/...  fd readiness watchers (level triggered)
+ *   pyloop_run, pyloop_run_once
+ *   pyloop_time               CLOCK_MONOTONIC in seconds (= time.monotonic())
+ *   pyloop_get_stats          counters that tests and benchmarks read
+ *   pyloop_set_wait_hooks     called just before and just after each blocking wait
+ *
+ * How an iteration goes (pyloop_run_once), in every phase:
+ *   1. wait: block for I/O or a wakeup (native), or poll I/O with a zero
+ *      timeout and then sleep/wait as the phase says (baseline..3.1.3).
+ *      I/O callbacks run as their events are harvested.
+ *   2. timers whose deadline is due (within the clock resolution) are
+ *      queued, in deadline order, ties in start order.
+ *   3. callbacks run: native runs those queued before this step (later ones
+ *      wait for the next iteration, as asyncio does); the 3.1.x builds drain
+ *      the locked channel, at most PYLOOP_BATCH_LIMIT of them when set.
+ * The wait does not block when callbacks are ready or stop was requested.
+ *
+ * Errors are negative errno values. Nothing here aborts on bad input.
+ */
+#ifndef PYLOOP_LOOP_H
+#define PYLOOP_LOOP_H
+
+#include <stdint.h>
+
+#include "queue.h"
+#include "timers.h"
+
+typedef struct pyloop_loop pyloop_loop;
+
+/* ---- build description (what this library was compiled as) ---- */
+typedef struct pyloop_build {
+    const char *phase;          /* "baseline", "3.1.1", "3.1.2", "3.1.3", "native" */
+    unsigned batch_limit;       /* 0: no limit */
+    const char *wait_strategy;  /* "sleep", "adaptive", "condvar", "epoll", "poll" */
+    const char *call_soon_path; /* "locked-channel" or "ring" */
+    const char *version;
+} pyloop_build;
+const pyloop_build *pyloop_build_info(void);
+
+/* ---- lifecycle ---- */
+pyloop_loop *pyloop_loop_new(void); /* NULL with errno set on failure */
+/* Frees the loop. Callbacks never run are dropped: walk them first with
+ * pyloop_foreach_pending if their arguments own resources. */
+void pyloop_loop_free(pyloop_loop *loop);
+
+/* ---- callbacks ---- */
+int pyloop_call_soon(pyloop_loop *loop, pyloop_callback fn, void *arg);
+int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg);
+/* Visits every queued callback not yet run (ready queue and inbox) and every
+ * started timer. Stops early and returns the visitor's value when non-zero. */
+typedef int (*pyloop_visit)(pyloop_callback fn, void *arg, void *context);
+int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context);
+
+/* ---- timers ---- */
+typedef struct pyloop_timer {
+    pyloop_heap_node node; /* first member: the heap orders timers by it */
+    pyloop_callback fn;
+    void *arg;
+} pyloop_timer;
+
+void pyloop_timer_init(pyloop_timer *timer, pyloop_callback fn, void *arg);
+/* Starts (or restarts) the timer at absolute time `when` on pyloop_time's
+ * clock. -EINVAL for NaN; -ENOMEM when the heap cannot grow. */
+int pyloop_timer_start(pyloop_loop *loop, pyloop_timer *timer, double when);
+static inline int pyloop_timer_started(const pyloop_timer *timer) { return pyloop_heap_node_queued(&timer->node); }
+/* When a timer comes due the loop takes it out of the heap and queues
+ * (fn, arg) as an ordinary callback behind those already ready; from then on
+ * the loop holds no pointer to the timer, which may be freed or restarted.
+ * Cancels a started timer: 0, or -ENOENT when it is not started (never was,
+ * already cancelled, or already due). Never frees the timer. */
+int pyloop_timer_cancel(pyloop_loop *loop, pyloop_timer *timer);
+/* The earliest deadline among started timers, or -1 when none. */
+double pyloop_next_deadline(pyloop_loop *loop);
+size_t pyloop_timer_count(pyloop_loop *loop);
+
+/* ---- fd watchers ----
+ * One reader and one writer per fd. Setting again replaces the callback.
+ * Errors: -EINVAL negative fd, -EBADF closed/invalid fd, -EPERM fd kind the
+ * poller cannot watch (regular files), -ENOMEM. Clearing returns -ENOENT when
+ * nothing was registered. */
+enum { PYLOOP_READABLE = 1, PYLOOP_WRITABLE = 2 };
+typedef void (*pyloop_io_callback)(pyloop_loop *loop, int fd, int events, void *arg);
+int pyloop_fd_set_reader(pyloop_loop *loop, int fd, pyloop_io_callback fn, void *arg);
+int pyloop_fd_set_writer(pyloop_loop *loop, int fd, pyloop_io_callback fn, void *arg);
+int pyloop_fd_clear_reader(pyloop_loop *loop, int fd);
+int pyloop_fd_clear_writer(pyloop_loop *loop, int fd);
+/* Which of PYLOOP_READABLE/PYLOOP_WRITABLE are registered for fd (0: none),
+ * and the registered argument for each (NULL when none). */
+int pyloop_fd_events(pyloop_loop *loop, int fd, void **reader_arg, void **writer_arg);
+/* Forgets every watcher on fd without touching the kernel (the fd is already
+ * closed). Returns -ENOENT when nothing was registered. */
+int pyloop_fd_forget(pyloop_loop *loop, int fd);
+/* Calls visit(fd, events, reader_arg, writer_arg, context) for each watched fd. */
+typedef int (*pyloop_fd_visit)(int fd, int events, void *reader_arg, void *writer_arg, void *context);
+int pyloop_foreach_fd(pyloop_loop *loop, pyloop_fd_visit visit, void *context);
+
+/* ---- running ---- */
+/* Runs iterations until pyloop_stop. Returns 0, or a negative errno when the
+ * wait failed (the loop stays usable). stop() before run() makes run() do one
+ * iteration and return, as asyncio's run_forever does. */
+int pyloop_run(pyloop_loop *loop);
+int pyloop_run_once(pyloop_loop *loop);
+/* Any thread. The current iteration finishes, then pyloop_run returns. */
+void pyloop_stop(pyloop_loop *loop);
+/* Loop thread only (from a callback or a hook): end the iteration right after
+ * the running callback. Callbacks not yet run stay queued, in order, and
+ * pyloop_run/pyloop_run_once return -ECANCELED. For a host whose callback
+ * raised an exception that must leave the loop at once (KeyboardInterrupt). */
+void pyloop_interrupt(pyloop_loop *loop);
+int pyloop_is_running(pyloop_loop *loop);
+int pyloop_stopping(pyloop_loop *loop);
+
+/* ---- clock ---- */
+double pyloop_time(const pyloop_loop *loop);
+double pyloop_clock_resolution(const pyloop_loop *loop);
+
+/* ---- host hooks ---- */
+typedef void (*pyloop_hook)(pyloop_loop *loop, void *context);
+void pyloop_set_wait_hooks(pyloop_loop *loop, pyloop_hook before_wait, pyloop_hook after_wait, void *context);
+
+/* ---- statistics ---- */
+typedef struct pyloop_stats {
+    uint64_t iterations;
+    uint64_t callbacks_run;
+    uint64_t timers_fired;
+    uint64_t blocking_waits;   /* waits or sleeps with a non-zero timeout */
+    uint64_t wakeups_written;  /* eventfd writes / condvar signals */
+    uint64_t wakeups_consumed; /* eventfd reads / condvar waits ended by the flag */
+    uint64_t io_events;        /* fd callbacks dispatched */
+} pyloop_stats;
+void pyloop_get_stats(pyloop_loop *loop, pyloop_stats *stats);
+
+#endif

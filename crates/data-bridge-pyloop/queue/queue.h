@@ -1,0 +1,74 @@
+/*
+ * queue: the loop's two callback queues.
+ *
+ *   pyloop_ring   single-threaded FIFO of tasks (the ready queue). Grows by
+ *                 doubling, wraps around, never shrinks below its first size.
+ *                 Push and pop are O(1) and take no locks.
+ *   pyloop_inbox  multi-producer FIFO guarded by a mutex (the thread-safe
+ *                 channel). Producers push one task at a time; the consumer
+ *                 either pops one at a time (the 3.1.x "locked channel") or
+ *                 moves everything into a ring in one locked step (native).
+ *                 Order is preserved per producer.
+ *
+ * A task is a function pointer and an argument. The queue never calls it and
+ * never owns what `arg` points to; the loop does both.
+ *
+ * Errors are negative errno values (-ENOMEM when growth fails); the queue is
+ * left unchanged by a failed push. No Python, no syscalls besides the mutex.
+ */
+#ifndef PYLOOP_QUEUE_H
+#define PYLOOP_QUEUE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+struct pyloop_loop;
+
+typedef void (*pyloop_callback)(struct pyloop_loop *loop, void *arg);
+
+typedef struct pyloop_task {
+    pyloop_callback fn;
+    void *arg;
+} pyloop_task;
+
+typedef struct pyloop_ring {
+    pyloop_task *tasks;
+    size_t capacity; /* always a power of two */
+    size_t head;     /* index of the oldest task */
+    size_t count;
+} pyloop_ring;
+
+/* A ring starts empty with no storage; the first push allocates. */
+void pyloop_ring_init(pyloop_ring *ring);
+void pyloop_ring_destroy(pyloop_ring *ring);
+int pyloop_ring_push(pyloop_ring *ring, pyloop_callback fn, void *arg);
+/* Returns 1 and fills *task, or 0 when empty. */
+int pyloop_ring_pop(pyloop_ring *ring, pyloop_task *task);
+/* Makes room for `extra` more tasks without further allocation. */
+int pyloop_ring_reserve(pyloop_ring *ring, size_t extra);
+
+static inline size_t pyloop_ring_count(const pyloop_ring *ring) { return ring->count; }
+
+/* The i-th oldest task (0 <= i < count), for iteration without popping. */
+static inline pyloop_task *pyloop_ring_at(const pyloop_ring *ring, size_t i)
+{
+    return &ring->tasks[(ring->head + i) & (ring->capacity - 1)];
+}
+
+typedef struct pyloop_inbox {
+    pthread_mutex_t lock;
+    pyloop_ring ring;
+} pyloop_inbox;
+
+int pyloop_inbox_init(pyloop_inbox *inbox);
+void pyloop_inbox_destroy(pyloop_inbox *inbox);
+int pyloop_inbox_push(pyloop_inbox *inbox, pyloop_callback fn, void *arg);
+/* Pops the oldest task under the lock: 1 and *task filled, or 0 when empty. */
+int pyloop_inbox_pop(pyloop_inbox *inbox, pyloop_task *task);
+/* Appends every queued task to `ring`, oldest first, in one locked step.
+ * Returns the number moved, or -ENOMEM (nothing moved) if `ring` cannot grow. */
+long pyloop_inbox_drain_into(pyloop_inbox *inbox, pyloop_ring *ring);
+/* The count, read under the lock (so it also orders with a producer's push). */
+size_t pyloop_inbox_count(pyloop_inbox *inbox);
+
+#endif

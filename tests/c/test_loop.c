@@ -1,0 +1,1005 @@
+/*
+ * The loop, through its public API, in whichever phase this build is.
+ * Behaviour is asserted through the loop's counters (iterations, callbacks
+ * run, wakeups), never through how long something took. Tests that only
+ * make sense for one design ask pyloop_build_info() and say so in their name.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+static int is_native(void)
+{
+    return strcmp(pyloop_build_info()->call_soon_path, "ring") == 0;
+}
+
+static pyloop_stats stats_of(pyloop_loop *loop)
+{
+    pyloop_stats stats;
+    pyloop_get_stats(loop, &stats);
+    return stats;
+}
+
+/* ---- small callbacks ---- */
+
+typedef struct record {
+    int values[4096];
+    int count;
+} record;
+
+typedef struct recorded_call {
+    record *into;
+    int value;
+} recorded_call;
+
+static void append_value(pyloop_loop *loop, void *arg)
+{
+    recorded_call *call = arg;
+    (void)loop;
+    call->into->values[call->into->count++] = call->value;
+}
+
+static void stop_loop(pyloop_loop *loop, void *arg)
+{
+    (void)arg;
+    pyloop_stop(loop);
+}
+
+static void count_call(pyloop_loop *loop, void *arg)
+{
+    (void)loop;
+    (*(int *)arg)++;
+}
+
+/* ---- callbacks ---- */
+
+START_TEST(test_call_soon_runs_in_fifo_order)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static record seen;
+    static recorded_call calls[1000];
+    int i;
+
+    seen.count = 0;
+    for (i = 0; i < 1000; i++) {
+        calls[i] = (recorded_call){&seen, i};
+        ck_assert_int_eq(pyloop_call_soon(loop, append_value, &calls[i]), 0);
+    }
+    ck_assert_int_eq(pyloop_call_soon(loop, stop_loop, NULL), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(seen.count, 1000);
+    for (i = 0; i < 1000; i++)
+        ck_assert_int_eq(seen.values[i], i);
+    ck_assert_uint_eq(stats_of(loop).callbacks_run, 1001);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_null_callback_is_rejected)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    ck_assert_int_eq(pyloop_call_soon(loop, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(pyloop_call_soon_threadsafe(loop, NULL, NULL), -EINVAL);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* A callback that stops the loop and schedules another: the other one must
+ * not run before pyloop_run returns, and must run on the next run. */
+static int after_stop_ran;
+static void stop_and_schedule(pyloop_loop *loop, void *arg)
+{
+    (void)arg;
+    pyloop_stop(loop);
+    pyloop_call_soon(loop, count_call, &after_stop_ran);
+}
+
+START_TEST(test_stop_finishes_the_iteration_only)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+
+    after_stop_ran = 0;
+    pyloop_call_soon(loop, stop_and_schedule, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(after_stop_ran, 0);
+    ck_assert_int_eq(pyloop_is_running(loop), 0);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(after_stop_ran, 1);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_stop_before_run_runs_one_iteration)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int ran = 0, i;
+
+    for (i = 0; i < 10; i++)
+        pyloop_call_soon(loop, count_call, &ran);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(ran, 10);
+    ck_assert_uint_eq(stats_of(loop).iterations, 1);
+    ck_assert_int_eq(pyloop_stopping(loop), 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static int nested_result;
+static void run_nested(pyloop_loop *loop, void *arg)
+{
+    (void)arg;
+    nested_result = pyloop_run(loop);
+    pyloop_stop(loop);
+}
+
+START_TEST(test_run_while_running_is_refused)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+
+    nested_result = 0;
+    pyloop_call_soon(loop, run_nested, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(nested_result, -EBUSY);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* pyloop_interrupt leaves the rest of the iteration queued, in order. */
+static void interrupt_loop(pyloop_loop *loop, void *arg)
+{
+    (void)arg;
+    pyloop_interrupt(loop);
+}
+
+START_TEST(test_interrupt_keeps_the_rest_queued)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static record seen;
+    static recorded_call calls[3];
+
+    seen.count = 0;
+    calls[0] = (recorded_call){&seen, 0};
+    calls[1] = (recorded_call){&seen, 1};
+    calls[2] = (recorded_call){&seen, 2};
+    pyloop_call_soon(loop, append_value, &calls[0]);
+    pyloop_call_soon(loop, interrupt_loop, NULL);
+    pyloop_call_soon(loop, append_value, &calls[1]);
+    pyloop_call_soon(loop, append_value, &calls[2]);
+    ck_assert_int_eq(pyloop_run(loop), -ECANCELED);
+    ck_assert_int_eq(seen.count, 1);
+    pyloop_call_soon(loop, stop_loop, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(seen.count, 3);
+    ck_assert_int_eq(seen.values[1], 1);
+    ck_assert_int_eq(seen.values[2], 2);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static int visit_count(pyloop_callback fn, void *arg, void *context)
+{
+    (void)fn;
+    (void)arg;
+    (*(int *)context)++;
+    return 0;
+}
+
+START_TEST(test_foreach_pending_sees_queued_work)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    pyloop_timer timer;
+    int ran = 0, visited = 0;
+
+    pyloop_call_soon(loop, count_call, &ran);
+    pyloop_call_soon_threadsafe(loop, count_call, &ran);
+    pyloop_timer_init(&timer, count_call, &ran);
+    pyloop_timer_start(loop, &timer, pyloop_time(loop) + 3600);
+    ck_assert_int_eq(pyloop_foreach_pending(loop, visit_count, &visited), 0);
+    ck_assert_int_eq(visited, 3);
+    pyloop_timer_cancel(loop, &timer);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- timers ---- */
+
+typedef struct timer_probe {
+    pyloop_timer timer;
+    double when;
+    int index;
+    double fired_at;
+    int fired;
+} timer_probe;
+
+static timer_probe probes[500];
+static int fire_order[500];
+static int fired_count;
+static int fire_target;
+
+static void on_probe(pyloop_loop *loop, void *arg)
+{
+    timer_probe *probe = arg;
+    probe->fired_at = pyloop_time(loop);
+    probe->fired++;
+    fire_order[fired_count++] = probe->index;
+    if (fired_count == fire_target)
+        pyloop_stop(loop);
+}
+
+static uint64_t xorshift_state = 88172645463325252ull;
+static uint64_t next_random(void)
+{
+    xorshift_state ^= xorshift_state << 13;
+    xorshift_state ^= xorshift_state >> 7;
+    xorshift_state ^= xorshift_state << 17;
+    return xorshift_state;
+}
+
+START_TEST(test_timers_never_fire_early_and_fire_in_order)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    double start = pyloop_time(loop);
+    int i;
+
+    fired_count = 0;
+    fire_target = 200;
+    for (i = 0; i < 200; i++) {
+        /* 0..19 ms, in whole ms so that many deadlines tie. */
+        probes[i] = (timer_probe){.index = i, .when = start + (double)(next_random() % 20) / 1000.0};
+        pyloop_timer_init(&probes[i].timer, on_probe, &probes[i]);
+        ck_assert_int_eq(pyloop_timer_start(loop, &probes[i].timer, probes[i].when), 0);
+    }
+    ck_assert_uint_eq(pyloop_timer_count(loop), 200);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(fired_count, 200);
+    for (i = 0; i < 200; i++) {
+        const timer_probe *probe = &probes[fire_order[i]];
+        ck_assert_int_eq(probe->fired, 1);
+        ck_assert_msg(probe->fired_at >= probe->when, "timer %d fired %.9f s early", probe->index,
+                      probe->when - probe->fired_at);
+        if (i > 0) {
+            const timer_probe *previous = &probes[fire_order[i - 1]];
+            ck_assert(previous->when < probe->when || (previous->when == probe->when && previous->index < probe->index));
+        }
+    }
+    ck_assert_uint_eq(stats_of(loop).timers_fired, 200);
+    ck_assert_uint_eq(pyloop_timer_count(loop), 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_equal_deadlines_fire_in_start_order)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    double when = pyloop_time(loop) + 0.002;
+    int i;
+
+    fired_count = 0;
+    fire_target = 50;
+    for (i = 0; i < 50; i++) {
+        probes[i] = (timer_probe){.index = i, .when = when};
+        pyloop_timer_init(&probes[i].timer, on_probe, &probes[i]);
+        pyloop_timer_start(loop, &probes[i].timer, when);
+    }
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    for (i = 0; i < 50; i++)
+        ck_assert_int_eq(fire_order[i], i);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_cancelled_timers_never_run)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    double now = pyloop_time(loop);
+    int i;
+
+    fired_count = 0;
+    fire_target = 25;
+    for (i = 0; i < 50; i++) {
+        probes[i] = (timer_probe){.index = i, .when = now + 0.001 * (i % 5)};
+        pyloop_timer_init(&probes[i].timer, on_probe, &probes[i]);
+        pyloop_timer_start(loop, &probes[i].timer, probes[i].when);
+    }
+    for (i = 0; i < 50; i += 2) {
+        ck_assert_int_eq(pyloop_timer_cancel(loop, &probes[i].timer), 0);
+        ck_assert_int_eq(pyloop_timer_cancel(loop, &probes[i].timer), -ENOENT);
+    }
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    for (i = 0; i < 50; i++)
+        ck_assert_int_eq(probes[i].fired, i % 2);
+    ck_assert_int_eq(pyloop_timer_cancel(loop, &probes[1].timer), -ENOENT);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_timer_rejects_nan_and_restarts)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    timer_probe *probe = &probes[0];
+
+    fired_count = 0;
+    fire_target = 1;
+    *probe = (timer_probe){.index = 0};
+    pyloop_timer_init(&probe->timer, on_probe, probe);
+    ck_assert_int_eq(pyloop_timer_start(loop, &probe->timer, 0.0 / 0.0), -EINVAL);
+    ck_assert_int_eq(pyloop_timer_started(&probe->timer), 0);
+    ck_assert_int_eq(pyloop_timer_start(loop, &probe->timer, pyloop_time(loop) + 3600), 0);
+    /* Restarting moves the deadline instead of queueing twice. */
+    probe->when = pyloop_time(loop);
+    ck_assert_int_eq(pyloop_timer_start(loop, &probe->timer, probe->when), 0);
+    ck_assert_uint_eq(pyloop_timer_count(loop), 1);
+    ck_assert(pyloop_next_deadline(loop) == probe->when);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe->fired, 1);
+    ck_assert(pyloop_next_deadline(loop) < 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* A due timer runs behind the callbacks that were ready before it. */
+START_TEST(test_due_timer_runs_after_ready_callbacks)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static record seen;
+    static recorded_call first, second;
+    pyloop_timer timer;
+
+    seen.count = 0;
+    first = (recorded_call){&seen, 1};
+    second = (recorded_call){&seen, 2};
+    pyloop_timer_init(&timer, append_value, &second);
+    pyloop_timer_start(loop, &timer, pyloop_time(loop) - 1.0);
+    pyloop_call_soon(loop, append_value, &first);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(seen.count, 2);
+    ck_assert_int_eq(seen.values[0], 1);
+    ck_assert_int_eq(seen.values[1], 2);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- fd watchers ---- */
+
+typedef struct io_probe {
+    int calls;
+    int last_fd;
+    int last_events;
+} io_probe;
+
+static void on_io(pyloop_loop *loop, int fd, int events, void *arg)
+{
+    io_probe *probe = arg;
+    (void)loop;
+    probe->calls++;
+    probe->last_fd = fd;
+    probe->last_events = events;
+}
+
+static void on_io_drain_and_stop(pyloop_loop *loop, int fd, int events, void *arg)
+{
+    char buffer[16];
+    on_io(loop, fd, events, arg);
+    ck_assert_int_gt(read(fd, buffer, sizeof(buffer)), 0);
+    pyloop_stop(loop);
+}
+
+START_TEST(test_reader_fires_when_pipe_has_data)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe probe = {0};
+    int fds[2];
+    void *reader_arg = NULL;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, fds[0], on_io_drain_and_stop, &probe), 0);
+    ck_assert_int_eq(pyloop_fd_events(loop, fds[0], &reader_arg, NULL), PYLOOP_READABLE);
+    ck_assert_ptr_eq(reader_arg, &probe);
+    pyloop_stop(loop); /* one iteration that does not block */
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 1);
+    ck_assert_int_eq(probe.last_fd, fds[0]);
+    ck_assert_int_eq(probe.last_events, PYLOOP_READABLE);
+    ck_assert_uint_ge(stats_of(loop).io_events, 1);
+
+    /* Removed: data arrives, nothing is called. */
+    ck_assert_int_eq(pyloop_fd_clear_reader(loop, fds[0]), 0);
+    ck_assert_int_eq(pyloop_fd_clear_reader(loop, fds[0]), -ENOENT);
+    ck_assert_int_eq(write(fds[1], "y", 1), 1);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 1);
+    close(fds[0]);
+    close(fds[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_writer_and_reader_on_one_socket)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe reader = {0}, writer = {0}, replacement = {0};
+    int pair[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ck_assert_int_eq(pyloop_fd_set_writer(loop, pair[0], on_io, &writer), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], on_io, &reader), 0);
+    ck_assert_int_eq(pyloop_fd_events(loop, pair[0], NULL, NULL), PYLOOP_READABLE | PYLOOP_WRITABLE);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(writer.calls, 1);
+    ck_assert_int_eq(writer.last_events, PYLOOP_WRITABLE);
+    ck_assert_int_eq(reader.calls, 0);
+
+    /* Modify: a new writer callback replaces the old one. */
+    ck_assert_int_eq(pyloop_fd_set_writer(loop, pair[0], on_io, &replacement), 0);
+    ck_assert_int_eq(write(pair[1], "z", 1), 1);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(writer.calls, 1);
+    ck_assert_int_eq(replacement.calls, 1);
+    ck_assert_int_eq(reader.calls, 1);
+
+    ck_assert_int_eq(pyloop_fd_clear_writer(loop, pair[0]), 0);
+    ck_assert_int_eq(pyloop_fd_events(loop, pair[0], NULL, NULL), PYLOOP_READABLE);
+    ck_assert_int_eq(pyloop_fd_clear_reader(loop, pair[0]), 0);
+    ck_assert_int_eq(pyloop_fd_events(loop, pair[0], NULL, NULL), 0);
+    close(pair[0]);
+    close(pair[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_bad_fds_give_errors)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe probe = {0};
+    int fds[2], file;
+    char path[] = "/tmp/pyloop-test-XXXXXX";
+
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, -1, on_io, &probe), -EINVAL);
+    ck_assert_int_eq(pyloop_fd_set_writer(loop, -5, on_io, &probe), -EINVAL);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, 1000000, on_io, &probe), -EBADF);
+    ck_assert_int_eq(pyloop_fd_clear_reader(loop, 1000000), -ENOENT);
+    ck_assert_int_eq(pyloop_fd_clear_writer(loop, -1), -EINVAL);
+
+    ck_assert_int_eq(pipe(fds), 0);
+    close(fds[0]);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, fds[0], on_io, &probe), -EBADF);
+    ck_assert_int_eq(pyloop_fd_events(loop, fds[0], NULL, NULL), 0);
+    close(fds[1]);
+
+    file = mkstemp(path);
+    ck_assert_int_ge(file, 0);
+    unlink(path);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, file, on_io, &probe), -EPERM);
+    close(file);
+
+    /* The loop still works after every refusal. */
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* A watcher whose fd was closed behind the loop's back can be forgotten,
+ * and a new fd with the same number can be watched. */
+START_TEST(test_closed_watched_fd_is_forgotten_and_reused)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe probe = {0};
+    int fds[2], again[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, fds[0], on_io, &probe), 0);
+    close(fds[0]);
+    close(fds[1]);
+    ck_assert_int_eq(pyloop_fd_forget(loop, fds[0]), 0);
+    ck_assert_int_eq(pyloop_fd_forget(loop, fds[0]), -ENOENT);
+    ck_assert_int_eq(pipe(again), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, again[0], on_io_drain_and_stop, &probe), 0);
+    ck_assert_int_eq(write(again[1], "q", 1), 1);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 1);
+    pyloop_fd_clear_reader(loop, again[0]);
+    close(again[0]);
+    close(again[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- threads ---- */
+
+typedef struct thread_job {
+    pyloop_loop *loop;
+    int count;
+    int *counter;
+} thread_job;
+
+static void *send_then_stop(void *arg)
+{
+    thread_job *job = arg;
+    int i;
+    for (i = 0; i < job->count; i++)
+        ck_assert_int_eq(pyloop_call_soon_threadsafe(job->loop, count_call, job->counter), 0);
+    ck_assert_int_eq(pyloop_call_soon_threadsafe(job->loop, stop_loop, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_wakeup_from_another_thread)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int counter = 0;
+    thread_job job = {loop, 1000, &counter};
+    pthread_t thread;
+
+    ck_assert_int_eq(pthread_create(&thread, NULL, send_then_stop, &job), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    pthread_join(thread, NULL);
+    /* Everything sent before the stop ran before run() returned. */
+    ck_assert_int_eq(counter, 1000);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static void *stop_from_thread(void *arg)
+{
+    pyloop_stop(arg);
+    return NULL;
+}
+
+static void start_stopper(pyloop_loop *loop, void *arg)
+{
+    pthread_create(arg, NULL, stop_from_thread, loop);
+}
+
+START_TEST(test_stop_from_another_thread_ends_a_blocked_run)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    pthread_t thread;
+
+    pyloop_call_soon(loop, start_stopper, &thread);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    pthread_join(thread, NULL);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* Each loop runs a self-rescheduling chain and timers on its own thread. */
+typedef struct chain {
+    int remaining;
+    int timers_seen;
+    pyloop_timer timers[100];
+} chain;
+
+static void chain_step(pyloop_loop *loop, void *arg)
+{
+    chain *state = arg;
+    if (--state->remaining > 0)
+        pyloop_call_soon(loop, chain_step, state);
+    else if (state->timers_seen == 100)
+        pyloop_stop(loop);
+}
+
+static void chain_timer(pyloop_loop *loop, void *arg)
+{
+    chain *state = arg;
+    if (++state->timers_seen == 100 && state->remaining == 0)
+        pyloop_stop(loop);
+}
+
+static void *run_chain_loop(void *arg)
+{
+    chain *state = arg;
+    pyloop_loop *loop = pyloop_loop_new();
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        pyloop_timer_init(&state->timers[i], chain_timer, state);
+        pyloop_timer_start(loop, &state->timers[i], pyloop_time(loop) + 0.0001 * i);
+    }
+    pyloop_call_soon(loop, chain_step, state);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_uint_eq(stats_of(loop).timers_fired, 100);
+    pyloop_loop_free(loop);
+    return NULL;
+}
+
+START_TEST(test_two_loops_in_two_threads)
+{
+    static chain first, second;
+    pthread_t threads[2];
+
+    first = (chain){.remaining = 20000};
+    second = (chain){.remaining = 30000};
+    ck_assert_int_eq(pthread_create(&threads[0], NULL, run_chain_loop, &first), 0);
+    ck_assert_int_eq(pthread_create(&threads[1], NULL, run_chain_loop, &second), 0);
+    pthread_join(threads[0], NULL);
+    pthread_join(threads[1], NULL);
+    ck_assert_int_eq(first.remaining, 0);
+    ck_assert_int_eq(second.remaining, 0);
+    ck_assert_int_eq(first.timers_seen, 100);
+    ck_assert_int_eq(second.timers_seen, 100);
+}
+END_TEST
+
+/* ---- host hooks ---- */
+
+typedef struct hook_log {
+    int before;
+    int after;
+    int unbalanced;
+} hook_log;
+
+static void hook_before(pyloop_loop *loop, void *context)
+{
+    hook_log *log = context;
+    (void)loop;
+    if (log->before != log->after)
+        log->unbalanced++;
+    log->before++;
+}
+
+static void hook_after(pyloop_loop *loop, void *context)
+{
+    hook_log *log = context;
+    (void)loop;
+    log->after++;
+    if (log->before != log->after)
+        log->unbalanced++;
+}
+
+START_TEST(test_hooks_wrap_every_blocking_wait)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    hook_log log = {0};
+    pyloop_timer timer;
+
+    pyloop_set_wait_hooks(loop, hook_before, hook_after, &log);
+    pyloop_timer_init(&timer, stop_loop, NULL);
+    pyloop_timer_start(loop, &timer, pyloop_time(loop) + 0.005);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_ge(log.before, 1);
+    ck_assert_int_eq(log.before, log.after);
+    ck_assert_int_eq(log.unbalanced, 0);
+    ck_assert_uint_eq(stats_of(loop).blocking_waits, (uint64_t)log.before);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- phase-specific behaviour ---- */
+
+/* native: callbacks queued by a callback run in the next iteration. */
+static void schedule_counter(pyloop_loop *loop, void *arg)
+{
+    pyloop_call_soon(loop, count_call, arg);
+}
+
+START_TEST(test_native_new_callbacks_wait_for_next_iteration)
+{
+    pyloop_loop *loop;
+    int ran = 0;
+
+    if (!is_native())
+        return;
+    loop = pyloop_loop_new();
+    pyloop_call_soon(loop, schedule_counter, &ran);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(ran, 0);
+    ck_assert_uint_eq(stats_of(loop).callbacks_run, 1);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(ran, 1);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* native: waiting on a timer costs no wakeups at all, and one blocking wait. */
+START_TEST(test_native_idle_loop_makes_no_wakeups)
+{
+    pyloop_loop *loop;
+    pyloop_timer timer;
+    pyloop_stats stats;
+
+    if (!is_native())
+        return;
+    loop = pyloop_loop_new();
+    pyloop_timer_init(&timer, stop_loop, NULL);
+    pyloop_timer_start(loop, &timer, pyloop_time(loop) + 0.03);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    stats = stats_of(loop);
+    ck_assert_uint_eq(stats.wakeups_written, 0);
+    ck_assert_uint_eq(stats.wakeups_consumed, 0);
+    ck_assert_uint_eq(stats.blocking_waits, 1);
+    ck_assert_uint_eq(stats.iterations, 1);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* native: a loop that is not polling is not woken (the sender's push is
+ * seen before the next wait). */
+START_TEST(test_native_no_wakeup_when_loop_is_not_waiting)
+{
+    pyloop_loop *loop;
+    int ran = 0, i;
+
+    if (!is_native())
+        return;
+    loop = pyloop_loop_new();
+    for (i = 0; i < 100; i++)
+        pyloop_call_soon_threadsafe(loop, count_call, &ran);
+    pyloop_call_soon_threadsafe(loop, stop_loop, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(ran, 100);
+    ck_assert_uint_eq(stats_of(loop).wakeups_written, 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* native: a burst of 10k threadsafe calls against a sleeping loop costs one
+ * eventfd write. The after-wait hook holds the loop until the sender is done,
+ * which makes "the loop is still asleep" a fact rather than a race. */
+typedef struct burst {
+    pyloop_loop *loop;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int loop_asleep;
+    int sender_done;
+    int ran;
+} burst;
+
+static void burst_before_wait(pyloop_loop *loop, void *context)
+{
+    burst *state = context;
+    (void)loop;
+    pthread_mutex_lock(&state->lock);
+    state->loop_asleep = 1;
+    pthread_cond_broadcast(&state->changed);
+    pthread_mutex_unlock(&state->lock);
+}
+
+static void burst_after_wait(pyloop_loop *loop, void *context)
+{
+    burst *state = context;
+    (void)loop;
+    pthread_mutex_lock(&state->lock);
+    while (!state->sender_done)
+        pthread_cond_wait(&state->changed, &state->lock);
+    pthread_mutex_unlock(&state->lock);
+}
+
+static void count_burst(pyloop_loop *loop, void *arg)
+{
+    burst *state = arg;
+    if (++state->ran == 10000)
+        pyloop_stop(loop);
+}
+
+static void *send_burst(void *arg)
+{
+    burst *state = arg;
+    int i;
+
+    pthread_mutex_lock(&state->lock);
+    while (!state->loop_asleep)
+        pthread_cond_wait(&state->changed, &state->lock);
+    pthread_mutex_unlock(&state->lock);
+    for (i = 0; i < 10000; i++)
+        pyloop_call_soon_threadsafe(state->loop, count_burst, state);
+    pthread_mutex_lock(&state->lock);
+    state->sender_done = 1;
+    pthread_cond_broadcast(&state->changed);
+    pthread_mutex_unlock(&state->lock);
+    return NULL;
+}
+
+START_TEST(test_native_burst_costs_one_wakeup)
+{
+    static burst state;
+    pthread_t sender;
+    pyloop_stats stats;
+
+    if (!is_native())
+        return;
+    memset(&state, 0, sizeof(state));
+    pthread_mutex_init(&state.lock, NULL);
+    pthread_cond_init(&state.changed, NULL);
+    state.loop = pyloop_loop_new();
+    pyloop_set_wait_hooks(state.loop, burst_before_wait, burst_after_wait, &state);
+    ck_assert_int_eq(pthread_create(&sender, NULL, send_burst, &state), 0);
+    ck_assert_int_eq(pyloop_run(state.loop), 0);
+    pthread_join(sender, NULL);
+    stats = stats_of(state.loop);
+    ck_assert_int_eq(state.ran, 10000);
+    ck_assert_uint_eq(stats.wakeups_written, 1);
+    ck_assert_uint_eq(stats.wakeups_consumed, 1);
+    pyloop_loop_free(state.loop);
+    pthread_cond_destroy(&state.changed);
+    pthread_mutex_destroy(&state.lock);
+}
+END_TEST
+
+/* 3.1.x: the batch rule. With a limit, one iteration runs at most that many
+ * callbacks, newly queued ones included; without one it drains the channel. */
+static int rescheduled;
+static void reschedule_self(pyloop_loop *loop, void *arg)
+{
+    (void)arg;
+    if (++rescheduled < 1000)
+        pyloop_call_soon(loop, reschedule_self, NULL);
+}
+
+START_TEST(test_locked_channel_batch_rule)
+{
+    unsigned limit = pyloop_build_info()->batch_limit;
+    pyloop_loop *loop;
+    int ran = 0, i;
+
+    if (is_native())
+        return;
+    loop = pyloop_loop_new();
+    for (i = 0; i < 1000; i++)
+        pyloop_call_soon(loop, count_call, &ran);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(ran, limit ? (int)limit : 1000);
+    ck_assert_uint_eq(stats_of(loop).callbacks_run, limit ? limit : 1000);
+    while (ran < 1000)
+        ck_assert_int_eq(pyloop_run_once(loop), 0);
+
+    rescheduled = 0;
+    pyloop_call_soon(loop, reschedule_self, NULL);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(rescheduled, limit ? (int)limit : 1000);
+    while (rescheduled < 1000)
+        ck_assert_int_eq(pyloop_run_once(loop), 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* native with an explicit batch limit: at most that many of the snapshot. */
+START_TEST(test_native_batch_limit_caps_the_snapshot)
+{
+    unsigned limit = pyloop_build_info()->batch_limit;
+    pyloop_loop *loop;
+    int ran = 0, i;
+
+    if (!is_native() || !limit)
+        return;
+    loop = pyloop_loop_new();
+    for (i = 0; i < (int)limit * 3; i++)
+        pyloop_call_soon(loop, count_call, &ran);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(ran, (int)limit);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* The wake rule of each wait strategy, counted. */
+START_TEST(test_wakeups_written_by_call_soon)
+{
+    const char *wait = pyloop_build_info()->wait_strategy;
+    pyloop_loop *loop = pyloop_loop_new();
+    int ran = 0, i;
+    uint64_t written;
+
+    for (i = 0; i < 100; i++)
+        pyloop_call_soon(loop, count_call, &ran);
+    written = stats_of(loop).wakeups_written;
+    if (is_native())
+        ck_assert_uint_eq(written, 0); /* the loop thread never wakes itself */
+    else if (strcmp(wait, "condvar") == 0)
+        ck_assert_uint_eq(written, 100); /* 3.1.3: every call_soon signals */
+    else if (strcmp(wait, "sleep") == 0 || strcmp(wait, "adaptive") == 0)
+        ck_assert_uint_eq(written, 0); /* nothing can wake a sleep */
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(ran, 100);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* 3.1.x: an idle loop without timers keeps waking up every millisecond:
+ * each iteration with nothing to do is one blocking wait (sleep or condvar). */
+static void count_idle_iterations(pyloop_loop *loop, void *context)
+{
+    int *left = context;
+    (void)loop;
+    if (--*left == 0)
+        pyloop_stop(loop);
+}
+
+START_TEST(test_locked_channel_idle_loop_sleeps_in_slices)
+{
+    pyloop_loop *loop;
+    int left = 5;
+
+    if (is_native() || strcmp(pyloop_build_info()->wait_strategy, "epoll") == 0)
+        return;
+    loop = pyloop_loop_new();
+    pyloop_set_wait_hooks(loop, NULL, count_idle_iterations, &left);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    /* No timers, no fds: every iteration waited once, at most 1 ms each. */
+    ck_assert_uint_eq(stats_of(loop).blocking_waits, 5);
+    ck_assert_uint_eq(stats_of(loop).iterations, 5);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static Suite *loop_suite(void)
+{
+    Suite *suite = suite_create("loop");
+    TCase *callbacks = tcase_create("callbacks");
+    TCase *timers = tcase_create("timers");
+    TCase *io = tcase_create("io");
+    TCase *threads = tcase_create("threads");
+    TCase *phase = tcase_create("phase");
+
+    tcase_add_test(callbacks, test_call_soon_runs_in_fifo_order);
+    tcase_add_test(callbacks, test_null_callback_is_rejected);
+    tcase_add_test(callbacks, test_stop_finishes_the_iteration_only);
+    tcase_add_test(callbacks, test_stop_before_run_runs_one_iteration);
+    tcase_add_test(callbacks, test_run_while_running_is_refused);
+    tcase_add_test(callbacks, test_interrupt_keeps_the_rest_queued);
+    tcase_add_test(callbacks, test_foreach_pending_sees_queued_work);
+    tcase_add_test(callbacks, test_hooks_wrap_every_blocking_wait);
+    suite_add_tcase(suite, callbacks);
+
+    tcase_add_test(timers, test_timers_never_fire_early_and_fire_in_order);
+    tcase_add_test(timers, test_equal_deadlines_fire_in_start_order);
+    tcase_add_test(timers, test_cancelled_timers_never_run);
+    tcase_add_test(timers, test_timer_rejects_nan_and_restarts);
+    tcase_add_test(timers, test_due_timer_runs_after_ready_callbacks);
+    suite_add_tcase(suite, timers);
+
+    tcase_add_test(io, test_reader_fires_when_pipe_has_data);
+    tcase_add_test(io, test_writer_and_reader_on_one_socket);
+    tcase_add_test(io, test_bad_fds_give_errors);
+    tcase_add_test(io, test_closed_watched_fd_is_forgotten_and_reused);
+    suite_add_tcase(suite, io);
+
+    tcase_set_timeout(threads, 120);
+    tcase_add_test(threads, test_wakeup_from_another_thread);
+    tcase_add_test(threads, test_stop_from_another_thread_ends_a_blocked_run);
+    tcase_add_test(threads, test_two_loops_in_two_threads);
+    suite_add_tcase(suite, threads);
+
+    tcase_set_timeout(phase, 60);
+    tcase_add_test(phase, test_native_new_callbacks_wait_for_next_iteration);
+    tcase_add_test(phase, test_native_idle_loop_makes_no_wakeups);
+    tcase_add_test(phase, test_native_no_wakeup_when_loop_is_not_waiting);
+    tcase_add_test(phase, test_native_burst_costs_one_wakeup);
+    tcase_add_test(phase, test_native_batch_limit_caps_the_snapshot);
+    tcase_add_test(phase, test_locked_channel_batch_rule);
+    tcase_add_test(phase, test_wakeups_written_by_call_soon);
+    tcase_add_test(phase, test_locked_channel_idle_loop_sleeps_in_slices);
+    suite_add_tcase(suite, phase);
+    return suite;
+}
+
+int main(void)
+{
+    const pyloop_build *build = pyloop_build_info();
+    SRunner *runner = srunner_create(loop_suite());
+    int failed;
+
+    printf("loop build: phase %s, batch limit %u, wait %s, call_soon path %s\n", build->phase,
+           build->batch_limit, build->wait_strategy, build->call_soon_path);
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
