@@ -150,6 +150,23 @@ int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context)
     return rc;
 }
 
+void pyloop_clear_pending(pyloop_loop *loop, pyloop_visit visit, void *context)
+{
+    pyloop_task task;
+    pyloop_heap_node *node;
+
+    /* Pop before visiting: a visitor may free what the task points to, or
+     * queue more work (which is then cleared as well). */
+    while (pyloop_ring_pop(&loop->ready, &task))
+        visit(task.fn, task.arg, context);
+    while (pyloop_inbox_pop(&loop->inbox, &task))
+        visit(task.fn, task.arg, context);
+    while ((node = pyloop_timer_heap_pop(&loop->timers))) {
+        pyloop_timer *timer = (pyloop_timer *)node;
+        visit(timer->fn, timer->arg, context);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* timers                                                              */
 /* ------------------------------------------------------------------ */

@@ -59,6 +59,10 @@ int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg
  * started timer. Stops early and returns the visitor's value when non-zero. */
 typedef int (*pyloop_visit)(pyloop_callback fn, void *arg, void *context);
 int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context);
+/* Removes every queued callback and started timer, calling visit once for
+ * each first (its return value is ignored), so a host can release what the
+ * arguments own. For closing a loop without running what is left. */
+void pyloop_clear_pending(pyloop_loop *loop, pyloop_visit visit, void *context);
 
 /* ---- timers ---- */
 typedef struct pyloop_timer {

@@ -1,0 +1,1 @@
+"""data_bridge: the namespace of the data-bridge projects (here: pyloop)."""

@@ -1,0 +1,741 @@
+/*
+ * Handle and TimerHandle: asyncio.events.Handle/TimerHandle in C, with a free
+ * list each so that the call_soon/run cycle reuses objects instead of going
+ * through the allocator (and the GC's allocation counter) every time.
+ */
+#include "pyloop_module.h"
+
+#include <math.h>
+#include <string.h>
+#include <structmember.h>
+
+/* ------------------------------------------------------------------ */
+/* free lists                                                          */
+/* ------------------------------------------------------------------ */
+
+#define FREE_LIST_SIZE 512
+
+/* Deallocated objects are kept with their memory and GC header intact but
+ * untracked; reuse sets the reference count back to one. Debug builds that
+ * chain every live object (Py_TRACE_REFS) need the allocator, so skip there. */
+#ifndef Py_TRACE_REFS
+#define USE_FREE_LISTS 1
+#endif
+
+typedef struct free_list {
+    PyObject *items[FREE_LIST_SIZE];
+    int count;
+} free_list;
+
+static free_list handle_free_list;
+static free_list timer_free_list;
+
+static PyObject *free_list_take(free_list *list, PyTypeObject *type)
+{
+#ifdef USE_FREE_LISTS
+    if (list->count) {
+        PyObject *object = list->items[--list->count];
+        Py_SET_REFCNT(object, 1);
+        return object;
+    }
+#else
+    (void)list;
+#endif
+    return PyObject_GC_New(PyObject, type);
+}
+
+/* Returns 1 when the object was kept (the caller must not free it). */
+static int free_list_keep(free_list *list, PyObject *object)
+{
+#ifdef USE_FREE_LISTS
+    if (list->count < FREE_LIST_SIZE) {
+        list->items[list->count++] = object;
+        return 1;
+    }
+#else
+    (void)list;
+    (void)object;
+#endif
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* creation                                                            */
+/* ------------------------------------------------------------------ */
+
+static PyObject *empty_tuple(void)
+{
+    static PyObject *empty;
+    if (!empty)
+        empty = PyTuple_New(0);
+    Py_XINCREF(empty);
+    return empty;
+}
+
+/* Fills the fields shared by both types. Steals nothing. */
+static int handle_init_fields(HandleObject *handle, PyObject *callback, PyObject *args, LoopObject *loop,
+                              PyObject *context)
+{
+    Py_INCREF(callback);
+    handle->callback = callback;
+    if (args) {
+        Py_INCREF(args);
+        handle->args = args;
+    } else {
+        handle->args = empty_tuple();
+    }
+    if (context && context != Py_None) {
+        Py_INCREF(context);
+        handle->context = context;
+    } else {
+        handle->context = PyContext_CopyCurrent();
+    }
+    Py_INCREF(loop);
+    handle->loop = (PyObject *)loop;
+    handle->source_traceback = NULL;
+    handle->repr = NULL;
+    handle->weakreflist = NULL;
+    handle->queued = 0;
+    handle->cancelled = 0;
+    if (!handle->args || !handle->context)
+        return -1;
+    if (loop->debug) {
+        /* Like asyncio: the stack of the code that scheduled the callback
+         * (call_soon itself has no Python frame here, so nothing to drop). */
+        PyObject *frame = (PyObject *)PyEval_GetFrame();
+        handle->source_traceback = PyObject_CallFunctionObjArgs(pyloop_refs.extract_stack, frame ? frame : Py_None, NULL);
+        if (!handle->source_traceback)
+            return -1;
+    }
+    return 0;
+}
+
+HandleObject *pyloop_handle_new(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
+{
+    HandleObject *handle = (HandleObject *)free_list_take(&handle_free_list, &PyLoop_HandleType);
+
+    if (!handle)
+        return NULL;
+    if (handle_init_fields(handle, callback, args, loop, context) < 0) {
+        Py_DECREF(handle);
+        return NULL;
+    }
+    /* Not tracked yet: the caller queues it (see pyloop_handle_enqueue). */
+    return handle;
+}
+
+TimerHandleObject *pyloop_timer_handle_new(double when, PyObject *callback, PyObject *args, LoopObject *loop,
+                                           PyObject *context)
+{
+    TimerHandleObject *timer = (TimerHandleObject *)free_list_take(&timer_free_list, &PyLoop_TimerHandleType);
+
+    if (!timer)
+        return NULL;
+    pyloop_timer_init(&timer->timer, pyloop_timer_trampoline, timer);
+    timer->timer.node.when = when;
+    timer->scheduled = 0;
+    if (handle_init_fields(&timer->base, callback, args, loop, context) < 0) {
+        Py_DECREF(timer);
+        return NULL;
+    }
+    return timer;
+}
+
+/* Handle(callback, args, loop, context=None), as asyncio spells it. */
+static PyObject *handle_construct(PyTypeObject *type, PyObject *positional, PyObject *keywords, int timer)
+{
+    static char *handle_keywords[] = {"callback", "args", "loop", "context", NULL};
+    static char *timer_keywords[] = {"when", "callback", "args", "loop", "context", NULL};
+    PyObject *callback, *args, *loop, *context = Py_None;
+    double when = 0.0;
+    HandleObject *handle;
+    int ok = timer ? PyArg_ParseTupleAndKeywords(positional, keywords, "dOOO|O:TimerHandle", timer_keywords, &when,
+                                                 &callback, &args, &loop, &context)
+                   : PyArg_ParseTupleAndKeywords(positional, keywords, "OOO|O:Handle", handle_keywords, &callback, &args,
+                                                 &loop, &context);
+    if (!ok)
+        return NULL;
+    if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
+        PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
+        return NULL;
+    }
+    if (args != Py_None && !PyTuple_Check(args)) {
+        PyErr_SetString(PyExc_TypeError, "args must be a tuple");
+        return NULL;
+    }
+    if (args == Py_None)
+        args = NULL;
+    if (type != (timer ? &PyLoop_TimerHandleType : &PyLoop_HandleType)) {
+        handle = (HandleObject *)type->tp_alloc(type, 0);
+        if (!handle)
+            return NULL;
+        if (timer) {
+            TimerHandleObject *timer_handle = (TimerHandleObject *)handle;
+            pyloop_timer_init(&timer_handle->timer, pyloop_timer_trampoline, timer_handle);
+            timer_handle->timer.node.when = when;
+        }
+        if (handle_init_fields(handle, callback, args, (LoopObject *)loop, context) < 0) {
+            Py_DECREF(handle);
+            return NULL;
+        }
+        return (PyObject *)handle;
+    }
+    handle = timer ? (HandleObject *)pyloop_timer_handle_new(when, callback, args, (LoopObject *)loop, context)
+                   : pyloop_handle_new(callback, args, (LoopObject *)loop, context);
+    if (handle)
+        PyObject_GC_Track(handle);
+    return (PyObject *)handle;
+}
+
+static PyObject *handle_tp_new(PyTypeObject *type, PyObject *positional, PyObject *keywords)
+{
+    return handle_construct(type, positional, keywords, 0);
+}
+
+static PyObject *timer_tp_new(PyTypeObject *type, PyObject *positional, PyObject *keywords)
+{
+    return handle_construct(type, positional, keywords, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* GC and deallocation                                                 */
+/* ------------------------------------------------------------------ */
+
+static int handle_traverse(HandleObject *handle, visitproc visit, void *arg)
+{
+    Py_VISIT(handle->callback);
+    Py_VISIT(handle->args);
+    Py_VISIT(handle->context);
+    Py_VISIT(handle->loop);
+    Py_VISIT(handle->source_traceback);
+    Py_VISIT(handle->repr);
+    return 0;
+}
+
+static int handle_clear(HandleObject *handle)
+{
+    Py_CLEAR(handle->callback);
+    Py_CLEAR(handle->args);
+    Py_CLEAR(handle->context);
+    Py_CLEAR(handle->loop);
+    Py_CLEAR(handle->source_traceback);
+    Py_CLEAR(handle->repr);
+    return 0;
+}
+
+static void handle_dealloc_common(HandleObject *handle, free_list *list, PyTypeObject *exact_type)
+{
+    PyTypeObject *type = Py_TYPE(handle);
+
+    PyObject_GC_UnTrack(handle);
+    if (handle->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)handle);
+    handle_clear(handle);
+    if (type == exact_type && free_list_keep(list, (PyObject *)handle))
+        return;
+    type->tp_free(handle);
+}
+
+static void handle_dealloc(HandleObject *handle)
+{
+    handle_dealloc_common(handle, &handle_free_list, &PyLoop_HandleType);
+}
+
+static void timer_dealloc(TimerHandleObject *timer)
+{
+    /* A started timer holds a reference to itself through the heap, so it
+     * cannot be deallocated while queued. */
+    handle_dealloc_common(&timer->base, &timer_free_list, &PyLoop_TimerHandleType);
+}
+
+void pyloop_handle_free_lists_clear(void)
+{
+    while (handle_free_list.count)
+        PyObject_GC_Del(handle_free_list.items[--handle_free_list.count]);
+    while (timer_free_list.count)
+        PyObject_GC_Del(timer_free_list.items[--timer_free_list.count]);
+}
+
+/* ------------------------------------------------------------------ */
+/* running                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Handle._run's except-clause: KeyboardInterrupt and SystemExit end the
+ * run; anything else goes to the loop's exception handler. */
+static void handle_report_error(HandleObject *handle)
+{
+    PyObject *value, *source = NULL, *message = NULL, *context = NULL, *result;
+    LoopObject *loop = (LoopObject *)handle->loop;
+
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        pyloop_loop_set_pending_exception(loop);
+        return;
+    }
+    value = pyloop_fetch_exception();
+
+    source = PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source,
+                                          handle->callback ? handle->callback : Py_None,
+                                          handle->args ? handle->args : Py_None, NULL);
+    if (!source)
+        goto fail;
+    message = PyUnicode_FromFormat("Exception in callback %U", source);
+    if (!message)
+        goto fail;
+    context = PyDict_New();
+    if (!context || PyDict_SetItemString(context, "message", message) < 0
+        || PyDict_SetItemString(context, "exception", value ? value : Py_None) < 0
+        || PyDict_SetItemString(context, "handle", (PyObject *)handle) < 0)
+        goto fail;
+    if (handle->source_traceback && PyDict_SetItemString(context, "source_traceback", handle->source_traceback) < 0)
+        goto fail;
+    result = PyObject_CallMethodObjArgs((PyObject *)loop, pyloop_refs.str_call_exception_handler, context, NULL);
+    if (!result)
+        goto fail;
+    Py_DECREF(result);
+    goto done;
+
+fail:
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit))
+        pyloop_loop_set_pending_exception(loop);
+    else
+        PyErr_WriteUnraisable((PyObject *)handle);
+done:
+    Py_XDECREF(value);
+    Py_XDECREF(source);
+    Py_XDECREF(message);
+    Py_XDECREF(context);
+}
+
+static inline int handle_call(HandleObject *handle)
+{
+    PyObject *result;
+
+    if (PyContext_Enter(handle->context) < 0)
+        return -1;
+    result = PyObject_Vectorcall(handle->callback, &PyTuple_GET_ITEM(handle->args, 0),
+                                 (size_t)PyTuple_GET_SIZE(handle->args), NULL);
+    PyContext_Exit(handle->context);
+    if (!result)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Debug mode: asyncio warns about callbacks slower than
+ * loop.slow_callback_duration. */
+static void warn_if_slow(HandleObject *handle, double started)
+{
+    LoopObject *loop = (LoopObject *)handle->loop;
+    double elapsed = pyloop_time(loop->core) - started, limit;
+    PyObject *limit_object, *formatted, *result;
+
+    limit_object = PyObject_GetAttr((PyObject *)loop, pyloop_refs.str_slow_callback_duration);
+    if (!limit_object) {
+        PyErr_Clear();
+        return;
+    }
+    limit = PyFloat_AsDouble(limit_object);
+    Py_DECREF(limit_object);
+    if (limit < 0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return;
+    }
+    if (elapsed < limit)
+        return;
+    formatted = PyObject_CallFunctionObjArgs(pyloop_refs.format_handle, (PyObject *)handle, NULL);
+    if (!formatted) {
+        PyErr_Clear();
+        return;
+    }
+    result = PyObject_CallMethod(pyloop_refs.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
+                                 elapsed);
+    Py_DECREF(formatted);
+    if (!result)
+        PyErr_Clear();
+    Py_XDECREF(result);
+}
+
+void pyloop_handle_run(HandleObject *handle)
+{
+    LoopObject *loop = (LoopObject *)handle->loop;
+
+    if (handle->cancelled || !handle->callback)
+        return;
+    if (loop->debug) {
+        double started = pyloop_time(loop->core);
+        if (handle_call(handle) < 0)
+            handle_report_error(handle);
+        warn_if_slow(handle, started);
+        return;
+    }
+    if (handle_call(handle) < 0)
+        handle_report_error(handle);
+}
+
+void pyloop_handle_trampoline(pyloop_loop *core, void *arg)
+{
+    HandleObject *handle = arg;
+    (void)core;
+    pyloop_handle_run(handle);
+    pyloop_handle_dequeue(handle, 0);
+}
+
+void pyloop_timer_trampoline(pyloop_loop *core, void *arg)
+{
+    TimerHandleObject *timer = arg;
+    (void)core;
+    timer->scheduled = 0;
+    pyloop_handle_run(&timer->base);
+    pyloop_handle_dequeue(&timer->base, 0);
+}
+
+void pyloop_handle_enqueue(HandleObject *handle)
+{
+    Py_INCREF(handle);
+    if (handle->queued++ == 0) {
+        PyObject_GC_UnTrack(handle);
+        Py_DECREF(handle->loop); /* borrowed while queued */
+    }
+}
+
+void pyloop_handle_dequeue(HandleObject *handle, int orphan)
+{
+    if (--handle->queued == 0) {
+        if (orphan)
+            handle->loop = NULL;
+        else
+            Py_INCREF(handle->loop);
+        /* Someone else holds it: from now on it may sit in a cycle. */
+        if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked((PyObject *)handle))
+            PyObject_GC_Track(handle);
+    }
+    Py_DECREF(handle);
+}
+
+/* ------------------------------------------------------------------ */
+/* Python methods                                                      */
+/* ------------------------------------------------------------------ */
+
+void pyloop_handle_cancel_internal(HandleObject *handle)
+{
+    LoopObject *loop = (LoopObject *)handle->loop;
+
+    if (handle->cancelled)
+        return;
+    handle->cancelled = 1;
+    if (loop && loop->debug && !handle->repr) {
+        /* Keep the repr of what was cancelled, as asyncio does. */
+        handle->repr = PyObject_Repr((PyObject *)handle);
+        if (!handle->repr)
+            PyErr_Clear();
+    }
+    Py_CLEAR(handle->callback);
+    Py_CLEAR(handle->args);
+}
+
+static PyObject *handle_cancel(HandleObject *handle, PyObject *unused)
+{
+    (void)unused;
+    pyloop_handle_cancel_internal(handle);
+    Py_RETURN_NONE;
+}
+
+static PyObject *timer_cancel(TimerHandleObject *timer, PyObject *unused)
+{
+    LoopObject *loop = (LoopObject *)timer->base.loop;
+    (void)unused;
+    if (!timer->base.cancelled && loop && pyloop_timer_started(&timer->timer)) {
+        /* Out of the heap now (O(log n)), not lazily as asyncio does. */
+        pyloop_timer_cancel(loop->core, &timer->timer);
+        timer->scheduled = 0;
+        pyloop_handle_cancel_internal(&timer->base);
+        pyloop_handle_dequeue(&timer->base, 0); /* the heap's reference */
+        Py_RETURN_NONE;
+    }
+    pyloop_handle_cancel_internal(&timer->base);
+    Py_RETURN_NONE;
+}
+
+static PyObject *handle_cancelled(HandleObject *handle, PyObject *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(handle->cancelled);
+}
+
+static PyObject *handle_get_context(HandleObject *handle, PyObject *unused)
+{
+    (void)unused;
+    if (!handle->context)
+        Py_RETURN_NONE;
+    Py_INCREF(handle->context);
+    return handle->context;
+}
+
+static PyObject *handle_run_method(HandleObject *handle, PyObject *unused)
+{
+    (void)unused;
+    pyloop_handle_run(handle);
+    Py_RETURN_NONE;
+}
+
+static PyObject *timer_when(TimerHandleObject *timer, PyObject *unused)
+{
+    (void)unused;
+    return PyFloat_FromDouble(timer->timer.node.when);
+}
+
+/* asyncio's Handle._repr_info(), as a list of strings. */
+static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
+{
+    PyObject *info = PyList_New(0), *item;
+    (void)unused;
+
+    if (!info)
+        return NULL;
+    const char *name = strrchr(Py_TYPE(handle)->tp_name, '.');
+    item = PyUnicode_FromString(name ? name + 1 : Py_TYPE(handle)->tp_name);
+    if (!item || PyList_Append(info, item) < 0)
+        goto fail;
+    Py_DECREF(item);
+    if (handle->cancelled) {
+        item = PyUnicode_FromString("cancelled");
+        if (!item || PyList_Append(info, item) < 0)
+            goto fail;
+        Py_DECREF(item);
+    }
+    if (PyObject_TypeCheck(handle, &PyLoop_TimerHandleType)) {
+        PyObject *when = PyFloat_FromDouble(((TimerHandleObject *)handle)->timer.node.when);
+        item = when ? PyUnicode_FromFormat("when=%R", when) : NULL;
+        Py_XDECREF(when);
+        if (!item || PyList_Append(info, item) < 0)
+            goto fail;
+        Py_DECREF(item);
+    }
+    if (handle->callback) {
+        item = PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source, handle->callback,
+                                            handle->args ? handle->args : Py_None, NULL);
+        if (!item || PyList_Append(info, item) < 0)
+            goto fail;
+        Py_DECREF(item);
+    }
+    if (handle->source_traceback && PyList_Check(handle->source_traceback)
+        && PyList_GET_SIZE(handle->source_traceback) > 0) {
+        PyObject *frame = PyList_GET_ITEM(handle->source_traceback, PyList_GET_SIZE(handle->source_traceback) - 1);
+        PyObject *filename = PySequence_GetItem(frame, 0), *line = PySequence_GetItem(frame, 1);
+        item = filename && line ? PyUnicode_FromFormat("created at %S:%S", filename, line) : NULL;
+        Py_XDECREF(filename);
+        Py_XDECREF(line);
+        if (!item || PyList_Append(info, item) < 0)
+            goto fail;
+        Py_DECREF(item);
+    }
+    return info;
+fail:
+    Py_XDECREF(item);
+    Py_DECREF(info);
+    return NULL;
+}
+
+static PyObject *handle_repr(HandleObject *handle)
+{
+    PyObject *info, *separator, *joined, *result;
+
+    if (handle->repr) {
+        Py_INCREF(handle->repr);
+        return handle->repr;
+    }
+    info = handle_repr_info(handle, NULL);
+    if (!info)
+        return NULL;
+    separator = PyUnicode_FromString(" ");
+    joined = separator ? PyUnicode_Join(separator, info) : NULL;
+    Py_XDECREF(separator);
+    Py_DECREF(info);
+    if (!joined)
+        return NULL;
+    result = PyUnicode_FromFormat("<%U>", joined);
+    Py_DECREF(joined);
+    return result;
+}
+
+/* TimerHandle: hash and order by deadline; equal when deadline, callback,
+ * args and cancelled state are equal (asyncio's definitions). */
+static Py_hash_t timer_hash(TimerHandleObject *timer)
+{
+    PyObject *when = PyFloat_FromDouble(timer->timer.node.when);
+    Py_hash_t hash;
+    if (!when)
+        return -1;
+    hash = PyObject_Hash(when);
+    Py_DECREF(when);
+    return hash;
+}
+
+static PyObject *timer_richcompare(PyObject *self, PyObject *other, int op)
+{
+    double mine, theirs;
+    int equal;
+
+    if (!PyObject_TypeCheck(other, &PyLoop_TimerHandleType))
+        Py_RETURN_NOTIMPLEMENTED;
+    mine = ((TimerHandleObject *)self)->timer.node.when;
+    theirs = ((TimerHandleObject *)other)->timer.node.when;
+    switch (op) {
+    case Py_LT:
+        return PyBool_FromLong(mine < theirs);
+    case Py_GT:
+        return PyBool_FromLong(mine > theirs);
+    case Py_EQ:
+    case Py_NE:
+    case Py_LE:
+    case Py_GE: {
+        HandleObject *left = (HandleObject *)self, *right = (HandleObject *)other;
+        if (op == Py_LE && mine < theirs)
+            Py_RETURN_TRUE;
+        if (op == Py_GE && mine > theirs)
+            Py_RETURN_TRUE;
+        equal = mine == theirs && left->cancelled == right->cancelled;
+        if (equal && left != right) {
+            int same_callback = left->callback == right->callback
+                                    ? 1
+                                    : (left->callback && right->callback
+                                           ? PyObject_RichCompareBool(left->callback, right->callback, Py_EQ)
+                                           : 0);
+            if (same_callback < 0)
+                return NULL;
+            equal = same_callback;
+            if (equal && left->args != right->args) {
+                int same_args = left->args && right->args ? PyObject_RichCompareBool(left->args, right->args, Py_EQ) : 0;
+                if (same_args < 0)
+                    return NULL;
+                equal = same_args;
+            }
+        }
+        return PyBool_FromLong(op == Py_NE ? !equal : equal);
+    }
+    }
+    Py_RETURN_NOTIMPLEMENTED;
+}
+
+static PyObject *handle_get_callback(HandleObject *handle, void *closure)
+{
+    PyObject *value = handle->callback ? handle->callback : Py_None;
+    (void)closure;
+    Py_INCREF(value);
+    return value;
+}
+
+static PyObject *handle_get_args(HandleObject *handle, void *closure)
+{
+    PyObject *value = handle->args ? handle->args : Py_None;
+    (void)closure;
+    Py_INCREF(value);
+    return value;
+}
+
+static PyObject *handle_get_source_traceback(HandleObject *handle, void *closure)
+{
+    PyObject *value = handle->source_traceback ? handle->source_traceback : Py_None;
+    (void)closure;
+    Py_INCREF(value);
+    return value;
+}
+
+static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *closure)
+{
+    PyObject *old = handle->source_traceback;
+    (void)closure;
+    if (value == Py_None)
+        value = NULL;
+    Py_XINCREF(value);
+    handle->source_traceback = value;
+    Py_XDECREF(old);
+    return 0;
+}
+
+static PyObject *timer_get_when(TimerHandleObject *timer, void *closure)
+{
+    (void)closure;
+    return PyFloat_FromDouble(timer->timer.node.when);
+}
+
+static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(timer->scheduled);
+}
+
+static PyMethodDef handle_methods[] = {
+    {"cancel", (PyCFunction)handle_cancel, METH_NOARGS, "Cancel the callback; it will not run."},
+    {"cancelled", (PyCFunction)handle_cancelled, METH_NOARGS, "Return True if the callback was cancelled."},
+    {"get_context", (PyCFunction)handle_get_context, METH_NOARGS, "The contextvars.Context the callback runs in."},
+    {"_run", (PyCFunction)handle_run_method, METH_NOARGS, "Run the callback now (asyncio's Handle._run)."},
+    {"_repr_info", (PyCFunction)handle_repr_info, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef timer_methods[] = {
+    {"cancel", (PyCFunction)timer_cancel, METH_NOARGS, "Cancel the timer; it is removed from the loop at once."},
+    {"when", (PyCFunction)timer_when, METH_NOARGS, "The absolute time (loop.time()) the callback is due."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef handle_members[] = {
+    {"_cancelled", T_BOOL, offsetof(HandleObject, cancelled), READONLY, NULL},
+    {"_context", T_OBJECT, offsetof(HandleObject, context), READONLY, NULL},
+    {"_loop", T_OBJECT, offsetof(HandleObject, loop), READONLY, NULL},
+    {"_repr", T_OBJECT, offsetof(HandleObject, repr), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef handle_getset[] = {
+    {"_callback", (getter)handle_get_callback, NULL, NULL, NULL},
+    {"_args", (getter)handle_get_args, NULL, NULL, NULL},
+    {"_source_traceback", (getter)handle_get_source_traceback, (setter)handle_set_source_traceback, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyGetSetDef timer_getset[] = {
+    {"_when", (getter)timer_get_when, NULL, NULL, NULL},
+    {"_scheduled", (getter)timer_get_scheduled, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject PyLoop_HandleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.Handle",
+    .tp_doc = "Object returned by callback registration methods (asyncio.Handle's surface).",
+    .tp_basicsize = sizeof(HandleObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = handle_tp_new,
+    .tp_dealloc = (destructor)handle_dealloc,
+    .tp_traverse = (traverseproc)handle_traverse,
+    .tp_clear = (inquiry)handle_clear,
+    .tp_repr = (reprfunc)handle_repr,
+    .tp_weaklistoffset = offsetof(HandleObject, weakreflist),
+    .tp_methods = handle_methods,
+    .tp_members = handle_members,
+    .tp_getset = handle_getset,
+};
+
+PyTypeObject PyLoop_TimerHandleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.TimerHandle",
+    .tp_doc = "Object returned by timed callback registration methods (asyncio.TimerHandle's surface).",
+    .tp_basicsize = sizeof(TimerHandleObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_base = &PyLoop_HandleType,
+    .tp_new = timer_tp_new,
+    .tp_dealloc = (destructor)timer_dealloc,
+    .tp_traverse = (traverseproc)handle_traverse,
+    .tp_clear = (inquiry)handle_clear,
+    .tp_hash = (hashfunc)timer_hash,
+    .tp_richcompare = timer_richcompare,
+    .tp_methods = timer_methods,
+    .tp_getset = timer_getset,
+};
+
+int pyloop_handle_types_ready(void)
+{
+    if (PyType_Ready(&PyLoop_HandleType) < 0)
+        return -1;
+    return PyType_Ready(&PyLoop_TimerHandleType);
+}

@@ -1,0 +1,93 @@
+/*
+ * data_bridge.pyloop._pyloop: module initialisation and build_info().
+ */
+#include "pyloop_module.h"
+
+pyloop_python_refs pyloop_refs;
+
+static int import_into(PyObject **slot, const char *module_name, const char *attribute)
+{
+    PyObject *module = PyImport_ImportModule(module_name);
+    if (!module)
+        return -1;
+    *slot = PyObject_GetAttrString(module, attribute);
+    Py_DECREF(module);
+    return *slot ? 0 : -1;
+}
+
+static int intern_into(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot ? 0 : -1;
+}
+
+static int load_refs(void)
+{
+    if (import_into(&pyloop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
+        || import_into(&pyloop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
+        || import_into(&pyloop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
+        || import_into(&pyloop_refs.logger, "asyncio.log", "logger") < 0
+        || import_into(&pyloop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
+        || intern_into(&pyloop_refs.str_call_exception_handler, "call_exception_handler") < 0
+        || intern_into(&pyloop_refs.str_check_thread, "_check_thread") < 0
+        || intern_into(&pyloop_refs.str_slow_callback_duration, "slow_callback_duration") < 0
+        || intern_into(&pyloop_refs.str_warning, "warning") < 0)
+        return -1;
+    return 0;
+}
+
+static PyObject *build_info(PyObject *module, PyObject *unused)
+{
+    const pyloop_build *build = pyloop_build_info();
+    (void)module;
+    (void)unused;
+    return Py_BuildValue("{sssIssssssss}", "phase", build->phase, "batch_limit", build->batch_limit, "wait_strategy",
+                         build->wait_strategy, "call_soon_path", build->call_soon_path, "version", build->version,
+                         "compiler",
+#if defined(__clang__)
+                         "clang " __clang_version__
+#elif defined(__GNUC__)
+                         "gcc " __VERSION__
+#else
+                         "unknown"
+#endif
+    );
+}
+
+static void module_free(void *module)
+{
+    (void)module;
+    pyloop_handle_free_lists_clear();
+}
+
+static PyMethodDef module_methods[] = {
+    {"build_info", build_info, METH_NOARGS, "What this engine was compiled as: phase, batch limit, wait strategy."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_definition = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "data_bridge.pyloop._pyloop",
+    .m_doc = "The C engine of data_bridge.pyloop.",
+    .m_size = -1,
+    .m_methods = module_methods,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__pyloop(void);
+PyMODINIT_FUNC PyInit__pyloop(void)
+{
+    PyObject *module;
+
+    if (load_refs() < 0 || pyloop_handle_types_ready() < 0 || pyloop_loop_type_ready() < 0)
+        return NULL;
+    module = PyModule_Create(&module_definition);
+    if (!module)
+        return NULL;
+    if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
+        || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
