@@ -2,7 +2,7 @@
  * queue: the loop's two callback queues.
  *
  *   pyloop_ring   single-threaded FIFO of tasks (the ready queue). Grows by
- *                 doubling, wraps around, never shrinks below its first size.
+ *                 doubling, wraps around, never shrinks (only destroy frees).
  *                 Push and pop are O(1) and take no locks.
  *   pyloop_inbox  multi-producer FIFO guarded by a mutex (the thread-safe
  *                 channel). Producers push one task at a time; the consumer

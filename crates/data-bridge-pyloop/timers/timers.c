@@ -1,0 +1,163 @@
+/*
+ * timers: see timers.h for the contract.
+ *
+ * The sift functions move a hole instead of swapping pairs: each displaced
+ * node is written once and its index updated once, and the moving node is
+ * stored only at its final position.
+ */
+#include "timers.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define PYLOOP_HEAP_FIRST_CAPACITY 16
+
+void pyloop_heap_node_init(pyloop_heap_node *node, double when)
+{
+    node->when = when;
+    node->sequence = 0;
+    node->index = PYLOOP_HEAP_NOT_QUEUED;
+}
+
+void pyloop_timer_heap_init(pyloop_timer_heap *heap)
+{
+    heap->nodes = NULL;
+    heap->count = 0;
+    heap->capacity = 0;
+    heap->next_sequence = 0;
+}
+
+void pyloop_timer_heap_destroy(pyloop_timer_heap *heap)
+{
+    size_t i;
+
+    /* The nodes belong to their timers, which may outlive the heap and must
+     * not believe they are still scheduled in freed memory. */
+    for (i = 0; i < heap->count; i++)
+        heap->nodes[i]->index = PYLOOP_HEAP_NOT_QUEUED;
+    free(heap->nodes);
+    pyloop_timer_heap_init(heap);
+}
+
+/* Written with two strict comparisons so that a NaN `when` (which the loop
+ * rejects, but a direct caller might not) falls through to the sequence and
+ * still yields a consistent answer instead of corrupting the heap walk. */
+static inline int node_before(const pyloop_heap_node *left, const pyloop_heap_node *right)
+{
+    if (left->when < right->when)
+        return 1;
+    if (right->when < left->when)
+        return 0;
+    return left->sequence < right->sequence;
+}
+
+static inline void place(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+{
+    heap->nodes[index] = node;
+    node->index = index;
+}
+
+static void sift_up(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+{
+    while (index > 0) {
+        size_t parent = (index - 1) / 2;
+
+        if (!node_before(node, heap->nodes[parent]))
+            break;
+        place(heap, index, heap->nodes[parent]);
+        index = parent;
+    }
+    place(heap, index, node);
+}
+
+static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+{
+    size_t count = heap->count;
+
+    for (;;) {
+        size_t child = 2 * index + 1;
+
+        if (child >= count)
+            break;
+        if (child + 1 < count && node_before(heap->nodes[child + 1], heap->nodes[child]))
+            child++;
+        if (!node_before(heap->nodes[child], node))
+            break;
+        place(heap, index, heap->nodes[child]);
+        index = child;
+    }
+    place(heap, index, node);
+}
+
+static int heap_grow(pyloop_timer_heap *heap)
+{
+    size_t capacity = heap->capacity ? heap->capacity : PYLOOP_HEAP_FIRST_CAPACITY / 2;
+    pyloop_heap_node **nodes;
+
+    /* Arrays beyond PTRDIFF_MAX bytes break pointer arithmetic; the check
+     * also keeps the doubling below from overflowing. */
+    if (capacity > (size_t)PTRDIFF_MAX / 2 / sizeof(*nodes))
+        return -ENOMEM;
+    capacity *= 2;
+    /* realloc keeps the old array intact when it fails, which is what lets a
+     * failed push leave the heap exactly as it was. */
+    nodes = realloc(heap->nodes, capacity * sizeof(*nodes));
+    if (!nodes)
+        return -ENOMEM;
+    heap->nodes = nodes;
+    heap->capacity = capacity;
+    return 0;
+}
+
+int pyloop_timer_heap_push(pyloop_timer_heap *heap, pyloop_heap_node *node)
+{
+    if (pyloop_heap_node_queued(node))
+        return -EALREADY;
+    if (heap->count == heap->capacity) {
+        int rc = heap_grow(heap);
+        if (rc)
+            return rc;
+    }
+    node->sequence = heap->next_sequence++;
+    heap->count++;
+    sift_up(heap, heap->count - 1, node);
+    return 0;
+}
+
+int pyloop_timer_heap_remove(pyloop_timer_heap *heap, pyloop_heap_node *node)
+{
+    size_t index = node->index;
+    pyloop_heap_node *last;
+
+    /* The identity check also rejects a node queued in a different heap
+     * whose index happens to be in range here. */
+    if (index >= heap->count || heap->nodes[index] != node)
+        return -ENOENT;
+    last = heap->nodes[--heap->count];
+    node->index = PYLOOP_HEAP_NOT_QUEUED;
+    if (last == node)
+        return 0;
+    /* The node that fills the hole came from another subtree, so it may
+     * belong above the hole as well as below it. */
+    if (index > 0 && node_before(last, heap->nodes[(index - 1) / 2]))
+        sift_up(heap, index, last);
+    else
+        sift_down(heap, index, last);
+    return 0;
+}
+
+pyloop_heap_node *pyloop_timer_heap_pop(pyloop_timer_heap *heap)
+{
+    pyloop_heap_node *first;
+    pyloop_heap_node *last;
+
+    if (!heap->count)
+        return NULL;
+    first = heap->nodes[0];
+    last = heap->nodes[--heap->count];
+    if (heap->count)
+        sift_down(heap, 0, last);
+    first->index = PYLOOP_HEAP_NOT_QUEUED;
+    return first;
+}
