@@ -905,9 +905,8 @@ START_TEST(test_wakeups_written_by_call_soon)
         ck_assert_uint_eq(written, 100); /* 3.1.3: every call_soon signals */
     else if (strcmp(wait, "sleep") == 0 || strcmp(wait, "adaptive") == 0)
         ck_assert_uint_eq(written, 0); /* nothing can wake a sleep */
-    pyloop_stop(loop);
-    ck_assert_int_eq(pyloop_run(loop), 0);
-    ck_assert_int_eq(ran, 100);
+    while (ran < 100) /* ready work: these iterations never block */
+        ck_assert_int_eq(pyloop_run_once(loop), 0);
     pyloop_loop_free(loop);
 }
 END_TEST

@@ -7,6 +7,8 @@
 
 #define ONE_MILLISECOND_NS INT64_C(1000000)
 
+#if PYLOOP_WAIT != PYLOOP_WAIT_EPOLL
+
 /* The 3.1.x strategies look at I/O once per iteration without blocking, as
  * the original did. Returns the number of I/O events (>0: do not sleep, the
  * callbacks they queued are work) or -errno. */
@@ -26,6 +28,7 @@ static inline void sleep_idle(pyloop_loop *loop, int64_t duration_ns)
     nanosleep(&duration, NULL);
     pyloop__after_wait(loop);
 }
+#endif
 
 #if PYLOOP_WAIT == PYLOOP_WAIT_SLEEP
 #include "wait_sleep.c"
