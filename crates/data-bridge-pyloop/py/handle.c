@@ -260,6 +260,26 @@ void pyloop_handle_free_lists_clear(void)
 /* running                                                             */
 /* ------------------------------------------------------------------ */
 
+/* format_helpers._format_callback_source(callback, args), with debug=True
+ * in debug mode on 3.13+, where asyncio hides the arguments otherwise. */
+static PyObject *format_callback(HandleObject *handle)
+{
+    PyObject *callback = handle->callback ? handle->callback : Py_None;
+    PyObject *args = handle->args ? handle->args : Py_None;
+#if PY_VERSION_HEX >= 0x030D0000
+    LoopObject *loop = (LoopObject *)handle->loop;
+    if (loop && loop->debug) {
+        PyObject *positional = PyTuple_Pack(2, callback, args), *keywords = Py_BuildValue("{sO}", "debug", Py_True);
+        PyObject *result = positional && keywords ? PyObject_Call(pyloop_refs.format_callback_source, positional, keywords)
+                                                  : NULL;
+        Py_XDECREF(positional);
+        Py_XDECREF(keywords);
+        return result;
+    }
+#endif
+    return PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source, callback, args, NULL);
+}
+
 /* Handle._run's except-clause: KeyboardInterrupt and SystemExit end the
  * run; anything else goes to the loop's exception handler. */
 static void handle_report_error(HandleObject *handle)
@@ -273,9 +293,7 @@ static void handle_report_error(HandleObject *handle)
     }
     value = pyloop_fetch_exception();
 
-    source = PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source,
-                                          handle->callback ? handle->callback : Py_None,
-                                          handle->args ? handle->args : Py_None, NULL);
+    source = format_callback(handle);
     if (!source)
         goto fail;
     message = PyUnicode_FromFormat("Exception in callback %U", source);
@@ -512,8 +530,7 @@ static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
         Py_DECREF(item);
     }
     if (handle->callback) {
-        item = PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source, handle->callback,
-                                            handle->args ? handle->args : Py_None, NULL);
+        item = format_callback(handle);
         if (!item || PyList_Append(info, item) < 0)
             goto fail;
         Py_DECREF(item);
