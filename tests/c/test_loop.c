@@ -523,6 +523,53 @@ START_TEST(test_closed_watched_fd_is_forgotten_and_reused)
 }
 END_TEST
 
+/* A loop kept busy by a callback chain still services I/O: the chain keeps
+ * going until the reader has fired (no starvation, whatever the phase). */
+typedef struct busy_chain {
+    int links;
+    int reader_fired;
+} busy_chain;
+
+static void busy_link(pyloop_loop *loop, void *arg)
+{
+    busy_chain *chain = arg;
+    chain->links++;
+    if (chain->reader_fired)
+        pyloop_stop(loop);
+    else
+        pyloop_call_soon(loop, busy_link, chain);
+}
+
+static void busy_reader(pyloop_loop *loop, int fd, int events, void *arg)
+{
+    busy_chain *chain = arg;
+    char byte;
+    (void)loop;
+    (void)events;
+    ck_assert_int_eq(read(fd, &byte, 1), 1);
+    chain->reader_fired++;
+}
+
+START_TEST(test_busy_loop_still_services_io)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    busy_chain chain = {0};
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, fds[0], busy_reader, &chain), 0);
+    ck_assert_int_eq(write(fds[1], "b", 1), 1);
+    pyloop_call_soon(loop, busy_link, &chain);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(chain.reader_fired, 1);
+    ck_assert_int_ge(chain.links, 1);
+    pyloop_fd_clear_reader(loop, fds[0]);
+    close(fds[0]);
+    close(fds[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 typedef struct thread_job {
@@ -968,6 +1015,7 @@ static Suite *loop_suite(void)
     tcase_add_test(io, test_writer_and_reader_on_one_socket);
     tcase_add_test(io, test_bad_fds_give_errors);
     tcase_add_test(io, test_closed_watched_fd_is_forgotten_and_reused);
+    tcase_add_test(io, test_busy_loop_still_services_io);
     suite_add_tcase(suite, io);
 
     tcase_set_timeout(threads, 120);

@@ -452,6 +452,9 @@ static int run_iteration(pyloop_loop *loop)
 
 #else
 
+/* Seconds a busy native loop may go without looking at I/O. */
+#define BUSY_POLL_INTERVAL 50e-6
+
 static int drain_inbox(pyloop_loop *loop)
 {
     long moved = pyloop_inbox_drain_into(&loop->inbox, &loop->ready);
@@ -462,27 +465,39 @@ static int drain_inbox(pyloop_loop *loop)
  * are collected run now; those they schedule wait for the next iteration. */
 static int run_iteration(pyloop_loop *loop)
 {
-    int64_t timeout;
     size_t todo;
     int rc;
 
     rc = drain_inbox(loop);
     if (rc < 0)
         return rc;
-    if (pyloop_ring_count(&loop->ready) || atomic_load_explicit(&loop->stopping, memory_order_relaxed))
-        timeout = 0;
-    else
-        timeout = timer_timeout(loop);
-    if (timeout != 0) {
-        /* Announce the sleep, then look at the inbox once more: a producer
-         * either sees `polling` and wakes us, or we see its task. */
-        atomic_store(&loop->polling, 1);
-        if (pyloop_inbox_count(&loop->inbox) || atomic_load(&loop->stopping))
+    if (pyloop_ring_count(&loop->ready)) {
+        /* Busy: look at I/O without blocking, but not more often than every
+         * BUSY_POLL_INTERVAL, so a chain of callbacks does not pay a system
+         * call per iteration. I/O that arrives meanwhile waits at most that. */
+        double now = pyloop_time(loop);
+        if (now - loop->last_io_poll >= BUSY_POLL_INTERVAL) {
+            loop->last_io_poll = now;
+            rc = pyloop_wait_block(loop, 0);
+        }
+    } else {
+        int64_t timeout;
+        if (atomic_load_explicit(&loop->stopping, memory_order_relaxed))
             timeout = 0;
+        else
+            timeout = timer_timeout(loop);
+        if (timeout != 0) {
+            /* Announce the sleep, then look at the inbox once more: a producer
+             * either sees `polling` and wakes us, or we see its task. */
+            atomic_store(&loop->polling, 1);
+            if (pyloop_inbox_count(&loop->inbox) || atomic_load(&loop->stopping))
+                timeout = 0;
+        }
+        loop->last_io_poll = pyloop_time(loop);
+        rc = pyloop_wait_block(loop, timeout);
+        atomic_store(&loop->polling, 0);
+        atomic_store(&loop->wake_pending, 0);
     }
-    rc = pyloop_wait_block(loop, timeout);
-    atomic_store(&loop->polling, 0);
-    atomic_store(&loop->wake_pending, 0);
     if (rc < 0)
         return rc;
     rc = drain_inbox(loop);

@@ -44,6 +44,7 @@ struct pyloop_loop {
     atomic_int wake_pending;
     atomic_int stopping;
     int running;
+    double last_io_poll; /* native: when the busy loop last looked at I/O */
     int interrupted; /* pyloop_interrupt: loop thread only */
 
     pyloop_hook before_wait;

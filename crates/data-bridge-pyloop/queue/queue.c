@@ -140,6 +140,7 @@ int pyloop_inbox_init(pyloop_inbox *inbox)
     if (rc)
         return -rc;
     pyloop_ring_init(&inbox->ring);
+    atomic_init(&inbox->size, 0);
     return 0;
 }
 
@@ -155,6 +156,7 @@ int pyloop_inbox_push(pyloop_inbox *inbox, pyloop_callback fn, void *arg)
 
     pthread_mutex_lock(&inbox->lock);
     rc = pyloop_ring_push(&inbox->ring, fn, arg);
+    atomic_store(&inbox->size, inbox->ring.count);
     pthread_mutex_unlock(&inbox->lock);
     return rc;
 }
@@ -163,8 +165,11 @@ int pyloop_inbox_pop(pyloop_inbox *inbox, pyloop_task *task)
 {
     int popped;
 
+    if (!atomic_load_explicit(&inbox->size, memory_order_acquire))
+        return 0;
     pthread_mutex_lock(&inbox->lock);
     popped = pyloop_ring_pop(&inbox->ring, task);
+    atomic_store(&inbox->size, inbox->ring.count);
     pthread_mutex_unlock(&inbox->lock);
     return popped;
 }
@@ -176,6 +181,8 @@ long pyloop_inbox_drain_into(pyloop_inbox *inbox, pyloop_ring *ring)
     size_t first;
     int rc;
 
+    if (!atomic_load_explicit(&inbox->size, memory_order_acquire))
+        return 0;
     pthread_mutex_lock(&inbox->lock);
     moved = source->count;
     if (!moved) {
@@ -199,16 +206,7 @@ long pyloop_inbox_drain_into(pyloop_inbox *inbox, pyloop_ring *ring)
      * going back to malloc. */
     source->head = 0;
     source->count = 0;
+    atomic_store(&inbox->size, 0);
     pthread_mutex_unlock(&inbox->lock);
     return (long)moved;
-}
-
-size_t pyloop_inbox_count(pyloop_inbox *inbox)
-{
-    size_t count;
-
-    pthread_mutex_lock(&inbox->lock);
-    count = pyloop_ring_count(&inbox->ring);
-    pthread_mutex_unlock(&inbox->lock);
-    return count;
 }

@@ -20,6 +20,7 @@
 #define PYLOOP_QUEUE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct pyloop_loop;
@@ -58,6 +59,9 @@ static inline pyloop_task *pyloop_ring_at(const pyloop_ring *ring, size_t i)
 typedef struct pyloop_inbox {
     pthread_mutex_t lock;
     pyloop_ring ring;
+    /* ring.count, published (seq_cst) after each change under the lock, so
+     * the consumer can look without locking. */
+    atomic_size_t size;
 } pyloop_inbox;
 
 int pyloop_inbox_init(pyloop_inbox *inbox);
@@ -65,10 +69,17 @@ void pyloop_inbox_destroy(pyloop_inbox *inbox);
 int pyloop_inbox_push(pyloop_inbox *inbox, pyloop_callback fn, void *arg);
 /* Pops the oldest task under the lock: 1 and *task filled, or 0 when empty. */
 int pyloop_inbox_pop(pyloop_inbox *inbox, pyloop_task *task);
-/* Appends every queued task to `ring`, oldest first, in one locked step.
- * Returns the number moved, or -ENOMEM (nothing moved) if `ring` cannot grow. */
+/* Appends every queued task to `ring`, oldest first, in one locked step
+ * (no lock at all when the inbox looks empty). Returns the number moved, or
+ * -ENOMEM (nothing moved) if `ring` cannot grow. */
 long pyloop_inbox_drain_into(pyloop_inbox *inbox, pyloop_ring *ring);
-/* The count, read under the lock (so it also orders with a producer's push). */
-size_t pyloop_inbox_count(pyloop_inbox *inbox);
+/* The count, without the lock: a sequentially consistent load of what the
+ * last push/pop/drain published. A consumer that stores "I am about to
+ * sleep" (seq_cst) and then reads this, against a producer that pushes and
+ * then reads that flag, cannot both miss each other. */
+static inline size_t pyloop_inbox_count(pyloop_inbox *inbox)
+{
+    return atomic_load(&inbox->size);
+}
 
 #endif
