@@ -93,6 +93,31 @@ START_TEST(test_null_callback_is_rejected)
 }
 END_TEST
 
+/* call_soon_threadsafe then call_soon, both seen by the loop thread in that
+ * order: they run in that order, whichever queue each went through. */
+START_TEST(test_threadsafe_and_call_soon_keep_one_order)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static record seen;
+    static recorded_call calls[4];
+    int i;
+
+    seen.count = 0;
+    for (i = 0; i < 4; i++)
+        calls[i] = (recorded_call){&seen, i};
+    pyloop_call_soon_threadsafe(loop, append_value, &calls[0]);
+    pyloop_call_soon(loop, append_value, &calls[1]);
+    pyloop_call_soon_threadsafe(loop, append_value, &calls[2]);
+    pyloop_call_soon(loop, append_value, &calls[3]);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(seen.count, 4);
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(seen.values[i], i);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* A callback that stops the loop and schedules another: the other one must
  * not run before pyloop_run returns, and must run on the next run. */
 static int after_stop_ran;
@@ -996,6 +1021,7 @@ static Suite *loop_suite(void)
 
     tcase_add_test(callbacks, test_call_soon_runs_in_fifo_order);
     tcase_add_test(callbacks, test_null_callback_is_rejected);
+    tcase_add_test(callbacks, test_threadsafe_and_call_soon_keep_one_order);
     tcase_add_test(callbacks, test_stop_finishes_the_iteration_only);
     tcase_add_test(callbacks, test_stop_before_run_runs_one_iteration);
     tcase_add_test(callbacks, test_run_while_running_is_refused);

@@ -112,6 +112,13 @@ int pyloop_call_soon(pyloop_loop *loop, pyloop_callback fn, void *arg)
         pyloop_wait_wake(loop);
     return rc;
 #else
+    /* Threadsafe calls already made (as this thread sees them) go first, so
+     * the two paths keep one FIFO order, as asyncio's single deque does. */
+    if (atomic_load_explicit(&loop->inbox.size, memory_order_relaxed)) {
+        long moved = pyloop_inbox_drain_into(&loop->inbox, &loop->ready);
+        if (moved < 0)
+            return (int)moved;
+    }
     return pyloop_ring_push(&loop->ready, fn, arg);
 #endif
 }
