@@ -160,6 +160,25 @@ START_TEST(test_stop_before_run_runs_one_iteration)
 }
 END_TEST
 
+/* stop() called twice by two queued callbacks: both run in the first run,
+ * and the next run starts clean (CPython's test_stop_called_twice idea). */
+START_TEST(test_stop_called_twice)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int ran = 0;
+
+    pyloop_call_soon(loop, stop_loop, NULL);
+    pyloop_call_soon(loop, stop_loop, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_uint_eq(stats_of(loop).callbacks_run, 2);
+    pyloop_call_soon(loop, count_call, &ran);
+    pyloop_call_soon(loop, stop_loop, NULL);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(ran, 1);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 static int nested_result;
 static void run_nested(pyloop_loop *loop, void *arg)
 {
@@ -1024,6 +1043,7 @@ static Suite *loop_suite(void)
     tcase_add_test(callbacks, test_threadsafe_and_call_soon_keep_one_order);
     tcase_add_test(callbacks, test_stop_finishes_the_iteration_only);
     tcase_add_test(callbacks, test_stop_before_run_runs_one_iteration);
+    tcase_add_test(callbacks, test_stop_called_twice);
     tcase_add_test(callbacks, test_run_while_running_is_refused);
     tcase_add_test(callbacks, test_interrupt_keeps_the_rest_queued);
     tcase_add_test(callbacks, test_foreach_pending_sees_queued_work);

@@ -1,7 +1,5 @@
 #!/bin/sh
 # CPython's own test_asyncio modules that run fast enough for make check,
 # against the staged PyLoop next to stock asyncio (tests/conformance/run.py).
-: "${PYTHON:=python3}" "${PYLOOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-PYTHONPATH="$PYLOOP_STAGE${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHONPATH
+. "$(dirname "$0")/stage-env.sh"
 exec "$PYTHON" "$PYLOOP_SRCDIR/tests/conformance/run.py" --quick

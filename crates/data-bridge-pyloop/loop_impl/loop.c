@@ -49,6 +49,7 @@ pyloop_loop *pyloop_loop_new(void)
     atomic_init(&loop->polling, 0);
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stopping, 0);
+    atomic_init(&loop->stop_mark, 0);
     atomic_init(&loop->wakeups_written, 0);
 
     rc = pyloop_inbox_init(&loop->inbox);
@@ -430,7 +431,7 @@ static int run_iteration(pyloop_loop *loop)
 {
     pyloop_task task;
     int64_t timeout;
-    size_t ran = 0;
+    size_t ran = 0, remaining;
     int stop_requested = atomic_load_explicit(&loop->stopping, memory_order_relaxed);
     int rc;
 
@@ -444,15 +445,20 @@ static int run_iteration(pyloop_loop *loop)
     rc = queue_due_timers(loop);
     if (rc < 0)
         return rc;
-    while (ran < batch_limit() && !loop->interrupted
-           && pyloop_inbox_pop(&loop->inbox, &task)) {
+    /* Draining until empty would never end under a callback that reschedules
+     * itself, so a stop bounds the batch: stopped before the iteration, it
+     * runs what is queued now; stopped by a callback, what was queued when
+     * stop() was called. */
+    remaining = stop_requested ? pyloop_inbox_count(&loop->inbox) : SIZE_MAX;
+    while (remaining && ran < batch_limit() && !loop->interrupted && pyloop_inbox_pop(&loop->inbox, &task)) {
         task.fn(loop, task.arg);
         loop->callbacks_run++;
         ran++;
-        /* Draining until empty would never end under a callback that
-         * reschedules itself; a stop requested by a callback ends the batch. */
-        if (!stop_requested && atomic_load_explicit(&loop->stopping, memory_order_relaxed))
-            break;
+        remaining--;
+        if (!stop_requested && atomic_load_explicit(&loop->stopping, memory_order_relaxed)) {
+            stop_requested = 1;
+            remaining = atomic_load(&loop->stop_mark);
+        }
     }
     return 0;
 }
@@ -559,6 +565,9 @@ int pyloop_run(pyloop_loop *loop)
 
 void pyloop_stop(pyloop_loop *loop)
 {
+#if PYLOOP_LOCKED_CHANNEL
+    atomic_store(&loop->stop_mark, pyloop_inbox_count(&loop->inbox));
+#endif
     atomic_store(&loop->stopping, 1);
     wake_loop(loop);
 }

@@ -43,6 +43,9 @@ struct pyloop_loop {
      * pending flag): a burst of threadsafe calls costs one write. */
     atomic_int wake_pending;
     atomic_int stopping;
+    /* 3.1.x: how many callbacks were queued when stop() was called; the
+     * batch runs those and no more (see run_iteration). */
+    atomic_size_t stop_mark;
     int running;
     double last_io_poll; /* native: when the busy loop last looked at I/O */
     int interrupted; /* pyloop_interrupt: loop thread only */
