@@ -23,13 +23,14 @@
 
 const pyloop_build *pyloop_build_info(void)
 {
-    static pyloop_build info;
-    info.phase = PYLOOP_PHASE_NAME;
-    info.batch_limit = PYLOOP_BATCH_LIMIT;
-    /* The epoll strategy blocks in whichever poller this system has. */
-    info.wait_strategy = PYLOOP_WAIT == PYLOOP_WAIT_EPOLL ? pyloop_poller_name : pyloop_wait_name;
-    info.call_soon_path = PYLOOP_LOCKED_CHANNEL ? "locked-channel" : "ring";
-    info.version = PACKAGE_VERSION;
+    static const pyloop_build info = {
+        .phase = PYLOOP_PHASE_NAME,
+        .batch_limit = PYLOOP_BATCH_LIMIT,
+        /* The epoll strategy blocks in whichever poller this system has. */
+        .wait_strategy = PYLOOP_WAIT == PYLOOP_WAIT_EPOLL ? pyloop_poller_name : pyloop_wait_name,
+        .call_soon_path = PYLOOP_LOCKED_CHANNEL ? "locked-channel" : "ring",
+        .version = PACKAGE_VERSION,
+    };
     return &info;
 }
 

@@ -15,6 +15,7 @@ const char pyloop_poller_name[] = "epoll";
 struct pyloop_poller {
     int epoll_fd;
     int wakeup_fd;
+    int have_pwait2; /* cleared when the kernel says ENOSYS */
     struct epoll_event events[POLLER_MAX_EVENTS];
 };
 
@@ -31,6 +32,7 @@ int pyloop_poller_init(pyloop_loop *loop)
         return -error;
     }
     poller->wakeup_fd = -1;
+    poller->have_pwait2 = 1;
     loop->poller = poller;
     return 0;
 }
@@ -94,13 +96,12 @@ int pyloop_poller_set_wakeup_fd(pyloop_loop *loop, int fd)
 static int poller_epoll_wait(struct pyloop_poller *poller, int64_t timeout_ns)
 {
 #ifdef HAVE_EPOLL_PWAIT2
-    static int have_pwait2 = 1;
-    if (have_pwait2 && timeout_ns > 0) {
+    if (poller->have_pwait2 && timeout_ns > 0) {
         struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
         int count = epoll_pwait2(poller->epoll_fd, poller->events, POLLER_MAX_EVENTS, &timeout, NULL);
         if (count >= 0 || errno != ENOSYS)
             return count;
-        have_pwait2 = 0;
+        poller->have_pwait2 = 0;
     }
 #endif
     /* Milliseconds, rounded up so that timers never fire early. */
