@@ -660,14 +660,19 @@ static PyObject *loop_get_debug(LoopObject *self, void *closure)
     return PyBool_FromLong(self->debug);
 }
 
+/* The truth of an attribute assignment (deleting it means False). */
+static int assigned_truth(PyObject *value)
+{
+    return value ? PyObject_IsTrue(value) : 0;
+}
+
 static int loop_set_debug(LoopObject *self, PyObject *value, void *closure)
 {
-    int truth = value ? PyObject_IsTrue(value) : 0;
+    int truth = assigned_truth(value);
     (void)closure;
-    if (truth < 0)
-        return -1;
-    self->debug = (char)truth;
-    return 0;
+    if (truth >= 0)
+        self->debug = (char)truth;
+    return truth < 0 ? -1 : 0;
 }
 
 static PyObject *loop_get_closed(LoopObject *self, void *closure)
@@ -678,12 +683,11 @@ static PyObject *loop_get_closed(LoopObject *self, void *closure)
 
 static int loop_set_closed(LoopObject *self, PyObject *value, void *closure)
 {
-    int truth = value ? PyObject_IsTrue(value) : 0;
+    int truth = assigned_truth(value);
     (void)closure;
-    if (truth < 0)
-        return -1;
-    self->closed = (char)truth;
-    return 0;
+    if (truth >= 0)
+        self->closed = (char)truth;
+    return truth < 0 ? -1 : 0;
 }
 
 /* BaseEventLoop.stop() sets _stopping = True and run_forever resets it:
@@ -696,13 +700,11 @@ static PyObject *loop_get_stopping(LoopObject *self, void *closure)
 
 static int loop_set_stopping(LoopObject *self, PyObject *value, void *closure)
 {
-    int truth = value ? PyObject_IsTrue(value) : 0;
+    int truth = assigned_truth(value);
     (void)closure;
-    if (truth < 0)
-        return -1;
-    if (truth)
+    if (truth > 0)
         pyloop_stop(self->core);
-    return 0;
+    return truth < 0 ? -1 : 0;
 }
 
 static PyObject *loop_stats(LoopObject *self, PyObject *unused)
