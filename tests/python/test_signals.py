@@ -64,6 +64,38 @@ class _Signals:
             t.join(base.TIMEOUT)
         self.assertEqual(errors, [])
 
+    def test_ctrl_c_interrupts_a_blocked_loop(self):
+        # SIGINT with Python's own handler (what Ctrl+C does) while the loop
+        # waits with nothing to do: KeyboardInterrupt leaves run_forever, and
+        # the loop still runs what is queued afterwards.
+        loop = self.loop
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        waiting = threading.Event()
+
+        def interrupter():
+            # At the main thread itself: a process-wide kill() may be taken
+            # by this thread, and then nothing interrupts the main thread's
+            # wait (with any loop: no wakeup fd is set here).
+            if waiting.wait(base.TIMEOUT):
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+        t = threading.Thread(target=interrupter, daemon=True)
+        t.start()
+        loop.call_soon(waiting.set)
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                loop.run_forever()
+        finally:
+            waiting.set()
+            t.join(base.TIMEOUT)
+            signal.signal(signal.SIGINT, previous)
+        self.assertFalse(loop.is_running())
+        ran = []
+        loop.call_soon(ran.append, "after")
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        self.assertEqual(ran, ["after"])
+
     def test_handler_replaced_and_multiple_signals(self):
         loop = self.loop
         calls = []
