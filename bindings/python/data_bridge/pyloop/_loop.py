@@ -9,6 +9,7 @@ first in the method resolution order.
 import asyncio
 import collections.abc
 import selectors
+import signal
 import sys
 import threading
 import weakref
@@ -75,6 +76,7 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     def __init__(self, selector=None):
         if selector is not None:
             raise TypeError("PyLoop polls with its own C engine; it takes no selector")
+        self._installed_wakeup_fd = False
         super().__init__(_SelectorView(self))
 
     # -- the run loop: asyncio's setup and cleanup around the C run --------
@@ -89,8 +91,35 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             finalizer=self._asyncgen_finalizer_hook,
         )
         events._set_running_loop(self)
+        self._install_wakeup_fd()
+
+    def _install_wakeup_fd(self):
+        # A signal can arrive after a callback ran and before the C engine
+        # blocks, with no Python bytecode in between to run its handler; its
+        # byte on the self-pipe wakes the engine (the way uvloop does it).
+        # Only in the main thread, and only if nobody else set a wakeup fd.
+        self._installed_wakeup_fd = False
+        if self._csock is None or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            previous = signal.set_wakeup_fd(self._csock.fileno())
+        except (ValueError, OSError):
+            return
+        if previous == -1:
+            self._installed_wakeup_fd = True
+        elif previous != self._csock.fileno():
+            signal.set_wakeup_fd(previous)
+
+    def _uninstall_wakeup_fd(self):
+        # Signal handlers added meanwhile keep it (asyncio's own use of it).
+        if self._installed_wakeup_fd and not self._signal_handlers:
+            current = signal.set_wakeup_fd(-1)
+            if current != self._csock.fileno():
+                signal.set_wakeup_fd(current)  # someone else's now: keep it
+        self._installed_wakeup_fd = False
 
     def _run_forever_cleanup(self):
+        self._uninstall_wakeup_fd()
         self._stopping = False
         self._thread_id = None
         events._set_running_loop(None)
