@@ -5,7 +5,6 @@
  */
 #include "pyloop_module.h"
 
-#include <math.h>
 #include <string.h>
 #include <structmember.h>
 

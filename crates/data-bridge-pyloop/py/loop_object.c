@@ -258,13 +258,8 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
                      nargs == 1 ? ": 'callback'" : "s: 'delay' and 'callback'");
         return NULL;
     }
-    if (parse_context(args, nargs, keywords, "call_later", &context) < 0)
-        return NULL;
-    if (args[0] != Py_None && PyFloat_CheckExact(args[0]) && isnan(PyFloat_AS_DOUBLE(args[0]))) {
-        PyErr_SetString(PyExc_ValueError, "delay must not be NaN");
-        return NULL;
-    }
-    if (to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
+    if (parse_context(args, nargs, keywords, "call_later", &context) < 0
+        || to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
         return NULL;
     return schedule_at(self, when, args + 1, nargs - 1, context, "call_later");
 }

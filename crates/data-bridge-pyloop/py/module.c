@@ -30,8 +30,7 @@ static int load_refs(void)
         || import_into(&pyloop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
         || intern_into(&pyloop_refs.str_call_exception_handler, "call_exception_handler") < 0
         || intern_into(&pyloop_refs.str_check_thread, "_check_thread") < 0
-        || intern_into(&pyloop_refs.str_slow_callback_duration, "slow_callback_duration") < 0
-        || intern_into(&pyloop_refs.str_warning, "warning") < 0)
+        || intern_into(&pyloop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
         return -1;
     return 0;
 }

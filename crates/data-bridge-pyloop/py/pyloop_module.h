@@ -64,7 +64,6 @@ typedef struct pyloop_python_refs {
     PyObject *str_call_exception_handler;
     PyObject *str_check_thread;
     PyObject *str_slow_callback_duration;
-    PyObject *str_warning;
 } pyloop_python_refs;
 extern pyloop_python_refs pyloop_refs;
 
