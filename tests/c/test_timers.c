@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hot_assert.h"
 
@@ -66,9 +67,11 @@ static void check_heap_shape(const pyloop_timer_heap *heap)
 {
     ck_assert_uint_le(heap->count, heap->capacity);
     for (size_t i = 0; i < heap->count; i++) {
-        hot_assert_uint_eq(heap->nodes[i]->index, i);
+        hot_assert_uint_eq(pyloop_timer_heap_at(heap, i)->index, i);
+        /* The entry's copy of the key is the node's key (NaN included). */
+        hot_assert(memcmp(&heap->entries[i].when, &pyloop_timer_heap_at(heap, i)->when, sizeof(double)) == 0);
         if (i > 0)
-            hot_assert(!key_before(heap->nodes[i], heap->nodes[(i - 1) / 2]));
+            hot_assert(!key_before(pyloop_timer_heap_at(heap, i), pyloop_timer_heap_at(heap, (i - 1) / 2)));
     }
 }
 
@@ -203,10 +206,10 @@ START_TEST(test_cancel_head_middle_tail)
     remove_ok(&heap, &nodes[node_count - 1], removed, nodes);
     /* By array position: the root, the last slot (no hole to fill), and one
      * in the middle (its replacement may need to go up or down). */
-    remove_ok(&heap, heap.nodes[0], removed, nodes);
-    remove_ok(&heap, heap.nodes[heap.count - 1], removed, nodes);
-    remove_ok(&heap, heap.nodes[heap.count / 2], removed, nodes);
-    remove_ok(&heap, heap.nodes[heap.count / 3], removed, nodes);
+    remove_ok(&heap, pyloop_timer_heap_at(&heap, 0), removed, nodes);
+    remove_ok(&heap, pyloop_timer_heap_at(&heap, heap.count - 1), removed, nodes);
+    remove_ok(&heap, pyloop_timer_heap_at(&heap, heap.count / 2), removed, nodes);
+    remove_ok(&heap, pyloop_timer_heap_at(&heap, heap.count / 3), removed, nodes);
     pop_remaining(&heap, nodes, removed, node_count);
 
     /* A hole refilled from a different subtree with a smaller deadline than
@@ -358,7 +361,7 @@ START_TEST(test_destroy_unqueues_nodes)
         push_ok(&heap, &nodes[i]);
     }
     pyloop_timer_heap_destroy(&heap);
-    ck_assert_ptr_null(heap.nodes);
+    ck_assert_ptr_null(heap.entries);
     ck_assert_uint_eq(heap.count, 0);
     ck_assert_uint_eq(heap.capacity, 0);
     for (size_t i = 0; i < node_count; i++)
@@ -393,7 +396,7 @@ START_TEST(test_nan_when_does_not_corrupt)
     for (size_t i = 0; i < node_count; i += 7)
         ck_assert_int_eq(pyloop_timer_heap_remove(&heap, &nodes[i]), 0);
     for (size_t i = 0; i < heap.count; i++)
-        ck_assert_uint_eq(heap.nodes[i]->index, i);
+        ck_assert_uint_eq(pyloop_timer_heap_at(&heap, i)->index, i);
     while ((node = pyloop_timer_heap_pop(&heap))) {
         ck_assert(!pyloop_heap_node_queued(node));
         ck_assert_int_eq(popped[node - nodes], 0);

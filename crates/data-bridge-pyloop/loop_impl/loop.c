@@ -153,7 +153,7 @@ int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context)
     }
     pthread_mutex_unlock(&loop->inbox.lock);
     for (i = 0; i < loop->timers.count && !rc; i++) {
-        pyloop_timer *timer = (pyloop_timer *)loop->timers.nodes[i];
+        pyloop_timer *timer = (pyloop_timer *)pyloop_timer_heap_at(&loop->timers, i);
         rc = visit(timer->fn, timer->arg, context);
     }
     return rc;

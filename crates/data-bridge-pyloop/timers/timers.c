@@ -2,8 +2,8 @@
  * timers: see timers.h for the contract.
  *
  * The sift functions move a hole instead of swapping pairs: each displaced
- * node is written once and its index updated once, and the moving node is
- * stored only at its final position.
+ * entry is written once and its node's index updated once, and the moving
+ * entry is stored only at its final position.
  */
 #include "timers.h"
 
@@ -22,7 +22,7 @@ void pyloop_heap_node_init(pyloop_heap_node *node, double when)
 
 void pyloop_timer_heap_init(pyloop_timer_heap *heap)
 {
-    heap->nodes = NULL;
+    heap->entries = NULL;
     heap->count = 0;
     heap->capacity = 0;
     heap->next_sequence = 0;
@@ -35,43 +35,44 @@ void pyloop_timer_heap_destroy(pyloop_timer_heap *heap)
     /* The nodes belong to their timers, which may outlive the heap and must
      * not believe they are still scheduled in freed memory. */
     for (i = 0; i < heap->count; i++)
-        heap->nodes[i]->index = PYLOOP_HEAP_NOT_QUEUED;
-    free(heap->nodes);
+        heap->entries[i].node->index = PYLOOP_HEAP_NOT_QUEUED;
+    free(heap->entries);
     pyloop_timer_heap_init(heap);
 }
 
 /* Written with two strict comparisons so that a NaN `when` (which the loop
  * rejects, but a direct caller might not) falls through to the sequence and
- * still yields a consistent answer instead of corrupting the heap walk. */
-static inline int node_before(const pyloop_heap_node *left, const pyloop_heap_node *right)
+ * still yields a consistent answer instead of corrupting the heap walk. Only
+ * equal keys read the nodes. */
+static inline int entry_before(const pyloop_heap_entry *left, const pyloop_heap_entry *right)
 {
     if (left->when < right->when)
         return 1;
     if (right->when < left->when)
         return 0;
-    return left->sequence < right->sequence;
+    return left->node->sequence < right->node->sequence;
 }
 
-static inline void place(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+static inline void place(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry entry)
 {
-    heap->nodes[index] = node;
-    node->index = index;
+    heap->entries[index] = entry;
+    entry.node->index = index;
 }
 
-static void sift_up(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+static void sift_up(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry entry)
 {
     while (index > 0) {
         size_t parent = (index - 1) / 2;
 
-        if (!node_before(node, heap->nodes[parent]))
+        if (!entry_before(&entry, &heap->entries[parent]))
             break;
-        place(heap, index, heap->nodes[parent]);
+        place(heap, index, heap->entries[parent]);
         index = parent;
     }
-    place(heap, index, node);
+    place(heap, index, entry);
 }
 
-static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *node)
+static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry entry)
 {
     size_t count = heap->count;
 
@@ -80,32 +81,53 @@ static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_node *n
 
         if (child >= count)
             break;
-        if (child + 1 < count && node_before(heap->nodes[child + 1], heap->nodes[child]))
+        if (child + 1 < count && entry_before(&heap->entries[child + 1], &heap->entries[child]))
             child++;
-        if (!node_before(heap->nodes[child], node))
+        if (!entry_before(&heap->entries[child], &entry))
             break;
-        place(heap, index, heap->nodes[child]);
+        place(heap, index, heap->entries[child]);
         index = child;
     }
-    place(heap, index, node);
+    place(heap, index, entry);
+}
+
+/* Refills the root after a pop (Floyd): the hole walks down along the smaller
+ * children to a leaf, one comparison per level, then `entry` (the old last
+ * entry, which usually belongs near the bottom) climbs back up from there,
+ * typically a step or two. Half the comparisons of sift_down from the root. */
+static void refill_root(pyloop_timer_heap *heap, pyloop_heap_entry entry)
+{
+    size_t count = heap->count, index = 0;
+
+    for (;;) {
+        size_t child = 2 * index + 1;
+
+        if (child >= count)
+            break;
+        if (child + 1 < count && entry_before(&heap->entries[child + 1], &heap->entries[child]))
+            child++;
+        place(heap, index, heap->entries[child]);
+        index = child;
+    }
+    sift_up(heap, index, entry);
 }
 
 static int heap_grow(pyloop_timer_heap *heap)
 {
     size_t capacity = heap->capacity ? heap->capacity : PYLOOP_HEAP_FIRST_CAPACITY / 2;
-    pyloop_heap_node **nodes;
+    pyloop_heap_entry *entries;
 
     /* Arrays beyond PTRDIFF_MAX bytes break pointer arithmetic; the check
      * also keeps the doubling below from overflowing. */
-    if (capacity > (size_t)PTRDIFF_MAX / 2 / sizeof(*nodes))
+    if (capacity > (size_t)PTRDIFF_MAX / 2 / sizeof(*entries))
         return -ENOMEM;
     capacity *= 2;
     /* realloc keeps the old array intact when it fails, which is what lets a
      * failed push leave the heap exactly as it was. */
-    nodes = realloc(heap->nodes, capacity * sizeof(*nodes));
-    if (!nodes)
+    entries = realloc(heap->entries, capacity * sizeof(*entries));
+    if (!entries)
         return -ENOMEM;
-    heap->nodes = nodes;
+    heap->entries = entries;
     heap->capacity = capacity;
     return 0;
 }
@@ -121,26 +143,26 @@ int pyloop_timer_heap_push(pyloop_timer_heap *heap, pyloop_heap_node *node)
     }
     node->sequence = heap->next_sequence++;
     heap->count++;
-    sift_up(heap, heap->count - 1, node);
+    sift_up(heap, heap->count - 1, (pyloop_heap_entry){node->when, node});
     return 0;
 }
 
 int pyloop_timer_heap_remove(pyloop_timer_heap *heap, pyloop_heap_node *node)
 {
     size_t index = node->index;
-    pyloop_heap_node *last;
+    pyloop_heap_entry last;
 
     /* The identity check also rejects a node queued in a different heap
      * whose index happens to be in range here. */
-    if (index >= heap->count || heap->nodes[index] != node)
+    if (index >= heap->count || heap->entries[index].node != node)
         return -ENOENT;
-    last = heap->nodes[--heap->count];
+    last = heap->entries[--heap->count];
     node->index = PYLOOP_HEAP_NOT_QUEUED;
-    if (last == node)
+    if (last.node == node)
         return 0;
     /* The node that fills the hole came from another subtree, so it may
      * belong above the hole as well as below it. */
-    if (index > 0 && node_before(last, heap->nodes[(index - 1) / 2]))
+    if (index > 0 && entry_before(&last, &heap->entries[(index - 1) / 2]))
         sift_up(heap, index, last);
     else
         sift_down(heap, index, last);
@@ -150,14 +172,12 @@ int pyloop_timer_heap_remove(pyloop_timer_heap *heap, pyloop_heap_node *node)
 pyloop_heap_node *pyloop_timer_heap_pop(pyloop_timer_heap *heap)
 {
     pyloop_heap_node *first;
-    pyloop_heap_node *last;
 
     if (!heap->count)
         return NULL;
-    first = heap->nodes[0];
-    last = heap->nodes[--heap->count];
-    if (heap->count)
-        sift_down(heap, 0, last);
+    first = heap->entries[0].node;
+    if (--heap->count)
+        refill_root(heap, heap->entries[heap->count]);
     first->index = PYLOOP_HEAP_NOT_QUEUED;
     return first;
 }
