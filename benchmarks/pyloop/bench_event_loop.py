@@ -13,10 +13,21 @@ uses far smaller ones):
   burst_mcb_s      10k no-op callbacks scheduled up front (not timed), then
                    run_forever until a final call_soon(loop.stop) runs.
                    Million callbacks per second of the run phase.
+  burst_floor_mcb_s  No event loop: the same 10k callbacks, each with its own
+                   fresh contextvars.Context (as call_soon gives it), run by
+                   a C iterator, map(Context.run, ...). What CPython itself
+                   needs for a burst; no loop can exceed it, so
+                   burst_floor_mcb_s / X bounds any loop's speed-up over X.
+                   Measured in each loop's process, so it is the same for all
+                   columns up to noise.
   timer_us         5k call_later timers with delays (i % 10) ms, i.e. 0-9 ms:
                    wall time from the first call_later until the last timer
                    fired, / 5k (includes the ~9 ms of waiting: it is the
                    original project's number).
+  timer_overhead_us  timer_us minus the 9 ms / 5k that every loop must wait
+                   for the last deadline: what the loop adds (scheduling,
+                   firing, lateness of the last timer). A loop that fires
+                   early (libuv rounds to milliseconds) gains here.
   timer_sched_us   The scheduling part of the above: the 5k call_later calls.
   timer_cpu_us     Process CPU time (time.process_time, every thread) over
                    the same span, / 5k: the cost without the waiting. A loop
@@ -46,6 +57,9 @@ uses far smaller ones):
 """
 
 import asyncio
+import collections
+import contextvars
+import itertools
 import os
 import sys
 import time
@@ -102,6 +116,29 @@ def burst_run(loop, n):
     return t1 - t0, t2 - t1
 
 
+def burst_floor_run(n):
+    """Run-phase seconds of n callbacks without a loop (see burst_floor)."""
+    count = 0
+
+    def cb():
+        nonlocal count
+        count += 1
+        if count < n:
+            pass
+
+    contexts = [contextvars.copy_context() for _ in range(n)]
+    t0 = perf()
+    collections.deque(map(contextvars.Context.run, contexts,
+                          itertools.repeat(cb, n)), 0)
+    t1 = perf()
+    if count != n:
+        raise AssertionError("floor ran %d of %d callbacks" % (count, n))
+    return t1 - t0
+
+
+TIMER_SPAN = 0.009  # the largest delay timer_run schedules
+
+
 def timer_run(loop, n):
     """(wall s, scheduling s, cpu s) per timer for n timers of 0-9 ms."""
     fired = 0
@@ -114,7 +151,7 @@ def timer_run(loop, n):
         if fired == n:
             stop()
 
-    delays = [(i % 10) / 1000.0 for i in range(n)]
+    delays = [(i % 10) / 1000.0 for i in range(n)]  # 0 .. TIMER_SPAN
     c0 = time.process_time()
     t0 = perf()
     for d in delays:
@@ -225,14 +262,19 @@ def bench(ctx):
         burst_run(loop, n)
         ctx.record_stats("burst_%d" % n, st0, common.loop_stats(loop))
         s = common.repeat(lambda: burst_run(loop, n)[1], ctx.size(7, 2))
+        f = common.repeat(lambda: burst_floor_run(n), ctx.size(7, 2))
         return {"burst_mcb_s": common.throughput([n / x / 1e6 for x in s],
-                                                 "Mcb/s")}
+                                                 "Mcb/s"),
+                "burst_floor_mcb_s": common.throughput(
+                    [n / x / 1e6 for x in f], "Mcb/s")}
 
     def g_timer(loop):
         n = ctx.size(5000, 500)
         s = common.repeat(lambda: timer_run(loop, n), reps)
         return {
             "timer_us": common.throughput([x[0] * 1e6 for x in s], "us"),
+            "timer_overhead_us": common.throughput(
+                [(x[0] - TIMER_SPAN / n) * 1e6 for x in s], "us"),
             "timer_sched_us": common.throughput([x[1] * 1e6 for x in s], "us"),
             "timer_cpu_us": common.throughput([x[2] * 1e6 for x in s], "us"),
         }
@@ -264,8 +306,9 @@ def bench(ctx):
 
     ctx.group({}, g_probe)
     ctx.group({"callback_us": "us"}, g_callback)
-    ctx.group({"burst_mcb_s": "Mcb/s"}, g_burst)
-    ctx.group({"timer_us": "us", "timer_sched_us": "us",
+    ctx.group({"burst_mcb_s": "Mcb/s", "burst_floor_mcb_s": "Mcb/s"}, g_burst)
+    ctx.group({"timer_us": "us", "timer_overhead_us": "us",
+               "timer_sched_us": "us",
                "timer_cpu_us": "us"}, g_timer)
     ctx.group({"empty_iter_us": "us"}, g_empty)
     ctx.group({"timer_cancel_us": "us"}, g_cancel)

@@ -55,7 +55,8 @@ def _echo_metrics():
 
 REQUIRED = {
     "bench_event_loop": [
-        "callback_us", "burst_mcb_s", "timer_us", "timer_sched_us",
+        "callback_us", "burst_mcb_s", "burst_floor_mcb_s", "timer_us",
+        "timer_overhead_us", "timer_sched_us",
         "empty_iter_us", "timer_cancel_us", "tasks_us"],
     "bench_scaling": (
         ["callback_ns_at_%d" % n for n in (100, 1000, 10000, 100000)] +
