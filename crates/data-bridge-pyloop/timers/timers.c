@@ -72,19 +72,23 @@ static void sift_up(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry ent
     place(heap, index, entry);
 }
 
+/* The child of `index` that sorts first, or 0 (never a child) at a leaf. */
+static inline size_t first_child(const pyloop_timer_heap *heap, size_t index)
+{
+    size_t child = 2 * index + 1;
+
+    if (child >= heap->count)
+        return 0;
+    if (child + 1 < heap->count && entry_before(&heap->entries[child + 1], &heap->entries[child]))
+        child++;
+    return child;
+}
+
 static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry entry)
 {
-    size_t count = heap->count;
+    size_t child;
 
-    for (;;) {
-        size_t child = 2 * index + 1;
-
-        if (child >= count)
-            break;
-        if (child + 1 < count && entry_before(&heap->entries[child + 1], &heap->entries[child]))
-            child++;
-        if (!entry_before(&heap->entries[child], &entry))
-            break;
+    while ((child = first_child(heap, index)) && entry_before(&heap->entries[child], &entry)) {
         place(heap, index, heap->entries[child]);
         index = child;
     }
@@ -97,15 +101,9 @@ static void sift_down(pyloop_timer_heap *heap, size_t index, pyloop_heap_entry e
  * typically a step or two. Half the comparisons of sift_down from the root. */
 static void refill_root(pyloop_timer_heap *heap, pyloop_heap_entry entry)
 {
-    size_t count = heap->count, index = 0;
+    size_t index = 0, child;
 
-    for (;;) {
-        size_t child = 2 * index + 1;
-
-        if (child >= count)
-            break;
-        if (child + 1 < count && entry_before(&heap->entries[child + 1], &heap->entries[child]))
-            child++;
+    while ((child = first_child(heap, index))) {
         place(heap, index, heap->entries[child]);
         index = child;
     }
