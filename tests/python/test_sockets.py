@@ -263,6 +263,57 @@ class _Sockets:
 
         self.run_coro(main())
 
+    def test_protocol_reads_bytes_of_at_most_max_size(self):
+        # What a read hands data_received: bytes (not a view of a reused
+        # buffer), never more than the transport's max_size, all of it.
+        loop = self.loop
+        payload = _payload(600 * 1024)
+
+        class Sink(asyncio.Protocol):
+            def __init__(self, max_size):
+                self.max_size = max_size
+                self.chunks = []
+                self.done = loop.create_future()
+
+            def connection_made(self, transport):
+                if self.max_size is not None:
+                    transport.max_size = self.max_size
+
+            def data_received(self, data):
+                self.chunks.append(data)
+
+            def eof_received(self):
+                self.done.set_result(None)
+
+        async def receive(max_size):
+            sink = Sink(max_size)
+            server = await loop.create_server(lambda: sink, HOST, 0)
+            try:
+                port = server.sockets[0].getsockname()[1]
+                _, writer = await asyncio.open_connection(HOST, port)
+                writer.write(payload)
+                writer.write_eof()
+                await writer.drain()
+                await sink.done
+                writer.close()
+                await writer.wait_closed()
+            finally:
+                server.close()
+                await server.wait_closed()
+            return sink.chunks
+
+        async def main():
+            for max_size in (None, 1000, 300 * 1024):
+                chunks = await receive(max_size)
+                limit = max_size or asyncio.selector_events._SelectorSocketTransport.max_size
+                self.assertEqual({type(c) for c in chunks}, {bytes})
+                self.assertLessEqual(max(map(len, chunks)), limit)
+                self.assertEqual(b"".join(chunks), payload)
+                # Earlier chunks are not overwritten by later reads.
+                self.assertEqual(chunks[0], payload[:len(chunks[0])])
+
+        self.run_coro(main())
+
     def test_connection_refused(self):
         loop = self.loop
 
@@ -350,6 +401,43 @@ class _Sockets:
                     self.assertEqual(addr, server_addr)
             finally:
                 client_tr.close()
+                server_tr.close()
+            await asyncio.sleep(0)
+
+        self.run_coro(main())
+
+    def test_udp_datagrams_are_bytes_truncated_to_max_size(self):
+        loop = self.loop
+
+        class Receiver(asyncio.DatagramProtocol):
+            def __init__(self):
+                self.got = asyncio.Queue()
+
+            def datagram_received(self, data, addr):
+                self.got.put_nowait(data)
+
+        async def main():
+            server_tr, receiver = await loop.create_datagram_endpoint(
+                Receiver, local_addr=(HOST, 0))
+            server_addr = server_tr.get_extra_info("sockname")
+            # A plain socket sends: asyncio's sendto() skips empty datagrams
+            # on some versions, and the sender is not what is tested here.
+            sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                for message in (_payload(60000), b"", b"small"):
+                    sender.sendto(message, server_addr)
+                    data = await receiver.got.get()
+                    self.assertIs(type(data), bytes)
+                    self.assertEqual(data, message)
+                # A datagram longer than max_size arrives cut to max_size,
+                # and the rest of it is gone (not the next datagram's).
+                server_tr.max_size = 100
+                sender.sendto(b"x" * 150, server_addr)
+                sender.sendto(b"next", server_addr)
+                self.assertEqual(await receiver.got.get(), b"x" * 100)
+                self.assertEqual(await receiver.got.get(), b"next")
+            finally:
+                sender.close()
                 server_tr.close()
             await asyncio.sleep(0)
 
@@ -565,3 +653,56 @@ class _Sockets:
 
         self.run_coro(main())
 
+
+
+@base.pyloop_only
+class _ReadBuffer:
+
+    def test_transports_read_through_one_buffer_per_loop(self):
+        # PyLoop's TCP and UDP transports read into the loop's buffer instead
+        # of a fresh max_size bytes object per read (the tests above check
+        # that what protocols get is the same as asyncio's).
+        loop = self.loop
+        buffers = []
+        own = loop._recv_buffer
+
+        def recv_buffer(size):
+            buffers.append(own(size))
+            return buffers[-1]
+
+        loop._recv_buffer = recv_buffer
+
+        class Receiver(asyncio.DatagramProtocol):
+            def __init__(self):
+                self.got = loop.create_future()
+
+            def datagram_received(self, data, addr):
+                self.got.set_result(data)
+
+        async def main():
+            server_closed = loop.create_future()
+            server = await loop.create_server(
+                lambda: _EchoServerProtocol(server_closed), HOST, 0)
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(b"ping")
+            self.assertEqual(await reader.readexactly(4), b"ping")
+            writer.close()
+            await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+            tcp_reads = len(buffers)
+
+            udp, receiver = await loop.create_datagram_endpoint(
+                Receiver, local_addr=(HOST, 0))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(b"pong", udp.get_extra_info("sockname"))
+                self.assertEqual(await receiver.got, b"pong")
+            udp.close()
+            return tcp_reads
+
+        tcp_reads = self.run_coro(main())
+        self.assertGreaterEqual(tcp_reads, 2)  # the server's and the client's
+        self.assertGreater(len(buffers), tcp_reads)  # and the datagram's
+        self.assertEqual({id(b) for b in buffers}, {id(buffers[0])})
+        self.assertIsInstance(buffers[0], memoryview)
