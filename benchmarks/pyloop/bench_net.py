@@ -27,6 +27,13 @@ Metrics, for MODE in sock/streams/proto and SIZE in 1k/10k/100k:
   echo_MODE_SIZE_mean_us  mean round-trip latency (median over repetitions;
                           p99 = over all round trips of all repetitions)
   echo_MODE_SIZE_p99_us   p99 round-trip latency (median over repetitions)
+  echo_MODE_SIZE_srv_cpu_us  CPU time the server's loop thread spent per
+                          round trip (Linux /proc/PID/schedstat, ns
+                          resolution; median over repetitions): the cost of
+                          serving a request, which the one-connection rps
+                          and latency hide behind two wake-ups per round
+                          trip on two shared cores. Null where /proc is
+                          missing.
 """
 
 import asyncio
@@ -214,12 +221,22 @@ async def open_case(loop, mode, port, size):
     raise ValueError(mode)
 
 
-async def run_case(loop, mode, port, size, duration):
+def cpu_ns(pid):
+    """Nanoseconds the thread group leader of pid has run, or None."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def run_case(loop, mode, port, size, duration, server_pid):
     rt, close = await open_case(loop, mode, port, size)
     try:
         for _ in range(WARMUP):
             await rt()
         lat = []
+        cpu0 = cpu_ns(server_pid)
         t0 = perf()
         t_end = t0 + duration
         while True:
@@ -230,12 +247,16 @@ async def run_case(loop, mode, port, size, duration):
             if t2 >= t_end:
                 break
         elapsed = perf() - t0
+        cpu1 = cpu_ns(server_pid)
     finally:
         close()
-    return {"rps": len(lat) / elapsed, "lat": lat}
+    srv_cpu = None
+    if cpu0 is not None and cpu1 is not None:
+        srv_cpu = (cpu1 - cpu0) / 1e3 / len(lat)
+    return {"rps": len(lat) / elapsed, "lat": lat, "srv_cpu_us": srv_cpu}
 
 
-def client(name, ports, duration, reps):
+def client(name, ports, duration, reps, server_pid):
     loop = common.loop_factory(name)()
     asyncio.set_event_loop(loop)
     runs = {}
@@ -248,7 +269,8 @@ def client(name, ports, duration, reps):
                     continue
                 try:
                     r = loop.run_until_complete(asyncio.wait_for(
-                        run_case(loop, mode, ports[mode], size, duration),
+                        run_case(loop, mode, ports[mode], size, duration,
+                                 server_pid),
                         duration + 10.0))
                     runs.setdefault(key, []).append(r)
                 except Exception as exc:
@@ -260,7 +282,7 @@ def client(name, ports, duration, reps):
             base = "echo_" + key
             if key in errors:
                 for suffix, unit in (("_rps", "rps"), ("_mean_us", "us"),
-                                     ("_p99_us", "us")):
+                                     ("_p99_us", "us"), ("_srv_cpu_us", "us")):
                     m = common.null_metric(unit, None)
                     m["error"] = errors[key]
                     out[base + suffix] = m
@@ -275,6 +297,10 @@ def client(name, ports, duration, reps):
             out[base + "_p99_us"] = common.metric(
                 common.median([common.percentile(r["lat"], 99) for r in rs]),
                 "us")
+            cpus = [r["srv_cpu_us"] for r in rs if r["srv_cpu_us"] is not None]
+            out[base + "_srv_cpu_us"] = (
+                common.metric(common.median(cpus), "us") if cpus
+                else common.null_metric("us", "no /proc/PID/schedstat"))
     try:
         loop.close()
     except Exception:
@@ -295,6 +321,7 @@ def metric_units():
             units[base + "_rps"] = "rps"
             units[base + "_mean_us"] = "us"
             units[base + "_p99_us"] = "us"
+            units[base + "_srv_cpu_us"] = "us"
     return units
 
 
@@ -349,6 +376,7 @@ def bench(ctx):
             budget = len(MODES) * len(SIZES) * reps * (duration + 1.0) + 60
             cp = subprocess.run(
                 me + ["--role", "client", "--ports", json.dumps(ports),
+                      "--server-pid", str(server.pid),
                       "--duration", str(duration), "--reps", str(reps)],
                 stdout=subprocess.PIPE, universal_newlines=True,
                 timeout=budget)
@@ -369,6 +397,7 @@ def build_parser():
     p.add_argument("--ports", help=argparse_suppress())
     p.add_argument("--duration", type=float, help=argparse_suppress())
     p.add_argument("--reps", type=int, help=argparse_suppress())
+    p.add_argument("--server-pid", type=int, help=argparse_suppress())
     return p
 
 
@@ -385,7 +414,8 @@ def role_main(args):
     if args.role == "server":
         serve(name)
     else:
-        client(name, json.loads(args.ports), args.duration, args.reps)
+        client(name, json.loads(args.ports), args.duration, args.reps,
+               args.server_pid)
     return 0
 
 

@@ -49,7 +49,8 @@ def _echo_metrics():
     for mode in ("sock", "streams", "proto"):
         for size in ("1k", "10k", "100k"):
             base = "echo_%s_%s" % (mode, size)
-            out += [base + "_rps", base + "_mean_us", base + "_p99_us"]
+            out += [base + "_rps", base + "_mean_us", base + "_p99_us",
+                    base + "_srv_cpu_us"]
     return out
 
 
