@@ -314,6 +314,54 @@ class _Sockets:
 
         self.run_coro(main())
 
+    def test_protocol_read_with_odd_max_size(self):
+        # A max_size recv() refuses fails the transport with asyncio's error;
+        # max_size 0 reads b"" (recv(0)), which asyncio takes for EOF.
+        loop = self.loop
+
+        async def serve_once(max_size):
+            errors = []
+            loop.set_exception_handler(lambda _, context: errors.append(context))
+            eof = []
+            lost = loop.create_future()
+
+            class Server(asyncio.Protocol):
+                def connection_made(self, transport):
+                    transport.max_size = max_size
+
+                def eof_received(self):
+                    eof.append(True)
+
+                def connection_lost(self, exc):
+                    lost.set_result(exc)
+
+            server = await loop.create_server(Server, HOST, 0)
+            try:
+                _, writer = await asyncio.open_connection(
+                    HOST, server.sockets[0].getsockname()[1])
+                writer.write(b"hello")
+                exc = await lost
+                writer.close()
+            finally:
+                server.close()
+                await server.wait_closed()
+                loop.set_exception_handler(None)
+            return exc, eof, errors
+
+        async def main():
+            exc, eof, errors = await serve_once("x")
+            self.assertIsInstance(exc, TypeError)
+            self.assertIn("cannot be interpreted as an integer", str(exc))
+            self.assertEqual([c["message"] for c in errors],
+                             ["Fatal read error on socket transport"])
+            self.assertEqual(eof, [])
+            exc, eof, errors = await serve_once(0)
+            self.assertIsNone(exc)
+            self.assertEqual(eof, [True])
+            self.assertEqual(errors, [])
+
+        self.run_coro(main())
+
     def test_connection_refused(self):
         loop = self.loop
 

@@ -211,8 +211,9 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     # -- transports: asyncio's, reading into one buffer (see above) ---------
     def _recv_buffer(self, size):
         """The loop's read buffer, or None when a read of `size` bytes must
-        go the stock way (recv(0) and recv_into(buffer, 0) differ)."""
-        if not 0 < size <= _RECV_BUFFER_SIZE:
+        go the stock way: recv(0) and recv_into(buffer, 0) differ, and a size
+        that is not an int fails in recv() with asyncio's own error."""
+        if type(size) is not int or not 0 < size <= _RECV_BUFFER_SIZE:
             return None
         if self._recv_view is None:
             self._recv_view = memoryview(bytearray(_RECV_BUFFER_SIZE))
