@@ -207,6 +207,7 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             return
         super().close()
         self._close_core()
+        self._recv_view = None
 
     # -- transports: asyncio's, reading into one buffer (see above) ---------
     def _recv_buffer(self, size):
