@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import weakref
-from asyncio import events, selector_events, unix_events
+from asyncio import events, unix_events
 
 from . import _pyloop
 
@@ -70,69 +70,6 @@ class _SelectorView(selectors.BaseSelector):
         pass
 
 
-# asyncio's transports read with sock.recv(max_size): a fresh 256 KiB bytes
-# object per read, which glibc serves with mmap and, once shrunk to what was
-# read, hands back with munmap: two extra system calls and page faults on
-# every read. PyLoop's transports read into one buffer per loop and copy out
-# exactly what arrived, as uvloop does; the rest of each method is asyncio's
-# own, line for line (identical in 3.9 to 3.13).
-_RECV_BUFFER_SIZE = max(selector_events._SelectorSocketTransport.max_size,
-                        selector_events._SelectorDatagramTransport.max_size)
-
-
-class _SocketTransport(selector_events._SelectorSocketTransport):
-
-    def _read_ready__data_received(self):
-        if self._conn_lost:
-            return
-        buffer = self._loop._recv_buffer(self.max_size)
-        if buffer is None:
-            return super()._read_ready__data_received()
-        try:
-            nbytes = self._sock.recv_into(buffer, self.max_size)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, 'Fatal read error on socket transport')
-            return
-
-        if not nbytes:
-            self._read_ready__on_eof()
-            return
-
-        try:
-            self._protocol.data_received(buffer[:nbytes].tobytes())
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(
-                exc, 'Fatal error: protocol.data_received() call failed.')
-
-
-class _DatagramTransport(selector_events._SelectorDatagramTransport):
-
-    def _read_ready(self):
-        if self._conn_lost:
-            return
-        buffer = self._loop._recv_buffer(self.max_size)
-        if buffer is None:
-            return super()._read_ready()
-        try:
-            nbytes, addr = self._sock.recvfrom_into(buffer, self.max_size)
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError as exc:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, 'Fatal read error on datagram transport')
-        else:
-            self._protocol.datagram_received(buffer[:nbytes].tobytes(), addr)
-
-
 class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     """A drop-in asyncio event loop whose engine is C (see build_info())."""
 
@@ -140,7 +77,6 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
         if selector is not None:
             raise TypeError("PyLoop polls with its own C engine; it takes no selector")
         self._installed_wakeup_fd = False
-        self._recv_view = None
         super().__init__(_SelectorView(self))
 
     # -- the run loop: asyncio's setup and cleanup around the C run --------
@@ -207,28 +143,6 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             return
         super().close()
         self._close_core()
-        self._recv_view = None
-
-    # -- transports: asyncio's, reading into one buffer (see above) ---------
-    def _recv_buffer(self, size):
-        """The loop's read buffer, or None when a read of `size` bytes must
-        go the stock way: recv(0) and recv_into(buffer, 0) differ, and a size
-        that is not an int fails in recv() with asyncio's own error."""
-        if type(size) is not int or not 0 < size <= _RECV_BUFFER_SIZE:
-            return None
-        if self._recv_view is None:
-            self._recv_view = memoryview(bytearray(_RECV_BUFFER_SIZE))
-        return self._recv_view
-
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        if sys.version_info >= (3, 12):
-            self._ensure_fd_no_transport(sock)
-        return _SocketTransport(self, sock, protocol, waiter, extra, server)
-
-    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
-        if sys.version_info >= (3, 12):
-            self._ensure_fd_no_transport(sock)
-        return _DatagramTransport(self, sock, protocol, address, waiter, extra)
 
     # -- asyncio internals that would append to the (unused) _ready deque --
     def _add_callback(self, handle):
