@@ -221,22 +221,13 @@ async def open_case(loop, mode, port, size):
     raise ValueError(mode)
 
 
-def cpu_ns(pid):
-    """Nanoseconds the thread group leader of pid has run, or None."""
-    try:
-        with open("/proc/%d/schedstat" % pid) as fh:
-            return int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 async def run_case(loop, mode, port, size, duration, server_pid):
     rt, close = await open_case(loop, mode, port, size)
     try:
         for _ in range(WARMUP):
             await rt()
         lat = []
-        cpu0 = cpu_ns(server_pid)
+        cpu0 = common.cpu_ns(server_pid)
         t0 = perf()
         t_end = t0 + duration
         while True:
@@ -247,7 +238,7 @@ async def run_case(loop, mode, port, size, duration, server_pid):
             if t2 >= t_end:
                 break
         elapsed = perf() - t0
-        cpu1 = cpu_ns(server_pid)
+        cpu1 = common.cpu_ns(server_pid)
     finally:
         close()
     srv_cpu = None

@@ -138,6 +138,16 @@ def close_loop(loop):
 # Statistics
 # --------------------------------------------------------------------------
 
+def cpu_ns(pid):
+    """Nanoseconds the main thread of process pid has run (Linux
+    /proc/PID/schedstat, ns resolution), or None where that is missing."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def median(values):
     vals = sorted(v for v in values if v is not None)
     if not vals:
