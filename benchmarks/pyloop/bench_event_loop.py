@@ -93,16 +93,24 @@ def chain_run(loop, n):
     return (t1 - t0) / n
 
 
-def burst_run(loop, n):
-    """(scheduling seconds, run seconds) for n callbacks queued up front."""
+def burst_callback(n):
+    """The burst's no-op callback, one code for the loop runs and the floor,
+    and a function that says how many times it ran."""
     count = 0
-    call_soon = loop.call_soon
 
     def cb():
         nonlocal count
         count += 1
         if count < n:
             pass
+
+    return cb, lambda: count
+
+
+def burst_run(loop, n):
+    """(scheduling seconds, run seconds) for n callbacks queued up front."""
+    cb, ran = burst_callback(n)
+    call_soon = loop.call_soon
 
     t0 = perf()
     for _ in range(n):
@@ -111,28 +119,21 @@ def burst_run(loop, n):
     t1 = perf()
     loop.run_forever()
     t2 = perf()
-    if count != n:
-        raise AssertionError("burst ran %d of %d callbacks" % (count, n))
+    if ran() != n:
+        raise AssertionError("burst ran %d of %d callbacks" % (ran(), n))
     return t1 - t0, t2 - t1
 
 
 def burst_floor_run(n):
     """Run-phase seconds of n callbacks without a loop (see burst_floor)."""
-    count = 0
-
-    def cb():
-        nonlocal count
-        count += 1
-        if count < n:
-            pass
-
+    cb, ran = burst_callback(n)
     contexts = [contextvars.copy_context() for _ in range(n)]
     t0 = perf()
     collections.deque(map(contextvars.Context.run, contexts,
                           itertools.repeat(cb, n)), 0)
     t1 = perf()
-    if count != n:
-        raise AssertionError("floor ran %d of %d callbacks" % (count, n))
+    if ran() != n:
+        raise AssertionError("floor ran %d of %d callbacks" % (ran(), n))
     return t1 - t0
 
 
