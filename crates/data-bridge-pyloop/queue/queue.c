@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PYLOOP_RING_FIRST_CAPACITY 64
 
@@ -111,6 +112,32 @@ int pyloop_ring_pop(pyloop_ring *ring, pyloop_task *task)
     return 1;
 }
 
+void pyloop_ring_trim(pyloop_ring *ring)
+{
+    size_t capacity = ring->capacity / 4;
+    pyloop_task *tasks;
+
+    if (ring->capacity <= PYLOOP_RING_KEEP || ring->count > ring->capacity / 8)
+        return;
+    if (capacity < PYLOOP_RING_KEEP)
+        capacity = PYLOOP_RING_KEEP;
+    tasks = malloc(capacity * sizeof(pyloop_task));
+    if (!tasks)
+        return;
+    if (ring->count) {
+        size_t first = ring->capacity - ring->head;
+
+        if (first > ring->count)
+            first = ring->count;
+        memcpy(tasks, ring->tasks + ring->head, first * sizeof(pyloop_task));
+        memcpy(tasks + first, ring->tasks, (ring->count - first) * sizeof(pyloop_task));
+    }
+    free(ring->tasks);
+    ring->tasks = tasks;
+    ring->capacity = capacity;
+    ring->head = 0;
+}
+
 int pyloop_ring_reserve(pyloop_ring *ring, size_t extra)
 {
     if (extra <= ring->capacity - ring->count)
@@ -135,19 +162,102 @@ static void ring_append_span(pyloop_ring *ring, size_t offset, const pyloop_task
 
 int pyloop_inbox_init(pyloop_inbox *inbox)
 {
+    pthread_condattr_t attributes;
     int rc = pthread_mutex_init(&inbox->lock, NULL);
 
     if (rc)
         return -rc;
+    pthread_condattr_init(&attributes);
+    /* A stall is measured on the monotonic clock, immune to clock jumps. */
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(&inbox->room, &attributes);
+    pthread_condattr_destroy(&attributes);
+    if (rc) {
+        pthread_mutex_destroy(&inbox->lock);
+        return -rc;
+    }
     pyloop_ring_init(&inbox->ring);
     atomic_init(&inbox->size, 0);
+    atomic_init(&inbox->takes, 0);
+    inbox->waiting = 0;
+    inbox->wake_at = 0;
+    inbox->consumer_active = 0;
     return 0;
 }
 
 void pyloop_inbox_destroy(pyloop_inbox *inbox)
 {
+    pthread_cond_destroy(&inbox->room);
     pthread_mutex_destroy(&inbox->lock);
     pyloop_ring_destroy(&inbox->ring);
+}
+
+/* Under the lock, after tasks were taken out: count the take and release
+ * the producers waiting for this much room. */
+static void took_tasks(pyloop_inbox *inbox)
+{
+    atomic_fetch_add_explicit(&inbox->takes, 1, memory_order_relaxed);
+    if (PYLOOP_UNLIKELY(inbox->waiting) && inbox->ring.count <= inbox->wake_at)
+        pthread_cond_broadcast(&inbox->room);
+}
+
+void pyloop_inbox_trim(pyloop_inbox *inbox)
+{
+    pthread_mutex_lock(&inbox->lock);
+    pyloop_ring_trim(&inbox->ring);
+    pthread_mutex_unlock(&inbox->lock);
+}
+
+static void deadline_after(struct timespec *deadline, int64_t nanoseconds)
+{
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += (time_t)(nanoseconds / 1000000000);
+    deadline->tv_nsec += (long)(nanoseconds % 1000000000);
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec += 1;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
+int pyloop_inbox_wait_below(pyloop_inbox *inbox, size_t low, int64_t stall_ns)
+{
+    struct timespec deadline;
+    uint_fast64_t takes;
+    int rc = 0;
+
+    pthread_mutex_lock(&inbox->lock);
+    inbox->waiting++;
+    inbox->wake_at = low;
+    takes = atomic_load_explicit(&inbox->takes, memory_order_relaxed);
+    deadline_after(&deadline, stall_ns);
+    while (inbox->ring.count > low) {
+        if (!inbox->consumer_active) {
+            rc = -ECANCELED;
+            break;
+        }
+        if (pthread_cond_timedwait(&inbox->room, &inbox->lock, &deadline) == ETIMEDOUT) {
+            uint_fast64_t now_takes = atomic_load_explicit(&inbox->takes, memory_order_relaxed);
+            if (now_takes == takes) {
+                rc = -ETIMEDOUT;
+                break;
+            }
+            /* Slow but moving: give it another stall period. */
+            takes = now_takes;
+            deadline_after(&deadline, stall_ns);
+        }
+    }
+    inbox->waiting--;
+    pthread_mutex_unlock(&inbox->lock);
+    return rc;
+}
+
+void pyloop_inbox_set_consumer(pyloop_inbox *inbox, int active)
+{
+    pthread_mutex_lock(&inbox->lock);
+    inbox->consumer_active = active;
+    if (!active && inbox->waiting)
+        pthread_cond_broadcast(&inbox->room);
+    pthread_mutex_unlock(&inbox->lock);
 }
 
 int pyloop_inbox_push(pyloop_inbox *inbox, pyloop_callback fn, void *arg)
@@ -170,6 +280,8 @@ int pyloop_inbox_pop(pyloop_inbox *inbox, pyloop_task *task)
     pthread_mutex_lock(&inbox->lock);
     popped = pyloop_ring_pop(&inbox->ring, task);
     atomic_store(&inbox->size, inbox->ring.count);
+    if (popped)
+        took_tasks(inbox);
     pthread_mutex_unlock(&inbox->lock);
     return popped;
 }
@@ -202,11 +314,13 @@ long pyloop_inbox_drain_into(pyloop_inbox *inbox, pyloop_ring *ring)
     ring_append_span(ring, 0, source->tasks + source->head, first);
     ring_append_span(ring, first, source->tasks, moved - first);
     ring->count += moved;
-    /* The storage stays: producers refill it at the steady-state size without
-     * going back to malloc. */
+    /* The storage stays, but for what a burst left (pyloop_ring_trim):
+     * producers refill it at the steady-state size without malloc. */
     source->head = 0;
     source->count = 0;
+    pyloop_ring_trim(source);
     atomic_store(&inbox->size, 0);
+    took_tasks(inbox);
     pthread_mutex_unlock(&inbox->lock);
     return (long)moved;
 }

@@ -2,13 +2,14 @@
  * queue: the loop's two callback queues.
  *
  *   pyloop_ring   single-threaded FIFO of tasks (the ready queue). Grows by
- *                 doubling, wraps around, never shrinks (only destroy frees).
- *                 Push and pop are O(1) and take no locks.
+ *                 doubling, wraps around; pyloop_ring_trim gives back what a
+ *                 burst left unused. Push and pop are O(1) and take no locks.
  *   pyloop_inbox  multi-producer FIFO guarded by a mutex (the thread-safe
  *                 channel). Producers push one task at a time; the consumer
  *                 either pops one at a time (the 3.1.x "locked channel") or
  *                 moves everything into a ring in one locked step (native).
- *                 Order is preserved per producer.
+ *                 Order is preserved per producer. A producer may wait for
+ *                 the consumer to catch up (back-pressure, see below).
  *
  * A task is a function pointer and an argument. The queue never calls it and
  * never owns what `arg` points to; the loop does both.
@@ -22,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pyloop_loop;
 
@@ -47,6 +49,14 @@ int pyloop_ring_push(pyloop_ring *ring, pyloop_callback fn, void *arg);
 int pyloop_ring_pop(pyloop_ring *ring, pyloop_task *task);
 /* Makes room for `extra` more tasks without further allocation. */
 int pyloop_ring_reserve(pyloop_ring *ring, size_t extra);
+/* Gives back storage a burst left unused: when more than
+ * PYLOOP_RING_KEEP slots are allocated and at most an eighth are in use, the
+ * capacity drops to a quarter (never below PYLOOP_RING_KEEP). Called once per
+ * loop iteration, a ring that held millions shrinks in a few idle iterations,
+ * while one that refills each iteration keeps its storage. Never fails: when
+ * the smaller array cannot be allocated the ring stays as it is. */
+#define PYLOOP_RING_KEEP 1024
+void pyloop_ring_trim(pyloop_ring *ring);
 
 static inline size_t pyloop_ring_count(const pyloop_ring *ring) { return ring->count; }
 
@@ -62,6 +72,13 @@ typedef struct pyloop_inbox {
     /* ring.count, published (seq_cst) after each change under the lock, so
      * the consumer can look without locking. */
     atomic_size_t size;
+    /* Back-pressure: producers blocked in pyloop_inbox_wait_below wait on
+     * `room`; a consumer that takes tasks out signals it. */
+    pthread_cond_t room;
+    int waiting;            /* producers in pyloop_inbox_wait_below */
+    size_t wake_at;         /* ...waiting for the count to reach this */
+    int consumer_active;    /* 0: waits return at once (nobody would drain) */
+    atomic_uint_fast64_t takes; /* pops + drains that took something */
 } pyloop_inbox;
 
 int pyloop_inbox_init(pyloop_inbox *inbox);
@@ -81,5 +98,19 @@ static inline size_t pyloop_inbox_count(pyloop_inbox *inbox)
 {
     return atomic_load(&inbox->size);
 }
+/* Under the lock, pyloop_ring_trim on the inbox's storage. */
+void pyloop_inbox_trim(pyloop_inbox *inbox);
+
+/* ---- back-pressure ----
+ * A producer that finds the inbox too full calls pyloop_inbox_wait_below
+ * (without any lock of its own held). It returns 0 once at most `low` tasks
+ * wait, -ETIMEDOUT when no consumer took anything for `stall_ns` (the
+ * consumer is stuck, say in a callback that waits for this producer: then
+ * waiting longer would be a deadlock), and -ECANCELED at once, or as soon as
+ * it happens, while the consumer is inactive (pyloop_inbox_set_consumer). */
+int pyloop_inbox_wait_below(pyloop_inbox *inbox, size_t low, int64_t stall_ns);
+/* The consumer says whether it is draining (1) or not (0); turning it off
+ * releases every waiting producer. */
+void pyloop_inbox_set_consumer(pyloop_inbox *inbox, int active);
 
 #endif

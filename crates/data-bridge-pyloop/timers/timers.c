@@ -130,6 +130,22 @@ static int heap_grow(pyloop_timer_heap *heap)
     return 0;
 }
 
+void pyloop_timer_heap_trim(pyloop_timer_heap *heap)
+{
+    size_t capacity = heap->capacity / 4;
+    pyloop_heap_entry *entries;
+
+    if (heap->capacity <= PYLOOP_HEAP_KEEP || heap->count > heap->capacity / 8)
+        return;
+    if (capacity < PYLOOP_HEAP_KEEP)
+        capacity = PYLOOP_HEAP_KEEP;
+    entries = realloc(heap->entries, capacity * sizeof(*entries));
+    if (!entries)
+        return;
+    heap->entries = entries;
+    heap->capacity = capacity;
+}
+
 int pyloop_timer_heap_push(pyloop_timer_heap *heap, pyloop_heap_node *node)
 {
     if (pyloop_heap_node_queued(node))
