@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,8 +27,8 @@ const pyloop_build *pyloop_build_info(void)
     static const pyloop_build info = {
         .phase = PYLOOP_PHASE_NAME,
         .batch_limit = PYLOOP_BATCH_LIMIT,
-        /* The epoll strategy blocks in whichever poller this system has. */
-        .wait_strategy = PYLOOP_WAIT == PYLOOP_WAIT_EPOLL ? pyloop_poller_name : pyloop_wait_name,
+        /* The poller strategy blocks in whichever poller this system has. */
+        .wait_strategy = PYLOOP_WAIT_BLOCKS_IN_POLLER ? pyloop_poller_name : pyloop_wait_name,
         .call_soon_path = PYLOOP_LOCKED_CHANNEL ? "locked-channel" : "ring",
         .version = PACKAGE_VERSION,
     };
@@ -51,21 +52,24 @@ pyloop_loop *pyloop_loop_new(void)
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stopping, 0);
     atomic_init(&loop->stop_mark, 0);
+    atomic_init(&loop->running, 0);
+    atomic_init(&loop->throttle_off_until, 0);
     atomic_init(&loop->wakeups_written, 0);
+    atomic_init(&loop->throttled, 0);
 
     rc = pyloop_inbox_init(&loop->inbox);
     if (rc < 0)
         goto fail_inbox;
-    rc = pyloop_poller_init(loop);
+    rc = pyloop__poller_init(loop);
     if (rc < 0)
         goto fail_poller;
-    rc = pyloop_wait_init(loop);
+    rc = pyloop__wait_init(loop);
     if (rc < 0)
         goto fail_wait;
     return loop;
 
 fail_wait:
-    pyloop_poller_free(loop);
+    pyloop__poller_free(loop);
 fail_poller:
     pyloop_inbox_destroy(&loop->inbox);
 fail_inbox:
@@ -74,16 +78,39 @@ fail_inbox:
     return NULL;
 }
 
+int pyloop_loop_close(pyloop_loop *loop)
+{
+    if (pyloop_is_running(loop))
+        return -EBUSY;
+    if (loop->closed)
+        return 0;
+    loop->closed = 1;
+    pyloop__wait_free(loop);
+    pyloop__poller_free(loop);
+    /* The inbox's lock and condition stay for pyloop_throttle callers. */
+    pthread_mutex_lock(&loop->inbox.lock);
+    pyloop_ring_destroy(&loop->inbox.ring);
+    atomic_store(&loop->inbox.size, 0);
+    pthread_mutex_unlock(&loop->inbox.lock);
+    pyloop_ring_destroy(&loop->ready);
+    pyloop_timer_heap_destroy(&loop->timers);
+    free(loop->fds);
+    loop->fds = NULL;
+    loop->fds_capacity = loop->fds_watched = loop->fds_quiet = 0;
+    return 0;
+}
+
+int pyloop_loop_closed(const pyloop_loop *loop)
+{
+    return loop->closed;
+}
+
 void pyloop_loop_free(pyloop_loop *loop)
 {
     if (!loop)
         return;
-    pyloop_wait_free(loop);
-    pyloop_poller_free(loop);
+    pyloop_loop_close(loop);
     pyloop_inbox_destroy(&loop->inbox);
-    pyloop_ring_destroy(&loop->ready);
-    pyloop_timer_heap_destroy(&loop->timers);
-    free(loop->fds);
     free(loop);
 }
 
@@ -96,11 +123,13 @@ void pyloop_loop_free(pyloop_loop *loop)
  * pending; the 3.1.x builds notify on every call, as the original did. */
 static void wake_loop(pyloop_loop *loop)
 {
+    if (loop->closed)
+        return;
 #if PYLOOP_LOCKED_CHANNEL
-    pyloop_wait_wake(loop);
+    pyloop__wait_wake(loop);
 #else
     if (atomic_load(&loop->polling) && !atomic_exchange(&loop->wake_pending, 1))
-        pyloop_wait_wake(loop);
+        pyloop__wait_wake(loop);
 #endif
 }
 
@@ -108,10 +137,12 @@ int pyloop_call_soon(pyloop_loop *loop, pyloop_callback fn, void *arg)
 {
     if (!fn)
         return -EINVAL;
+    if (loop->closed)
+        return -EBADF;
 #if PYLOOP_LOCKED_CHANNEL
     int rc = pyloop_inbox_push(&loop->inbox, fn, arg);
     if (rc == 0)
-        pyloop_wait_wake(loop);
+        pyloop__wait_wake(loop);
     return rc;
 #else
     /* Threadsafe calls already made (as this thread sees them) go first, so
@@ -131,10 +162,37 @@ int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg
 
     if (!fn)
         return -EINVAL;
+    if (loop->closed)
+        return -EBADF;
     rc = pyloop_inbox_push(&loop->inbox, fn, arg);
     if (rc == 0)
         wake_loop(loop);
     return rc;
+}
+
+int pyloop_throttle_needed(pyloop_loop *loop)
+{
+    if (pyloop_inbox_count(&loop->inbox) <= PYLOOP_THROTTLE_HIGH)
+        return 0;
+    /* The loop's own thread drains the inbox: it never waits for itself. */
+    return !(atomic_load(&loop->running) && pthread_equal(pthread_self(), atomic_load(&loop->running_thread)));
+}
+
+void pyloop_throttle(pyloop_loop *loop)
+{
+    uint_fast64_t off_until = atomic_load(&loop->throttle_off_until);
+
+    atomic_fetch_add_explicit(&loop->throttled, 1, memory_order_relaxed);
+    if (atomic_load(&loop->running) && (!off_until || atomic_load(&loop->inbox.takes) + 1 != off_until)) {
+        if (pyloop_inbox_wait_below(&loop->inbox, PYLOOP_THROTTLE_LOW, PYLOOP_THROTTLE_STALL_NS) == -ETIMEDOUT)
+            atomic_store(&loop->throttle_off_until, atomic_load(&loop->inbox.takes) + 1);
+        return;
+    }
+    /* Nobody drains the inbox now (the loop is not running, or stuck): give
+     * the CPU, and with it the host's lock the caller released, to another
+     * thread, as asyncio's producers do with the system call each of their
+     * calls makes. */
+    sched_yield();
 }
 
 int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context)
@@ -191,6 +249,8 @@ int pyloop_timer_start(pyloop_loop *loop, pyloop_timer *timer, double when)
 {
     if (isnan(when) || !timer->fn)
         return -EINVAL;
+    if (loop->closed)
+        return -EBADF;
     if (pyloop_heap_node_queued(&timer->node))
         pyloop_timer_heap_remove(&loop->timers, &timer->node);
     timer->node.when = when;
@@ -287,14 +347,16 @@ static int set_watcher(pyloop_loop *loop, int fd, int event, pyloop_io_callback 
 
     if (fd < 0 || !fn)
         return -EINVAL;
+    if (loop->closed)
+        return -EBADF;
     if (fd >= loop->fds_capacity) {
         /* Ask the kernel first, so a bogus fd never grows the table. */
-        rc = pyloop_poller_update(loop, fd, 0, event);
+        rc = pyloop__poller_update(loop, fd, 0, event);
         if (rc < 0)
             return rc;
         rc = reserve_fd_slot(loop, fd);
         if (rc < 0) {
-            pyloop_poller_update(loop, fd, event, 0);
+            pyloop__poller_update(loop, fd, event, 0);
             return rc;
         }
         loop->fds_watched++;
@@ -302,7 +364,7 @@ static int set_watcher(pyloop_loop *loop, int fd, int event, pyloop_io_callback 
     }
     slot = &loop->fds[fd];
     if (!(slot->events & event)) {
-        rc = pyloop_poller_update(loop, fd, slot->events, slot->events | event);
+        rc = pyloop__poller_update(loop, fd, slot->events, slot->events | event);
         if (rc < 0)
             return rc;
         if (!slot->events)
@@ -319,6 +381,15 @@ static int set_watcher(pyloop_loop *loop, int fd, int event, pyloop_io_callback 
     return 0;
 }
 
+/* The slot's last watcher is gone. */
+static void forget_slot(pyloop_loop *loop, pyloop_fd_slot *slot)
+{
+    if (slot->quiet)
+        loop->fds_quiet--;
+    memset(slot, 0, sizeof(*slot));
+    loop->fds_watched--;
+}
+
 static int clear_watcher(pyloop_loop *loop, int fd, int event)
 {
     pyloop_fd_slot *slot;
@@ -329,7 +400,7 @@ static int clear_watcher(pyloop_loop *loop, int fd, int event)
     if (fd >= loop->fds_capacity || !(loop->fds[fd].events & event))
         return -ENOENT;
     slot = &loop->fds[fd];
-    rc = pyloop_poller_update(loop, fd, slot->events, slot->events & ~event);
+    rc = pyloop__poller_update(loop, fd, slot->events, slot->events & ~event);
     /* The table follows the caller's wish even if the kernel object is gone. */
     slot->events &= ~event;
     if (event == PYLOOP_READABLE) {
@@ -340,7 +411,7 @@ static int clear_watcher(pyloop_loop *loop, int fd, int event)
         slot->writer_arg = NULL;
     }
     if (!slot->events)
-        loop->fds_watched--;
+        forget_slot(loop, slot);
     return rc;
 }
 
@@ -379,9 +450,21 @@ int pyloop_fd_forget(pyloop_loop *loop, int fd)
 {
     if (fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].events)
         return -ENOENT;
-    pyloop_poller_forget(loop, fd);
-    memset(&loop->fds[fd], 0, sizeof(loop->fds[fd]));
-    loop->fds_watched--;
+    pyloop__poller_forget(loop, fd);
+    forget_slot(loop, &loop->fds[fd]);
+    return 0;
+}
+
+int pyloop_fd_set_quiet(pyloop_loop *loop, int fd, int quiet)
+{
+    pyloop_fd_slot *slot;
+
+    if (fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].events)
+        return -ENOENT;
+    slot = &loop->fds[fd];
+    quiet = !!quiet;
+    loop->fds_quiet += quiet - slot->quiet;
+    slot->quiet = quiet;
     return 0;
 }
 
@@ -397,7 +480,7 @@ int pyloop_foreach_fd(pyloop_loop *loop, pyloop_fd_visit visit, void *context)
     return rc;
 }
 
-void pyloop__dispatch_io(pyloop_loop *loop, int fd, int events)
+static void dispatch_io(pyloop_loop *loop, int fd, int events)
 {
     if (fd < 0 || fd >= loop->fds_capacity)
         return;
@@ -423,6 +506,51 @@ static inline size_t batch_limit(void)
     return PYLOOP_BATCH_LIMIT ? (size_t)PYLOOP_BATCH_LIMIT : SIZE_MAX;
 }
 
+/* The host's hooks around a blocking wait (the binding releases the GIL). */
+static inline void call_before_wait(pyloop_loop *loop)
+{
+    if (loop->before_wait)
+        loop->before_wait(loop, loop->hook_context);
+}
+
+static inline void call_after_wait(pyloop_loop *loop)
+{
+    if (loop->after_wait)
+        loop->after_wait(loop, loop->hook_context);
+}
+
+/* Looks at I/O, and with a non-zero timeout blocks as the phase's strategy
+ * does when nothing is there; then dispatches what fired. The one place that
+ * brackets a blocking wait with the hooks and counts it. A before-hook that
+ * interrupts the loop (a signal handler raised) cancels the wait. */
+static int wait_for_work(pyloop_loop *loop, int64_t timeout_ns)
+{
+    int fired = 0, i;
+
+    if (timeout_ns == 0 || !PYLOOP_WAIT_BLOCKS_IN_POLLER)
+        fired = pyloop__wait_block(loop, 0);
+    if (timeout_ns != 0 && fired == 0) {
+        loop->blocking_waits++;
+        call_before_wait(loop);
+        if (!loop->interrupted)
+            fired = pyloop__wait_block(loop, timeout_ns);
+        call_after_wait(loop);
+    }
+    for (i = 0; i < fired; i++)
+        dispatch_io(loop, loop->fired[i].fd, loop->fired[i].events);
+    return fired < 0 ? fired : 0;
+}
+
+/* Gives back what a burst left unused in the queues (see pyloop_ring_trim). */
+static void trim_queues(pyloop_loop *loop)
+{
+    pyloop_ring_trim(&loop->ready);
+    pyloop_timer_heap_trim(&loop->timers);
+#if PYLOOP_LOCKED_CHANNEL
+    pyloop_inbox_trim(&loop->inbox); /* native trims it as it drains it */
+#endif
+}
+
 #if PYLOOP_LOCKED_CHANNEL
 
 /* 3.1.x: everything goes through the locked channel; each callback is taken
@@ -440,7 +568,7 @@ static int run_iteration(pyloop_loop *loop)
         timeout = 0;
     else
         timeout = timer_timeout(loop);
-    rc = pyloop_wait_block(loop, timeout);
+    rc = wait_for_work(loop, timeout);
     if (rc < 0)
         return rc;
     rc = queue_due_timers(loop);
@@ -466,17 +594,18 @@ static int run_iteration(pyloop_loop *loop)
 
 #else
 
-/* Seconds a busy native loop may go without looking at I/O. */
-#define BUSY_POLL_INTERVAL 50e-6
-
 static int drain_inbox(pyloop_loop *loop)
 {
     long moved = pyloop_inbox_drain_into(&loop->inbox, &loop->ready);
     return moved < 0 ? (int)moved : 0;
 }
 
-/* native: asyncio's _run_once. Only the callbacks ready once I/O and timers
- * are collected run now; those they schedule wait for the next iteration. */
+/* native: asyncio's _run_once. Each iteration sees the I/O readiness that
+ * asyncio's select(0) would: with callbacks ready it looks without blocking
+ * (unless only quiet fds are watched, whose readiness cannot be waiting for
+ * a busy loop); otherwise it blocks until the next timer, I/O or a wakeup.
+ * Only the callbacks ready once I/O and timers are collected run now; those
+ * they schedule wait for the next iteration. */
 static int run_iteration(pyloop_loop *loop)
 {
     size_t todo;
@@ -486,14 +615,8 @@ static int run_iteration(pyloop_loop *loop)
     if (rc < 0)
         return rc;
     if (pyloop_ring_count(&loop->ready)) {
-        /* Busy: look at I/O without blocking, but not more often than every
-         * BUSY_POLL_INTERVAL, so a chain of callbacks does not pay a system
-         * call per iteration. I/O that arrives meanwhile waits at most that. */
-        double now = pyloop_time(loop);
-        if (now - loop->last_io_poll >= BUSY_POLL_INTERVAL) {
-            loop->last_io_poll = now;
-            rc = pyloop_wait_block(loop, 0);
-        }
+        if (loop->fds_watched > loop->fds_quiet)
+            rc = wait_for_work(loop, 0);
     } else {
         int64_t timeout;
         if (atomic_load_explicit(&loop->stopping, memory_order_relaxed))
@@ -507,8 +630,7 @@ static int run_iteration(pyloop_loop *loop)
             if (pyloop_inbox_count(&loop->inbox) || atomic_load(&loop->stopping))
                 timeout = 0;
         }
-        loop->last_io_poll = pyloop_time(loop);
-        rc = pyloop_wait_block(loop, timeout);
+        rc = wait_for_work(loop, timeout);
         atomic_store(&loop->polling, 0);
         atomic_store(&loop->wake_pending, 0);
     }
@@ -526,7 +648,9 @@ static int run_iteration(pyloop_loop *loop)
         todo = batch_limit();
     while (todo-- && !loop->interrupted) {
         pyloop_task task;
-        pyloop_ring_pop(&loop->ready, &task);
+        /* A callback may have emptied the queue (a host closing the loop). */
+        if (!pyloop_ring_pop(&loop->ready, &task))
+            break;
         task.fn(loop, task.arg);
         loop->callbacks_run++;
     }
@@ -539,8 +663,15 @@ int pyloop_run_once(pyloop_loop *loop)
 {
     int rc;
 
+    if (loop->in_iteration)
+        return -EBUSY;
+    if (loop->closed)
+        return -EBADF;
+    loop->in_iteration = 1;
     loop->iterations++;
     rc = run_iteration(loop);
+    trim_queues(loop);
+    loop->in_iteration = 0;
     if (loop->interrupted) {
         loop->interrupted = 0;
         return -ECANCELED;
@@ -552,15 +683,20 @@ int pyloop_run(pyloop_loop *loop)
 {
     int rc = 0;
 
-    if (loop->running)
+    if (pyloop_is_running(loop))
         return -EBUSY;
-    loop->running = 1;
+    if (loop->closed)
+        return -EBADF;
+    atomic_store(&loop->running_thread, pthread_self());
+    atomic_store(&loop->running, 1);
+    pyloop_inbox_set_consumer(&loop->inbox, 1);
     while (rc >= 0) {
         rc = pyloop_run_once(loop);
         if (atomic_exchange(&loop->stopping, 0))
             break;
     }
-    loop->running = 0;
+    pyloop_inbox_set_consumer(&loop->inbox, 0);
+    atomic_store(&loop->running, 0);
     return rc < 0 ? rc : 0;
 }
 
@@ -580,7 +716,7 @@ void pyloop_interrupt(pyloop_loop *loop)
 
 int pyloop_is_running(pyloop_loop *loop)
 {
-    return loop->running;
+    return atomic_load(&loop->running) || loop->in_iteration;
 }
 
 int pyloop_stopping(pyloop_loop *loop)
@@ -626,4 +762,10 @@ void pyloop_get_stats(pyloop_loop *loop, pyloop_stats *stats)
     stats->wakeups_written = atomic_load(&loop->wakeups_written);
     stats->wakeups_consumed = loop->wakeups_consumed;
     stats->io_events = loop->io_events;
+    stats->throttled = atomic_load(&loop->throttled);
+    stats->ready_capacity = loop->ready.capacity;
+    pthread_mutex_lock(&loop->inbox.lock);
+    stats->inbox_capacity = loop->inbox.ring.capacity;
+    pthread_mutex_unlock(&loop->inbox.lock);
+    stats->timers_capacity = loop->timers.capacity;
 }

@@ -3,9 +3,10 @@
  * call_soon_threadsafe and stop from any thread. No Python: a host runtime
  * (the _pyloop extension) hooks in around blocking waits.
  *
- *   pyloop_loop_new/free      one loop per thread that runs it; no globals
+ *   pyloop_loop_new/close/free one loop per thread that runs it; no globals
  *   pyloop_call_soon          from the loop thread only
  *   pyloop_call_soon_threadsafe, pyloop_stop     from any thread
+ *   pyloop_throttle           back-pressure for threads that flood the loop
  *   pyloop_timer_start/cancel intrusive timers, cancel is O(log n)
  *   pyloop_fd_set_reader/...  fd readiness watchers (level triggered)
  *   pyloop_run, pyloop_run_once
@@ -14,9 +15,10 @@
  *   pyloop_set_wait_hooks     called just before and just after each blocking wait
  *
  * How an iteration goes (pyloop_run_once), in every phase:
- *   1. wait: block for I/O or a wakeup (native), or poll I/O with a zero
- *      timeout and then sleep/wait as the phase says (baseline..3.1.3).
- *      I/O callbacks run as their events are harvested.
+ *   1. wait: with callbacks ready, look at I/O without blocking (native skips
+ *      the look while only quiet fds are watched); otherwise block for I/O
+ *      or a wakeup (native), or look at I/O and then sleep/wait as the phase
+ *      says (baseline..3.1.3). I/O callbacks run as the events are dispatched.
  *   2. timers whose deadline is due (within the clock resolution) are
  *      queued, in deadline order, ties in start order.
  *   3. callbacks run: native runs those queued before this step (later ones
@@ -48,13 +50,39 @@ const pyloop_build *pyloop_build_info(void);
 
 /* ---- lifecycle ---- */
 pyloop_loop *pyloop_loop_new(void); /* NULL with errno set on failure */
-/* Frees the loop. Callbacks never run are dropped: walk them first with
- * pyloop_foreach_pending if their arguments own resources. */
+/* Releases what the loop holds of the system (the poller and wakeup fds) and
+ * the storage of its queues. Callbacks and timers still queued are dropped
+ * unvisited (pyloop_clear_pending first if their arguments own resources);
+ * fd watchers are forgotten. Afterwards running and watching return -EBADF,
+ * scheduling -EBADF, and everything else is harmless. Idempotent; not while
+ * running (-EBUSY). Another thread may still be inside pyloop_throttle. */
+int pyloop_loop_close(pyloop_loop *loop);
+int pyloop_loop_closed(const pyloop_loop *loop);
+/* Frees the loop (closing it first). No other thread may use it any more. */
 void pyloop_loop_free(pyloop_loop *loop);
 
 /* ---- callbacks ---- */
 int pyloop_call_soon(pyloop_loop *loop, pyloop_callback fn, void *arg);
 int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg);
+/* Back-pressure. A thread other than the loop's that keeps calling
+ * pyloop_call_soon_threadsafe faster than the loop runs the callbacks would
+ * queue without bound (and each iteration would grow with the queue). After
+ * each call a producer asks pyloop_throttle_needed (a few loads): true when
+ * more than PYLOOP_THROTTLE_HIGH callbacks wait and the caller is not the
+ * running loop's thread. Then it calls pyloop_throttle with every lock of its
+ * own released (the binding releases the GIL). While the loop runs, that
+ * returns once the loop has taken the inbox down to PYLOOP_THROTTLE_LOW, or
+ * stopped, or has taken nothing for PYLOOP_THROTTLE_STALL_NS (a callback
+ * blocked, perhaps on this very producer). While the loop does not run, or
+ * after such a stall until it takes from the inbox again, it only yields the
+ * CPU: so a loop that is not draining costs producers a yield per call (what
+ * asyncio's system call per call costs them), never a deadlock. The callback
+ * itself was queued before: nothing is lost or reordered. */
+#define PYLOOP_THROTTLE_HIGH 4096
+#define PYLOOP_THROTTLE_LOW 1024
+#define PYLOOP_THROTTLE_STALL_NS INT64_C(100000000)
+int pyloop_throttle_needed(pyloop_loop *loop);
+void pyloop_throttle(pyloop_loop *loop);
 /* Visits every queued callback not yet run (ready queue and inbox) and every
  * started timer. Stops early and returns the visitor's value when non-zero. */
 typedef int (*pyloop_visit)(pyloop_callback fn, void *arg, void *context);
@@ -103,6 +131,12 @@ int pyloop_fd_events(pyloop_loop *loop, int fd, void **reader_arg, void **writer
 /* Forgets every watcher on fd without touching the kernel (the fd is already
  * closed). Returns -ENOENT when nothing was registered. */
 int pyloop_fd_forget(pyloop_loop *loop, int fd);
+/* A quiet fd's readiness only matters to a loop about to block (a self-pipe
+ * that carries signal wakeups written while the loop waits): a busy native
+ * iteration does not look at I/O for quiet fds alone. Without quiet fds it
+ * looks whenever any fd is watched, as asyncio's select(0) does. The mark
+ * goes with the fd's last watcher. -ENOENT when fd is not watched. */
+int pyloop_fd_set_quiet(pyloop_loop *loop, int fd, int quiet);
 /* Calls visit(fd, events, reader_arg, writer_arg, context) for each watched fd. */
 typedef int (*pyloop_fd_visit)(int fd, int events, void *reader_arg, void *writer_arg, void *context);
 int pyloop_foreach_fd(pyloop_loop *loop, pyloop_fd_visit visit, void *context);
@@ -110,7 +144,9 @@ int pyloop_foreach_fd(pyloop_loop *loop, pyloop_fd_visit visit, void *context);
 /* ---- running ---- */
 /* Runs iterations until pyloop_stop. Returns 0, or a negative errno when the
  * wait failed (the loop stays usable). stop() before run() makes run() do one
- * iteration and return, as asyncio's run_forever does. */
+ * iteration and return, as asyncio's run_forever does. Both refuse with
+ * -EBUSY while the loop runs or an iteration is under way (a callback that
+ * calls them), and with -EBADF once closed. */
 int pyloop_run(pyloop_loop *loop);
 int pyloop_run_once(pyloop_loop *loop);
 /* Any thread. The current iteration finishes, then pyloop_run returns. */
@@ -120,6 +156,7 @@ void pyloop_stop(pyloop_loop *loop);
  * pyloop_run/pyloop_run_once return -ECANCELED. For a host whose callback
  * raised an exception that must leave the loop at once (KeyboardInterrupt). */
 void pyloop_interrupt(pyloop_loop *loop);
+/* 1 while pyloop_run, or an iteration of pyloop_run_once, is under way. */
 int pyloop_is_running(pyloop_loop *loop);
 int pyloop_stopping(pyloop_loop *loop);
 
@@ -140,6 +177,10 @@ typedef struct pyloop_stats {
     uint64_t wakeups_written;  /* eventfd writes / condvar signals */
     uint64_t wakeups_consumed; /* eventfd reads / condvar waits ended by the flag */
     uint64_t io_events;        /* fd callbacks dispatched */
+    uint64_t throttled;        /* producer waits in pyloop_throttle */
+    size_t ready_capacity;     /* task slots allocated: ready ring, */
+    size_t inbox_capacity;     /* ...inbox, */
+    size_t timers_capacity;    /* ...timer heap */
 } pyloop_stats;
 void pyloop_get_stats(pyloop_loop *loop, pyloop_stats *stats);
 

@@ -1,10 +1,12 @@
 /*
  * The loop's private state, shared by loop.c, the poller and the wait
- * strategy. Nothing outside loop_impl/ includes this file.
+ * strategy. Nothing outside loop_impl/ includes this file. Functions that
+ * only these files call are named pyloop__* (libuv's uv__ convention).
  */
 #ifndef PYLOOP_LOOP_INTERNAL_H
 #define PYLOOP_LOOP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -18,7 +20,15 @@ typedef struct pyloop_fd_slot {
     void *reader_arg;
     void *writer_arg;
     int events; /* PYLOOP_READABLE | PYLOOP_WRITABLE registered now */
+    int quiet;  /* see pyloop_fd_set_quiet */
 } pyloop_fd_slot;
+
+/* What one look at the poller found: an fd and PYLOOP_READABLE/WRITABLE. */
+typedef struct pyloop_fired {
+    int fd;
+    int events;
+} pyloop_fired;
+#define PYLOOP_MAX_FIRED 1024
 
 struct pyloop_poller;
 struct pyloop_wait;
@@ -33,8 +43,10 @@ struct pyloop_loop {
     pyloop_fd_slot *fds;
     int fds_capacity;
     int fds_watched;
+    int fds_quiet; /* watched slots marked quiet */
     struct pyloop_poller *poller;
     struct pyloop_wait *wait;
+    pyloop_fired fired[PYLOOP_MAX_FIRED];
 
     /* 1 from just before the loop's last look at the inbox until it has
      * woken up: only then must another thread wake it (native). */
@@ -46,9 +58,14 @@ struct pyloop_loop {
     /* 3.1.x: how many callbacks were queued when stop() was called; the
      * batch runs those and no more (see run_iteration). */
     atomic_size_t stop_mark;
-    int running;
-    double last_io_poll; /* native: when the busy loop last looked at I/O */
-    int interrupted; /* pyloop_interrupt: loop thread only */
+    atomic_int running;
+    _Atomic(pthread_t) running_thread; /* valid while running */
+    /* Back-pressure is off until the inbox is taken from again: a producer
+     * found the loop stuck (pyloop_throttle). Holds inbox.takes + 1, 0: on. */
+    atomic_uint_fast64_t throttle_off_until;
+    int in_iteration; /* loop thread only: pyloop_run_once is on the stack */
+    int interrupted;  /* pyloop_interrupt: loop thread only */
+    int closed;       /* pyloop_loop_close: the OS resources are gone */
 
     pyloop_hook before_wait;
     pyloop_hook after_wait;
@@ -63,22 +80,7 @@ struct pyloop_loop {
     uint64_t wakeups_consumed;
     /* ...and by any thread. */
     atomic_uint_fast64_t wakeups_written;
+    atomic_uint_fast64_t throttled;
 };
-
-/* Host hooks around a blocking wait; the wait strategy calls these. */
-static inline void pyloop__before_wait(pyloop_loop *loop)
-{
-    if (loop->before_wait)
-        loop->before_wait(loop, loop->hook_context);
-}
-
-static inline void pyloop__after_wait(pyloop_loop *loop)
-{
-    if (loop->after_wait)
-        loop->after_wait(loop, loop->hook_context);
-}
-
-/* Called by the poller for each harvested event (loop.c). */
-void pyloop__dispatch_io(pyloop_loop *loop, int fd, int events);
 
 #endif

@@ -18,7 +18,7 @@
  *   3.1.1     128          sleep 1ms  locked channel
  *   3.1.2     128          adaptive   locked channel
  *   3.1.3     128          condvar    locked channel + notify
- *   native    asyncio      epoll      ring (loop thread) / inbox + conditional wake
+ *   native    asyncio      poller     ring (loop thread) / inbox + conditional wake
  */
 #ifndef PYLOOP_PHASE_H
 #define PYLOOP_PHASE_H
@@ -34,7 +34,7 @@
 #define PYLOOP_WAIT_SLEEP 1
 #define PYLOOP_WAIT_ADAPTIVE 2
 #define PYLOOP_WAIT_CONDVAR 3
-#define PYLOOP_WAIT_EPOLL 4
+#define PYLOOP_WAIT_POLLER 4
 
 #define PYLOOP_DEFAULT_BATCH 128
 
@@ -61,7 +61,7 @@
 #elif PYLOOP_PHASE == PYLOOP_PHASE_NATIVE
 #define PYLOOP_PHASE_NAME "native"
 #define PYLOOP_PHASE_BATCH 0
-#define PYLOOP_PHASE_WAIT PYLOOP_WAIT_EPOLL
+#define PYLOOP_PHASE_WAIT PYLOOP_WAIT_POLLER
 #else
 #error "PYLOOP_PHASE must be one of PYLOOP_PHASE_BASELINE..PYLOOP_PHASE_NATIVE"
 #endif

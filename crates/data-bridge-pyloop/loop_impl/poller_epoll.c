@@ -8,18 +8,16 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define POLLER_MAX_EVENTS 1024
-
 const char pyloop_poller_name[] = "epoll";
 
 struct pyloop_poller {
     int epoll_fd;
     int wakeup_fd;
     int have_pwait2; /* cleared when the kernel says ENOSYS */
-    struct epoll_event events[POLLER_MAX_EVENTS];
+    struct epoll_event events[PYLOOP_MAX_FIRED];
 };
 
-int pyloop_poller_init(pyloop_loop *loop)
+int pyloop__poller_init(pyloop_loop *loop)
 {
     struct pyloop_poller *poller = calloc(1, sizeof(*poller));
 
@@ -37,7 +35,7 @@ int pyloop_poller_init(pyloop_loop *loop)
     return 0;
 }
 
-void pyloop_poller_free(pyloop_loop *loop)
+void pyloop__poller_free(pyloop_loop *loop)
 {
     if (!loop->poller)
         return;
@@ -51,7 +49,7 @@ static uint32_t to_epoll(int events)
     return (events & PYLOOP_READABLE ? EPOLLIN : 0u) | (events & PYLOOP_WRITABLE ? EPOLLOUT : 0u);
 }
 
-int pyloop_poller_update(pyloop_loop *loop, int fd, int old_events, int new_events)
+int pyloop__poller_update(pyloop_loop *loop, int fd, int old_events, int new_events)
 {
     struct epoll_event event = {.events = to_epoll(new_events), .data.fd = fd};
     int epoll_fd = loop->poller->epoll_fd;
@@ -76,14 +74,14 @@ int pyloop_poller_update(pyloop_loop *loop, int fd, int old_events, int new_even
     return -errno;
 }
 
-void pyloop_poller_forget(pyloop_loop *loop, int fd)
+void pyloop__poller_forget(pyloop_loop *loop, int fd)
 {
     struct epoll_event event = {0};
     /* Harmless if the fd is closed already; needed if it was dup'ed. */
     (void)epoll_ctl(loop->poller->epoll_fd, EPOLL_CTL_DEL, fd, &event);
 }
 
-int pyloop_poller_set_wakeup_fd(pyloop_loop *loop, int fd)
+int pyloop__poller_set_wakeup_fd(pyloop_loop *loop, int fd)
 {
     struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
 
@@ -98,7 +96,7 @@ static int poller_epoll_wait(struct pyloop_poller *poller, int64_t timeout_ns)
 #ifdef HAVE_EPOLL_PWAIT2
     if (poller->have_pwait2 && timeout_ns > 0) {
         struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-        int count = epoll_pwait2(poller->epoll_fd, poller->events, POLLER_MAX_EVENTS, &timeout, NULL);
+        int count = epoll_pwait2(poller->epoll_fd, poller->events, PYLOOP_MAX_FIRED, &timeout, NULL);
         if (count >= 0 || errno != ENOSYS)
             return count;
         poller->have_pwait2 = 0;
@@ -108,24 +106,16 @@ static int poller_epoll_wait(struct pyloop_poller *poller, int64_t timeout_ns)
     int timeout_ms = timeout_ns < 0 ? -1
                      : timeout_ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX
                                                                 : (int)((timeout_ns + 999999) / 1000000);
-    return epoll_wait(poller->epoll_fd, poller->events, POLLER_MAX_EVENTS, timeout_ms);
+    return epoll_wait(poller->epoll_fd, poller->events, PYLOOP_MAX_FIRED, timeout_ms);
 }
 
-int pyloop_poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readable)
+int pyloop__poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readable)
 {
     struct pyloop_poller *poller = loop->poller;
-    int count, i, user_events = 0;
+    int count = poller_epoll_wait(poller, timeout_ns), i, fired = 0;
 
-    if (timeout_ns != 0) {
-        loop->blocking_waits++;
-        pyloop__before_wait(loop);
-    }
-    count = poller_epoll_wait(poller, timeout_ns);
-    int error = errno;
-    if (timeout_ns != 0)
-        pyloop__after_wait(loop);
     if (count < 0)
-        return error == EINTR ? 0 : -error;
+        return errno == EINTR ? 0 : -errno;
     for (i = 0; i < count; i++) {
         const struct epoll_event *event = &poller->events[i];
         int events = 0;
@@ -140,8 +130,7 @@ int pyloop_poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readab
             events |= PYLOOP_READABLE;
         if (event->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             events |= PYLOOP_WRITABLE;
-        pyloop__dispatch_io(loop, event->data.fd, events);
-        user_events++;
+        loop->fired[fired++] = (pyloop_fired){event->data.fd, events};
     }
-    return user_events;
+    return fired;
 }

@@ -17,7 +17,7 @@ struct pyloop_poller {
     size_t capacity;
 };
 
-int pyloop_poller_init(pyloop_loop *loop)
+int pyloop__poller_init(pyloop_loop *loop)
 {
     struct pyloop_poller *poller = calloc(1, sizeof(*poller));
 
@@ -28,7 +28,7 @@ int pyloop_poller_init(pyloop_loop *loop)
     return 0;
 }
 
-void pyloop_poller_free(pyloop_loop *loop)
+void pyloop__poller_free(pyloop_loop *loop)
 {
     if (!loop->poller)
         return;
@@ -37,7 +37,7 @@ void pyloop_poller_free(pyloop_loop *loop)
     loop->poller = NULL;
 }
 
-int pyloop_poller_update(pyloop_loop *loop, int fd, int old_events, int new_events)
+int pyloop__poller_update(pyloop_loop *loop, int fd, int old_events, int new_events)
 {
     struct stat info;
     (void)loop;
@@ -52,23 +52,23 @@ int pyloop_poller_update(pyloop_loop *loop, int fd, int old_events, int new_even
     return 0;
 }
 
-void pyloop_poller_forget(pyloop_loop *loop, int fd)
+void pyloop__poller_forget(pyloop_loop *loop, int fd)
 {
     (void)loop;
     (void)fd;
 }
 
-int pyloop_poller_set_wakeup_fd(pyloop_loop *loop, int fd)
+int pyloop__poller_set_wakeup_fd(pyloop_loop *loop, int fd)
 {
     loop->poller->wakeup_fd = fd;
     return 0;
 }
 
-int pyloop_poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readable)
+int pyloop__poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readable)
 {
     struct pyloop_poller *poller = loop->poller;
     size_t needed = (size_t)loop->fds_watched + 1, count = 0, i;
-    int fd, ready, timeout_ms, error, user_events = 0;
+    int fd, ready, timeout_ms, fired = 0;
 
     if (needed > poller->capacity) {
         struct pollfd *grown = realloc(poller->fds, needed * 2 * sizeof(*grown));
@@ -89,17 +89,10 @@ int pyloop_poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readab
     timeout_ms = timeout_ns < 0 ? -1
                  : timeout_ns >= (int64_t)INT32_MAX * 1000000 ? INT32_MAX
                                                             : (int)((timeout_ns + 999999) / 1000000);
-    if (timeout_ns != 0) {
-        loop->blocking_waits++;
-        pyloop__before_wait(loop);
-    }
     ready = poll(poller->fds, (nfds_t)count, timeout_ms);
-    error = errno;
-    if (timeout_ns != 0)
-        pyloop__after_wait(loop);
     if (ready < 0)
-        return error == EINTR ? 0 : -error;
-    for (i = 0; i < count && ready > 0; i++) {
+        return errno == EINTR ? 0 : -errno;
+    for (i = 0; i < count && ready > 0 && fired < PYLOOP_MAX_FIRED; i++) {
         const struct pollfd *entry = &poller->fds[i];
         int events = 0;
 
@@ -115,8 +108,7 @@ int pyloop_poller_wait(pyloop_loop *loop, int64_t timeout_ns, int *wakeup_readab
             events |= PYLOOP_READABLE;
         if (entry->revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
             events |= PYLOOP_WRITABLE;
-        pyloop__dispatch_io(loop, entry->fd, events);
-        user_events++;
+        loop->fired[fired++] = (pyloop_fired){entry->fd, events};
     }
-    return user_events;
+    return fired;
 }

@@ -15,7 +15,7 @@ struct pyloop_wait {
     int woken; /* the flag: set by wake(), cleared by the waiter */
 };
 
-int pyloop_wait_init(pyloop_loop *loop)
+int pyloop__wait_init(pyloop_loop *loop)
 {
     struct pyloop_wait *wait = calloc(1, sizeof(*wait));
     pthread_condattr_t attributes;
@@ -42,7 +42,7 @@ int pyloop_wait_init(pyloop_loop *loop)
     return 0;
 }
 
-void pyloop_wait_free(pyloop_loop *loop)
+void pyloop__wait_free(pyloop_loop *loop)
 {
     struct pyloop_wait *wait = loop->wait;
 
@@ -54,15 +54,14 @@ void pyloop_wait_free(pyloop_loop *loop)
     loop->wait = NULL;
 }
 
-int pyloop_wait_block(pyloop_loop *loop, int64_t timeout_ns)
+int pyloop__wait_block(pyloop_loop *loop, int64_t timeout_ns)
 {
     struct pyloop_wait *wait = loop->wait;
     struct timespec deadline;
     int64_t duration_ns;
-    int events = poll_io_now(loop);
 
-    if (events != 0 || timeout_ns == 0)
-        return events < 0 ? events : 0;
+    if (timeout_ns == 0)
+        return look_at_io(loop);
     duration_ns = timeout_ns < 0 || timeout_ns > ONE_MILLISECOND_NS ? ONE_MILLISECOND_NS : timeout_ns;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += (long)duration_ns;
@@ -70,9 +69,6 @@ int pyloop_wait_block(pyloop_loop *loop, int64_t timeout_ns)
         deadline.tv_sec += 1;
         deadline.tv_nsec -= 1000000000L;
     }
-
-    loop->blocking_waits++;
-    pyloop__before_wait(loop);
     pthread_mutex_lock(&wait->lock);
     while (!wait->woken && pthread_cond_timedwait(&wait->signal, &wait->lock, &deadline) == 0)
         ;
@@ -81,11 +77,10 @@ int pyloop_wait_block(pyloop_loop *loop, int64_t timeout_ns)
         loop->wakeups_consumed++;
     }
     pthread_mutex_unlock(&wait->lock);
-    pyloop__after_wait(loop);
     return 0;
 }
 
-void pyloop_wait_wake(pyloop_loop *loop)
+void pyloop__wait_wake(pyloop_loop *loop)
 {
     struct pyloop_wait *wait = loop->wait;
 

@@ -5,28 +5,26 @@
  */
 const char pyloop_wait_name[] = "sleep";
 
-int pyloop_wait_init(pyloop_loop *loop)
+int pyloop__wait_init(pyloop_loop *loop)
 {
     (void)loop;
     return 0;
 }
 
-void pyloop_wait_free(pyloop_loop *loop)
+void pyloop__wait_free(pyloop_loop *loop)
 {
     (void)loop;
 }
 
-int pyloop_wait_block(pyloop_loop *loop, int64_t timeout_ns)
+int pyloop__wait_block(pyloop_loop *loop, int64_t timeout_ns)
 {
-    int events = poll_io_now(loop);
-
-    if (events != 0 || timeout_ns == 0)
-        return events < 0 ? events : 0;
-    sleep_idle(loop, ONE_MILLISECOND_NS);
+    if (timeout_ns == 0)
+        return look_at_io(loop);
+    sleep_for(ONE_MILLISECOND_NS);
     return 0;
 }
 
-void pyloop_wait_wake(pyloop_loop *loop)
+void pyloop__wait_wake(pyloop_loop *loop)
 {
     (void)loop;
 }
