@@ -3,7 +3,7 @@
 The phase is chosen like configure's switches, through the environment:
     PYLOOP_PHASE=baseline|3.1.1|3.1.2|3.1.3|native   (default native)
     PYLOOP_BATCH_LIMIT=N|none                        (override one axis)
-    PYLOOP_WAIT=sleep|adaptive|condvar|epoll         (override one axis)
+    PYLOOP_WAIT=sleep|adaptive|condvar|poller         (override one axis)
 Both build paths write the same pyloop_config.h; loop_impl/phase.h turns it
 into the phase's axes, so they cannot drift apart. Every build recompiles
 everything (build_ext.force): objects of another phase are never reused.
@@ -34,7 +34,7 @@ WAITS = {
     "sleep": "PYLOOP_WAIT_SLEEP",
     "adaptive": "PYLOOP_WAIT_ADAPTIVE",
     "condvar": "PYLOOP_WAIT_CONDVAR",
-    "epoll": "PYLOOP_WAIT_EPOLL",
+    "poller": "PYLOOP_WAIT_POLLER",
 }
 
 

@@ -94,7 +94,6 @@ static int handle_init_fields(HandleObject *handle, PyObject *callback, PyObject
     handle->source_traceback = NULL;
     handle->repr = NULL;
     handle->weakreflist = NULL;
-    handle->queued = 0;
     handle->cancelled = 0;
     if (!handle->args || !handle->context)
         return -1;
@@ -102,42 +101,52 @@ static int handle_init_fields(HandleObject *handle, PyObject *callback, PyObject
         /* Like asyncio: the stack of the code that scheduled the callback
          * (call_soon itself has no Python frame here, so nothing to drop). */
         PyObject *frame = (PyObject *)PyEval_GetFrame();
-        handle->source_traceback = PyObject_CallFunctionObjArgs(pyloop_refs.extract_stack, frame ? frame : Py_None, NULL);
+        handle->source_traceback = PyObject_CallFunctionObjArgs(PyLoop_refs.extract_stack, frame ? frame : Py_None, NULL);
         if (!handle->source_traceback)
             return -1;
     }
     return 0;
 }
 
-HandleObject *pyloop_handle_new(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
+static void timer_init_fields(TimerHandleObject *timer, double when, PyObject *when_object)
+{
+    pyloop_timer_init(&timer->timer, NULL, timer);
+    timer->timer.node.when = when;
+    Py_XINCREF(when_object);
+    timer->when = when_object;
+    timer->scheduled = 0;
+}
+
+/* A fresh object of the exact type is GC-tracked once its fields are set
+ * (an object from the free list or PyObject_GC_New starts untracked). */
+static PyObject *track(HandleObject *handle, int filled)
+{
+    if (filled < 0) {
+        Py_DECREF(handle);
+        return NULL;
+    }
+    PyObject_GC_Track(handle);
+    return (PyObject *)handle;
+}
+
+HandleObject *PyLoopHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
 {
     HandleObject *handle = (HandleObject *)free_list_take(&handle_free_list, &PyLoop_HandleType);
 
     if (!handle)
         return NULL;
-    if (handle_init_fields(handle, callback, args, loop, context) < 0) {
-        Py_DECREF(handle);
-        return NULL;
-    }
-    /* Not tracked yet: the caller queues it (see pyloop_handle_enqueue). */
-    return handle;
+    return (HandleObject *)track(handle, handle_init_fields(handle, callback, args, loop, context));
 }
 
-TimerHandleObject *pyloop_timer_handle_new(double when, PyObject *callback, PyObject *args, LoopObject *loop,
-                                           PyObject *context)
+TimerHandleObject *PyLoopTimerHandle_New(double when, PyObject *when_object, PyObject *callback, PyObject *args,
+                                         LoopObject *loop, PyObject *context)
 {
     TimerHandleObject *timer = (TimerHandleObject *)free_list_take(&timer_free_list, &PyLoop_TimerHandleType);
 
     if (!timer)
         return NULL;
-    pyloop_timer_init(&timer->timer, pyloop_timer_trampoline, timer);
-    timer->timer.node.when = when;
-    timer->scheduled = 0;
-    if (handle_init_fields(&timer->base, callback, args, loop, context) < 0) {
-        Py_DECREF(timer);
-        return NULL;
-    }
-    return timer;
+    timer_init_fields(timer, when, when_object);
+    return (TimerHandleObject *)track(&timer->base, handle_init_fields(&timer->base, callback, args, loop, context));
 }
 
 /* Handle(callback, args, loop, context=None), as asyncio spells it. */
@@ -145,15 +154,20 @@ static PyObject *handle_construct(PyTypeObject *type, PyObject *positional, PyOb
 {
     static char *handle_keywords[] = {"callback", "args", "loop", "context", NULL};
     static char *timer_keywords[] = {"when", "callback", "args", "loop", "context", NULL};
-    PyObject *callback, *args, *loop, *context = Py_None;
+    PyObject *callback, *args, *loop, *context = Py_None, *when_object = NULL;
     double when = 0.0;
     HandleObject *handle;
-    int ok = timer ? PyArg_ParseTupleAndKeywords(positional, keywords, "dOOO|O:TimerHandle", timer_keywords, &when,
-                                                 &callback, &args, &loop, &context)
+    int ok = timer ? PyArg_ParseTupleAndKeywords(positional, keywords, "OOOO|O:TimerHandle", timer_keywords,
+                                                 &when_object, &callback, &args, &loop, &context)
                    : PyArg_ParseTupleAndKeywords(positional, keywords, "OOO|O:Handle", handle_keywords, &callback, &args,
                                                  &loop, &context);
     if (!ok)
         return NULL;
+    if (timer) {
+        when = PyFloat_AsDouble(when_object);
+        if (when == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
     if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
         PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
         return NULL;
@@ -164,25 +178,19 @@ static PyObject *handle_construct(PyTypeObject *type, PyObject *positional, PyOb
     }
     if (args == Py_None)
         args = NULL;
-    if (type != (timer ? &PyLoop_TimerHandleType : &PyLoop_HandleType)) {
-        handle = (HandleObject *)type->tp_alloc(type, 0);
-        if (!handle)
-            return NULL;
-        if (timer) {
-            TimerHandleObject *timer_handle = (TimerHandleObject *)handle;
-            pyloop_timer_init(&timer_handle->timer, pyloop_timer_trampoline, timer_handle);
-            timer_handle->timer.node.when = when;
-        }
-        if (handle_init_fields(handle, callback, args, (LoopObject *)loop, context) < 0) {
-            Py_DECREF(handle);
-            return NULL;
-        }
-        return (PyObject *)handle;
+    if (type == (timer ? &PyLoop_TimerHandleType : &PyLoop_HandleType))
+        return timer ? (PyObject *)PyLoopTimerHandle_New(when, when_object, callback, args, (LoopObject *)loop, context)
+                     : (PyObject *)PyLoopHandle_New(callback, args, (LoopObject *)loop, context);
+    /* A subclass: tp_alloc returns it tracked already. */
+    handle = (HandleObject *)type->tp_alloc(type, 0);
+    if (!handle)
+        return NULL;
+    if (timer)
+        timer_init_fields((TimerHandleObject *)handle, when, when_object);
+    if (handle_init_fields(handle, callback, args, (LoopObject *)loop, context) < 0) {
+        Py_DECREF(handle);
+        return NULL;
     }
-    handle = timer ? (HandleObject *)pyloop_timer_handle_new(when, callback, args, (LoopObject *)loop, context)
-                   : pyloop_handle_new(callback, args, (LoopObject *)loop, context);
-    if (handle)
-        PyObject_GC_Track(handle);
     return (PyObject *)handle;
 }
 
@@ -222,6 +230,18 @@ static int handle_clear(HandleObject *handle)
     return 0;
 }
 
+static int timer_traverse(TimerHandleObject *timer, visitproc visit, void *arg)
+{
+    Py_VISIT(timer->when);
+    return handle_traverse(&timer->base, visit, arg);
+}
+
+static int timer_clear(TimerHandleObject *timer)
+{
+    Py_CLEAR(timer->when);
+    return handle_clear(&timer->base);
+}
+
 static void handle_dealloc_common(HandleObject *handle, free_list *list, PyTypeObject *exact_type)
 {
     PyTypeObject *type = Py_TYPE(handle);
@@ -242,12 +262,13 @@ static void handle_dealloc(HandleObject *handle)
 
 static void timer_dealloc(TimerHandleObject *timer)
 {
-    /* A started timer holds a reference to itself through the heap, so it
-     * cannot be deallocated while queued. */
+    /* A started timer is owned by the heap, so it is never deallocated
+     * while queued. */
+    Py_CLEAR(timer->when);
     handle_dealloc_common(&timer->base, &timer_free_list, &PyLoop_TimerHandleType);
 }
 
-void pyloop_handle_free_lists_clear(void)
+void PyLoopHandle_ClearFreeLists(void)
 {
     while (handle_free_list.count)
         PyObject_GC_Del(handle_free_list.items[--handle_free_list.count]);
@@ -269,28 +290,31 @@ static PyObject *format_callback(HandleObject *handle)
     LoopObject *loop = (LoopObject *)handle->loop;
     if (loop && loop->debug) {
         PyObject *positional = PyTuple_Pack(2, callback, args), *keywords = Py_BuildValue("{sO}", "debug", Py_True);
-        PyObject *result = positional && keywords ? PyObject_Call(pyloop_refs.format_callback_source, positional, keywords)
+        PyObject *result = positional && keywords ? PyObject_Call(PyLoop_refs.format_callback_source, positional, keywords)
                                                   : NULL;
         Py_XDECREF(positional);
         Py_XDECREF(keywords);
         return result;
     }
 #endif
-    return PyObject_CallFunctionObjArgs(pyloop_refs.format_callback_source, callback, args, NULL);
+    return PyObject_CallFunctionObjArgs(PyLoop_refs.format_callback_source, callback, args, NULL);
 }
 
-/* Handle._run's except-clause: KeyboardInterrupt and SystemExit end the
- * run; anything else goes to the loop's exception handler. */
-static void handle_report_error(HandleObject *handle)
+/* Handle._run's except-clause for an ordinary exception: the loop's
+ * exception handler gets it. Returns -1 when KeyboardInterrupt or SystemExit
+ * is (or, from the handler, becomes) the raised exception. */
+static int handle_report_error(HandleObject *handle)
 {
     PyObject *value, *source = NULL, *message = NULL, *context = NULL, *result;
-    LoopObject *loop = (LoopObject *)handle->loop;
+    int rc = 0;
 
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit)) {
-        pyloop_loop_set_pending_exception(loop);
-        return;
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit))
+        return -1;
+    if (!handle->loop) {
+        PyErr_WriteUnraisable((PyObject *)handle);
+        return 0;
     }
-    value = pyloop_fetch_exception();
+    value = PyLoop_FetchException();
 
     source = format_callback(handle);
     if (!source)
@@ -305,7 +329,7 @@ static void handle_report_error(HandleObject *handle)
         goto fail;
     if (handle->source_traceback && PyDict_SetItemString(context, "source_traceback", handle->source_traceback) < 0)
         goto fail;
-    result = PyObject_CallMethodObjArgs((PyObject *)loop, pyloop_refs.str_call_exception_handler, context, NULL);
+    result = PyObject_CallMethodObjArgs(handle->loop, PyLoop_refs.str_call_exception_handler, context, NULL);
     if (!result)
         goto fail;
     Py_DECREF(result);
@@ -313,7 +337,7 @@ static void handle_report_error(HandleObject *handle)
 
 fail:
     if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit))
-        pyloop_loop_set_pending_exception(loop);
+        rc = -1;
     else
         PyErr_WriteUnraisable((PyObject *)handle);
 done:
@@ -321,17 +345,25 @@ done:
     Py_XDECREF(source);
     Py_XDECREF(message);
     Py_XDECREF(context);
+    return rc;
 }
 
+/* The call owns what it uses: cancel() clears handle->callback and
+ * handle->args, and a GC pass can clear the context, while the call runs. */
 static inline int handle_call(HandleObject *handle)
 {
-    PyObject *result;
+    PyObject *callback = handle->callback, *args = handle->args, *context = handle->context, *result = NULL;
 
-    if (PyContext_Enter(handle->context) < 0)
-        return -1;
-    result = PyObject_Vectorcall(handle->callback, &PyTuple_GET_ITEM(handle->args, 0),
-                                 (size_t)PyTuple_GET_SIZE(handle->args), NULL);
-    PyContext_Exit(handle->context);
+    Py_INCREF(callback);
+    Py_INCREF(args);
+    Py_INCREF(context);
+    if (PyContext_Enter(context) == 0) {
+        result = PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(args, 0), (size_t)PyTuple_GET_SIZE(args), NULL);
+        PyContext_Exit(context);
+    }
+    Py_DECREF(context);
+    Py_DECREF(args);
+    Py_DECREF(callback);
     if (!result)
         return -1;
     Py_DECREF(result);
@@ -346,7 +378,7 @@ static void warn_if_slow(HandleObject *handle, double started)
     double elapsed = pyloop_time(loop->core) - started, limit;
     PyObject *limit_object, *formatted, *result;
 
-    limit_object = PyObject_GetAttr((PyObject *)loop, pyloop_refs.str_slow_callback_duration);
+    limit_object = PyObject_GetAttr((PyObject *)loop, PyLoop_refs.str_slow_callback_duration);
     if (!limit_object) {
         PyErr_Clear();
         return;
@@ -359,12 +391,12 @@ static void warn_if_slow(HandleObject *handle, double started)
     }
     if (elapsed < limit)
         return;
-    formatted = PyObject_CallFunctionObjArgs(pyloop_refs.format_handle, (PyObject *)handle, NULL);
+    formatted = PyObject_CallFunctionObjArgs(PyLoop_refs.format_handle, (PyObject *)handle, NULL);
     if (!formatted) {
         PyErr_Clear();
         return;
     }
-    result = PyObject_CallMethod(pyloop_refs.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
+    result = PyObject_CallMethod(PyLoop_refs.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
                                  elapsed);
     Py_DECREF(formatted);
     if (!result)
@@ -372,68 +404,31 @@ static void warn_if_slow(HandleObject *handle, double started)
     Py_XDECREF(result);
 }
 
-void pyloop_handle_run(HandleObject *handle)
+int PyLoopHandle_Run(HandleObject *handle)
 {
     LoopObject *loop = (LoopObject *)handle->loop;
+    double started = 0.0;
+    int rc;
 
-    if (handle->cancelled || !handle->callback)
-        return;
-    if (loop->debug) {
-        double started = pyloop_time(loop->core);
-        if (handle_call(handle) < 0)
-            handle_report_error(handle);
-        warn_if_slow(handle, started);
-        return;
+    if (handle->cancelled || !handle->callback || !handle->context)
+        return 0;
+    if (loop && loop->debug) {
+        Py_INCREF(loop);
+        started = pyloop_time(loop->core);
+        rc = handle_call(handle) < 0 ? handle_report_error(handle) : 0;
+        if (rc == 0)
+            warn_if_slow(handle, started);
+        Py_DECREF(loop);
+        return rc;
     }
-    if (handle_call(handle) < 0)
-        handle_report_error(handle);
-}
-
-void pyloop_handle_trampoline(pyloop_loop *core, void *arg)
-{
-    HandleObject *handle = arg;
-    (void)core;
-    pyloop_handle_run(handle);
-    pyloop_handle_dequeue(handle, 0);
-}
-
-void pyloop_timer_trampoline(pyloop_loop *core, void *arg)
-{
-    TimerHandleObject *timer = arg;
-    (void)core;
-    timer->scheduled = 0;
-    pyloop_handle_run(&timer->base);
-    pyloop_handle_dequeue(&timer->base, 0);
-}
-
-void pyloop_handle_enqueue(HandleObject *handle)
-{
-    Py_INCREF(handle);
-    if (handle->queued++ == 0) {
-        PyObject_GC_UnTrack(handle);
-        Py_DECREF(handle->loop); /* borrowed while queued */
-    }
-}
-
-void pyloop_handle_dequeue(HandleObject *handle, int orphan)
-{
-    if (--handle->queued == 0) {
-        if (orphan)
-            handle->loop = NULL;
-        else
-            Py_INCREF(handle->loop);
-        /* Someone else holds it: from now on it may sit in a cycle. */
-        if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked((PyObject *)handle))
-            PyObject_GC_Track(handle);
-    }
-    Py_DECREF(handle);
+    return handle_call(handle) < 0 ? handle_report_error(handle) : 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Python methods                                                      */
 /* ------------------------------------------------------------------ */
 
-void pyloop_handle_cancel_internal(HandleObject *handle)
+void PyLoopHandle_Cancel(HandleObject *handle)
 {
     LoopObject *loop = (LoopObject *)handle->loop;
 
@@ -450,26 +445,24 @@ void pyloop_handle_cancel_internal(HandleObject *handle)
     Py_CLEAR(handle->args);
 }
 
-static PyObject *handle_cancel(HandleObject *handle, PyObject *unused)
+static PyObject *handle_cancel(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
-    pyloop_handle_cancel_internal(handle);
+    PyLoopHandle_Cancel(handle);
     Py_RETURN_NONE;
 }
 
-static PyObject *timer_cancel(TimerHandleObject *timer, PyObject *unused)
+static PyObject *timer_cancel(TimerHandleObject *timer, PyObject *Py_UNUSED(unused))
 {
     LoopObject *loop = (LoopObject *)timer->base.loop;
-    (void)unused;
-    if (!timer->base.cancelled && loop && pyloop_timer_started(&timer->timer)) {
-        /* Out of the heap now (O(log n)), not lazily as asyncio does. */
+
+    PyLoopHandle_Cancel(&timer->base);
+    if (loop && pyloop_timer_started(&timer->timer)) {
+        /* Out of the heap now (O(log n)), not lazily as asyncio does; the
+         * heap's reference goes with it. */
         pyloop_timer_cancel(loop->core, &timer->timer);
         timer->scheduled = 0;
-        pyloop_handle_cancel_internal(&timer->base);
-        pyloop_handle_dequeue(&timer->base, 0); /* the heap's reference */
-        Py_RETURN_NONE;
+        Py_DECREF(timer);
     }
-    pyloop_handle_cancel_internal(&timer->base);
     Py_RETURN_NONE;
 }
 
@@ -488,17 +481,27 @@ static PyObject *handle_get_context(HandleObject *handle, PyObject *unused)
     return handle->context;
 }
 
-static PyObject *handle_run_method(HandleObject *handle, PyObject *unused)
+/* asyncio's Handle._run: KeyboardInterrupt and SystemExit propagate. */
+static PyObject *handle_run_method(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
-    pyloop_handle_run(handle);
+    if (PyLoopHandle_Run(handle) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *timer_when(TimerHandleObject *timer, PyObject *unused)
+/* What call_at() or TimerHandle() was given, as asyncio keeps it. */
+static PyObject *timer_when_object(TimerHandleObject *timer)
 {
-    (void)unused;
+    if (timer->when) {
+        Py_INCREF(timer->when);
+        return timer->when;
+    }
     return PyFloat_FromDouble(timer->timer.node.when);
+}
+
+static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused))
+{
+    return timer_when_object(timer);
 }
 
 /* asyncio's Handle._repr_info(), as a list of strings. */
@@ -521,7 +524,7 @@ static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
         Py_DECREF(item);
     }
     if (PyObject_TypeCheck(handle, &PyLoop_TimerHandleType)) {
-        PyObject *when = PyFloat_FromDouble(((TimerHandleObject *)handle)->timer.node.when);
+        PyObject *when = timer_when_object((TimerHandleObject *)handle);
         item = when ? PyUnicode_FromFormat("when=%R", when) : NULL;
         Py_XDECREF(when);
         if (!item || PyList_Append(info, item) < 0)
@@ -669,10 +672,9 @@ static int handle_set_source_traceback(HandleObject *handle, PyObject *value, vo
     return 0;
 }
 
-static PyObject *timer_get_when(TimerHandleObject *timer, void *closure)
+static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure))
 {
-    (void)closure;
-    return PyFloat_FromDouble(timer->timer.node.when);
+    return timer_when_object(timer);
 }
 
 static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *closure)
@@ -741,15 +743,15 @@ PyTypeObject PyLoop_TimerHandleType = {
     .tp_base = &PyLoop_HandleType,
     .tp_new = timer_tp_new,
     .tp_dealloc = (destructor)timer_dealloc,
-    .tp_traverse = (traverseproc)handle_traverse,
-    .tp_clear = (inquiry)handle_clear,
+    .tp_traverse = (traverseproc)timer_traverse,
+    .tp_clear = (inquiry)timer_clear,
     .tp_hash = (hashfunc)timer_hash,
     .tp_richcompare = timer_richcompare,
     .tp_methods = timer_methods,
     .tp_getset = timer_getset,
 };
 
-int pyloop_handle_types_ready(void)
+int PyLoopHandle_TypesReady(void)
 {
     if (PyType_Ready(&PyLoop_HandleType) < 0)
         return -1;

@@ -7,20 +7,35 @@
 #include "pyloop_module.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 
 /* ------------------------------------------------------------------ */
-/* hooks around the blocking wait: release the GIL, then check signals  */
+/* ending a run, and the hooks around the blocking wait                 */
 /* ------------------------------------------------------------------ */
 
-static void release_gil(pyloop_loop *core, void *context)
+/* Records the raised exception as the one that ends the run (loop thread,
+ * GIL held): KeyboardInterrupt/SystemExit from a callback, or whatever a
+ * signal handler raised. The first one wins; later ones would hide it. */
+static void end_run_with_exception(LoopObject *self)
+{
+    PyObject *exception = PyLoop_FetchException();
+
+    if (self->pending_exception)
+        Py_XDECREF(exception);
+    else
+        self->pending_exception = exception;
+    pyloop_interrupt(self->core);
+}
+
+static void before_wait(pyloop_loop *core, void *context)
 {
     LoopObject *self = context;
     (void)core;
     self->waiting_thread = PyEval_SaveThread();
 }
 
-static void reacquire_gil(pyloop_loop *core, void *context)
+static void after_wait(pyloop_loop *core, void *context)
 {
     LoopObject *self = context;
     (void)core;
@@ -29,20 +44,36 @@ static void reacquire_gil(pyloop_loop *core, void *context)
     /* A signal that cut the wait short: run its Python handler now, and
      * leave the loop if it raised (Ctrl+C gives KeyboardInterrupt). */
     if (PyErr_CheckSignals() < 0)
-        pyloop_loop_set_pending_exception(self);
+        end_run_with_exception(self);
 }
 
-void pyloop_loop_set_pending_exception(LoopObject *self)
-{
-    PyObject *exception = pyloop_fetch_exception();
+/* ------------------------------------------------------------------ */
+/* the trampolines the core calls for queued handles                   */
+/* ------------------------------------------------------------------ */
 
-    if (self->pending_exception) {
-        /* The first one wins; later ones would only hide it. */
-        Py_XDECREF(exception);
-    } else {
-        self->pending_exception = exception;
-    }
-    pyloop_interrupt(self->core);
+/* The loop whose queue a handle sits in. Queued handles keep their loop
+ * reference: only the collector clears it, and it clears the loop's queues
+ * first or together, never under a running iteration. */
+static inline LoopObject *handle_loop(HandleObject *handle)
+{
+    return (LoopObject *)handle->loop;
+}
+
+/* The queue's reference is released after the run: it keeps the handle
+ * alive while its callback runs. KeyboardInterrupt/SystemExit end the run. */
+static void run_queued_handle(pyloop_loop *core, void *arg)
+{
+    HandleObject *handle = arg;
+    (void)core;
+    if (PyLoopHandle_Run(handle) < 0)
+        end_run_with_exception(handle_loop(handle));
+    Py_DECREF(handle);
+}
+
+static void run_timer(pyloop_loop *core, void *arg)
+{
+    ((TimerHandleObject *)arg)->scheduled = 0;
+    run_queued_handle(core, arg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -70,7 +101,7 @@ static int check_callback(LoopObject *self, PyObject *callback, const char *meth
         return -1;
     }
     if (self->debug) {
-        PyObject *is_coroutine = PyObject_CallFunctionObjArgs(pyloop_refs.iscoroutinefunction, callback, NULL);
+        PyObject *is_coroutine = PyObject_CallFunctionObjArgs(PyLoop_refs.iscoroutinefunction, callback, NULL);
         int truth = is_coroutine ? PyObject_IsTrue(is_coroutine) : -1;
         Py_XDECREF(is_coroutine);
         if (truth < 0)
@@ -88,7 +119,7 @@ static int check_thread(LoopObject *self)
     PyObject *result;
     if (!self->debug)
         return 0;
-    result = PyObject_CallMethodObjArgs((PyObject *)self, pyloop_refs.str_check_thread, NULL);
+    result = PyObject_CallMethodObjArgs((PyObject *)self, PyLoop_refs.str_check_thread, NULL);
     if (!result)
         return -1;
     Py_DECREF(result);
@@ -145,6 +176,17 @@ static PyObject *error_from_core(int rc)
 /* scheduling                                                          */
 /* ------------------------------------------------------------------ */
 
+/* A producer on another thread that outruns the loop waits for it here,
+ * with the GIL released (see pyloop_throttle). */
+static void throttle_producer(LoopObject *self)
+{
+    if (pyloop_throttle_needed(self->core)) {
+        Py_BEGIN_ALLOW_THREADS
+        pyloop_throttle(self->core);
+        Py_END_ALLOW_THREADS
+    }
+}
+
 static PyObject *schedule_soon(LoopObject *self, PyObject *const *args, size_t nargsf, PyObject *keywords,
                                const char *method, int threadsafe)
 {
@@ -161,18 +203,20 @@ static PyObject *schedule_soon(LoopObject *self, PyObject *const *args, size_t n
         || (!threadsafe && check_thread(self) < 0) || check_callback(self, args[0], method) < 0
         || pack_args(args + 1, nargs - 1, &packed) < 0)
         return NULL;
-    handle = pyloop_handle_new(args[0], packed, self, context);
+    handle = PyLoopHandle_New(args[0], packed, self, context);
     Py_XDECREF(packed);
     if (!handle)
         return NULL;
-    pyloop_handle_enqueue(handle);
-    rc = threadsafe ? pyloop_call_soon_threadsafe(self->core, pyloop_handle_trampoline, handle)
-                    : pyloop_call_soon(self->core, pyloop_handle_trampoline, handle);
+    Py_INCREF(handle); /* the queue's reference */
+    rc = threadsafe ? pyloop_call_soon_threadsafe(self->core, run_queued_handle, handle)
+                    : pyloop_call_soon(self->core, run_queued_handle, handle);
     if (rc < 0) {
-        pyloop_handle_dequeue(handle, 0);
+        Py_DECREF(handle);
         Py_DECREF(handle);
         return error_from_core(rc);
     }
+    if (threadsafe)
+        throttle_producer(self);
     return (PyObject *)handle;
 }
 
@@ -187,8 +231,9 @@ static PyObject *loop_call_soon_threadsafe(LoopObject *self, PyObject *const *ar
     return schedule_soon(self, args, nargsf, keywords, "call_soon_threadsafe", 1);
 }
 
-static PyObject *schedule_at(LoopObject *self, double when, PyObject *const *args, Py_ssize_t nargs,
-                             PyObject *context, const char *method)
+/* `when_object`: what call_at() was given, which when() returns as is. */
+static PyObject *schedule_at(LoopObject *self, double when, PyObject *when_object, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *context, const char *method)
 {
     PyObject *packed;
     TimerHandleObject *timer;
@@ -197,14 +242,15 @@ static PyObject *schedule_at(LoopObject *self, double when, PyObject *const *arg
     if (check_open(self) < 0 || check_thread(self) < 0 || check_callback(self, args[0], method) < 0
         || pack_args(args + 1, nargs - 1, &packed) < 0)
         return NULL;
-    timer = pyloop_timer_handle_new(when, args[0], packed, self, context);
+    timer = PyLoopTimerHandle_New(when, when_object, args[0], packed, self, context);
     Py_XDECREF(packed);
     if (!timer)
         return NULL;
-    pyloop_handle_enqueue(&timer->base); /* the heap's reference */
+    timer->timer.fn = run_timer; /* how this loop runs a due timer */
+    Py_INCREF(timer);            /* the heap's reference */
     rc = pyloop_timer_start(self->core, &timer->timer, when);
     if (rc < 0) {
-        pyloop_handle_dequeue(&timer->base, 0);
+        Py_DECREF(timer);
         Py_DECREF(timer);
         return error_from_core(rc);
     }
@@ -261,7 +307,7 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
     if (parse_context(args, nargs, keywords, "call_later", &context) < 0
         || to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
         return NULL;
-    return schedule_at(self, when, args + 1, nargs - 1, context, "call_later");
+    return schedule_at(self, when, NULL, args + 1, nargs - 1, context, "call_later");
 }
 
 static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t nargsf, PyObject *keywords)
@@ -277,7 +323,7 @@ static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t na
     }
     if (parse_context(args, nargs, keywords, "call_at", &context) < 0 || to_seconds(args[0], 0.0, "when", &when) < 0)
         return NULL;
-    return schedule_at(self, when, args + 1, nargs - 1, context, "call_at");
+    return schedule_at(self, when, args[0], args + 1, nargs - 1, context, "call_at");
 }
 
 static PyObject *loop_time(LoopObject *self, PyObject *unused)
@@ -295,7 +341,7 @@ static PyObject *finish_run(LoopObject *self, int rc)
     if (self->pending_exception) {
         PyObject *exception = self->pending_exception;
         self->pending_exception = NULL;
-        pyloop_restore_exception(exception);
+        PyLoop_RestoreException(exception);
         return NULL;
     }
     if (PyErr_Occurred())
@@ -336,33 +382,117 @@ static PyObject *loop_stop(LoopObject *self, PyObject *unused)
 /* fd watchers                                                         */
 /* ------------------------------------------------------------------ */
 
-/* selectors' _fileobj_to_fd: an int or an object with fileno(). */
-static int to_fd(PyObject *object)
+/* No fd can be this large: epoll and poll take a C int. */
+#define FD_TOO_LARGE ((long)INT_MAX + 1)
+
+/* selectors' _fileobj_to_fd: the fd of an int, or int(fileobj.fileno()).
+ * Returns 0 with *fd set (FD_TOO_LARGE for any number above INT_MAX), or -1
+ * with ValueError ("Invalid file object: ..." / "Invalid file descriptor:
+ * ...") or whatever else fileno() raised. */
+static int fileobj_to_fd(PyObject *object, long *fd)
 {
-    long fd;
+    PyObject *number;
+    int overflow;
 
     if (PyLong_Check(object)) {
-        fd = PyLong_AsLong(object);
-        if (fd == -1 && PyErr_Occurred())
-            return -1;
+        Py_INCREF(object);
+        number = object;
     } else {
         PyObject *fileno = PyObject_CallMethod(object, "fileno", NULL);
-        if (!fileno || !PyLong_Check(fileno)) {
-            Py_XDECREF(fileno);
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "Invalid file object: %R", object);
+        number = fileno ? PyNumber_Long(fileno) : NULL;
+        Py_XDECREF(fileno);
+        if (!number) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError) || PyErr_ExceptionMatches(PyExc_TypeError)
+                || PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "Invalid file object: %R", object);
+            }
             return -1;
         }
-        fd = PyLong_AsLong(fileno);
-        Py_DECREF(fileno);
-        if (fd == -1 && PyErr_Occurred())
-            return -1;
     }
-    if (fd < 0 || fd > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %ld", fd);
+    *fd = PyLong_AsLongAndOverflow(number, &overflow);
+    if (overflow < 0 || (*fd < 0 && !overflow)) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "Invalid file descriptor: %S", number);
+        Py_DECREF(number);
         return -1;
     }
-    return (int)fd;
+    Py_DECREF(number);
+    if (overflow > 0 || *fd > INT_MAX)
+        *fd = FD_TOO_LARGE;
+    return 0;
+}
+
+/* The fd registered for `object`: its fd number, or else (it is closed, so
+ * fileno() says -1) the fd it was registered with, found by identity as
+ * selectors' _fileobj_lookup does. -1 with the ValueError when neither. */
+static int lookup_fd(LoopObject *self, PyObject *object, long *fd)
+{
+    PyObject *key, *value, *error;
+    Py_ssize_t position = 0;
+
+    if (fileobj_to_fd(object, fd) == 0)
+        return 0;
+    if (!self->fd_objects || !PyErr_ExceptionMatches(PyExc_ValueError))
+        return -1;
+    error = PyLoop_FetchException();
+    while (PyDict_Next(self->fd_objects, &position, &key, &value)) {
+        if (value == object) {
+            Py_DECREF(error);
+            *fd = PyLong_AsLong(key);
+            return 0;
+        }
+    }
+    PyLoop_RestoreException(error);
+    return -1;
+}
+
+/* The object an fd is watched through, while it has watchers. */
+static int remember_fd_object(LoopObject *self, int fd, PyObject *object)
+{
+    PyObject *key;
+    int rc;
+
+    if (PyLong_Check(object))
+        return 0;
+    if (!self->fd_objects && !(self->fd_objects = PyDict_New()))
+        return -1;
+    key = PyLong_FromLong(fd);
+    rc = key ? PyDict_SetItem(self->fd_objects, key, object) : -1;
+    Py_XDECREF(key);
+    return rc;
+}
+
+static void forget_fd_object(LoopObject *self, int fd)
+{
+    PyObject *key;
+
+    if (!self->fd_objects || pyloop_fd_events(self->core, fd, NULL, NULL))
+        return;
+    key = PyLong_FromLong(fd);
+    if (!key || PyDict_DelItem(self->fd_objects, key) < 0)
+        PyErr_Clear(); /* not there: registered through an int */
+    Py_XDECREF(key);
+}
+
+/* The object the fd was first registered through (the int itself if so). */
+static PyObject *fd_object(LoopObject *self, int fd)
+{
+    PyObject *key = PyLong_FromLong(fd), *object;
+
+    if (!key)
+        return NULL;
+    object = self->fd_objects ? PyDict_GetItemWithError(self->fd_objects, key) : NULL;
+    if (object) {
+        Py_DECREF(key);
+        Py_INCREF(object);
+        return object;
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    return key;
 }
 
 /* An fd is ready: queue its handle like any other callback, as asyncio's
@@ -374,73 +504,87 @@ static void fd_ready(pyloop_loop *core, int fd, int events, void *arg)
     (void)events;
     if (handle->cancelled)
         return;
-    pyloop_handle_enqueue(handle);
-    if (pyloop_call_soon(core, pyloop_handle_trampoline, handle) < 0) {
-        LoopObject *loop = (LoopObject *)handle->loop;
-        pyloop_handle_dequeue(handle, 0);
+    Py_INCREF(handle);
+    if (pyloop_call_soon(core, run_queued_handle, handle) < 0) {
         PyErr_NoMemory();
-        pyloop_loop_set_pending_exception(loop);
+        end_run_with_exception(handle_loop(handle));
+        Py_DECREF(handle);
     }
+}
+
+/* The fd table's reference to a watcher's handle goes; the handle is
+ * cancelled, as asyncio cancels a replaced or removed one. */
+static void drop_watcher_handle(void *handle)
+{
+    if (!handle)
+        return;
+    PyLoopHandle_Cancel(handle);
+    Py_DECREF((PyObject *)handle);
 }
 
 static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int event,
                              const char *method)
 {
     void *reader = NULL, *writer = NULL;
-    HandleObject *handle, *previous;
+    HandleObject *handle;
     PyObject *packed;
-    int fd, rc;
+    long fd;
+    int rc, first;
 
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError, "%s() takes at least 2 arguments (%zd given)", method, nargs);
         return NULL;
     }
-    if (check_open(self) < 0 || (fd = to_fd(args[0])) < 0 || check_callback(self, args[1], method) < 0
-        || pack_args(args + 2, nargs - 2, &packed) < 0)
+    if (check_open(self) < 0 || fileobj_to_fd(args[0], &fd) < 0)
         return NULL;
-    handle = pyloop_handle_new(args[1], packed, self, NULL);
+    if (fd == FD_TOO_LARGE) {
+        /* What epoll.register() says of it in asyncio. */
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
+        return NULL;
+    }
+    if (check_callback(self, args[1], method) < 0 || pack_args(args + 2, nargs - 2, &packed) < 0)
+        return NULL;
+    handle = PyLoopHandle_New(args[1], packed, self, NULL);
     Py_XDECREF(packed);
     if (!handle)
         return NULL;
-    pyloop_fd_events(self->core, fd, &reader, &writer);
-    previous = event == PYLOOP_READABLE ? reader : writer;
-    pyloop_handle_enqueue(handle); /* the fd table's reference */
-    rc = event == PYLOOP_READABLE ? pyloop_fd_set_reader(self->core, fd, fd_ready, handle)
-                                  : pyloop_fd_set_writer(self->core, fd, fd_ready, handle);
-    if (rc < 0) {
-        pyloop_handle_dequeue(handle, 0);
+    first = !pyloop_fd_events(self->core, (int)fd, &reader, &writer);
+    if (first && remember_fd_object(self, (int)fd, args[0]) < 0) {
         Py_DECREF(handle);
+        return NULL;
+    }
+    Py_INCREF(handle); /* the fd table's reference */
+    rc = event == PYLOOP_READABLE ? pyloop_fd_set_reader(self->core, (int)fd, fd_ready, handle)
+                                  : pyloop_fd_set_writer(self->core, (int)fd, fd_ready, handle);
+    if (rc < 0) {
+        Py_DECREF(handle);
+        Py_DECREF(handle);
+        forget_fd_object(self, (int)fd);
         return error_from_core(rc);
     }
-    if (previous) {
-        pyloop_handle_cancel_internal(previous);
-        pyloop_handle_dequeue(previous, 0);
-    }
+    drop_watcher_handle(event == PYLOOP_READABLE ? reader : writer);
     return (PyObject *)handle;
 }
 
-static PyObject *remove_watcher(LoopObject *self, PyObject *fd_object, int event)
+static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
 {
     void *reader = NULL, *writer = NULL;
-    HandleObject *handle;
-    int fd;
+    long fd;
 
     if (self->closed)
         Py_RETURN_FALSE;
-    fd = to_fd(fd_object);
-    if (fd < 0)
+    if (lookup_fd(self, object, &fd) < 0)
         return NULL;
-    if (!(pyloop_fd_events(self->core, fd, &reader, &writer) & event))
+    if (fd == FD_TOO_LARGE || !(pyloop_fd_events(self->core, (int)fd, &reader, &writer) & event))
         Py_RETURN_FALSE;
-    handle = event == PYLOOP_READABLE ? reader : writer;
     /* A kernel error here means the fd is gone already: the watcher is
      * removed from the table either way. */
     if (event == PYLOOP_READABLE)
-        pyloop_fd_clear_reader(self->core, fd);
+        pyloop_fd_clear_reader(self->core, (int)fd);
     else
-        pyloop_fd_clear_writer(self->core, fd);
-    pyloop_handle_cancel_internal(handle);
-    pyloop_handle_dequeue(handle, 0);
+        pyloop_fd_clear_writer(self->core, (int)fd);
+    forget_fd_object(self, (int)fd);
+    drop_watcher_handle(event == PYLOOP_READABLE ? reader : writer);
     Py_RETURN_TRUE;
 }
 
@@ -464,54 +608,84 @@ static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd)
     return remove_watcher(self, fd, PYLOOP_WRITABLE);
 }
 
-static PyObject *fd_key_tuple(int events, void *reader, void *writer)
+/* (fileobj, fd, events, reader handle, writer handle): a SelectorKey's
+ * fields. selectors.EVENT_READ == 1 and EVENT_WRITE == 2, like ours. */
+static PyObject *fd_key_tuple(LoopObject *self, int fd, int events, void *reader, void *writer)
 {
-    /* selectors.EVENT_READ == 1 and EVENT_WRITE == 2, like ours. */
-    return Py_BuildValue("(iOO)", events, reader ? (PyObject *)reader : Py_None, writer ? (PyObject *)writer : Py_None);
+    PyObject *object = fd_object(self, fd), *key;
+
+    if (!object)
+        return NULL;
+    key = Py_BuildValue("(OiiOO)", object, fd, events, reader ? (PyObject *)reader : Py_None,
+                        writer ? (PyObject *)writer : Py_None);
+    Py_DECREF(object);
+    return key;
 }
 
-/* (events, reader handle, writer handle) for a watched fd, else None. */
-static PyObject *loop_fd_key(LoopObject *self, PyObject *fd_object)
+/* The key for a watched fd (found as remove_reader finds it), else None. */
+static PyObject *loop_fd_key(LoopObject *self, PyObject *object)
 {
     void *reader, *writer;
-    int fd = to_fd(fd_object), events;
+    long fd;
+    int events;
 
-    if (fd < 0)
+    if (lookup_fd(self, object, &fd) < 0)
         return NULL;
-    events = pyloop_fd_events(self->core, fd, &reader, &writer);
+    events = fd == FD_TOO_LARGE ? 0 : pyloop_fd_events(self->core, (int)fd, &reader, &writer);
     if (!events)
         Py_RETURN_NONE;
-    return fd_key_tuple(events, reader, writer);
+    return fd_key_tuple(self, (int)fd, events, reader, writer);
 }
+
+typedef struct fd_map_context {
+    LoopObject *self;
+    PyObject *map;
+} fd_map_context;
 
 static int add_fd_to_dict(int fd, int events, void *reader, void *writer, void *context)
 {
-    PyObject *key = PyLong_FromLong(fd), *value = fd_key_tuple(events, reader, writer);
-    int rc = key && value ? PyDict_SetItem(context, key, value) : -1;
+    fd_map_context *map = context;
+    PyObject *key = PyLong_FromLong(fd), *value = key ? fd_key_tuple(map->self, fd, events, reader, writer) : NULL;
+    int rc = value ? PyDict_SetItem(map->map, key, value) : -1;
     Py_XDECREF(key);
     Py_XDECREF(value);
     return rc;
 }
 
-static PyObject *loop_fd_map(LoopObject *self, PyObject *unused)
+static PyObject *loop_fd_map(LoopObject *self, PyObject *Py_UNUSED(unused))
 {
-    PyObject *map = PyDict_New();
-    (void)unused;
-    if (map && pyloop_foreach_fd(self->core, add_fd_to_dict, map) < 0)
-        Py_CLEAR(map);
-    return map;
+    fd_map_context map = {self, PyDict_New()};
+    if (map.map && pyloop_foreach_fd(self->core, add_fd_to_dict, &map) < 0)
+        Py_CLEAR(map.map);
+    return map.map;
+}
+
+/* A quiet fd does not make a busy iteration look at I/O (pyloop_fd_set_quiet). */
+static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long fd;
+    int quiet;
+
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_set_fd_quiet() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (fileobj_to_fd(args[0], &fd) < 0 || (quiet = PyObject_IsTrue(args[1])) < 0)
+        return NULL;
+    if (fd == FD_TOO_LARGE || pyloop_fd_set_quiet(self->core, (int)fd, quiet) < 0)
+        Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
 }
 
 /* ------------------------------------------------------------------ */
 /* closing, GC                                                         */
 /* ------------------------------------------------------------------ */
 
-static int drop_queued(pyloop_callback fn, void *arg, void *context)
+static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))
 {
-    int orphan = *(int *)context;
-    if (fn == pyloop_timer_trampoline)
+    if (fn == run_timer)
         ((TimerHandleObject *)arg)->scheduled = 0;
-    pyloop_handle_dequeue(arg, orphan);
+    Py_DECREF((PyObject *)arg);
     return 0;
 }
 
@@ -520,26 +694,23 @@ typedef struct fd_list {
     int count;
 } fd_list;
 
-static int collect_fd(int fd, int events, void *reader, void *writer, void *context)
+static int collect_fd(int fd, int Py_UNUSED(events), void *Py_UNUSED(reader), void *Py_UNUSED(writer),
+                      void *context)
 {
     fd_list *list = context;
-    (void)events;
-    (void)reader;
-    (void)writer;
     list->fds[list->count++] = fd;
     return list->count == 64; /* full: stop, drop these, come back */
 }
 
 /* Drops everything the core holds, without running it: queued callbacks,
- * timers, fd watchers (their handles are cancelled). `orphan` when the loop
- * is being deallocated: the handles must not take back a reference to it. */
-static void release_core_references(LoopObject *self, int orphan)
+ * timers, fd watchers (their handles are cancelled). Releasing a handle can
+ * run arbitrary code (a finalizer), which may queue more: each pass pops
+ * before it releases, and the last step clears what that queued too. */
+static void release_core_references(LoopObject *self)
 {
     fd_list list;
     int i;
 
-    if (!self->core)
-        return;
     do {
         list.count = 0;
         pyloop_foreach_fd(self->core, collect_fd, &list);
@@ -547,24 +718,27 @@ static void release_core_references(LoopObject *self, int orphan)
             void *reader = NULL, *writer = NULL;
             pyloop_fd_events(self->core, list.fds[i], &reader, &writer);
             pyloop_fd_forget(self->core, list.fds[i]);
-            if (reader) {
-                pyloop_handle_cancel_internal(reader);
-                pyloop_handle_dequeue(reader, orphan);
-            }
-            if (writer) {
-                pyloop_handle_cancel_internal(writer);
-                pyloop_handle_dequeue(writer, orphan);
-            }
+            drop_watcher_handle(reader);
+            drop_watcher_handle(writer);
         }
     } while (list.count);
-    pyloop_clear_pending(self->core, drop_queued, &orphan);
+    Py_CLEAR(self->fd_objects);
+    pyloop_clear_pending(self->core, drop_queued, NULL);
 }
 
-static PyObject *loop_close_core(LoopObject *self, PyObject *unused)
+/* What BaseEventLoop.close() leaves to the engine: everything queued or
+ * watched is dropped and the engine's own fds (poller, wakeup) are closed.
+ * asyncio refuses to close a running loop; so does this, also from inside
+ * an iteration that _run_once() runs. */
+static PyObject *loop_close_core(LoopObject *self, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
+    if (pyloop_is_running(self->core)) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot close a running event loop");
+        return NULL;
+    }
     self->closed = 1;
-    release_core_references(self, 0);
+    release_core_references(self);
+    pyloop_loop_close(self->core);
     Py_RETURN_NONE;
 }
 
@@ -573,19 +747,16 @@ typedef struct gc_visit {
     void *arg;
 } gc_visit;
 
-static int visit_queued(pyloop_callback fn, void *arg, void *context)
+static int visit_queued(pyloop_callback Py_UNUSED(fn), void *arg, void *context)
 {
     gc_visit *gc = context;
-    (void)fn;
     return gc->visit((PyObject *)arg, gc->arg);
 }
 
-static int visit_fd(int fd, int events, void *reader, void *writer, void *context)
+static int visit_fd(int Py_UNUSED(fd), int Py_UNUSED(events), void *reader, void *writer, void *context)
 {
     gc_visit *gc = context;
     int rc = 0;
-    (void)fd;
-    (void)events;
     if (reader)
         rc = gc->visit((PyObject *)reader, gc->arg);
     if (!rc && writer)
@@ -599,6 +770,7 @@ static int loop_traverse(LoopObject *self, visitproc visit, void *arg)
     int rc;
 
     Py_VISIT(self->pending_exception);
+    Py_VISIT(self->fd_objects);
     if (!self->core)
         return 0;
     rc = pyloop_foreach_pending(self->core, visit_queued, &gc);
@@ -607,10 +779,13 @@ static int loop_traverse(LoopObject *self, visitproc visit, void *arg)
     return pyloop_foreach_fd(self->core, visit_fd, &gc);
 }
 
+/* The collector breaks a cycle through the queues here. A running loop is
+ * reachable from the stack, so this never runs under an iteration. */
 static int loop_clear(LoopObject *self)
 {
     Py_CLEAR(self->pending_exception);
-    release_core_references(self, 0);
+    if (self->core)
+        release_core_references(self);
     return 0;
 }
 
@@ -621,17 +796,17 @@ static void loop_dealloc(LoopObject *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->pending_exception);
     self->closed = 1;
-    release_core_references(self, 1);
-    pyloop_loop_free(self->core);
-    self->core = NULL;
+    if (self->core) {
+        release_core_references(self);
+        pyloop_loop_free(self->core);
+        self->core = NULL;
+    }
     type->tp_free(self);
 }
 
-static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *keywords)
+static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(keywords))
 {
     LoopObject *self;
-    (void)args;
-    (void)keywords;
 
     self = (LoopObject *)type->tp_alloc(type, 0);
     if (!self)
@@ -641,7 +816,7 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *keywords
         Py_DECREF(self);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    pyloop_set_wait_hooks(self->core, release_gil, reacquire_gil, self);
+    pyloop_set_wait_hooks(self->core, before_wait, after_wait, self);
     return (PyObject *)self;
 }
 
@@ -702,18 +877,20 @@ static int loop_set_stopping(LoopObject *self, PyObject *value, void *closure)
     return truth < 0 ? -1 : 0;
 }
 
-static PyObject *loop_stats(LoopObject *self, PyObject *unused)
+static PyObject *loop_stats(LoopObject *self, PyObject *Py_UNUSED(unused))
 {
     pyloop_stats stats;
-    (void)unused;
     pyloop_get_stats(self->core, &stats);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsn}", "iterations", (unsigned long long)stats.iterations, "callbacks_run",
-                         (unsigned long long)stats.callbacks_run, "timers_fired",
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsnsnsnsn}", "iterations", (unsigned long long)stats.iterations,
+                         "callbacks_run", (unsigned long long)stats.callbacks_run, "timers_fired",
                          (unsigned long long)stats.timers_fired, "blocking_waits",
                          (unsigned long long)stats.blocking_waits, "wakeups_written",
                          (unsigned long long)stats.wakeups_written, "wakeups_consumed",
                          (unsigned long long)stats.wakeups_consumed, "io_events", (unsigned long long)stats.io_events,
-                         "timers_pending", (Py_ssize_t)pyloop_timer_count(self->core));
+                         "throttled", (unsigned long long)stats.throttled, "timers_pending",
+                         (Py_ssize_t)pyloop_timer_count(self->core), "ready_capacity",
+                         (Py_ssize_t)stats.ready_capacity, "inbox_capacity", (Py_ssize_t)stats.inbox_capacity,
+                         "timers_capacity", (Py_ssize_t)stats.timers_capacity);
 }
 
 static PyMethodDef loop_methods[] = {
@@ -733,8 +910,10 @@ static PyMethodDef loop_methods[] = {
     {"_add_writer", (PyCFunction)(void (*)(void))loop_add_writer, METH_FASTCALL, NULL},
     {"_remove_reader", (PyCFunction)loop_remove_reader, METH_O, NULL},
     {"_remove_writer", (PyCFunction)loop_remove_writer, METH_O, NULL},
-    {"_fd_key", (PyCFunction)loop_fd_key, METH_O, "(events, reader, writer) for a watched fd, else None."},
-    {"_fd_map", (PyCFunction)loop_fd_map, METH_NOARGS, "{fd: (events, reader, writer)} for every watched fd."},
+    {"_fd_key", (PyCFunction)loop_fd_key, METH_O, "(fileobj, fd, events, reader, writer) for a watched fd, else None."},
+    {"_fd_map", (PyCFunction)loop_fd_map, METH_NOARGS, "{fd: (fileobj, fd, events, reader, writer)} for every watched fd."},
+    {"_set_fd_quiet", (PyCFunction)(void (*)(void))loop_set_fd_quiet, METH_FASTCALL,
+     "_set_fd_quiet(fd, quiet): a quiet fd does not make a busy iteration look at I/O."},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, "Drop queued callbacks, timers and fd watchers."},
     {"stats", (PyCFunction)loop_stats, METH_NOARGS, "The engine's counters, as a dict."},
     {NULL, NULL, 0, NULL},
@@ -760,7 +939,7 @@ PyTypeObject PyLoop_LoopType = {
     .tp_getset = loop_getset,
 };
 
-int pyloop_loop_type_ready(void)
+int PyLoopLoop_TypeReady(void)
 {
     return PyType_Ready(&PyLoop_LoopType);
 }

@@ -3,7 +3,7 @@
  */
 #include "pyloop_module.h"
 
-pyloop_python_refs pyloop_refs;
+PyLoop_refs_t PyLoop_refs;
 
 static int import_into(PyObject **slot, const char *module_name, const char *attribute)
 {
@@ -23,14 +23,14 @@ static int intern_into(PyObject **slot, const char *text)
 
 static int load_refs(void)
 {
-    if (import_into(&pyloop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
-        || import_into(&pyloop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
-        || import_into(&pyloop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
-        || import_into(&pyloop_refs.logger, "asyncio.log", "logger") < 0
-        || import_into(&pyloop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
-        || intern_into(&pyloop_refs.str_call_exception_handler, "call_exception_handler") < 0
-        || intern_into(&pyloop_refs.str_check_thread, "_check_thread") < 0
-        || intern_into(&pyloop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
+    if (import_into(&PyLoop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
+        || import_into(&PyLoop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
+        || import_into(&PyLoop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
+        || import_into(&PyLoop_refs.logger, "asyncio.log", "logger") < 0
+        || import_into(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
+        || intern_into(&PyLoop_refs.str_call_exception_handler, "call_exception_handler") < 0
+        || intern_into(&PyLoop_refs.str_check_thread, "_check_thread") < 0
+        || intern_into(&PyLoop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
         return -1;
     return 0;
 }
@@ -56,7 +56,7 @@ static PyObject *build_info(PyObject *module, PyObject *unused)
 static void module_free(void *module)
 {
     (void)module;
-    pyloop_handle_free_lists_clear();
+    PyLoopHandle_ClearFreeLists();
 }
 
 static PyMethodDef module_methods[] = {
@@ -78,7 +78,7 @@ PyMODINIT_FUNC PyInit__pyloop(void)
 {
     PyObject *module;
 
-    if (load_refs() < 0 || pyloop_handle_types_ready() < 0 || pyloop_loop_type_ready() < 0)
+    if (load_refs() < 0 || PyLoopHandle_TypesReady() < 0 || PyLoopLoop_TypeReady() < 0)
         return NULL;
     module = PyModule_Create(&module_definition);
     if (!module)

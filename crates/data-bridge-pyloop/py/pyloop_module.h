@@ -1,12 +1,35 @@
 /*
  * py: the CPython extension data_bridge.pyloop._pyloop, the only code that
  * knows about Python. It owns every PyObject reference; the C core stores
- * handles as `void *` and calls the trampolines declared here.
+ * handles as `void *` and calls the trampolines in loop_object.c.
  *
  *   Loop          the engine under PyLoop: call_soon, call_soon_threadsafe,
  *                 call_later, call_at, time, the run loop, stop, fd watchers
  *   Handle        asyncio.Handle's surface: cancel, cancelled, get_context
  *   TimerHandle   + when(), ordering and hashing by deadline
+ *
+ * Names: PyLoop* are this binding's own (types, functions shared between its
+ * files); pyloop_* is the C core's public API, pyloop__* the core's insides.
+ *
+ * Who owns what (asyncio's model, so the cyclic GC sees what asyncio's sees):
+ *   - A Handle owns its callback, args, context, when (TimerHandle) and a
+ *     strong reference to its loop. Every Handle is GC-tracked from creation
+ *     to deallocation, like asyncio's Python Handle objects.
+ *   - The engine's queues (ready ring, inbox, timer heap, fd table) each own
+ *     one reference to every handle they hold; the Loop's tp_traverse visits
+ *     them all and its tp_clear drops them. So a loop nobody closed and
+ *     nobody references (a cycle through a handle's callback, such as the
+ *     self-pipe reader) is collected: asyncio's __del__ warns "unclosed
+ *     event loop" and closes it, which releases every fd.
+ *   - A running handle holds its own references to the callback, the args
+ *     tuple and the context for the length of the call, so cancel() or a GC
+ *     pass inside the call (from this thread, or another one while the
+ *     callable has released the GIL) frees nothing it is using. The queue's
+ *     reference keeps the handle itself alive until the call returns.
+ *   - Handles depend on the loop, never the other way round in control: a
+ *     handle reports an ordinary exception to its loop's exception handler
+ *     and hands KeyboardInterrupt/SystemExit back to its caller; the loop's
+ *     trampoline decides to end the run (uvloop's Handle._run/_on_idle).
  */
 #ifndef PYLOOP_PY_MODULE_H
 #define PYLOOP_PY_MODULE_H
@@ -23,6 +46,10 @@ typedef struct LoopObject {
     /* KeyboardInterrupt/SystemExit (or a signal handler's exception) raised
      * inside the run; re-raised when the run returns. */
     PyObject *pending_exception;
+    /* {fd: object} for fds watched through an object with fileno(), so a
+     * watcher can be removed through that object once it is closed, as
+     * selectors' identity lookup allows. NULL while empty. */
+    PyObject *fd_objects;
     char closed;
     char debug;
 } LoopObject;
@@ -32,21 +59,17 @@ typedef struct HandleObject {
     PyObject *callback; /* NULL once cancelled (asyncio sets None) */
     PyObject *args;     /* a tuple; NULL once cancelled */
     PyObject *context;
-    PyObject *loop;
+    PyObject *loop;     /* a LoopObject (NULL only after tp_clear) */
     PyObject *source_traceback;
     PyObject *repr; /* cached at cancel() in debug mode, like asyncio */
     PyObject *weakreflist;
-    /* How many engine queues (ready queue, timer heap, fd table) hold a
-     * reference. While > 0 the handle is not GC-tracked and `loop` is a
-     * borrowed pointer: the loop owns the queues, so it outlives the entry,
-     * and a burst of queued handles costs the cyclic GC nothing. */
-    int queued;
     char cancelled;
 } HandleObject;
 
 typedef struct TimerHandleObject {
     HandleObject base;
     pyloop_timer timer; /* the heap holds a reference while started */
+    PyObject *when;     /* the object call_at() was given; NULL: a float */
     char scheduled;
 } TimerHandleObject;
 
@@ -55,7 +78,7 @@ extern PyTypeObject PyLoop_HandleType;
 extern PyTypeObject PyLoop_TimerHandleType;
 
 /* Python objects the extension calls on slow paths, imported once. */
-typedef struct pyloop_python_refs {
+typedef struct PyLoop_refs_t {
     PyObject *format_callback_source; /* asyncio.format_helpers._format_callback_source */
     PyObject *extract_stack;          /* asyncio.format_helpers.extract_stack */
     PyObject *format_handle;          /* asyncio.base_events._format_handle */
@@ -64,11 +87,11 @@ typedef struct pyloop_python_refs {
     PyObject *str_call_exception_handler;
     PyObject *str_check_thread;
     PyObject *str_slow_callback_duration;
-} pyloop_python_refs;
-extern pyloop_python_refs pyloop_refs;
+} PyLoop_refs_t;
+extern PyLoop_refs_t PyLoop_refs;
 
 /* The raised exception as one object, on every supported version. */
-static inline PyObject *pyloop_fetch_exception(void)
+static inline PyObject *PyLoop_FetchException(void)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     return PyErr_GetRaisedException();
@@ -85,7 +108,7 @@ static inline PyObject *pyloop_fetch_exception(void)
 }
 
 /* Steals the reference. */
-static inline void pyloop_restore_exception(PyObject *exception)
+static inline void PyLoop_RestoreException(PyObject *exception)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     PyErr_SetRaisedException(exception);
@@ -97,26 +120,21 @@ static inline void pyloop_restore_exception(PyObject *exception)
 }
 
 /* handle.c */
-void pyloop_handle_free_lists_clear(void);
-int pyloop_handle_types_ready(void);
-HandleObject *pyloop_handle_new(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context);
-TimerHandleObject *pyloop_timer_handle_new(double when, PyObject *callback, PyObject *args, LoopObject *loop,
-                                           PyObject *context);
-/* Runs the handle unless cancelled; reports errors like Handle._run. */
-void pyloop_handle_run(HandleObject *handle);
-/* Core trampolines: the argument is a handle whose reference the queue owns. */
-void pyloop_handle_trampoline(pyloop_loop *core, void *arg);
-void pyloop_timer_trampoline(pyloop_loop *core, void *arg);
-void pyloop_handle_cancel_internal(HandleObject *handle);
-/* A queue takes a new reference to the handle (increments the count). */
-void pyloop_handle_enqueue(HandleObject *handle);
-/* A queue drops its reference. `orphan`: the loop is being deallocated, so
- * the handle forgets it instead of taking back a reference. */
-void pyloop_handle_dequeue(HandleObject *handle, int orphan);
+void PyLoopHandle_ClearFreeLists(void);
+int PyLoopHandle_TypesReady(void);
+/* New handles, GC-tracked, owning a reference to `loop`. `when_object`:
+ * what call_at() was given (NULL: call_later's float). */
+HandleObject *PyLoopHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context);
+TimerHandleObject *PyLoopTimerHandle_New(double when, PyObject *when_object, PyObject *callback, PyObject *args,
+                                         LoopObject *loop, PyObject *context);
+/* Runs the callback unless cancelled, as asyncio's Handle._run: an exception
+ * goes to the loop's exception handler and 0 is returned; KeyboardInterrupt
+ * and SystemExit are left raised and -1 returned, for the caller to decide. */
+int PyLoopHandle_Run(HandleObject *handle);
+/* handle.cancel() minus the timer heap: marks it and drops callback/args. */
+void PyLoopHandle_Cancel(HandleObject *handle);
 
 /* loop_object.c */
-int pyloop_loop_type_ready(void);
-/* Records an exception that must end run_forever (loop thread, GIL held). */
-void pyloop_loop_set_pending_exception(LoopObject *loop);
+int PyLoopLoop_TypeReady(void);
 
 #endif

@@ -6,8 +6,8 @@ signals, SSL, sendfile, executors, DNS) is inherited from
 loop, stop and fd watching come from the C type ``_pyloop.Loop``, which is
 first in the method resolution order.
 """
-import asyncio
 import collections.abc
+import os
 import selectors
 import signal
 import sys
@@ -59,9 +59,8 @@ class _SelectorView(selectors.BaseSelector):
         key = loop._fd_key(fileobj) if loop is not None else None
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
-        events_mask, reader, writer = key
-        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        return selectors.SelectorKey(fileobj, fd, events_mask, (reader, writer))
+        registered, fd, events_mask, reader, writer = key
+        return selectors.SelectorKey(registered, fd, events_mask, (reader, writer))
 
     def get_map(self):
         return _PollerMap(self)
@@ -76,8 +75,11 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     def __init__(self, selector=None):
         if selector is not None:
             raise TypeError("PyLoop polls with its own C engine; it takes no selector")
-        self._installed_wakeup_fd = False
         super().__init__(_SelectorView(self))
+        # The self-pipe carries only signal wakeups, written while the loop
+        # blocks (see _run_forever_setup): a busy iteration need not look at
+        # it, until add_signal_handler makes it asyncio's wakeup fd.
+        self._set_fd_quiet(self._ssock.fileno(), True)
 
     # -- the run loop: asyncio's setup and cleanup around the C run --------
     def _run_forever_setup(self):
@@ -98,25 +100,33 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
         # blocks, with no Python bytecode in between to run its handler; its
         # byte on the self-pipe wakes the engine (the way uvloop does it).
         # Only in the main thread, and only if nobody else set a wakeup fd.
+        # A full self-pipe (signals during a long callback) loses nothing, as
+        # the handlers' trip flags are set anyway: no warning for it, and a
+        # forked child drops the fd (_drop_inherited_wakeup_fd).
+        global _wakeup_fd_owner
         self._installed_wakeup_fd = False
         if self._csock is None or threading.current_thread() is not threading.main_thread():
             return
         try:
-            previous = signal.set_wakeup_fd(self._csock.fileno())
+            previous = signal.set_wakeup_fd(self._csock.fileno(), warn_on_full_buffer=False)
         except (ValueError, OSError):
             return
         if previous == -1:
             self._installed_wakeup_fd = True
+            _wakeup_fd_owner = self
         elif previous != self._csock.fileno():
-            signal.set_wakeup_fd(previous)
+            signal.set_wakeup_fd(previous)  # someone else's: keep it
 
     def _uninstall_wakeup_fd(self):
         # Signal handlers added meanwhile keep it (asyncio's own use of it).
+        global _wakeup_fd_owner
         if self._installed_wakeup_fd and not self._signal_handlers:
             current = signal.set_wakeup_fd(-1)
             if current != self._csock.fileno():
                 signal.set_wakeup_fd(current)  # someone else's now: keep it
         self._installed_wakeup_fd = False
+        if _wakeup_fd_owner is self:
+            _wakeup_fd_owner = None
 
     def _run_forever_cleanup(self):
         self._uninstall_wakeup_fd()
@@ -135,6 +145,18 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             self._run()
         finally:
             self._run_forever_cleanup()
+
+    def add_signal_handler(self, sig, callback, *args):
+        super().add_signal_handler(sig, callback, *args)
+        # asyncio's handlers make the self-pipe the wakeup fd for good:
+        # a signal's byte must now be seen by a busy iteration too.
+        self._set_fd_quiet(self._ssock.fileno(), False)
+
+    def remove_signal_handler(self, sig):
+        removed = super().remove_signal_handler(sig)
+        if not self._signal_handlers and self._ssock is not None:
+            self._set_fd_quiet(self._ssock.fileno(), True)
+        return removed
 
     def close(self):
         if self.is_running():
@@ -177,3 +199,21 @@ class EventLoopPolicy(unix_events.DefaultEventLoopPolicy):
 def new_event_loop():
     """Return a new PyLoop."""
     return PyLoop()
+
+
+# The running PyLoop whose self-pipe it made the signal wakeup fd, if any.
+_wakeup_fd_owner = None
+
+
+def _drop_inherited_wakeup_fd():
+    # A child forked while a PyLoop runs must not write its own signals into
+    # the parent's self-pipe, or, once closed, into whatever file takes that
+    # fd number: asyncio sets no wakeup fd without signal handlers.
+    global _wakeup_fd_owner
+    owner, _wakeup_fd_owner = _wakeup_fd_owner, None
+    if owner is not None:
+        owner._installed_wakeup_fd = False
+        signal.set_wakeup_fd(-1)
+
+
+os.register_at_fork(after_in_child=_drop_inherited_wakeup_fd)
