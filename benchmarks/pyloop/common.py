@@ -322,15 +322,45 @@ def text_table(results, columns):
     return "\n".join(lines)
 
 
+def metric_notes(results, columns):
+    """Every distinct note attached to a metric, numbered in table order:
+    ([(number, note, [(metric, column), ...]), ...], {(metric, column): n})."""
+    names, _ = metric_rows(results, columns)
+    numbers, listed = {}, []
+    for name in names:
+        for column in columns:
+            note = ((results.get(column) or {}).get(name) or {}).get("note")
+            if not note:
+                continue
+            if note not in numbers:
+                numbers[note] = len(listed) + 1
+                listed.append((numbers[note], note, []))
+            listed[numbers[note] - 1][2].append((name, column))
+    cells = {where: number for number, _, places in listed for where in places}
+    return listed, cells
+
+
 def markdown_table(results, columns, extra_rows=()):
+    """The table, then one footnote per note a metric carries: a note is part
+    of the number it qualifies, wherever the number is shown."""
     names, units = metric_rows(results, columns)
+    notes, marked = metric_notes(results, columns)
     out = ["| metric | unit | " + " | ".join(columns) + " |",
            "|---|---|" + "---:|" * len(columns)]
     for name in names:
-        cells = [fmt_cell((results.get(c) or {}).get(name)) for c in columns]
+        cells = []
+        for c in columns:
+            cell = fmt_cell((results.get(c) or {}).get(name))
+            if (name, c) in marked:
+                cell += " [%d]" % marked[(name, c)]
+            cells.append(cell)
         out.append("| %s | %s | %s |" % (name, units[name], " | ".join(cells)))
     for name, unit, cells in extra_rows:
         out.append("| %s | %s | %s |" % (name, unit, " | ".join(cells)))
+    if notes:
+        out.append("")
+    for number, note, places in notes:
+        out.append("[%d] %s: %s" % (number, ", ".join("%s/%s" % (c, n) for n, c in places), note))
     return "\n".join(out)
 
 

@@ -36,6 +36,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -217,7 +218,8 @@ def write_chart(path, doc, labels):
         common.notice("skipped %s: %s" % (os.path.basename(path), exc))
         return False
     width = max(12.0, 3 * (0.55 * len(labels) + 1.2))
-    fig, axes = plt.subplots(2, 3, figsize=(width, 8))
+    notes, marked = common.metric_notes(doc["results"], labels)
+    fig, axes = plt.subplots(2, 3, figsize=(width, 8 + 0.35 * len(notes)))
     colors = ["#4c72b0" if doc["loops"].get(lb, {}).get("loop") == "pyloop"
               else "#999999" for lb in labels]
     for ax, (name, hint) in zip(axes.flat, KEY_METRICS):
@@ -227,18 +229,27 @@ def write_chart(path, doc, labels):
             unit = unit or m.get("unit", "")
             vals.append(m.get("median"))
         xs = range(len(labels))
-        ax.bar(xs, [v or 0 for v in vals], color=colors)
+        bars = ax.bar(xs, [v or 0 for v in vals], color=colors)
         top = max([v for v in vals if v is not None] or [1]) or 1
-        for x, v in zip(xs, vals):
+        for x, v, lb, bar in zip(xs, vals, labels, bars):
+            mark = marked.get((name, lb))
+            if mark:
+                bar.set_hatch("//")
             ax.text(x, (v or 0) + top * 0.01,
-                    "n/a" if v is None else common.fmt_num(v),
+                    ("n/a" if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
                     ha="center", va="bottom", fontsize=8)
         ax.set_title("%s (%s, %s)" % (name, unit, hint), fontsize=10)
         ax.set_xticks(list(xs))
         ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, top * 1.15)
     fig.suptitle("data_bridge.pyloop phases vs reference loops (median)")
-    fig.tight_layout()
+    # A hatched bar carries a note; the notes are part of those numbers.
+    charted = {name for name, _ in KEY_METRICS}
+    notes = [(n, note) for n, note, places in notes if any(m in charted for m, _ in places)]
+    footer = "\n".join(textwrap.fill("[%d] %s" % (n, note), 160) for n, note in notes)
+    if footer:
+        fig.text(0.01, 0.005, footer, fontsize=7, va="bottom", ha="left")
+    fig.tight_layout(rect=(0, 0.03 * len(notes) + (0.01 if notes else 0), 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
