@@ -114,13 +114,13 @@ int pyloop_ring_pop(pyloop_ring *ring, pyloop_task *task)
 
 void pyloop_ring_trim(pyloop_ring *ring)
 {
-    size_t capacity = ring->capacity / 4;
+    size_t capacity = ring->capacity;
     pyloop_task *tasks;
 
-    if (ring->capacity <= PYLOOP_RING_KEEP || ring->count > ring->capacity / 8)
+    while (capacity / 4 >= PYLOOP_RING_KEEP && ring->count <= capacity / 8)
+        capacity /= 4;
+    if (capacity == ring->capacity)
         return;
-    if (capacity < PYLOOP_RING_KEEP)
-        capacity = PYLOOP_RING_KEEP;
     tasks = malloc(capacity * sizeof(pyloop_task));
     if (!tasks)
         return;

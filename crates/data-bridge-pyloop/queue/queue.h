@@ -49,12 +49,12 @@ int pyloop_ring_push(pyloop_ring *ring, pyloop_callback fn, void *arg);
 int pyloop_ring_pop(pyloop_ring *ring, pyloop_task *task);
 /* Makes room for `extra` more tasks without further allocation. */
 int pyloop_ring_reserve(pyloop_ring *ring, size_t extra);
-/* Gives back storage a burst left unused: when more than
- * PYLOOP_RING_KEEP slots are allocated and at most an eighth are in use, the
- * capacity drops to a quarter (never below PYLOOP_RING_KEEP). Called once per
- * loop iteration, a ring that held millions shrinks in a few idle iterations,
- * while one that refills each iteration keeps its storage. Never fails: when
- * the smaller array cannot be allocated the ring stays as it is. */
+/* Gives back storage a burst left unused: while at most an eighth of the
+ * slots are in use, the capacity drops by quarters, never below
+ * PYLOOP_RING_KEEP. Called once per loop iteration, a ring that held
+ * millions shrinks as soon as it is drained, while one that refills each
+ * iteration keeps its storage. Never fails: when the smaller array cannot be
+ * allocated the ring stays as it is. */
 #define PYLOOP_RING_KEEP 1024
 void pyloop_ring_trim(pyloop_ring *ring);
 

@@ -132,13 +132,13 @@ static int heap_grow(pyloop_timer_heap *heap)
 
 void pyloop_timer_heap_trim(pyloop_timer_heap *heap)
 {
-    size_t capacity = heap->capacity / 4;
+    size_t capacity = heap->capacity;
     pyloop_heap_entry *entries;
 
-    if (heap->capacity <= PYLOOP_HEAP_KEEP || heap->count > heap->capacity / 8)
+    while (capacity / 4 >= PYLOOP_HEAP_KEEP && heap->count <= capacity / 8)
+        capacity /= 4;
+    if (capacity == heap->capacity)
         return;
-    if (capacity < PYLOOP_HEAP_KEEP)
-        capacity = PYLOOP_HEAP_KEEP;
     entries = realloc(heap->entries, capacity * sizeof(*entries));
     if (!entries)
         return;

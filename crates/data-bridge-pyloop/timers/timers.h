@@ -69,8 +69,9 @@ static inline pyloop_heap_node *pyloop_timer_heap_at(const pyloop_timer_heap *he
 pyloop_heap_node *pyloop_timer_heap_pop(pyloop_timer_heap *heap);
 static inline size_t pyloop_timer_heap_count(const pyloop_timer_heap *heap) { return heap->count; }
 /* Gives back what a burst of timers left unused, with the queue ring's rule:
- * above PYLOOP_HEAP_KEEP entries and at most an eighth in use, the array
- * drops to a quarter. Never fails (a failed shrink keeps the array). */
+ * while at most an eighth of the entries are in use, the array drops by
+ * quarters, never below PYLOOP_HEAP_KEEP. Never fails (a failed shrink keeps
+ * the array). */
 #define PYLOOP_HEAP_KEEP 1024
 void pyloop_timer_heap_trim(pyloop_timer_heap *heap);
 
