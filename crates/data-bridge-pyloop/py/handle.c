@@ -95,6 +95,7 @@ static int handle_init_fields(HandleObject *handle, PyObject *callback, PyObject
     handle->repr = NULL;
     handle->weakreflist = NULL;
     handle->cancelled = 0;
+    handle->queued = 0;
     if (!handle->args || !handle->context)
         return -1;
     if (loop->debug) {
@@ -217,6 +218,13 @@ static int handle_traverse(HandleObject *handle, visitproc visit, void *arg)
     Py_VISIT(handle->source_traceback);
     Py_VISIT(handle->repr);
     return 0;
+}
+
+int PyLoopHandle_TraverseContents(HandleObject *handle, visitproc visit, void *arg)
+{
+    if (PyObject_TypeCheck(handle, &PyLoop_TimerHandleType))
+        Py_VISIT(((TimerHandleObject *)handle)->when);
+    return handle_traverse(handle, visit, arg);
 }
 
 static int handle_clear(HandleObject *handle)

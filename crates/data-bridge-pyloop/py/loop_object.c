@@ -64,10 +64,35 @@ static inline LoopObject *handle_loop(HandleObject *handle)
 static void run_queued_handle(pyloop_loop *core, void *arg)
 {
     HandleObject *handle = arg;
+    LoopObject *loop = handle_loop(handle);
     (void)core;
+    handle->queued = 0;
+    if (loop->last_queued == handle)
+        Py_CLEAR(loop->last_queued); /* it goes when it has run, as in asyncio */
     if (PyLoopHandle_Run(handle) < 0)
-        end_run_with_exception(handle_loop(handle));
+        end_run_with_exception(loop);
+    /* Someone took a reference while it ran (an exception handler kept
+     * context["handle"]): from now on it may sit in a cycle. */
+    if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked((PyObject *)handle))
+        PyObject_GC_Track(handle);
     Py_DECREF(handle);
+}
+
+/* call_soon returned `last_queued` to its caller; by the next call_soon the
+ * caller has usually dropped it. Then only its queue (and this field) hold
+ * it, nobody can get at it but the loop, and it need not burden the
+ * collector: it is untracked and loop_traverse reports its contents as the
+ * loop's own (see "Who owns what" in pyloop_module.h). */
+static void settle_last_queued(LoopObject *self)
+{
+    HandleObject *last = self->last_queued;
+
+    if (!last)
+        return;
+    self->last_queued = NULL;
+    if (Py_REFCNT(last) == 2 && last->queued && !last->weakreflist)
+        PyObject_GC_UnTrack(last);
+    Py_DECREF(last);
 }
 
 static void run_timer(pyloop_loop *core, void *arg)
@@ -215,6 +240,10 @@ static PyObject *schedule_soon(LoopObject *self, PyObject *const *args, size_t n
         Py_DECREF(handle);
         return error_from_core(rc);
     }
+    handle->queued = 1;
+    settle_last_queued(self);
+    Py_INCREF(handle);
+    self->last_queued = handle;
     if (threadsafe)
         throttle_producer(self);
     return (PyObject *)handle;
@@ -683,9 +712,13 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
 
 static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))
 {
+    HandleObject *handle = arg;
     if (fn == run_timer)
         ((TimerHandleObject *)arg)->scheduled = 0;
-    Py_DECREF((PyObject *)arg);
+    handle->queued = 0;
+    if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked(arg))
+        PyObject_GC_Track(handle);
+    Py_DECREF(handle);
     return 0;
 }
 
@@ -723,6 +756,7 @@ static void release_core_references(LoopObject *self)
         }
     } while (list.count);
     Py_CLEAR(self->fd_objects);
+    Py_CLEAR(self->last_queued);
     pyloop_clear_pending(self->core, drop_queued, NULL);
 }
 
@@ -747,9 +781,12 @@ typedef struct gc_visit {
     void *arg;
 } gc_visit;
 
+/* An untracked queued handle is the loop's alone: its fields are the loop's. */
 static int visit_queued(pyloop_callback Py_UNUSED(fn), void *arg, void *context)
 {
     gc_visit *gc = context;
+    if (!PyObject_GC_IsTracked((PyObject *)arg))
+        return PyLoopHandle_TraverseContents(arg, gc->visit, gc->arg);
     return gc->visit((PyObject *)arg, gc->arg);
 }
 
@@ -771,6 +808,7 @@ static int loop_traverse(LoopObject *self, visitproc visit, void *arg)
 
     Py_VISIT(self->pending_exception);
     Py_VISIT(self->fd_objects);
+    Py_VISIT(self->last_queued);
     if (!self->core)
         return 0;
     rc = pyloop_foreach_pending(self->core, visit_queued, &gc);

@@ -13,14 +13,23 @@
  *
  * Who owns what (asyncio's model, so the cyclic GC sees what asyncio's sees):
  *   - A Handle owns its callback, args, context, when (TimerHandle) and a
- *     strong reference to its loop. Every Handle is GC-tracked from creation
- *     to deallocation, like asyncio's Python Handle objects.
+ *     strong reference to its loop. A Handle is GC-tracked from creation to
+ *     deallocation, like asyncio's Python Handle objects, with one
+ *     exception: a call_soon handle that nothing but its queue references
+ *     (the caller dropped what call_soon returned, and no weak reference
+ *     exists) is untracked, and the Loop reports its contents to the
+ *     collector as its own. That is sound because nobody can obtain a new
+ *     reference to it but the loop: when the loop runs it and someone took a
+ *     reference meanwhile (an exception handler keeping context["handle"]),
+ *     it is tracked again. It spares the collector a burst of queued
+ *     handles, which asyncio's collector does traverse.
  *   - The engine's queues (ready ring, inbox, timer heap, fd table) each own
  *     one reference to every handle they hold; the Loop's tp_traverse visits
- *     them all and its tp_clear drops them. So a loop nobody closed and
- *     nobody references (a cycle through a handle's callback, such as the
- *     self-pipe reader) is collected: asyncio's __del__ warns "unclosed
- *     event loop" and closes it, which releases every fd.
+ *     them all (an untracked one through its contents) and its tp_clear
+ *     drops them. So a loop nobody closed and nobody references (a cycle
+ *     through a handle's callback, such as the self-pipe reader) is
+ *     collected: asyncio's __del__ warns "unclosed event loop" and closes
+ *     it, which releases every fd.
  *   - A running handle holds its own references to the callback, the args
  *     tuple and the context for the length of the call, so cancel() or a GC
  *     pass inside the call (from this thread, or another one while the
@@ -46,6 +55,9 @@ typedef struct LoopObject {
     /* KeyboardInterrupt/SystemExit (or a signal handler's exception) raised
      * inside the run; re-raised when the run returns. */
     PyObject *pending_exception;
+    /* The handle call_soon returned last, with a reference: settled (see
+     * "Who owns what") at the next call_soon or iteration. */
+    struct HandleObject *last_queued;
     /* {fd: object} for fds watched through an object with fileno(), so a
      * watcher can be removed through that object once it is closed, as
      * selectors' identity lookup allows. NULL while empty. */
@@ -64,6 +76,7 @@ typedef struct HandleObject {
     PyObject *repr; /* cached at cancel() in debug mode, like asyncio */
     PyObject *weakreflist;
     char cancelled;
+    char queued; /* in the ready ring or inbox (set and cleared by loop_object.c) */
 } HandleObject;
 
 typedef struct TimerHandleObject {
@@ -133,6 +146,8 @@ TimerHandleObject *PyLoopTimerHandle_New(double when, PyObject *when_object, PyO
 int PyLoopHandle_Run(HandleObject *handle);
 /* handle.cancel() minus the timer heap: marks it and drops callback/args. */
 void PyLoopHandle_Cancel(HandleObject *handle);
+/* tp_traverse of the handle's fields, for a loop that owns an untracked one. */
+int PyLoopHandle_TraverseContents(HandleObject *handle, visitproc visit, void *arg);
 
 /* loop_object.c */
 int PyLoopLoop_TypeReady(void);
