@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Sums the test results of every suite a CI run executed, from their logs.
 
-Reads Check closing lines ("100%: Checks: N, Failures: F, Errors: E"),
-unittest's ("Ran N tests" + "OK"/"FAILED (failures=F, errors=E, skipped=S)")
-and the project's own runners' ("N passed, N failed"). Prints one line per
-log and, last, "N passed, N failed" over all of them.
+Reads Check closing lines ("100%: Checks: N, Failures: F, Errors: E"), the
+line each Check suite prints after it for the tests that do not apply to the
+build and were not registered ("loop: N skipped: test_a (needs native), ...":
+Check counts only what it ran, so such a test is reported here instead of
+passing vacuously), unittest's ("Ran N tests" + "OK"/"FAILED (failures=F,
+errors=E, skipped=S)") and the project's own runners' ("N passed, N failed").
+Prints one line per log and, last, "N passed, N failed" over all of them.
 """
 import re
 import sys
@@ -12,6 +15,7 @@ import sys
 CHECK = re.compile(r"^\d+%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in")
 UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \((.*)\))?$")
+CHECK_SKIPPED = re.compile(r"^[a-z_]+: (\d+) skipped(?:: .*)?$")
 PLAIN = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
 
 
@@ -27,6 +31,11 @@ def count(path):
                 total, failures, errors = map(int, match.groups())
                 passed += total - failures - errors
                 failed += failures + errors
+                seen = True
+                continue
+            match = CHECK_SKIPPED.match(line)
+            if match:
+                skipped += int(match.group(1))
                 seen = True
                 continue
             match = UNITTEST_RAN.match(line)
