@@ -4,7 +4,14 @@ test.test_asyncio against ONE loop ("stock" or "pyloop") and reports.
 Invoked by run.py as:
 
     python _child.py --module test_tasks --loop pyloop \
-        --backend data_bridge.pyloop --progress FILE [--hang-dump SECONDS]
+        --backend data_bridge.pyloop --progress FILE [--hang-dump SECONDS] \
+        [--only TEST_ID ...]
+
+--only (repeatable) runs just those tests of the module instead of all of
+it: run.py's reruns of a failed test.  A TEST_ID is an id as either loop
+reported it (the harness' binding class is renamed for this loop); the id of
+a setUpClass/setUpModule error ("setUpClass (pkg.module.Class)") reruns
+that class or module, whose outcome then carries the same id.
 
 The last line of stdout starting with MARKER carries a JSON object:
 
@@ -66,6 +73,10 @@ TEMPLATE_ORDER = ("EPollEventLoopTests", "PollEventLoopTests",
                   "SelectEventLoopTests", "KqueueEventLoopTests")
 
 PREFIX = {"stock": "Stock", "pyloop": "PyLoop"}
+BINDING_IN_ID_RE = re.compile(r"\.(?:PyLoop|Stock)EventLoopTests\b")
+# unittest's _ErrorHolder ids: "setUpClass (test.test_asyncio.test_x.Class)"
+HOLDER_ID_RE = re.compile(r"^(?:setUpClass|tearDownClass|setUpModule|"
+                          r"tearDownModule) \((.+)\)$")
 
 
 class Counter:
@@ -180,6 +191,29 @@ def rebind_selector_classes(mod, prefix, factory):
     return {"replaced": sorted(found), "template": template.__name__,
             "class": new_name,
             "mixins": [b.__name__ for b in template.__bases__]}
+
+
+def select_tests(mod, test_ids, loop):
+    """A suite of just `test_ids` (see --only), loaded after the rebinding."""
+    loader = unittest.defaultTestLoader
+    suite = unittest.TestSuite()
+    names = []
+    for tid in test_ids:
+        name = BINDING_IN_ID_RE.sub("." + PREFIX[loop] + "EventLoopTests", tid)
+        holder = HOLDER_ID_RE.match(name)
+        if holder:
+            name = holder.group(1)
+        if name not in names:
+            names.append(name)
+    for name in names:
+        if name == mod.__name__:
+            suite.addTests(loader.loadTestsFromModule(mod))
+        elif name.startswith(mod.__name__ + "."):
+            suite.addTests(loader.loadTestsFromName(
+                name[len(mod.__name__) + 1:], mod))
+        else:
+            suite.addTests(loader.loadTestsFromName(name))
+    return suite
 
 
 class Recorder(unittest.TextTestResult):
@@ -308,6 +342,8 @@ def main():
     ap.add_argument("--progress")
     ap.add_argument("--hang-dump", type=float, default=0.0)
     ap.add_argument("--verbosity", type=int, default=2)
+    ap.add_argument("--only", action="append", default=[], metavar="TEST_ID",
+                    help="run just this test (repeatable)")
     args = ap.parse_args()
 
     faulthandler.enable(all_threads=True)
@@ -390,7 +426,11 @@ def main():
 
     result["rebound"] = rebind_selector_classes(mod, PREFIX[args.loop], factory)
 
-    suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
+    if args.only:
+        result["only"] = args.only
+        suite = select_tests(mod, args.only, args.loop)
+    else:
+        suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
     runner = unittest.TextTestRunner(stream=sys.stderr,
                                      verbosity=args.verbosity,
                                      resultclass=Recorder)

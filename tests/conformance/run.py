@@ -13,11 +13,15 @@ Children use sys.executable and inherit PYTHONPATH (made absolute), so the
 interpreter under test is whatever runs this script.  For each module the
 table shows passed/failed/errors/skipped on stock asyncio and on pyloop, how
 many of the tests that ran on pyloop really constructed a PyLoop ("bound"),
-and a status.  A pyloop failure is UNEXPECTED when the test is not listed in
-exclusions.py and did not fail on stock asyncio; the run exits 1 iff there is
-an unexpected failure (or a module that timed out, crashed, failed to import
-or was not bound to pyloop).  The last line is "N passed, N failed" (pyloop
-passed, unexpected failures).
+and a status.  Every pyloop failure not listed in exclusions.py is then rerun
+--reruns times (5) on BOTH loops, alone, and reported as solid (failed every
+run) or flaky (failed some), with the counts on each loop.  It is UNEXPECTED
+(counted) unless stock asyncio failed at least as large a share of its runs
+(first run + reruns) as pyloop did; a failure flaky on pyloop only counts.
+The run exits 1 iff there is an unexpected failure (or a module that timed
+out, crashed, failed to import or was not bound to pyloop).  The last line
+is "N passed, N failed" (pyloop passed in the first run, unexpected
+failures): a flaky test is never a pass.
 
 See _child.py for how the loop is bound.  Standard library only.
 """
@@ -242,8 +246,10 @@ def tail(path, n=30):
 
 
 def run_child(module, loop, backend, timeout, workdir, log_dir, procs,
-              stop_event):
+              stop_event, only=None, attempt=None):
     tag = "%s.%s" % (module, loop)
+    if attempt is not None:
+        tag += ".rerun%d" % attempt
     cwd = tempfile.mkdtemp(prefix=tag + ".", dir=workdir)
     out_path = os.path.join(cwd, "stdout.txt")
     err_path = os.path.join(cwd, "stderr.txt")
@@ -251,6 +257,8 @@ def run_child(module, loop, backend, timeout, workdir, log_dir, procs,
     cmd = [sys.executable, CHILD, "--module", module, "--loop", loop,
            "--backend", backend, "--progress", progress,
            "--hang-dump", str(max(timeout - 10, timeout * 0.9))]
+    for test_id in only or ():
+        cmd += ["--only", test_id]
     t0 = time.monotonic()
     timed_out = False
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -371,6 +379,9 @@ def analyse(module, stock, py, exclusions):
             entry["summary"] = last_line(py["error"])
         else:
             entry["summary"] = state
+        if (state.startswith(("timeout", "crash")) and py.get("last_test")):
+            # the test that was running: what the reruns repeat
+            entry["rerun_id"] = py["last_test"]
         (info["also_stock"] if same_on_stock else info["unexpected"]).append(
             entry)
         info["problems"].append(state)
@@ -405,19 +416,179 @@ def analyse(module, stock, py, exclusions):
             "%d selector loop(s) of another class than %s were constructed "
             "(tests that escaped the binding): %s" % (
                 stray, py.get("target_class"), py.get("other_loops")))
+    info["stray"] = stray
+    info["base_status"] = info["status"]
+    set_status(info)
+    return info
+
+
+def set_status(info):
+    """The status of a module that finished, from its failure lists (again
+    after the reruns have sorted them)."""
+    flaky = sum(1 for e in info["unexpected"]
+                if e.get("rerun", {}).get("pyloop_kind") == "flaky")
     if info["unexpected"]:
         info["status"] = "FAIL %d" % len(info["unexpected"])
-    elif info["status"] == "ok":
+        if flaky:
+            info["status"] += " (%d flaky)" % flaky
+        return
+    info["status"] = info["base_status"]
+    if info["status"] == "ok":
         extra = []
-        if stray:
-            extra.append("%d stray stock loops" % stray)
+        if info["stray"]:
+            extra.append("%d stray stock loops" % info["stray"])
         if info["excluded"]:
             extra.append("%d excluded" % len(info["excluded"]))
         if info["also_stock"]:
             extra.append("%d fail on stock too" % len(info["also_stock"]))
         if extra:
             info["status"] = "ok (%s)" % ", ".join(extra)
-    return info
+
+
+# --------------------------------------------------------------------------
+# reruns: is a pyloop failure solid or flaky, and does stock do the same?
+
+HOLDER_ID_RE = re.compile(r"^(?:setUpClass|tearDownClass|setUpModule|"
+                          r"tearDownModule) \(.+\)$")
+
+
+def rerun_outcome(result, test_id):
+    """"fail", "pass" or None (did not run: skipped, or not found) for one
+    test in one rerun child's result."""
+    outcome = {canon(t): o for t, o in result.get("tests", {}).items()}.get(
+        canon(test_id))
+    if outcome in ("fail", "error"):
+        return "fail"
+    if outcome == "pass":
+        return "pass"
+    if outcome is None and result.get("state") != "ok":
+        return "fail"   # the child crashed or hung before or while running it
+    if outcome is None and HOLDER_ID_RE.match(test_id):
+        return "pass"   # the class's (module's) set-up went through this time
+    return None
+
+
+def tally(first, reruns, missing_is_failure):
+    """(failed, runs) over the first run's outcome and the reruns'."""
+    failed = runs = 0
+    for outcome in [first] + reruns:
+        if outcome is None and missing_is_failure:
+            outcome = "fail"
+        if outcome in ("fail", "error"):
+            failed += 1
+            runs += 1
+        elif outcome == "pass":
+            runs += 1
+    return failed, runs
+
+
+def kind(failed, runs):
+    if runs == 0:
+        return "not run"
+    if failed == 0:
+        return "passes"
+    return "solid" if failed == runs else "flaky"
+
+
+def judge(entry, stock_first, py_reruns, stock_reruns):
+    """Counts and verdict of one rerun pyloop failure (stored in entry).
+
+    Each loop's count covers the first run and the reruns.  On pyloop a rerun
+    that did not report the test counts as a failure (never as a pass); on
+    stock it is left out.  The failure is shared with stock asyncio, and not
+    counted, iff stock failed at least as large a share of its runs as pyloop
+    did; otherwise it counts, flaky or solid."""
+    py_failed, py_runs = tally("fail", py_reruns, True)
+    st_failed, st_runs = tally(stock_first, stock_reruns, False)
+    shared = st_failed > 0 and st_failed * py_runs >= py_failed * st_runs
+    entry["rerun"] = {
+        "pyloop": py_reruns, "stock": stock_reruns, "stock_first": stock_first,
+        "pyloop_failed": py_failed, "pyloop_runs": py_runs,
+        "stock_failed": st_failed, "stock_runs": st_runs,
+        "pyloop_kind": kind(py_failed, py_runs),
+        "stock_kind": kind(st_failed, st_runs),
+        "shared": shared,
+    }
+    return shared
+
+
+def rerun_summary(entry):
+    r = entry.get("rerun")
+    if not r:
+        return ""
+    return "%s on pyloop (%d/%d failed), %s on stock (%d/%d failed)" % (
+        r["pyloop_kind"], r["pyloop_failed"], r["pyloop_runs"],
+        r["stock_kind"], r["stock_failed"], r["stock_runs"])
+
+
+def run_reruns(analyses, results, count, backend, timeout, workdir, log_dir,
+               procs, stop_event, jobs):
+    """Reruns every rerunnable pyloop failure `count` times on both loops,
+    one child per module per loop per attempt (all of the module's failed
+    tests in it), then moves each failure to "unexpected" or "also_stock"
+    by judge().  Returns the rerun entries."""
+    wanted = {}
+    for module, info in analyses.items():
+        for entry in info["unexpected"] + info["also_stock"]:
+            test_id = entry.get("rerun_id", entry["id"])
+            if entry["id"].endswith(">") and "rerun_id" not in entry:
+                continue    # import error, sanity error, not bound
+            wanted.setdefault(module, []).append((entry, test_id))
+    if not wanted or count <= 0:
+        return []
+    children = [(m, lp, attempt) for m in wanted
+                for attempt in range(1, count + 1) for lp in ("pyloop", "stock")]
+    print("\nrerunning %d pyloop failure(s) %d times on each loop (%d children)"
+          % (sum(len(v) for v in wanted.values()), count, len(children)))
+    sys.stdout.flush()
+    outcomes = {}
+    ex = concurrent.futures.ThreadPoolExecutor(max(1, jobs))
+    try:
+        futs = {ex.submit(run_child, m, lp, backend, timeout, workdir,
+                          log_dir, procs, stop_event,
+                          only=[t for _, t in wanted[m]], attempt=attempt):
+                (m, lp, attempt) for m, lp, attempt in children}
+        for fut in concurrent.futures.as_completed(futs):
+            m, lp, attempt = futs[fut]
+            r = fut.result()
+            got = [rerun_outcome(r, t) for _, t in wanted[m]]
+            outcomes[(m, lp, attempt)] = got
+            print("  rerun %-24s %-6s #%d %s%s" % (
+                m, lp, attempt, " ".join(o or "-" for o in got),
+                "" if r.get("state") == "ok" else "  (%s)" % r.get("state")))
+            sys.stdout.flush()
+        ex.shutdown(wait=True)
+    except BaseException:
+        stop_event.set()
+        ex.shutdown(wait=False, cancel_futures=True)
+        for proc in list(procs.values()):
+            kill_group(proc, quiet=True)
+        raise
+    rerun = []
+    for m, tests in wanted.items():
+        info = analyses[m]
+        stock = results.get((m, "stock"))
+        stock_tests = {}
+        if stock is not None:
+            stock_tests = {canon(t): o for t, o in stock.get("tests", {}).items()}
+        info["unexpected"] = [e for e in info["unexpected"]
+                              if all(e is not x for x, _ in tests)]
+        info["also_stock"] = [e for e in info["also_stock"]
+                              if all(e is not x for x, _ in tests)]
+        for i, (entry, test_id) in enumerate(tests):
+            first = stock_tests.get(canon(test_id))
+            if first not in ("pass", "fail", "error"):
+                first = None
+            shared = judge(
+                entry, first,
+                [outcomes[(m, "pyloop", a)][i] for a in range(1, count + 1)],
+                [outcomes[(m, "stock", a)][i] for a in range(1, count + 1)])
+            entry["rerun_module"] = m
+            (info["also_stock"] if shared else info["unexpected"]).append(entry)
+            rerun.append(entry)
+        if "base_status" in info:
+            set_status(info)
+    return rerun
 
 
 def fmt_counts(r):
@@ -453,6 +624,12 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per module per loop (default 300, "
                          "120 with --quick)")
+    ap.add_argument("--reruns", type=int, default=5, metavar="N",
+                    help="rerun each pyloop failure N times on each loop to "
+                         "tell flaky from solid (default 5, 0 = off)")
+    ap.add_argument("--rerun-timeout", type=float, default=None, metavar="S",
+                    help="seconds per rerun child (default 60, 30 with "
+                         "--quick, never more than --timeout)")
     ap.add_argument("--list-modules", action="store_true",
                     help="list the modules and how each is treated, and exit")
     ap.add_argument("--json", metavar="FILE", help="write all results here")
@@ -471,6 +648,11 @@ def main(argv=None):
 
     if args.timeout is None:
         args.timeout = 120.0 if args.quick else 300.0
+    if args.rerun_timeout is None:
+        args.rerun_timeout = 30.0 if args.quick else 60.0
+    args.rerun_timeout = min(args.rerun_timeout, args.timeout)
+    if args.reruns < 0:
+        ap.error("--reruns must be 0 or more")
     loops = [x.strip() for x in args.loops.split(",") if x.strip()]
     for x in loops:
         if x not in ("stock", "pyloop"):
@@ -511,9 +693,11 @@ def main(argv=None):
 
     print("conformance: Python %s (%s)" % (sys.version.split()[0],
                                            sys.executable))
-    print("conformance: loops=%s pyloop=%s jobs=%d timeout=%ds modules=%d%s" % (
-        ",".join(loops), backend, args.jobs, args.timeout, len(runnable),
-        " (quick)" if args.quick and not args.modules else ""))
+    print("conformance: loops=%s pyloop=%s jobs=%d timeout=%ds modules=%d%s "
+          "reruns=%d" % (
+              ",".join(loops), backend, args.jobs, args.timeout, len(runnable),
+              " (quick)" if args.quick and not args.modules else "",
+              args.reruns))
     sys.stdout.flush()
 
     if "pyloop" in loops:
@@ -562,13 +746,26 @@ def main(argv=None):
         ex.shutdown(wait=False, cancel_futures=True)
         for proc in list(procs.values()):
             kill_group(proc, quiet=True)
+        shutil.rmtree(workdir, ignore_errors=True)
         raise
+
+    analyses = {}
+    for m in wanted:
+        if m not in NOT_APPLICABLE:
+            analyses[m] = analyse(m, results.get((m, "stock")),
+                                  results.get((m, "pyloop")), exclusions)
+    # A pyloop failure is never taken at its word, nor forgiven by one stock
+    # failure: it is rerun on both loops (children of their own, like the
+    # first run) and judged on the counts.
+    try:
+        reruns = run_reruns(analyses, results, args.reruns, backend,
+                            args.rerun_timeout, workdir, args.log_dir, procs,
+                            stop_event, args.jobs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - t_start
 
     # ---------------------------------------------------------------- report
-    analyses = {}
     width = max([len(m) for m in wanted] + [10])
     print()
     print("%-*s  %-22s  %-22s  %-9s  %s" % (width, "module", "stock: P/F/E/S",
@@ -586,8 +783,7 @@ def main(argv=None):
             if r is not None:
                 for k in tot[lp]:
                     tot[lp][k] += (r.get("counts") or {}).get(k, 0)
-        a = analyse(m, st, py, exclusions)
-        analyses[m] = a
+        a = analyses[m]
         bound = "-"
         if py is not None and py.get("state") == "ok":
             bound = "%d/%d" % (py.get("bound_tests", 0), py.get("ran_tests", 0))
@@ -614,8 +810,9 @@ def main(argv=None):
     problems = [(m, p) for m, a in analyses.items() for p in a["problems"]]
 
     if "pyloop" in loops and "stock" not in loops:
-        print("\nnote: stock asyncio was not run, so every pyloop failure not "
-              "in exclusions.py counts as unexpected")
+        print("\nnote: stock asyncio did not run the modules; a pyloop failure "
+              "is compared with stock in its reruns only (with --reruns 0, "
+              "every pyloop failure not in exclusions.py counts)")
     if excl:
         print("\nexcluded pyloop failures (exclusions.py): %d" % len(excl))
         for e in excl:
@@ -625,12 +822,31 @@ def main(argv=None):
               % len(stale))
         for t in stale:
             print("  " + t)
+    if reruns:
+        solid = sum(1 for e in reruns if e["rerun"]["pyloop_kind"] == "solid")
+        shared = sum(1 for e in reruns if e["rerun"]["shared"])
+        print("\nreruns: %d pyloop failure(s), each rerun %d times on each loop "
+              "(counts include the first run): %d solid, %d flaky; %d counted, "
+              "%d shared with stock asyncio (stock failed at least as often: "
+              "not counted)" % (len(reruns), args.reruns, solid,
+                                len(reruns) - solid, len(reruns) - shared,
+                                shared))
+        for e in reruns:
+            r = e["rerun"]
+            print("  %-6s %-7s %s" % (r["pyloop_kind"],
+                                      "shared" if r["shared"] else "counted",
+                                      e.get("rerun_id", e["id"])))
+            print("                 pyloop %d/%d failed, stock %d/%d failed "
+                  "(%s on stock)" % (r["pyloop_failed"], r["pyloop_runs"],
+                                     r["stock_failed"], r["stock_runs"],
+                                     r["stock_kind"]))
     if also_stock:
         print("\nfailing on pyloop AND on stock asyncio (not counted): %d"
               % len(also_stock))
         for e in also_stock:
             print("  %s (%s): %s" % (e["id"], e["outcome"],
-                                     e.get("summary") or last_line(e["tb"])))
+                                     rerun_summary(e) or e.get("summary")
+                                     or last_line(e["tb"])))
     # stock-only failures, for information
     stock_fail = []
     for m in wanted:
@@ -656,6 +872,8 @@ def main(argv=None):
         for e in unexpected:
             print("  %s (%s): %s" % (e["id"], e["outcome"],
                                      e.get("summary") or last_line(e["tb"])))
+            if e.get("rerun"):
+                print("      " + rerun_summary(e))
         if args.show_traceback > 0:
             print()
             for e in unexpected:
@@ -670,8 +888,10 @@ def main(argv=None):
                 for ln in lines:
                     print("    " + ln)
 
-    print("\nconformance: %.1fs wall for %d children (%s)" % (
-        elapsed, len(jobs), ", ".join(loops)))
+    print("\nconformance: %.1fs wall for %d children (%s)%s" % (
+        elapsed, len(jobs), ", ".join(loops),
+        " + %d rerun children" % (2 * args.reruns * len(
+            {e.get("rerun_module") for e in reruns})) if reruns else ""))
 
     if args.json:
         doc = {
@@ -687,6 +907,9 @@ def main(argv=None):
             "results": {"%s/%s" % k: v for k, v in results.items()},
             "analysis": analyses,
             "unexpected": [e["id"] for e in unexpected],
+            "reruns": {"count": args.reruns,
+                       "tests": {e.get("rerun_id", e["id"]): e["rerun"]
+                                 for e in reruns}},
         }
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=1, sort_keys=True)
