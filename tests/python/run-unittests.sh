@@ -4,4 +4,9 @@
 set -e
 . "$(dirname "$0")/stage-env.sh"
 "$PYTHON" -c 'import data_bridge.pyloop as p; print("testing", p.__file__, p.build_info())'
+# A sanitizer build must really run under ASan: say so, or fail.
+if [ "${PYLOOP_SANITIZERS:-}" = yes ]; then
+    "$PYTHON" -c 'import sys; maps = open("/proc/self/maps").read(); sys.exit(0 if "libasan" in maps else "sanitizers: ASan runtime NOT loaded")'
+    echo "sanitizers: the Python suite runs with the ASan runtime loaded ($LD_PRELOAD)"
+fi
 exec "$PYTHON" -m unittest discover -s "$PYLOOP_SRCDIR/tests/python" -t "$PYLOOP_SRCDIR/tests/python" -v
