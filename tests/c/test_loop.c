@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -670,6 +672,354 @@ START_TEST(test_busy_loop_still_services_io)
 }
 END_TEST
 
+/* ---- asyncio's I/O guarantee, re-entrancy, close (native unless said) ---- */
+
+typedef struct chain_io {
+    pyloop_loop *loop;
+    int write_fd;
+    int steps;      /* chain callbacks run so far */
+    int write_at;   /* the step that makes the socket readable */
+    int read_at;    /* the step count when the reader ran (0: not yet) */
+    int last;
+} chain_io;
+
+static void chain_io_step(pyloop_loop *loop, void *arg)
+{
+    chain_io *chain = arg;
+    chain->steps++;
+    if (chain->steps == chain->write_at)
+        ck_assert_int_eq(write(chain->write_fd, "x", 1), 1);
+    if (chain->steps < chain->last)
+        ck_assert_int_eq(pyloop_call_soon(loop, chain_io_step, chain), 0);
+    else
+        pyloop_stop(loop);
+}
+
+static void chain_io_reader(pyloop_loop *loop, int fd, int events, void *arg)
+{
+    chain_io *chain = arg;
+    char byte;
+    (void)loop;
+    (void)events;
+    ck_assert_int_eq(read(fd, &byte, 1), 1);
+    if (!chain->read_at)
+        chain->read_at = chain->steps;
+}
+
+/* Runs a 50-step chain that writes at step 10 to a socketpair whose other
+ * end has a reader; returns the step at which the reader ran. */
+static int run_chain_io(int quiet)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    chain_io chain = {.loop = loop, .write_at = 10, .last = 50};
+    int pair[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    chain.write_fd = pair[1];
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], chain_io_reader, &chain), 0);
+    ck_assert_int_eq(pyloop_fd_set_quiet(loop, pair[0], quiet), 0);
+    ck_assert_int_eq(pyloop_call_soon(loop, chain_io_step, &chain), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    if (!chain.read_at) { /* a quiet fd is seen once the loop would block */
+        ck_assert_int_eq(pyloop_run_once(loop), 0);
+        ck_assert_int_eq(chain.read_at, 50);
+    }
+    close(pair[0]);
+    close(pair[1]);
+    pyloop_loop_free(loop);
+    return chain.read_at;
+}
+
+START_TEST(test_native_busy_iteration_sees_io_a_callback_caused)
+{
+    /* As asyncio's select(0): the write in step 10's iteration is seen by the
+     * next one, whose look at I/O runs the reader before step 11 (the C core
+     * runs fd callbacks as it dispatches them; the binding queues them). */
+    ck_assert_int_eq(run_chain_io(0), 10);
+}
+END_TEST
+
+START_TEST(test_native_quiet_fd_is_not_looked_at_while_busy)
+{
+    /* Only a quiet fd watched: no look at I/O until the chain is over. */
+    ck_assert_int_eq(run_chain_io(1), 50);
+}
+END_TEST
+
+START_TEST(test_quiet_mark_goes_with_the_last_watcher)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int pair[2];
+    io_probe probe = {0};
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ck_assert_int_eq(pyloop_fd_set_quiet(loop, pair[0], 1), -ENOENT);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], on_io, &probe), 0);
+    ck_assert_int_eq(pyloop_fd_set_quiet(loop, pair[0], 1), 0);
+    ck_assert_int_eq(pyloop_fd_clear_reader(loop, pair[0]), 0);
+    ck_assert_int_eq(pyloop_fd_set_quiet(loop, pair[0], 0), -ENOENT);
+    close(pair[0]);
+    close(pair[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static void nest_run_once(pyloop_loop *loop, void *arg)
+{
+    int *results = arg;
+    results[0] = pyloop_run_once(loop);
+    results[1] = pyloop_run(loop);
+    results[2] = pyloop_loop_close(loop);
+    results[3] = pyloop_is_running(loop);
+}
+
+START_TEST(test_run_once_and_run_and_close_refuse_inside_an_iteration)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int results[4] = {1, 1, 1, 0}, count = 0;
+
+    ck_assert_int_eq(pyloop_call_soon(loop, nest_run_once, results), 0);
+    ck_assert_int_eq(pyloop_call_soon(loop, count_call, &count), 0);
+    ck_assert_int_eq(pyloop_run_once(loop), 0); /* outside any run */
+    ck_assert_int_eq(results[0], -EBUSY);
+    ck_assert_int_eq(results[1], -EBUSY);
+    ck_assert_int_eq(results[2], -EBUSY);
+    ck_assert_int_eq(results[3], 1);
+    ck_assert_int_eq(count, 1); /* ran once, not again by a nested iteration */
+    ck_assert_int_eq(pyloop_is_running(loop), 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static int forget_task(pyloop_callback fn, void *arg, void *context)
+{
+    (void)fn;
+    (void)arg;
+    (*(int *)context)++;
+    return 0;
+}
+
+static void clear_everything(pyloop_loop *loop, void *arg)
+{
+    pyloop_clear_pending(loop, forget_task, arg);
+}
+
+START_TEST(test_callback_that_empties_the_queue_ends_the_batch)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int dropped = 0, count = 0, i;
+
+    ck_assert_int_eq(pyloop_call_soon(loop, clear_everything, &dropped), 0);
+    for (i = 0; i < 5; i++)
+        ck_assert_int_eq(pyloop_call_soon(loop, count_call, &count), 0);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(dropped, 5);
+    ck_assert_int_eq(count, 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+static int open_fds(void)
+{
+    int fd, count = 0;
+    for (fd = 0; fd < 1024; fd++)
+        count += fcntl(fd, F_GETFD) != -1;
+    return count;
+}
+
+START_TEST(test_close_releases_fds_and_storage_and_refuses_work)
+{
+    int before = open_fds();
+    pyloop_loop *loop = pyloop_loop_new();
+    pyloop_timer timer;
+    pyloop_stats stats;
+    int count = 0, i, pair[2];
+
+    ck_assert_int_gt(open_fds(), before);
+    for (i = 0; i < 5000; i++)
+        ck_assert_int_eq(pyloop_call_soon(loop, count_call, &count), 0);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(pyloop_loop_close(loop), 0);
+    ck_assert_int_eq(pyloop_loop_close(loop), 0); /* idempotent */
+    ck_assert_int_eq(open_fds(), before);
+    pyloop_get_stats(loop, &stats);
+    ck_assert_uint_eq(stats.ready_capacity, 0);
+    ck_assert_uint_eq(stats.inbox_capacity, 0);
+    ck_assert_uint_eq(stats.timers_capacity, 0);
+    ck_assert_int_eq(pyloop_run(loop), -EBADF);
+    ck_assert_int_eq(pyloop_run_once(loop), -EBADF);
+    ck_assert_int_eq(pyloop_call_soon(loop, count_call, &count), -EBADF);
+    ck_assert_int_eq(pyloop_call_soon_threadsafe(loop, count_call, &count), -EBADF);
+    pyloop_timer_init(&timer, count_call, &count);
+    ck_assert_int_eq(pyloop_timer_start(loop, &timer, 0.0), -EBADF);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], on_io, NULL), -EBADF);
+    pyloop_stop(loop); /* harmless */
+    close(pair[0]);
+    close(pair[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- storage follows use ---- */
+
+START_TEST(test_queues_give_back_a_drained_burst)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static pyloop_timer timers[20000];
+    pyloop_stats stats;
+    int count = 0, i;
+
+    for (i = 0; i < 20000; i++) {
+        ck_assert_int_eq(pyloop_call_soon(loop, count_call, &count), 0);
+        ck_assert_int_eq(pyloop_call_soon_threadsafe(loop, count_call, &count), 0);
+        pyloop_timer_init(&timers[i], count_call, &count);
+        ck_assert_int_eq(pyloop_timer_start(loop, &timers[i], 0.0), 0);
+    }
+    pyloop_get_stats(loop, &stats);
+    ck_assert_uint_ge(stats.ready_capacity + stats.inbox_capacity, 20000);
+    ck_assert_uint_ge(stats.timers_capacity, 20000);
+    while (count < 60000)
+        ck_assert_int_eq(pyloop_run_once(loop), 0);
+    pyloop_stop(loop); /* one more iteration, without blocking */
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    pyloop_get_stats(loop, &stats);
+    ck_assert_uint_le(stats.ready_capacity, PYLOOP_RING_KEEP);
+    ck_assert_uint_le(stats.inbox_capacity, PYLOOP_RING_KEEP);
+    ck_assert_uint_le(stats.timers_capacity, PYLOOP_HEAP_KEEP);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* ---- back-pressure ---- */
+
+typedef struct flood {
+    pyloop_loop *loop;
+    int total;          /* callbacks the producer sends */
+    atomic_int sent;
+    int needed;         /* times pyloop_throttle_needed said yes */
+    int *ran_in_order;  /* values seen by the loop, in order */
+    int ran;
+    atomic_int go;
+} flood;
+
+typedef struct flood_call {
+    flood *flood;
+    int value;
+} flood_call;
+
+static void flood_record(pyloop_loop *loop, void *arg)
+{
+    flood_call *call = arg;
+    (void)loop;
+    call->flood->ran_in_order[call->flood->ran++] = call->value;
+}
+
+static void *flood_producer(void *arg)
+{
+    flood *job = arg;
+    static flood_call calls[PYLOOP_THROTTLE_HIGH * 3];
+    int i;
+
+    while (!atomic_load(&job->go))
+        sched_yield();
+    for (i = 0; i < job->total; i++) {
+        calls[i] = (flood_call){job, i};
+        ck_assert_int_eq(pyloop_call_soon_threadsafe(job->loop, flood_record, &calls[i]), 0);
+        atomic_fetch_add(&job->sent, 1);
+        if (pyloop_throttle_needed(job->loop)) {
+            job->needed++;
+            pyloop_throttle(job->loop);
+        }
+    }
+    ck_assert_int_eq(pyloop_call_soon_threadsafe(job->loop, stop_loop, NULL), 0);
+    return NULL;
+}
+
+/* The loop's first callback holds the loop until the producer has queued
+ * more than the high mark, so the producer must be throttled. */
+static void hold_until_flooded(pyloop_loop *loop, void *arg)
+{
+    flood *job = arg;
+    (void)loop;
+    atomic_store(&job->go, 1);
+    while (atomic_load(&job->sent) <= PYLOOP_THROTTLE_HIGH)
+        sched_yield();
+}
+
+START_TEST(test_flooding_producer_waits_for_the_running_loop)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static int ran_in_order[PYLOOP_THROTTLE_HIGH * 3];
+    flood job = {.loop = loop, .total = PYLOOP_THROTTLE_HIGH * 3, .ran_in_order = ran_in_order};
+    pthread_t thread;
+    int i;
+
+    atomic_init(&job.go, 0);
+    atomic_init(&job.sent, 0);
+    ck_assert_int_eq(pthread_create(&thread, NULL, flood_producer, &job), 0);
+    ck_assert_int_eq(pyloop_call_soon(loop, hold_until_flooded, &job), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_ge(job.needed, 1);
+    ck_assert_uint_ge(stats_of(loop).throttled, 1);
+    ck_assert_int_eq(job.ran, job.total); /* each once, in order */
+    for (i = 0; i < job.total; i++)
+        ck_assert_int_eq(ran_in_order[i], i);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_throttle_never_blocks_without_a_running_loop)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    int count = 0, i;
+
+    /* Nobody drains: the producer is told to throttle, and pyloop_throttle
+     * only yields, so this returns. */
+    for (i = 0; i <= PYLOOP_THROTTLE_HIGH + 10; i++) {
+        ck_assert_int_eq(pyloop_call_soon_threadsafe(loop, count_call, &count), 0);
+        if (pyloop_throttle_needed(loop))
+            pyloop_throttle(loop);
+    }
+    ck_assert_int_eq(pyloop_throttle_needed(loop), 1);
+    pyloop_stop(loop);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(count, PYLOOP_THROTTLE_HIGH + 11);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* The loop's callback waits for the producer to finish: a producer that
+ * waited for the loop without end would deadlock here. */
+static void join_producer(pyloop_loop *loop, void *arg)
+{
+    flood *job = arg;
+    (void)loop;
+    atomic_store(&job->go, 1);
+    while (atomic_load(&job->sent) < job->total)
+        sched_yield();
+}
+
+START_TEST(test_stuck_loop_costs_producers_a_stall_not_a_deadlock)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    static int ran_in_order[PYLOOP_THROTTLE_HIGH * 3];
+    flood job = {.loop = loop, .total = PYLOOP_THROTTLE_HIGH * 3, .ran_in_order = ran_in_order};
+    pthread_t thread;
+
+    atomic_init(&job.go, 0);
+    atomic_init(&job.sent, 0);
+    ck_assert_int_eq(pthread_create(&thread, NULL, flood_producer, &job), 0);
+    ck_assert_int_eq(pyloop_call_soon(loop, join_producer, &job), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(job.ran, job.total);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 typedef struct thread_job {
@@ -1100,12 +1450,21 @@ static Suite *loop_suite(void)
     tcase_add_test(io, test_bad_fds_give_errors);
     tcase_add_test(io, test_closed_watched_fd_is_forgotten_and_reused);
     tcase_add_test(io, test_busy_loop_still_services_io);
+    tcase_add_test(io, test_quiet_mark_goes_with_the_last_watcher);
     suite_add_tcase(suite, io);
+
+    tcase_add_test(callbacks, test_run_once_and_run_and_close_refuse_inside_an_iteration);
+    tcase_add_test(callbacks, test_callback_that_empties_the_queue_ends_the_batch);
+    tcase_add_test(callbacks, test_close_releases_fds_and_storage_and_refuses_work);
+    tcase_add_test(callbacks, test_queues_give_back_a_drained_burst);
 
     tcase_set_timeout(threads, 120);
     tcase_add_test(threads, test_wakeup_from_another_thread);
     tcase_add_test(threads, test_stop_from_another_thread_ends_a_blocked_run);
     tcase_add_test(threads, test_two_loops_in_two_threads);
+    tcase_add_test(threads, test_flooding_producer_waits_for_the_running_loop);
+    tcase_add_test(threads, test_throttle_never_blocks_without_a_running_loop);
+    tcase_add_test(threads, test_stuck_loop_costs_producers_a_stall_not_a_deadlock);
     suite_add_tcase(suite, threads);
 
     /* Registered only where they apply; the rest is reported as skipped. */
@@ -1114,6 +1473,10 @@ static Suite *loop_suite(void)
     tcase_add_test_if(phase, test_native_idle_loop_makes_no_wakeups, is_native(), "needs native");
     tcase_add_test_if(phase, test_native_no_wakeup_when_loop_is_not_waiting, is_native(), "needs native");
     tcase_add_test_if(phase, test_native_burst_costs_one_wakeup, is_native(), "needs native");
+    tcase_add_test_if(phase, test_native_busy_iteration_sees_io_a_callback_caused,
+                      is_native() && !pyloop_build_info()->batch_limit, "needs native without a batch limit");
+    tcase_add_test_if(phase, test_native_quiet_fd_is_not_looked_at_while_busy,
+                      is_native() && !pyloop_build_info()->batch_limit, "needs native without a batch limit");
     tcase_add_test_if(phase, test_native_batch_limit_caps_the_snapshot, is_native() && pyloop_build_info()->batch_limit,
                       "needs native with a batch limit");
     tcase_add_test_if(phase, test_locked_channel_batch_rule, !is_native(), "needs a 3.1.x locked channel");

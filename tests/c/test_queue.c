@@ -552,6 +552,100 @@ START_TEST(test_inbox_stress_producers)
 }
 END_TEST
 
+START_TEST(test_ring_trim_gives_back_a_drained_burst_only)
+{
+    pyloop_ring ring;
+    size_t i;
+
+    pyloop_ring_init(&ring);
+    for (i = 0; i < 100000; i++)
+        push_value(&ring, i);
+    pyloop_ring_trim(&ring); /* full: nothing to give back */
+    ck_assert_uint_ge(ring.capacity, 100000);
+    for (i = 0; i < 100000 - 100; i++)
+        pop_expect(&ring, i);
+    pyloop_ring_trim(&ring); /* 100 left: down to the floor, order kept */
+    ck_assert_uint_eq(ring.capacity, PYLOOP_RING_KEEP);
+    ck_assert(is_power_of_two(ring.capacity));
+    for (i = 100000 - 100; i < 100000; i++)
+        pop_expect(&ring, i);
+    for (i = 0; i < PYLOOP_RING_KEEP / 8 + 1; i++)
+        push_value(&ring, i);
+    pyloop_ring_trim(&ring); /* at the floor already */
+    ck_assert_uint_eq(ring.capacity, PYLOOP_RING_KEEP);
+    pyloop_ring_destroy(&ring);
+}
+END_TEST
+
+typedef struct waiter_job {
+    pyloop_inbox *inbox;
+    size_t low;
+    int64_t stall_ns;
+    int result;
+    atomic_int started;
+} waiter_job;
+
+static void *wait_below_thread(void *arg)
+{
+    waiter_job *job = arg;
+    atomic_store(&job->started, 1);
+    job->result = pyloop_inbox_wait_below(job->inbox, job->low, job->stall_ns);
+    return NULL;
+}
+
+static void fill_inbox(pyloop_inbox *inbox, int count)
+{
+    int i;
+    for (i = 0; i < count; i++)
+        ck_assert_int_eq(pyloop_inbox_push(inbox, callback_a, NULL), 0);
+}
+
+START_TEST(test_inbox_wait_below_returns_when_drained_cancelled_or_stalled)
+{
+    pyloop_inbox inbox;
+    pyloop_ring ring;
+    waiter_job job = {.inbox = &inbox, .low = 10, .stall_ns = INT64_C(10000000000)};
+    pthread_t thread;
+
+    ck_assert_int_eq(pyloop_inbox_init(&inbox), 0);
+    pyloop_ring_init(&ring);
+
+    /* No active consumer: returns at once. */
+    fill_inbox(&inbox, 100);
+    ck_assert_int_eq(pyloop_inbox_wait_below(&inbox, 10, INT64_C(10000000000)), -ECANCELED);
+    /* Already below: returns at once. */
+    pyloop_inbox_set_consumer(&inbox, 1);
+    ck_assert_int_eq(pyloop_inbox_wait_below(&inbox, 100, INT64_C(10000000000)), 0);
+
+    /* A drain releases the waiter. */
+    atomic_init(&job.started, 0);
+    ck_assert_int_eq(pthread_create(&thread, NULL, wait_below_thread, &job), 0);
+    while (!atomic_load(&job.started))
+        sched_yield();
+    ck_assert_int_eq(pyloop_inbox_drain_into(&inbox, &ring), 100);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(job.result, 0);
+
+    /* The consumer going away releases it. */
+    fill_inbox(&inbox, 100);
+    atomic_store(&job.started, 0);
+    ck_assert_int_eq(pthread_create(&thread, NULL, wait_below_thread, &job), 0);
+    while (!atomic_load(&job.started))
+        sched_yield();
+    pyloop_inbox_set_consumer(&inbox, 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(job.result, -ECANCELED);
+
+    /* A consumer that takes nothing for the stall period: -ETIMEDOUT. */
+    pyloop_inbox_set_consumer(&inbox, 1);
+    ck_assert_int_eq(pyloop_inbox_wait_below(&inbox, 10, INT64_C(1000000)), -ETIMEDOUT);
+
+    ck_assert_int_eq(pyloop_inbox_drain_into(&inbox, &ring), 100);
+    pyloop_ring_destroy(&ring);
+    pyloop_inbox_destroy(&inbox);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *suite = suite_create("queue");
@@ -563,6 +657,7 @@ static Suite *queue_suite(void)
     tcase_add_test(ring_case, test_ring_at_indexing);
     tcase_add_test(ring_case, test_ring_reserve);
     tcase_add_test(ring_case, test_ring_destroy_then_reuse);
+    tcase_add_test(ring_case, test_ring_trim_gives_back_a_drained_burst_only);
     suite_add_tcase(suite, ring_case);
 
     tcase_set_timeout(inbox_case, 120);
@@ -570,6 +665,7 @@ static Suite *queue_suite(void)
     tcase_add_test(inbox_case, test_inbox_drain_into_wrapped_ring);
     tcase_add_test(inbox_case, test_inbox_drain_empty_and_failure);
     tcase_add_test(inbox_case, test_inbox_stress_producers);
+    tcase_add_test(inbox_case, test_inbox_wait_below_returns_when_drained_cancelled_or_stalled);
     suite_add_tcase(suite, inbox_case);
     return suite;
 }

@@ -573,6 +573,29 @@ START_TEST(test_random_operations_match_model)
 }
 END_TEST
 
+START_TEST(test_heap_trim_gives_back_a_drained_burst_only)
+{
+    static pyloop_heap_node nodes[20000];
+    pyloop_timer_heap heap;
+    int i;
+
+    pyloop_timer_heap_init(&heap);
+    for (i = 0; i < 20000; i++) {
+        pyloop_heap_node_init(&nodes[i], (double)(20000 - i));
+        ck_assert_int_eq(pyloop_timer_heap_push(&heap, &nodes[i]), 0);
+    }
+    pyloop_timer_heap_trim(&heap);
+    ck_assert_uint_ge(heap.capacity, 20000);
+    for (i = 0; i < 20000 - 10; i++)
+        ck_assert_ptr_eq(pyloop_timer_heap_pop(&heap), &nodes[20000 - 1 - i]);
+    pyloop_timer_heap_trim(&heap);
+    ck_assert_uint_eq(heap.capacity, PYLOOP_HEAP_KEEP);
+    for (i = 0; i < 10; i++) /* the rest still pops in order */
+        ck_assert_ptr_eq(pyloop_timer_heap_pop(&heap), &nodes[9 - i]);
+    pyloop_timer_heap_destroy(&heap);
+}
+END_TEST
+
 static Suite *timers_suite(void)
 {
     Suite *suite = suite_create("timers");
@@ -588,6 +611,7 @@ static Suite *timers_suite(void)
     tcase_add_test(heap_case, test_destroy_unqueues_nodes);
     tcase_add_test(heap_case, test_nan_when_does_not_corrupt);
     tcase_add_test(heap_case, test_random_operations_match_model);
+    tcase_add_test(heap_case, test_heap_trim_gives_back_a_drained_burst_only);
     suite_add_tcase(suite, heap_case);
     return suite;
 }

@@ -117,8 +117,8 @@ void pyloop_ring_trim(pyloop_ring *ring)
     size_t capacity = ring->capacity;
     pyloop_task *tasks;
 
-    while (capacity / 4 >= PYLOOP_RING_KEEP && ring->count <= capacity / 8)
-        capacity /= 4;
+    while (capacity > PYLOOP_RING_KEEP && ring->count <= capacity / 8)
+        capacity = capacity / 4 > PYLOOP_RING_KEEP ? capacity / 4 : PYLOOP_RING_KEEP;
     if (capacity == ring->capacity)
         return;
     tasks = malloc(capacity * sizeof(pyloop_task));

@@ -135,8 +135,8 @@ void pyloop_timer_heap_trim(pyloop_timer_heap *heap)
     size_t capacity = heap->capacity;
     pyloop_heap_entry *entries;
 
-    while (capacity / 4 >= PYLOOP_HEAP_KEEP && heap->count <= capacity / 8)
-        capacity /= 4;
+    while (capacity > PYLOOP_HEAP_KEEP && heap->count <= capacity / 8)
+        capacity = capacity / 4 > PYLOOP_HEAP_KEEP ? capacity / 4 : PYLOOP_HEAP_KEEP;
     if (capacity == heap->capacity)
         return;
     entries = realloc(heap->entries, capacity * sizeof(*entries));
