@@ -12,7 +12,7 @@ builddir=$(cd "${PYLOOP_BUILDDIR:-.}" && pwd)
 venv="$builddir/bench-venv"
 out="$builddir/bench-results"
 jobs=$(nproc 2>/dev/null || echo 2)
-phases="baseline 3.1.1 3.1.2 3.1.3 native"
+phases=$(cat "$srcdir/crates/data-bridge-pyloop/PHASES")  # the one list of phases
 say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # The benchmark virtualenv: pinned uvloop, rloop, matplotlib from PyPI.

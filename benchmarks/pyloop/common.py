@@ -279,7 +279,7 @@ def fmt_num(v):
     return "{:.3g}".format(v)
 
 
-def fmt_cell(m):
+def fmt_cell(m, show_p99=True):
     if m is None:
         return "n/a"
     if m.get("error"):
@@ -287,9 +287,24 @@ def fmt_cell(m):
     if m.get("median") is None:
         return "null"
     s = fmt_num(m["median"])
-    if m.get("p99") is not None:
+    if show_p99 and m.get("p99") is not None:
         s += " (p99 " + fmt_num(m["p99"]) + ")"
     return s
+
+
+def has_p99_row(name):
+    """A latency family PREFIX_p50_UNIT has its own p99 row, PREFIX_p99_UNIT
+    (xthread: the median over repetitions of each repetition's 99th
+    percentile). Its p50 cell then shows no pooled p99 beside it: one p99 per
+    latency, with one definition."""
+    return "_p50_" in name
+
+
+P99_DEFINITION = (
+    "Cells: the median, and (p99 ...) for a latency whose samples are pooled "
+    "over the repetitions: the 99th percentile of all of them. A latency with "
+    "a p99 row of its own (xthread_p99_us) shows its p99 in that row only: "
+    "there, the median over repetitions of each repetition's 99th percentile.")
 
 
 def metric_rows(results, columns):
@@ -309,8 +324,9 @@ def text_table(results, columns):
     header = ["metric", "unit"] + list(columns)
     rows = [header]
     for name in names:
+        show_p99 = not has_p99_row(name)
         rows.append([name, units[name]] +
-                    [fmt_cell((results.get(c) or {}).get(name)) for c in columns])
+                    [fmt_cell((results.get(c) or {}).get(name), show_p99) for c in columns])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for i, r in enumerate(rows):
@@ -349,8 +365,9 @@ def markdown_table(results, columns, extra_rows=()):
            "|---|---|" + "---:|" * len(columns)]
     for name in names:
         cells = []
+        show_p99 = not has_p99_row(name)
         for c in columns:
-            cell = fmt_cell((results.get(c) or {}).get(name))
+            cell = fmt_cell((results.get(c) or {}).get(name), show_p99)
             if (name, c) in marked:
                 cell += " [%d]" % marked[(name, c)]
             cells.append(cell)

@@ -17,9 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 METRICS = ("callback_us", "burst_mcb_s", "timer_lateness_us", "xthread_p50_us",
-           "idle_wakeup_us", "call_soon_ns", "idle_wakeups_per_s",
+           "xthread_p99_us", "idle_wakeup_us", "call_soon_ns", "idle_wakeups_per_s",
            "echo_proto_1k_rps")
-PHASES = ("baseline", "3.1.1", "3.1.2", "3.1.3", "native")
+# The phases: crates/data-bridge-pyloop/PHASES, the one list.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                       "crates", "data-bridge-pyloop", "PHASES")) as _phases:
+    PHASES = tuple(_phases.read().split())
 
 
 def table_for(results, phase):

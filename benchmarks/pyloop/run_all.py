@@ -27,7 +27,10 @@ shape as one script's --json, results keyed by label, plus "loops" with each
 label's interpreter, PYTHONPATH, build_info and run time) is written to
 DIR/results.json; DIR/results.md holds one markdown table (rows: metrics,
 columns: labels), which is also printed; DIR/phases.png has bar charts of
-the key metrics (needs matplotlib; skipped with a notice without it).
+the key metrics (needs matplotlib; skipped with a notice without it): grey
+bars are the reference loops, blue bars the pyloop builds (the legend says
+so), the y axis is the median in the metric's unit, logarithmic where a
+panel's bars span LOG_SPAN (50x) or more, or some are 0 and some not.
 """
 
 import argparse
@@ -199,14 +202,22 @@ def write_markdown(path, doc, labels):
     with open(path, "w") as fh:
         fh.write("# pyloop benchmarks\n\n")
         m = doc["machine"]
-        fh.write("Generated %s on %s (%s CPUs), Python %s%s. Cells: median "
-                 "(p99 where it is a latency); null = not measurable for "
-                 "that loop, error = the measurement failed.\n\n"
+        fh.write("Generated %s on %s (%s CPUs), Python %s%s. %s null = not "
+                 "measurable for that loop, error = the measurement failed."
+                 "\n\n"
                  % (doc["generated"], m.get("cpu_model", m.get("machine")),
                     m.get("cpu_count"), doc["python"],
-                    ", --quick sizes" if doc.get("quick") else ""))
+                    ", --quick sizes" if doc.get("quick") else "",
+                    common.P99_DEFINITION))
         fh.write(table + "\n")
     return table
+
+
+# A key metric whose bars span at least this ratio (largest over smallest),
+# or that has bars at 0 next to others, is drawn on a logarithmic axis
+# (symmetric-log, linear near 0, when a bar is 0).
+LOG_SPAN = 50.0
+REFERENCE_COLOR, PYLOOP_COLOR = "#999999", "#4c72b0"
 
 
 def write_chart(path, doc, labels):
@@ -214,14 +225,15 @@ def write_chart(path, doc, labels):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
     except Exception as exc:
         common.notice("skipped %s: %s" % (os.path.basename(path), exc))
         return False
     width = max(12.0, 3 * (0.55 * len(labels) + 1.2))
     notes, marked = common.metric_notes(doc["results"], labels)
-    fig, axes = plt.subplots(2, 3, figsize=(width, 8 + 0.35 * len(notes)))
-    colors = ["#4c72b0" if doc["loops"].get(lb, {}).get("loop") == "pyloop"
-              else "#999999" for lb in labels]
+    fig, axes = plt.subplots(2, 3, figsize=(width, 8.6 + 0.35 * len(notes)))
+    colors = [PYLOOP_COLOR if doc["loops"].get(lb, {}).get("loop") == "pyloop"
+              else REFERENCE_COLOR for lb in labels]
     for ax, (name, hint) in zip(axes.flat, KEY_METRICS):
         vals, unit = [], ""
         for lb in labels:
@@ -230,26 +242,46 @@ def write_chart(path, doc, labels):
             vals.append(m.get("median"))
         xs = range(len(labels))
         bars = ax.bar(xs, [v or 0 for v in vals], color=colors)
-        top = max([v for v in vals if v is not None] or [1]) or 1
+        present = [v for v in vals if v is not None]
+        positive = [v for v in present if v > 0]
+        top = max(present or [1]) or 1
+        scale = "linear"
+        if positive and len(positive) < len(present):
+            scale = "symlog"
+        elif positive and max(positive) / min(positive) >= LOG_SPAN:
+            scale = "log"
         for x, v, lb, bar in zip(xs, vals, labels, bars):
             mark = marked.get((name, lb))
             if mark:
                 bar.set_hatch("//")
-            ax.text(x, (v or 0) + top * 0.01,
-                    ("n/a" if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
+            y = (v or 0) * 1.05 if scale != "linear" else (v or 0) + top * 0.01
+            ax.text(x, y, ("n/a" if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
                     ha="center", va="bottom", fontsize=8)
-        ax.set_title("%s (%s, %s)" % (name, unit, hint), fontsize=10)
+        ax.set_title("%s (%s)" % (name, hint), fontsize=10)
         ax.set_xticks(list(xs))
         ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(0, top * 1.15)
+        ax.set_xlabel("loop", fontsize=8)
+        if scale == "linear":
+            ax.set_ylim(0, top * 1.15)
+            ax.set_ylabel("median, %s" % unit, fontsize=8)
+        else:
+            if scale == "symlog":
+                ax.set_yscale("symlog", linthresh=min([1.0] + positive))
+            else:
+                ax.set_yscale("log")
+            ax.set_ylim(top=top * 3)
+            ax.set_ylabel("median, %s (log scale)" % unit, fontsize=8)
     fig.suptitle("data_bridge.pyloop phases vs reference loops (median)")
+    fig.legend(handles=[Patch(color=REFERENCE_COLOR, label="reference loops (asyncio, uvloop, rloop)"),
+                        Patch(color=PYLOOP_COLOR, label="pyloop builds (one per phase)")],
+               loc="upper right", fontsize=9, frameon=False)
     # A hatched bar carries a note; the notes are part of those numbers.
     charted = {name for name, _ in KEY_METRICS}
     notes = [(n, note) for n, note, places in notes if any(m in charted for m, _ in places)]
     footer = "\n".join(textwrap.fill("[%d] %s" % (n, note), 160) for n, note in notes)
     if footer:
         fig.text(0.01, 0.005, footer, fontsize=7, va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0.03 * len(notes) + (0.01 if notes else 0), 1, 1))
+    fig.tight_layout(rect=(0, 0.03 * len(notes) + (0.01 if notes else 0), 1, 0.95))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True

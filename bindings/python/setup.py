@@ -1,14 +1,22 @@
 """Builds data_bridge.pyloop._pyloop from the same C sources as Autotools.
 
+Nothing here lists a phase or a source file. The phases are
+csrc/PHASES (crates/data-bridge-pyloop/PHASES, which configure reads too);
+the C sources are the Automake lists: py/Makefile.am's _pyloop_la_SOURCES
+and, following its _pyloop_la_LIBADD, each library's _SOURCES in its own
+Makefile.am. A new source file goes into those lists only.
+
 The phase is chosen like configure's switches, through the environment:
-    PYLOOP_PHASE=baseline|3.1.1|3.1.2|3.1.3|native   (default native)
+    PYLOOP_PHASE=<a name in PHASES>                  (default native)
     PYLOOP_BATCH_LIMIT=N|none                        (override one axis)
-    PYLOOP_WAIT=sleep|adaptive|condvar|poller         (override one axis)
+    PYLOOP_WAIT=sleep|adaptive|condvar|poller        (override one axis)
 Both build paths write the same pyloop_config.h; loop_impl/phase.h turns it
 into the phase's axes, so they cannot drift apart. Every build recompiles
 everything (build_ext.force): objects of another phase are never reused.
+Metadata (name, version from csrc/VERSION, ...) is in pyproject.toml.
 """
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -22,14 +30,7 @@ except ImportError:  # setuptools < 59
     from distutils.errors import CompileError, LinkError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = "csrc"  # a link to crates/data-bridge-pyloop
-PHASES = {
-    "baseline": "PYLOOP_PHASE_BASELINE",
-    "3.1.1": "PYLOOP_PHASE_3_1_1",
-    "3.1.2": "PYLOOP_PHASE_3_1_2",
-    "3.1.3": "PYLOOP_PHASE_3_1_3",
-    "native": "PYLOOP_PHASE_NATIVE",
-}
+SOURCE = "csrc"  # a link to crates/data-bridge-pyloop (real files in an sdist)
 WAITS = {
     "sleep": "PYLOOP_WAIT_SLEEP",
     "adaptive": "PYLOOP_WAIT_ADAPTIVE",
@@ -38,17 +39,76 @@ WAITS = {
 }
 
 
+def source_path(*parts):
+    return os.path.join(HERE, SOURCE, *parts)
+
+
 def read_version():
-    with open(os.path.join(HERE, SOURCE, "VERSION")) as version_file:
+    with open(source_path("VERSION")) as version_file:
         return version_file.read().strip()
+
+
+def phase_identifier(name):
+    """The C identifier of a phase name (as configure derives it)."""
+    return "PYLOOP_PHASE_" + name.upper().replace(".", "_")
+
+
+def read_phases():
+    """The phase names of csrc/PHASES, checked against loop_impl/phase.h."""
+    with open(source_path("PHASES")) as phases_file:
+        phases = phases_file.read().split()
+    with open(source_path("loop_impl", "phase.h")) as header:
+        in_header = re.findall(r'^#define PYLOOP_PHASE_NAME "(.*)"$', header.read(), re.MULTILINE)
+    if in_header != phases:
+        sys.exit(f"loop_impl/phase.h names {in_header}, PHASES names {phases}: make them the same")
+    return phases
+
+
+def makefile_variables(path):
+    """{NAME: [word, ...]} of a Makefile.am's assignments (=, +=), with the
+    continuation lines joined; both branches of a conditional are kept."""
+    with open(path) as makefile:
+        text = makefile.read().replace("\\\n", " ")
+    variables = {}
+    for line in text.splitlines():
+        match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\+?=)(.*)$", line)
+        if match:
+            name, operator, value = match.groups()
+            words = value.split(" #", 1)[0].split()
+            variables[name] = (variables.get(name, []) if operator == "+=" else []) + words
+    return variables
+
+
+def library_sources(directory, library):
+    """The sources of an Automake library (DIR/LIB.la's _SOURCES) and of the
+    libraries in its _LIBADD, recursively, as paths relative to setup.py."""
+    variables = makefile_variables(os.path.join(HERE, directory, "Makefile.am"))
+    canonical = re.sub(r"[^A-Za-z0-9_]", "_", library)
+    if canonical + "_SOURCES" not in variables:
+        sys.exit(f"{directory}/Makefile.am has no {canonical}_SOURCES")
+    sources = [os.path.join(directory, name) for name in variables[canonical + "_SOURCES"]]
+    for dependency in variables.get(canonical + "_LIBADD", []):
+        if dependency.endswith(".la"):
+            where = os.path.normpath(os.path.join(directory, os.path.dirname(dependency)))
+            sources += library_sources(where, os.path.basename(dependency))
+    return list(dict.fromkeys(sources))
+
+
+def extension_sources():
+    """(.c files to compile, include folders) of the _pyloop extension."""
+    sources = library_sources(os.path.join(SOURCE, "py"), "_pyloop.la")
+    compiled = [path for path in sources if path.endswith(".c")]
+    folders = list(dict.fromkeys(os.path.dirname(path) for path in sources))
+    return compiled, folders
 
 
 def config_header_lines():
     """The pyloop_config.h lines for the phase asked for in the environment."""
+    phases = read_phases()
     phase = os.environ.get("PYLOOP_PHASE", "native")
-    if phase not in PHASES:
-        sys.exit(f"PYLOOP_PHASE={phase!r} is not a phase: choose one of {', '.join(PHASES)}")
-    lines = [f"#define PYLOOP_PHASE {PHASES[phase]}"]
+    if phase not in phases:
+        sys.exit(f"PYLOOP_PHASE={phase!r} is not a phase: choose one of {', '.join(phases)}")
+    lines = [f"#define PYLOOP_PHASE {phase_identifier(phase)}"]
     batch = os.environ.get("PYLOOP_BATCH_LIMIT")
     if batch is not None:
         if batch == "none":
@@ -106,30 +166,19 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-extension = Extension(
-    "data_bridge.pyloop._pyloop",
-    sources=[
-        f"{SOURCE}/queue/queue.c",
-        f"{SOURCE}/timers/timers.c",
-        f"{SOURCE}/loop_impl/loop.c",
-        f"{SOURCE}/loop_impl/poller.c",
-        f"{SOURCE}/loop_impl/wait.c",
-        f"{SOURCE}/py/module.c",
-        f"{SOURCE}/py/handle.c",
-        f"{SOURCE}/py/loop_object.c",
-    ],
-    include_dirs=[f"{SOURCE}/{part}" for part in ("queue", "timers", "loop_impl", "py")],
-    define_macros=[("_GNU_SOURCE", "1")],
-    extra_compile_args=["-std=gnu11", "-O2", "-pthread"],
-    extra_link_args=["-pthread"],
-    depends=[],
-)
-
 if __name__ == "__main__":
     config_header_lines()  # fail early, before setuptools, on a bad phase
+    sources, include_dirs = extension_sources()
     setup(
-        version=read_version(),
-        packages=["data_bridge", "data_bridge.pyloop"],
-        ext_modules=[extension],
+        ext_modules=[
+            Extension(
+                "data_bridge.pyloop._pyloop",
+                sources=sources,
+                include_dirs=include_dirs,
+                define_macros=[("_GNU_SOURCE", "1")],
+                extra_compile_args=["-std=gnu11", "-O2", "-pthread"],
+                extra_link_args=["-pthread"],
+            )
+        ],
         cmdclass={"build_ext": BuildExt},
     )

@@ -3,9 +3,14 @@
     import data_bridge.pyloop
     data_bridge.pyloop.install()          # every new asyncio loop is a PyLoop
     data_bridge.pyloop.run(main())        # or: like asyncio.run, on a PyLoop
+
+Typed (PEP 561): py.typed, with stubs for the C module and _loop.
 """
+from __future__ import annotations
+
 import asyncio
 import sys
+from typing import TYPE_CHECKING, Any, Coroutine, Optional, TypeVar
 
 from . import _pyloop
 from ._loop import EventLoopPolicy, Loop, PyLoop, new_event_loop
@@ -21,26 +26,31 @@ __all__ = (
     "build_info",
 )
 
-__version__ = _pyloop.build_info()["version"]
+if TYPE_CHECKING:
+    from ._pyloop import _BuildInfo
+
+_T = TypeVar("_T")
+
+__version__: str = _pyloop.build_info()["version"]
 
 
-def build_info():
+def build_info() -> _BuildInfo:
     """What the C engine was compiled as: phase, batch limit, wait strategy,
     call_soon path, version and compiler."""
     return _pyloop.build_info()
 
 
-def install():
+def install() -> None:
     """Make PyLoop the loop of every asyncio.new_event_loop()/asyncio.run()."""
     asyncio.set_event_loop_policy(EventLoopPolicy())
 
 
-def is_installed():
+def is_installed() -> bool:
     """True when the current asyncio policy makes PyLoop loops."""
     return isinstance(asyncio.get_event_loop_policy(), EventLoopPolicy)
 
 
-def _cancel_all_tasks(loop):
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     to_cancel = asyncio.all_tasks(loop)
     if not to_cancel:
         return
@@ -60,7 +70,7 @@ def _cancel_all_tasks(loop):
             )
 
 
-def run(main, *, debug=None):
+def run(main: Coroutine[Any, Any, _T], *, debug: Optional[bool] = None) -> _T:
     """Run the coroutine ``main`` on a new PyLoop and return its result, as
     asyncio.run() does (tasks left are cancelled, async generators and the
     default executor shut down, the loop closed)."""

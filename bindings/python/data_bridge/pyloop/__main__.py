@@ -4,7 +4,7 @@ import sys
 from . import build_info
 
 
-def main():
+def main() -> None:
     info = build_info()
     width = max(len(key) for key in info)
     for key, value in info.items():
