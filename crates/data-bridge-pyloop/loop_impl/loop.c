@@ -446,6 +446,16 @@ int pyloop_fd_events(pyloop_loop *loop, int fd, void **reader_arg, void **writer
     return slot ? slot->events : 0;
 }
 
+void pyloop_fd_callbacks(pyloop_loop *loop, int fd, pyloop_io_callback *reader, pyloop_io_callback *writer)
+{
+    const pyloop_fd_slot *slot = fd >= 0 && fd < loop->fds_capacity ? &loop->fds[fd] : NULL;
+
+    if (reader)
+        *reader = slot ? slot->reader : NULL;
+    if (writer)
+        *writer = slot ? slot->writer : NULL;
+}
+
 int pyloop_fd_forget(pyloop_loop *loop, int fd)
 {
     if (fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].events)

@@ -128,6 +128,9 @@ int pyloop_fd_clear_writer(pyloop_loop *loop, int fd);
 /* Which of PYLOOP_READABLE/PYLOOP_WRITABLE are registered for fd (0: none),
  * and the registered argument for each (NULL when none). */
 int pyloop_fd_events(pyloop_loop *loop, int fd, void **reader_arg, void **writer_arg);
+/* The callbacks registered for fd (NULL when none): a host that shares the
+ * fd table between layers tells its watchers apart by them. */
+void pyloop_fd_callbacks(pyloop_loop *loop, int fd, pyloop_io_callback *reader, pyloop_io_callback *writer);
 /* Forgets every watcher on fd without touching the kernel (the fd is already
  * closed). Returns -ENOENT when nothing was registered. */
 int pyloop_fd_forget(pyloop_loop *loop, int fd);

@@ -5,6 +5,7 @@
  * and fd watchers.
  */
 #include "pyloop_module.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,9 +15,16 @@
 /* ending a run, and the hooks around the blocking wait                 */
 /* ------------------------------------------------------------------ */
 
+static void end_run_with_exception(LoopObject *self);
+
 /* Records the raised exception as the one that ends the run (loop thread,
  * GIL held): KeyboardInterrupt/SystemExit from a callback, or whatever a
  * signal handler raised. The first one wins; later ones would hide it. */
+void PyLoopLoop_EndRun(LoopObject *self)
+{
+    end_run_with_exception(self);
+}
+
 static void end_run_with_exception(LoopObject *self)
 {
     PyObject *exception = PyLoop_FetchException();
@@ -48,6 +56,59 @@ static void after_wait(pyloop_loop *core, void *context)
 }
 
 /* ------------------------------------------------------------------ */
+/* work deferred to the end of the running callback                    */
+/* ------------------------------------------------------------------ */
+
+int PyLoopLoop_Defer(LoopObject *loop, PyLoopDeferred *entry)
+{
+    if (entry->queued)
+        return 1;
+    if (!loop->core || !pyloop_is_running(loop->core))
+        return 0;
+    entry->queued = 1;
+    entry->next = NULL;
+    Py_INCREF(entry->owner);
+    if (!loop->deferred_head)
+        loop->deferred_tail = &loop->deferred_head;
+    *loop->deferred_tail = entry;
+    loop->deferred_tail = &entry->next;
+    return 1;
+}
+
+/* Entries queued while this runs (a flush that makes a protocol write)
+ * run in the same pass. An exception an entry leaves is reported. */
+static void run_deferred(LoopObject *loop)
+{
+    while (loop->deferred_head) {
+        PyLoopDeferred *entry = loop->deferred_head;
+        PyObject *owner = entry->owner;
+        loop->deferred_head = entry->next;
+        entry->queued = 0;
+        entry->run(entry);
+        Py_DECREF(owner);
+    }
+}
+
+void PyLoopLoop_RunDeferred(LoopObject *loop)
+{
+    if (loop->deferred_head)
+        run_deferred(loop);
+}
+
+/* Every trampoline empties the list on its way out, so it holds something
+ * only under a running callback, when the loop can be neither closed nor
+ * collected; this is for completeness. */
+static void drop_deferred(LoopObject *loop)
+{
+    while (loop->deferred_head) {
+        PyLoopDeferred *entry = loop->deferred_head;
+        loop->deferred_head = entry->next;
+        entry->queued = 0;
+        Py_DECREF(entry->owner);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* the trampolines the core calls for queued handles                   */
 /* ------------------------------------------------------------------ */
 
@@ -71,6 +132,7 @@ static void run_queued_handle(pyloop_loop *core, void *arg)
         Py_CLEAR(loop->last_queued); /* it goes when it has run, as in asyncio */
     if (PyLoopHandle_Run(handle) < 0)
         end_run_with_exception(loop);
+    PyLoopLoop_RunDeferred(loop);
     /* Someone took a reference while it ran (an exception handler kept
      * context["handle"]): from now on it may sit in a cycle. */
     if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked((PyObject *)handle))
@@ -541,6 +603,38 @@ static void fd_ready(pyloop_loop *core, int fd, int events, void *arg)
     }
 }
 
+/* An fd's watchers, told apart: handles set by add_reader/add_writer
+ * (fd_ready), and streams, which a transport's stream layer set. */
+typedef struct fd_watchers {
+    int events;
+    HandleObject *reader, *writer;
+    pyloop_stream *reader_stream, *writer_stream;
+} fd_watchers;
+
+static void watchers_of(LoopObject *self, int fd, fd_watchers *watchers)
+{
+    pyloop_io_callback reader_fn, writer_fn;
+    void *reader = NULL, *writer = NULL;
+
+    watchers->events = pyloop_fd_events(self->core, fd, &reader, &writer);
+    pyloop_fd_callbacks(self->core, fd, &reader_fn, &writer_fn);
+    watchers->reader = reader && reader_fn == fd_ready ? reader : NULL;
+    watchers->writer = writer && writer_fn == fd_ready ? writer : NULL;
+    watchers->reader_stream = reader && reader_fn != fd_ready ? reader : NULL;
+    watchers->writer_stream = writer && writer_fn != fd_ready ? writer : NULL;
+}
+
+/* The transport whose stream watches fd, for asyncio's error message. */
+static int refuse_transport_fd(fd_watchers *watchers, long fd)
+{
+    pyloop_stream *stream = watchers->reader_stream ? watchers->reader_stream : watchers->writer_stream;
+
+    if (!stream)
+        return 0;
+    PyErr_Format(PyExc_RuntimeError, "File descriptor %ld is used by transport %R", fd, (PyObject *)stream->context);
+    return -1;
+}
+
 /* The fd table's reference to a watcher's handle goes; the handle is
  * cancelled, as asyncio cancels a replaced or removed one. */
 static void drop_watcher_handle(void *handle)
@@ -554,7 +648,7 @@ static void drop_watcher_handle(void *handle)
 static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int event,
                              const char *method)
 {
-    void *reader = NULL, *writer = NULL;
+    fd_watchers watchers;
     HandleObject *handle;
     PyObject *packed;
     long fd;
@@ -571,13 +665,15 @@ static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C int");
         return NULL;
     }
-    if (check_callback(self, args[1], method) < 0 || pack_args(args + 2, nargs - 2, &packed) < 0)
+    watchers_of(self, (int)fd, &watchers);
+    if (refuse_transport_fd(&watchers, fd) < 0 || check_callback(self, args[1], method) < 0
+        || pack_args(args + 2, nargs - 2, &packed) < 0)
         return NULL;
     handle = PyLoopHandle_New(args[1], packed, self, NULL);
     Py_XDECREF(packed);
     if (!handle)
         return NULL;
-    first = !pyloop_fd_events(self->core, (int)fd, &reader, &writer);
+    first = !watchers.events;
     if (first && remember_fd_object(self, (int)fd, args[0]) < 0) {
         Py_DECREF(handle);
         return NULL;
@@ -591,20 +687,27 @@ static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t
         forget_fd_object(self, (int)fd);
         return error_from_core(rc);
     }
-    drop_watcher_handle(event == PYLOOP_READABLE ? reader : writer);
+    drop_watcher_handle(event == PYLOOP_READABLE ? watchers.reader : watchers.writer);
     return (PyObject *)handle;
 }
 
 static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
 {
-    void *reader = NULL, *writer = NULL;
+    fd_watchers watchers;
+    HandleObject *handle;
     long fd;
 
     if (self->closed)
         Py_RETURN_FALSE;
     if (lookup_fd(self, object, &fd) < 0)
         return NULL;
-    if (fd == FD_TOO_LARGE || !(pyloop_fd_events(self->core, (int)fd, &reader, &writer) & event))
+    if (fd == FD_TOO_LARGE)
+        Py_RETURN_FALSE;
+    watchers_of(self, (int)fd, &watchers);
+    handle = event == PYLOOP_READABLE ? watchers.reader : watchers.writer;
+    /* Not one of add_reader/add_writer's (a transport's stream): its owner
+     * stops it, through the transport's own methods. */
+    if (!handle)
         Py_RETURN_FALSE;
     /* A kernel error here means the fd is gone already: the watcher is
      * removed from the table either way. */
@@ -613,7 +716,7 @@ static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
     else
         pyloop_fd_clear_writer(self->core, (int)fd);
     forget_fd_object(self, (int)fd);
-    drop_watcher_handle(event == PYLOOP_READABLE ? reader : writer);
+    drop_watcher_handle(handle);
     Py_RETURN_TRUE;
 }
 
@@ -639,14 +742,17 @@ static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd)
 
 /* (fileobj, fd, events, reader handle, writer handle): a SelectorKey's
  * fields. selectors.EVENT_READ == 1 and EVENT_WRITE == 2, like ours. */
-static PyObject *fd_key_tuple(LoopObject *self, int fd, int events, void *reader, void *writer)
+static PyObject *fd_key_tuple(LoopObject *self, int fd)
 {
     PyObject *object = fd_object(self, fd), *key;
+    fd_watchers watchers;
 
     if (!object)
         return NULL;
-    key = Py_BuildValue("(OiiOO)", object, fd, events, reader ? (PyObject *)reader : Py_None,
-                        writer ? (PyObject *)writer : Py_None);
+    watchers_of(self, fd, &watchers);
+    key = Py_BuildValue("(OiiOO)", object, fd, watchers.events,
+                        watchers.reader ? (PyObject *)watchers.reader : Py_None,
+                        watchers.writer ? (PyObject *)watchers.writer : Py_None);
     Py_DECREF(object);
     return key;
 }
@@ -654,16 +760,13 @@ static PyObject *fd_key_tuple(LoopObject *self, int fd, int events, void *reader
 /* The key for a watched fd (found as remove_reader finds it), else None. */
 static PyObject *loop_fd_key(LoopObject *self, PyObject *object)
 {
-    void *reader, *writer;
     long fd;
-    int events;
 
     if (lookup_fd(self, object, &fd) < 0)
         return NULL;
-    events = fd == FD_TOO_LARGE ? 0 : pyloop_fd_events(self->core, (int)fd, &reader, &writer);
-    if (!events)
+    if (fd == FD_TOO_LARGE || !pyloop_fd_events(self->core, (int)fd, NULL, NULL))
         Py_RETURN_NONE;
-    return fd_key_tuple(self, (int)fd, events, reader, writer);
+    return fd_key_tuple(self, (int)fd);
 }
 
 typedef struct fd_map_context {
@@ -671,10 +774,11 @@ typedef struct fd_map_context {
     PyObject *map;
 } fd_map_context;
 
-static int add_fd_to_dict(int fd, int events, void *reader, void *writer, void *context)
+static int add_fd_to_dict(int fd, int Py_UNUSED(events), void *Py_UNUSED(reader), void *Py_UNUSED(writer),
+                          void *context)
 {
     fd_map_context *map = context;
-    PyObject *key = PyLong_FromLong(fd), *value = key ? fd_key_tuple(map->self, fd, events, reader, writer) : NULL;
+    PyObject *key = PyLong_FromLong(fd), *value = key ? fd_key_tuple(map->self, fd) : NULL;
     int rc = value ? PyDict_SetItem(map->map, key, value) : -1;
     Py_XDECREF(key);
     Py_XDECREF(value);
@@ -710,9 +814,20 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
 /* closing, GC                                                         */
 /* ------------------------------------------------------------------ */
 
+static int is_handle_task(pyloop_callback fn)
+{
+    return fn == run_queued_handle || fn == run_timer;
+}
+
 static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))
 {
     HandleObject *handle = arg;
+    if (!is_handle_task(fn)) {
+        /* A stream's task: the hold it took goes. */
+        if (pyloop_stream_of_task(fn, arg))
+            pyloop_stream_drop_task(fn, arg);
+        return 0;
+    }
     if (fn == run_timer)
         ((TimerHandleObject *)arg)->scheduled = 0;
     handle->queued = 0;
@@ -748,15 +863,23 @@ static void release_core_references(LoopObject *self)
         list.count = 0;
         pyloop_foreach_fd(self->core, collect_fd, &list);
         for (i = 0; i < list.count; i++) {
-            void *reader = NULL, *writer = NULL;
-            pyloop_fd_events(self->core, list.fds[i], &reader, &writer);
-            pyloop_fd_forget(self->core, list.fds[i]);
-            drop_watcher_handle(reader);
-            drop_watcher_handle(writer);
+            fd_watchers watchers;
+            watchers_of(self, list.fds[i], &watchers);
+            /* A transport's stream stops watching (its holds go); its socket
+             * stays open, as asyncio's transports outlive a closed loop. */
+            if (watchers.reader_stream)
+                pyloop_stream_close(watchers.reader_stream);
+            if (watchers.writer_stream && watchers.writer_stream != watchers.reader_stream)
+                pyloop_stream_close(watchers.writer_stream);
+            if (watchers.reader || watchers.writer)
+                pyloop_fd_forget(self->core, list.fds[i]);
+            drop_watcher_handle(watchers.reader);
+            drop_watcher_handle(watchers.writer);
         }
     } while (list.count);
     Py_CLEAR(self->fd_objects);
     Py_CLEAR(self->last_queued);
+    drop_deferred(self);
     pyloop_clear_pending(self->core, drop_queued, NULL);
 }
 
@@ -777,38 +900,55 @@ static PyObject *loop_close_core(LoopObject *self, PyObject *Py_UNUSED(unused))
 }
 
 typedef struct gc_visit {
+    LoopObject *self;
     visitproc visit;
     void *arg;
 } gc_visit;
 
 /* An untracked queued handle is the loop's alone: its fields are the loop's. */
-static int visit_queued(pyloop_callback Py_UNUSED(fn), void *arg, void *context)
+static int visit_queued(pyloop_callback fn, void *arg, void *context)
 {
     gc_visit *gc = context;
+    if (!is_handle_task(fn)) {
+        /* A stream's task holds the transport it belongs to. */
+        pyloop_stream *stream = pyloop_stream_of_task(fn, arg);
+        return stream ? gc->visit((PyObject *)stream->context, gc->arg) : 0;
+    }
     if (!PyObject_GC_IsTracked((PyObject *)arg))
         return PyLoopHandle_TraverseContents(arg, gc->visit, gc->arg);
     return gc->visit((PyObject *)arg, gc->arg);
 }
 
-static int visit_fd(int Py_UNUSED(fd), int Py_UNUSED(events), void *reader, void *writer, void *context)
+/* One reference per watcher: a handle, or the transport a stream's
+ * watcher holds. */
+static int visit_fd(int fd, int Py_UNUSED(events), void *Py_UNUSED(reader), void *Py_UNUSED(writer), void *context)
 {
     gc_visit *gc = context;
+    fd_watchers watchers;
     int rc = 0;
-    if (reader)
-        rc = gc->visit((PyObject *)reader, gc->arg);
-    if (!rc && writer)
-        rc = gc->visit((PyObject *)writer, gc->arg);
+
+    watchers_of(gc->self, fd, &watchers);
+    if (watchers.reader)
+        rc = gc->visit((PyObject *)watchers.reader, gc->arg);
+    if (!rc && watchers.writer)
+        rc = gc->visit((PyObject *)watchers.writer, gc->arg);
+    if (!rc && watchers.reader_stream)
+        rc = gc->visit((PyObject *)watchers.reader_stream->context, gc->arg);
+    if (!rc && watchers.writer_stream)
+        rc = gc->visit((PyObject *)watchers.writer_stream->context, gc->arg);
     return rc;
 }
 
 static int loop_traverse(LoopObject *self, visitproc visit, void *arg)
 {
-    gc_visit gc = {visit, arg};
+    gc_visit gc = {self, visit, arg};
     int rc;
 
     Py_VISIT(self->pending_exception);
     Py_VISIT(self->fd_objects);
     Py_VISIT(self->last_queued);
+    for (PyLoopDeferred *entry = self->deferred_head; entry; entry = entry->next)
+        Py_VISIT(entry->owner);
     if (!self->core)
         return 0;
     rc = pyloop_foreach_pending(self->core, visit_queued, &gc);

@@ -84,7 +84,7 @@ PyMODINIT_FUNC PyInit__pyloop(void)
     if (!module)
         return NULL;
     if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
-        || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0) {
+        || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -48,6 +48,16 @@
 
 #include "loop.h"
 
+/* Work that must happen before the current callback hands control back to
+ * the loop: a transport's writes of one callback leave in one writev. An
+ * entry owns a reference to `owner` while it is queued. */
+typedef struct PyLoopDeferred {
+    struct PyLoopDeferred *next;
+    void (*run)(struct PyLoopDeferred *entry);
+    PyObject *owner;
+    char queued;
+} PyLoopDeferred;
+
 typedef struct LoopObject {
     PyObject_HEAD
     pyloop_loop *core;
@@ -62,6 +72,9 @@ typedef struct LoopObject {
      * watcher can be removed through that object once it is closed, as
      * selectors' identity lookup allows. NULL while empty. */
     PyObject *fd_objects;
+    /* PyLoopDeferred entries, run when the callback that queued them
+     * returns (PyLoopLoop_RunDeferred), in the order they were queued. */
+    PyLoopDeferred *deferred_head, **deferred_tail;
     char closed;
     char debug;
 } LoopObject;
@@ -151,5 +164,18 @@ int PyLoopHandle_TraverseContents(HandleObject *handle, visitproc visit, void *a
 
 /* loop_object.c */
 int PyLoopLoop_TypeReady(void);
+/* Queues `entry` (once) to run when the running callback returns; takes a
+ * reference to entry->owner. Only while an iteration is under way: returns
+ * 0 without queueing otherwise, and the caller does the work now. */
+int PyLoopLoop_Defer(LoopObject *loop, PyLoopDeferred *entry);
+/* Runs what callbacks deferred: every trampoline calls it on its way out. */
+void PyLoopLoop_RunDeferred(LoopObject *loop);
+/* Ends the run with the exception raised now (KeyboardInterrupt/SystemExit
+ * from a loop task that is not a handle: a transport's protocol call). */
+void PyLoopLoop_EndRun(LoopObject *loop);
+
+/* transport.c */
+extern PyTypeObject *PyLoop_SocketTransportType;
+int PyLoopTransport_TypeReady(PyObject *module);
 
 #endif

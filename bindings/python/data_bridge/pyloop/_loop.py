@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import weakref
-from asyncio import events, unix_events
+from asyncio import events, sslproto, unix_events
 
 from . import _pyloop
 
@@ -165,6 +165,20 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             return
         super().close()
         self._close_core()
+
+    # -- transports: the C ones, on the engine's stream layer ---------------
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        return _pyloop.SocketTransport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
+                            server_hostname=None, extra=None, server=None, **timeouts):
+        # asyncio's own, with asyncio's SSLProtocol over the C transport.
+        # `timeouts` are ssl_handshake_timeout (and, from 3.11,
+        # ssl_shutdown_timeout), as this interpreter's asyncio passes them.
+        ssl_protocol = sslproto.SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname,
+                                            **timeouts)
+        _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport
 
     # -- asyncio internals that would append to the (unused) _ready deque --
     def _add_callback(self, handle):

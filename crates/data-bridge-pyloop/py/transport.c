@@ -1,0 +1,1571 @@
+/*
+ * SocketTransport: asyncio's _SelectorSocketTransport in C, on the stream
+ * layer (stream.h), for TCP and Unix stream sockets. Every method keeps the
+ * behaviour, the error types and the messages of the Python class of the
+ * running interpreter (3.9-3.13), with one addition that stays inside
+ * asyncio's contract:
+ *
+ *   Writes made during one callback leave together. write() with nothing
+ *   waiting to be sent defers the bytes (at most min(high water, 64 KiB) of
+ *   them) to the end of the running callback, so a response written as
+ *   headers then body costs one writev, not two sends. The bytes are in the
+ *   write buffer meanwhile: get_write_buffer_size() counts them, which is
+ *   the real buffered amount; pause_writing() still fires only when the
+ *   kernel refuses bytes, at asyncio's thresholds; order is kept; nothing
+ *   waits past the callback. Outside a running callback, and for larger
+ *   writes, write() sends at once as asyncio does.
+ *
+ * The type subclasses asyncio.transports._FlowControlMixin (so isinstance()
+ * against asyncio's transport classes holds, as asyncio's own sendfile
+ * fallback requires); its instances have a __dict__, so attributes stay
+ * assignable (test suites patch transport.write). The base's __slots__
+ * (_extra, _loop, _protocol_paused, _high_water, _low_water) are shadowed by
+ * properties that read this type's C state.
+ */
+#include "pyloop_module.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <netinet/tcp.h>
+#include <structmember.h>
+#include <sys/socket.h>
+
+#include "stream.h"
+
+#define MAX_SIZE_DEFAULT (256 * 1024)
+#define DEFER_LIMIT (64 * 1024)
+
+typedef struct TransportData {
+    pyloop_stream stream;
+    PyLoopDeferred flush; /* owner: the transport */
+    LoopObject *loop;     /* NULL once connection_lost ran */
+    PyObject *sock;       /* NULL once the socket is closed */
+    PyObject *protocol;
+    PyObject *extra; /* a dict */
+    PyObject *server;
+    PyObject *empty_waiter;
+    PyObject *dict;
+    PyObject *weakreflist;
+    PyObject *read_bytes; /* data_received: the bytes object being read into */
+    Py_buffer read_view;  /* get_buffer: the protocol's buffer, while held */
+    Py_ssize_t conn_lost;
+    int fd;
+    char closing;
+    char eof;
+    char paused; /* pause_reading() */
+    char protocol_connected;
+    char buffered; /* the protocol is an asyncio.BufferedProtocol */
+    char has_read_view;
+} TransportData;
+
+/* Python objects and names used here, looked up once. */
+static struct {
+    PyObject *flow_control_mixin;  /* asyncio.transports._FlowControlMixin */
+    PyObject *buffered_protocol;   /* asyncio.protocols.BufferedProtocol */
+    PyObject *transport_socket;    /* asyncio.trsock.TransportSocket */
+    PyObject *set_result_unless_cancelled;
+    PyObject *logger;
+    Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
+    int server_attach_takes_transport;
+    Py_ssize_t data_offset; /* where TransportData starts in an instance */
+    PyObject *minus_one;
+    PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
+        *str_connection_lost, *str_data_received, *str_eof_received, *str_get_buffer, *str_buffer_updated,
+        *str_pause_writing, *str_resume_writing, *str_close, *str_attach, *str_detach, *str_transports,
+        *str_create_future, *str_set_result, *str_set_exception, *str_max_size, *str_debug,
+        *str_add_reader_after_connect, *str_call_connection_lost;
+} T;
+
+PyTypeObject *PyLoop_SocketTransportType;
+
+static inline TransportData *data_of(PyObject *self)
+{
+    return (TransportData *)((char *)self + T.data_offset);
+}
+
+static inline PyObject *object_of(TransportData *t)
+{
+    return (PyObject *)((char *)t - T.data_offset);
+}
+
+/* A PyLoop stream's context is the Python object that holds it: loop_object.c
+ * visits it for the collector, once per hold the loop takes. */
+static inline TransportData *data_of_stream(pyloop_stream *stream)
+{
+    return data_of(stream->context);
+}
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+/* loop.call_soon(callable, *args) from C, for the rare calls (set-up,
+ * tear-down) where asyncio schedules one; the handle is dropped. */
+static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
+{
+    PyObject *handle = PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_soon, callable, first, second, NULL);
+    Py_XDECREF(handle);
+    return handle ? 0 : -1;
+}
+
+static int loop_debug(TransportData *t)
+{
+    return t->loop && t->loop->debug;
+}
+
+/* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
+static void debug_log(TransportData *t, const char *message)
+{
+    PyObject *result;
+
+    if (!loop_debug(t))
+        return;
+    result = PyObject_CallMethod(T.logger, "debug", "sO", message, object_of(t));
+    if (!result)
+        PyErr_WriteUnraisable(object_of(t));
+    Py_XDECREF(result);
+}
+
+/* KeyboardInterrupt and SystemExit pass through asyncio's transports: here
+ * they end the loop's run (the protocol call that raised them came from a
+ * loop task, not from Python). */
+static int is_fatal_to_run(void)
+{
+    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
+}
+
+static PyObject *os_error(int error)
+{
+    PyObject *exception;
+    errno = error;
+    PyErr_SetFromErrno(PyExc_OSError);
+    exception = PyLoop_FetchException();
+    return exception;
+}
+
+static void call_server(TransportData *t, PyObject *name)
+{
+    PyObject *result = T.server_attach_takes_transport
+                           ? PyObject_CallMethodObjArgs(t->server, name, object_of(t), NULL)
+                           : PyObject_CallMethodObjArgs(t->server, name, NULL);
+    if (!result)
+        PyErr_WriteUnraisable(object_of(t));
+    Py_XDECREF(result);
+}
+
+/* ------------------------------------------------------------------ */
+/* closing and errors                                                  */
+/* ------------------------------------------------------------------ */
+
+static PyObject *call_connection_lost(TransportData *t, PyObject *exception);
+
+/* asyncio's _force_close: drop what is buffered, stop reading, and have
+ * connection_lost called soon. */
+static int force_close(TransportData *t, PyObject *exception)
+{
+    PyObject *method;
+    int rc;
+
+    if (t->conn_lost)
+        return 0;
+    if (pyloop_stream_write_queue_size(&t->stream) || pyloop_stream_is_writing(&t->stream))
+        pyloop_stream_close(&t->stream);
+    if (!t->closing) {
+        t->closing = 1;
+        pyloop_stream_read_stop(&t->stream);
+    }
+    t->conn_lost++;
+    method = PyObject_GetAttr(object_of(t), T.str_call_connection_lost);
+    if (!method)
+        return -1;
+    rc = call_soon(t, method, exception ? exception : Py_None, NULL);
+    Py_DECREF(method);
+    return rc;
+}
+
+/* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
+ * else goes to the exception handler; then _force_close. Steals nothing. */
+static void fatal_error(TransportData *t, PyObject *exception, const char *message)
+{
+    PyObject *self = object_of(t), *result = NULL;
+
+    if (!t->loop)
+        return;
+    Py_INCREF(self);
+    if (PyObject_TypeCheck(exception, (PyTypeObject *)PyExc_OSError)) {
+        if (loop_debug(t)) {
+            PyObject *keywords = Py_BuildValue("{sO}", "exc_info", exception);
+            PyObject *arguments = Py_BuildValue("(sOs)", "%r: %s", self, message);
+            PyObject *debug = PyObject_GetAttr(T.logger, T.str_debug);
+            result = keywords && arguments && debug ? PyObject_Call(debug, arguments, keywords) : NULL;
+            Py_XDECREF(keywords);
+            Py_XDECREF(arguments);
+            Py_XDECREF(debug);
+        } else {
+            result = Py_None;
+            Py_INCREF(result);
+        }
+    } else {
+        PyObject *context = Py_BuildValue("{sssOsOsO}", "message", message, "exception", exception, "transport", self,
+                                          "protocol", t->protocol ? t->protocol : Py_None);
+        result = context ? PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_exception_handler, context, NULL)
+                         : NULL;
+        Py_XDECREF(context);
+    }
+    if (!result) {
+        if (is_fatal_to_run() && t->loop)
+            PyLoopLoop_EndRun(t->loop);
+        else
+            PyErr_WriteUnraisable(self);
+    }
+    Py_XDECREF(result);
+    if (force_close(t, exception) < 0)
+        PyErr_WriteUnraisable(self);
+    Py_DECREF(self);
+}
+
+/* fatal_error() with the exception that is raised now. Returns -1 when it
+ * was KeyboardInterrupt/SystemExit, which is left raised for the caller. */
+static int fail_with_raised(TransportData *t, const char *message)
+{
+    PyObject *exception;
+
+    if (is_fatal_to_run())
+        return -1;
+    exception = PyLoop_FetchException();
+    fatal_error(t, exception, message);
+    Py_DECREF(exception);
+    return 0;
+}
+
+/* A protocol callback raised: asyncio lets KeyboardInterrupt/SystemExit
+ * out of the transport method; from a loop task that means ending the run. */
+static void end_run_or_fail(TransportData *t, const char *message)
+{
+    if (fail_with_raised(t, message) < 0 && t->loop)
+        PyLoopLoop_EndRun(t->loop);
+}
+
+static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
+{
+    PyObject *self = object_of(t), *result = Py_None, *sock = t->sock, *server = t->server, *protocol = t->protocol;
+    PyObject *waiter = t->empty_waiter;
+    LoopObject *loop = t->loop;
+
+    Py_INCREF(self);
+    if (t->protocol_connected && protocol) {
+        result = PyObject_CallMethodObjArgs(protocol, T.str_connection_lost, exception, NULL);
+    } else {
+        Py_INCREF(result);
+    }
+    /* finally: */
+    pyloop_stream_close(&t->stream);
+    t->sock = NULL;
+    t->protocol = NULL;
+    t->loop = NULL;
+    t->server = NULL;
+    if (sock) {
+        PyObject *error = result ? NULL : PyLoop_FetchException();
+        PyObject *closed = PyObject_CallMethodObjArgs(sock, T.str_close, NULL);
+        if (!closed)
+            PyErr_WriteUnraisable(self);
+        Py_XDECREF(closed);
+        if (error)
+            PyLoop_RestoreException(error);
+        Py_DECREF(sock);
+    }
+    if (server) {
+        PyObject *error = result ? NULL : PyLoop_FetchException();
+        t->server = server; /* call_server reads it */
+        call_server(t, T.str_detach);
+        t->server = NULL;
+        if (error)
+            PyLoop_RestoreException(error);
+        Py_DECREF(server);
+    }
+    Py_XDECREF(protocol);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (result && waiter) {
+        /* 3.12+: a sendfile waiting for the buffer learns it never drains. */
+        PyObject *error = PyObject_CallFunction(PyExc_ConnectionError, "s", "Connection is closed by peer");
+        PyObject *set = error ? PyObject_CallMethodObjArgs(waiter, T.str_set_exception, error, NULL) : NULL;
+        Py_XDECREF(error);
+        if (!set)
+            Py_CLEAR(result);
+        Py_XDECREF(set);
+    }
+#else
+    (void)waiter;
+#endif
+    Py_XDECREF(loop);
+    Py_DECREF(self);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* the stream's callbacks                                              */
+/* ------------------------------------------------------------------ */
+
+/* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
+ * whatever asyncio's recv would raise for anything else. */
+static int read_size(TransportData *t, Py_ssize_t *size)
+{
+    PyObject *self = object_of(t), *value;
+
+    if (!t->dict || !PyDict_GetItemWithError(t->dict, T.str_max_size)) {
+        if (PyErr_Occurred())
+            return -1;
+        if (Py_TYPE(self) == PyLoop_SocketTransportType) {
+            *size = MAX_SIZE_DEFAULT;
+            return 0;
+        }
+    }
+    value = PyObject_GetAttr(self, T.str_max_size);
+    if (!value)
+        return -1;
+    *size = PyNumber_AsSsize_t(value, PyExc_OverflowError);
+    Py_DECREF(value);
+    if (*size == -1 && PyErr_Occurred())
+        return -1;
+    if (*size < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
+        return -1;
+    }
+    return 0;
+}
+
+static void eof_received(TransportData *t);
+
+static int alloc_for_protocol(TransportData *t, void **data, size_t *length)
+{
+    PyObject *buffer;
+    Py_ssize_t size;
+
+    buffer = PyObject_CallMethodObjArgs(t->protocol, T.str_get_buffer, T.minus_one, NULL);
+    if (!buffer || (size = PyObject_Size(buffer)) < 0) {
+        Py_XDECREF(buffer);
+        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
+        return 1;
+    }
+    if (size == 0) {
+        Py_DECREF(buffer);
+        PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
+        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
+        return 1;
+    }
+    if (PyObject_GetBuffer(buffer, &t->read_view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(buffer);
+        end_run_or_fail(t, "Fatal read error on socket transport");
+        return 1;
+    }
+    Py_DECREF(buffer); /* the view holds it */
+    t->has_read_view = 1;
+    *data = t->read_view.buf;
+    *length = (size_t)t->read_view.len;
+    return 0;
+}
+
+static int alloc_bytes(TransportData *t, void **data, size_t *length)
+{
+    Py_ssize_t size;
+
+    if (read_size(t, &size) < 0) {
+        end_run_or_fail(t, "Fatal read error on socket transport");
+        return 1;
+    }
+    if (size == 0) { /* recv(0) returns b'': asyncio's end of file */
+        eof_received(t);
+        return 1;
+    }
+    t->read_bytes = PyBytes_FromStringAndSize(NULL, size);
+    if (!t->read_bytes) {
+        end_run_or_fail(t, "Fatal read error on socket transport");
+        return 1;
+    }
+    *data = PyBytes_AS_STRING(t->read_bytes);
+    *length = (size_t)size;
+    return 0;
+}
+
+static int on_alloc(pyloop_stream *stream, void **data, size_t *length)
+{
+    TransportData *t = data_of_stream(stream);
+
+    if (t->conn_lost || !t->protocol)
+        return 1;
+    return t->buffered ? alloc_for_protocol(t, data, length) : alloc_bytes(t, data, length);
+}
+
+static void release_read_buffer(TransportData *t)
+{
+    if (t->has_read_view) {
+        t->has_read_view = 0;
+        PyBuffer_Release(&t->read_view);
+    }
+}
+
+/* asyncio's _read_ready__on_eof. */
+static void eof_received(TransportData *t)
+{
+    PyObject *keep_open;
+    int truth;
+
+    debug_log(t, "%r received EOF");
+    keep_open = PyObject_CallMethodObjArgs(t->protocol, T.str_eof_received, NULL);
+    if (!keep_open) {
+        end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
+        return;
+    }
+    truth = PyObject_IsTrue(keep_open);
+    Py_DECREF(keep_open);
+    if (truth < 0) {
+        end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
+        return;
+    }
+    if (truth) {
+        /* The protocol may still write; nothing more can be read. */
+        pyloop_stream_read_stop(&t->stream);
+        return;
+    }
+    PyObject *closed = PyObject_CallMethod(object_of(t), "close", NULL);
+    if (!closed && is_fatal_to_run())
+        PyLoopLoop_EndRun(t->loop);
+    else if (!closed)
+        PyErr_WriteUnraisable(object_of(t));
+    Py_XDECREF(closed);
+}
+
+static void deliver_bytes(TransportData *t, ssize_t nread)
+{
+    PyObject *data = t->read_bytes, *result;
+
+    t->read_bytes = NULL;
+    if (nread != PyBytes_GET_SIZE(data) && _PyBytes_Resize(&data, nread) < 0) {
+        end_run_or_fail(t, "Fatal read error on socket transport");
+        return;
+    }
+    result = PyObject_CallMethodObjArgs(t->protocol, T.str_data_received, data, NULL);
+    Py_DECREF(data);
+    if (!result)
+        end_run_or_fail(t, "Fatal error: protocol.data_received() call failed.");
+    Py_XDECREF(result);
+}
+
+static void deliver_count(TransportData *t, ssize_t nread)
+{
+    PyObject *count = PyLong_FromSsize_t(nread), *result;
+
+    release_read_buffer(t);
+    result = count ? PyObject_CallMethodObjArgs(t->protocol, T.str_buffer_updated, count, NULL) : NULL;
+    Py_XDECREF(count);
+    if (!result)
+        end_run_or_fail(t, "Fatal error: protocol.buffer_updated() call failed.");
+    Py_XDECREF(result);
+}
+
+static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
+{
+    TransportData *t = data_of_stream(stream);
+    PyObject *self = object_of(t);
+    LoopObject *loop = t->loop;
+    (void)data;
+
+    Py_INCREF(self);
+    Py_XINCREF(loop);
+    if (nread > 0) {
+        if (t->buffered)
+            deliver_count(t, nread);
+        else
+            deliver_bytes(t, nread);
+    } else {
+        release_read_buffer(t);
+        Py_CLEAR(t->read_bytes);
+        if (nread == 0) {
+            eof_received(t);
+        } else {
+            PyObject *exception = os_error((int)-nread);
+            fatal_error(t, exception, "Fatal read error on socket transport");
+            Py_XDECREF(exception);
+        }
+    }
+    if (loop) {
+        PyLoopLoop_RunDeferred(loop);
+        Py_DECREF(loop);
+    }
+    Py_DECREF(self);
+}
+
+static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
+{
+    PyObject *result = PyObject_CallMethodObjArgs(t->protocol, name, NULL);
+
+    if (!result) {
+        PyObject *exception, *context, *handled;
+        if (is_fatal_to_run()) {
+            PyLoopLoop_EndRun(t->loop);
+            return;
+        }
+        exception = PyLoop_FetchException();
+        context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", object_of(t),
+                                "protocol", t->protocol);
+        handled = context ? PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_exception_handler, context, NULL)
+                          : NULL;
+        if (!handled)
+            PyErr_WriteUnraisable(object_of(t));
+        Py_XDECREF(handled);
+        Py_XDECREF(context);
+        Py_XDECREF(exception);
+    }
+    Py_XDECREF(result);
+}
+
+static void on_write_pause(pyloop_stream *stream)
+{
+    TransportData *t = data_of_stream(stream);
+    if (t->protocol && t->loop)
+        call_protocol_flow(t, T.str_pause_writing, "protocol.pause_writing() failed");
+}
+
+static void on_write_resume(pyloop_stream *stream)
+{
+    TransportData *t = data_of_stream(stream);
+    if (t->protocol && t->loop)
+        call_protocol_flow(t, T.str_resume_writing, "protocol.resume_writing() failed");
+}
+
+/* asyncio's _write_ready, once the buffer is empty: the empty waiter, and
+ * close after drain (the stream does shutdown after drain itself). */
+static void drained(TransportData *t)
+{
+    PyObject *self = object_of(t);
+
+    Py_INCREF(self);
+    if (t->empty_waiter) {
+        PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_result, Py_None, NULL);
+        if (!set)
+            PyErr_WriteUnraisable(self);
+        Py_XDECREF(set);
+    }
+    if (t->closing && t->loop && !t->conn_lost) {
+        PyObject *result = call_connection_lost(t, Py_None);
+        if (!result && is_fatal_to_run() && t->loop)
+            PyLoopLoop_EndRun(t->loop);
+        else if (!result)
+            PyErr_WriteUnraisable(self);
+        Py_XDECREF(result);
+    }
+    Py_DECREF(self);
+}
+
+static void on_drain(pyloop_stream *stream)
+{
+    TransportData *t = data_of_stream(stream);
+    LoopObject *loop = t->loop;
+
+    Py_XINCREF(loop);
+    drained(t);
+    if (loop) {
+        PyLoopLoop_RunDeferred(loop);
+        Py_DECREF(loop);
+    }
+}
+
+static void on_error(pyloop_stream *stream, int error, int while_writing)
+{
+    TransportData *t = data_of_stream(stream);
+    PyObject *self = object_of(t), *exception = os_error(-error);
+
+    Py_INCREF(self);
+    if (while_writing) {
+        fatal_error(t, exception, "Fatal write error on socket transport");
+        if (t->empty_waiter) {
+            PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_exception, exception, NULL);
+            if (!set)
+                PyErr_WriteUnraisable(self);
+            Py_XDECREF(set);
+        }
+    } else {
+        fatal_error(t, exception, "Fatal read error on socket transport");
+    }
+    Py_XDECREF(exception);
+    Py_DECREF(self);
+}
+
+/* While the loop holds the stream (a watcher or a queued task), it owns a
+ * reference to the transport, as asyncio's selector owns the reader handle
+ * and through it the transport. */
+static void on_hold(pyloop_stream *stream)
+{
+    Py_INCREF((PyObject *)stream->context);
+}
+
+static void on_release(pyloop_stream *stream)
+{
+    Py_DECREF((PyObject *)stream->context);
+}
+
+static const pyloop_stream_callbacks stream_callbacks = {
+    .alloc = on_alloc,
+    .on_read = on_read,
+    .on_write_pause = on_write_pause,
+    .on_write_resume = on_write_resume,
+    .on_drain = on_drain,
+    .on_error = on_error,
+    .hold = on_hold,
+    .release = on_release,
+};
+
+/* ------------------------------------------------------------------ */
+/* writing                                                             */
+/* ------------------------------------------------------------------ */
+
+static void release_owner(void *owner)
+{
+    Py_DECREF((PyObject *)owner);
+}
+
+/* The bytes of `data` to hand to the stream: a bytes object is referenced,
+ * anything else is copied (what is queued must not change under it). */
+static PyObject *immutable_bytes(PyObject *data)
+{
+    if (PyBytes_CheckExact(data)) {
+        Py_INCREF(data);
+        return data;
+    }
+    return PyBytes_FromObject(data);
+}
+
+/* The deferred flush (see the top of the file). */
+static void run_flush(PyLoopDeferred *entry)
+{
+    TransportData *t = (TransportData *)((char *)entry - offsetof(TransportData, flush));
+    int rc;
+
+    if (!t->loop || t->conn_lost)
+        return;
+    rc = pyloop_stream_flush(&t->stream);
+    if (rc < 0) {
+        PyObject *exception = os_error(-rc);
+        fatal_error(t, exception, "Fatal write error on socket transport");
+        Py_XDECREF(exception);
+    } else if (!pyloop_stream_write_queue_size(&t->stream)) {
+        drained(t); /* a flush that sent it all: the stream calls nothing */
+    }
+}
+
+static int defer_limit(TransportData *t)
+{
+    size_t high, low;
+    pyloop_stream_get_write_limits(&t->stream, &high, &low);
+    return (int)(high < DEFER_LIMIT ? high : DEFER_LIMIT);
+}
+
+/* Sends or queues `count` bytes objects; the stream takes a reference to
+ * each (and releases every one exactly once, whatever it returns). */
+static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
+{
+    pyloop_stream_buffer stack[8], *buffers = stack;
+    size_t total = 0, queued = pyloop_stream_write_queue_size(&t->stream);
+    int refused = pyloop_stream_is_writing(&t->stream); /* the kernel is behind */
+    unsigned flags = 0;
+    Py_ssize_t i;
+    int rc;
+
+    if (count > 8 && !(buffers = PyMem_New(pyloop_stream_buffer, count))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        Py_INCREF(chunks[i]);
+        buffers[i] = (pyloop_stream_buffer){PyBytes_AS_STRING(chunks[i]), (size_t)PyBytes_GET_SIZE(chunks[i]),
+                                            release_owner, chunks[i]};
+        total += buffers[i].length;
+    }
+    /* Defer while the kernel refused nothing yet (the queue is empty, or
+     * holds only what this callback deferred) and the lot stays small;
+     * otherwise what was deferred goes first, with these. */
+    if (!refused && queued + total <= (size_t)defer_limit(t) && PyLoopLoop_Defer(t->loop, &t->flush))
+        flags = PYLOOP_STREAM_DEFER;
+    rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
+    if (buffers != stack)
+        PyMem_Free(buffers);
+    if (rc < 0) {
+        PyObject *exception = os_error(-rc);
+        fatal_error(t, exception, "Fatal write error on socket transport");
+        Py_XDECREF(exception);
+    } else if (queued && !pyloop_stream_write_queue_size(&t->stream)) {
+        drained(t); /* what was deferred went out with these */
+    }
+    return 0;
+}
+
+/* write() once the connection is lost: counted, and logged past asyncio's
+ * threshold. Returns 1 (nothing to send), 0 (go on) or -1. */
+static int count_lost_write(TransportData *t)
+{
+    if (!t->conn_lost)
+        return 0;
+    if (t->conn_lost >= T.connlost_threshold) {
+        PyObject *result = PyObject_CallMethod(T.logger, "warning", "s", "socket.send() raised exception.");
+        if (!result)
+            return -1;
+        Py_DECREF(result);
+    }
+    t->conn_lost++;
+    return 1;
+}
+
+static PyObject *transport_write(PyObject *self, PyObject *data)
+{
+    TransportData *t = data_of(self);
+    PyObject *chunk;
+    int rc;
+
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (t->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
+        return NULL;
+    }
+    if (t->empty_waiter) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
+        return NULL;
+    }
+    if (PyObject_IsTrue(data) <= 0) { /* empty (len 0); errors from len() too */
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if ((rc = count_lost_write(t)) != 0) {
+        if (rc < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    chunk = immutable_bytes(data);
+    if (!chunk)
+        return NULL;
+    rc = write_buffers(t, &chunk, 1);
+    Py_DECREF(chunk);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* 3.12+: each item goes to the buffer as is, and the lot is sent at once. */
+static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
+{
+    TransportData *t = data_of(self);
+    PyObject *sequence, **chunks;
+    Py_ssize_t count, i, kept = 0;
+    int rc;
+
+    if (t->eof) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
+        return NULL;
+    }
+    if (t->empty_waiter) {
+        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
+        return NULL;
+    }
+    rc = PyObject_IsTrue(list_of_data);
+    if (rc <= 0) {
+        if (rc < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    sequence = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
+    if (!sequence)
+        return NULL;
+    count = PySequence_Fast_GET_SIZE(sequence);
+    chunks = PyMem_New(PyObject *, count ? count : 1);
+    if (!chunks) {
+        Py_DECREF(sequence);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sequence, i), *view = PyMemoryView_FromObject(item);
+        PyObject *chunk = view ? immutable_bytes(item) : NULL;
+        Py_XDECREF(view);
+        if (!chunk)
+            goto fail;
+        if (PyBytes_GET_SIZE(chunk) == 0) {
+            Py_DECREF(chunk);
+            continue;
+        }
+        chunks[kept++] = chunk;
+    }
+    rc = 0;
+    if (kept && !t->conn_lost)
+        rc = write_buffers(t, chunks, kept);
+    for (i = 0; i < kept; i++)
+        Py_DECREF(chunks[i]);
+    PyMem_Free(chunks);
+    Py_DECREF(sequence);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+fail:
+    for (i = 0; i < kept; i++)
+        Py_DECREF(chunks[i]);
+    PyMem_Free(chunks);
+    Py_DECREF(sequence);
+    return NULL;
+}
+#else
+/* 3.9-3.11: WriteTransport.writelines, write(b''.join(list_of_data)). */
+static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
+{
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0), *joined, *result;
+
+    if (!empty)
+        return NULL;
+    joined = _PyBytes_Join(empty, list_of_data);
+    Py_DECREF(empty);
+    if (!joined)
+        return NULL;
+    result = transport_write(self, joined);
+    Py_DECREF(joined);
+    return result;
+}
+#endif
+
+static PyObject *transport_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    TransportData *t = data_of(self);
+    int rc;
+
+    if (t->closing || t->eof)
+        Py_RETURN_NONE;
+    t->eof = 1;
+    rc = pyloop_stream_shutdown(&t->stream);
+    if (rc < 0) {
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_can_write_eof(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
+{
+    Py_RETURN_TRUE;
+}
+
+static PyObject *transport_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyLong_FromSize_t(pyloop_stream_write_queue_size(&data_of(self)->stream));
+}
+
+/* asyncio's _set_write_buffer_limits, then _maybe_pause_protocol. */
+static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"high", "low", NULL};
+    TransportData *t = data_of(self);
+    PyObject *high_object = Py_None, *low_object = Py_None, *high = NULL, *low = NULL, *result = NULL;
+    Py_ssize_t high_value, low_value;
+    int ok;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "|OO:set_write_buffer_limits", names, &high_object,
+                                     &low_object))
+        return NULL;
+    if (high_object == Py_None)
+        high = low_object == Py_None ? PyLong_FromLong(64 * 1024) : PyNumber_Multiply(PyLong_FromLong(4), low_object);
+    else
+        high = (Py_INCREF(high_object), high_object);
+    if (!high)
+        return NULL;
+    if (low_object == Py_None)
+        low = PyNumber_FloorDivide(high, PyLong_FromLong(4));
+    else
+        low = (Py_INCREF(low_object), low_object);
+    if (!low)
+        goto done;
+    {
+        PyObject *zero = PyLong_FromLong(0);
+        int high_ge_low = PyObject_RichCompareBool(high, low, Py_GE);
+        int low_ge_zero = high_ge_low > 0 ? PyObject_RichCompareBool(low, zero, Py_GE) : 0;
+        Py_DECREF(zero);
+        if (high_ge_low < 0 || low_ge_zero < 0)
+            goto done;
+        ok = high_ge_low && low_ge_zero;
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", high, low);
+        goto done;
+    }
+    high_value = PyNumber_AsSsize_t(high, PyExc_OverflowError);
+    low_value = high_value == -1 && PyErr_Occurred() ? -1 : PyNumber_AsSsize_t(low, PyExc_OverflowError);
+    if (low_value == -1 && PyErr_Occurred())
+        goto done;
+    pyloop_stream_set_write_limits(&t->stream, (size_t)high_value, (size_t)low_value);
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    Py_XDECREF(high);
+    Py_XDECREF(low);
+    return result;
+}
+
+static PyObject *transport_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    size_t high, low;
+    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
+    return Py_BuildValue("(nn)", (Py_ssize_t)low, (Py_ssize_t)high);
+}
+
+/* ------------------------------------------------------------------ */
+/* reading state, closing                                              */
+/* ------------------------------------------------------------------ */
+
+static int is_reading(TransportData *t)
+{
+    return !t->closing && !t->paused;
+}
+
+static PyObject *transport_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyBool_FromLong(is_reading(data_of(self)));
+}
+
+static PyObject *transport_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyBool_FromLong(data_of(self)->closing);
+}
+
+static PyObject *transport_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    TransportData *t = data_of(self);
+
+    if (!is_reading(t))
+        Py_RETURN_NONE;
+    t->paused = 1;
+    pyloop_stream_read_stop(&t->stream);
+    debug_log(t, "%r pauses reading");
+    Py_RETURN_NONE;
+}
+
+static int start_reading(TransportData *t)
+{
+    int rc;
+
+    if (!is_reading(t) || !t->loop)
+        return 0;
+    rc = pyloop_stream_read_start(&t->stream);
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *transport_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    TransportData *t = data_of(self);
+
+    if (t->closing || !t->paused)
+        Py_RETURN_NONE;
+    t->paused = 0;
+    if (start_reading(t) < 0)
+        return NULL;
+    debug_log(t, "%r resumes reading");
+    Py_RETURN_NONE;
+}
+
+/* Scheduled by the constructor after connection_made: asyncio's
+ * call_soon(self._add_reader, fd, self._read_ready). */
+static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (start_reading(data_of(self)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    TransportData *t = data_of(self);
+    PyObject *method;
+    int rc;
+
+    if (t->closing)
+        Py_RETURN_NONE;
+    t->closing = 1;
+    pyloop_stream_read_stop(&t->stream);
+    if (pyloop_stream_write_queue_size(&t->stream))
+        Py_RETURN_NONE; /* connection_lost comes once the buffer is sent */
+    t->conn_lost++;
+    method = PyObject_GetAttr(self, T.str_call_connection_lost);
+    if (!method)
+        return NULL;
+    rc = call_soon(t, method, Py_None, NULL);
+    Py_DECREF(method);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_abort(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (force_close(data_of(self), NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_force_close(PyObject *self, PyObject *exception)
+{
+    if (force_close(data_of(self), exception == Py_None ? NULL : exception) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"exc", "message", NULL};
+    PyObject *exception;
+    const char *message = "Fatal error on transport";
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|s:_fatal_error", names, &exception, &message))
+        return NULL;
+    fatal_error(data_of(self), exception, message);
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_call_connection_lost(PyObject *self, PyObject *exception)
+{
+    return call_connection_lost(data_of(self), exception);
+}
+
+static PyObject *transport_make_empty_waiter(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    TransportData *t = data_of(self);
+    PyObject *set;
+
+    if (t->empty_waiter) {
+        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
+        return NULL;
+    }
+    t->empty_waiter = PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_create_future, NULL);
+    if (!t->empty_waiter)
+        return NULL;
+    if (!pyloop_stream_write_queue_size(&t->stream)) {
+        set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_result, Py_None, NULL);
+        if (!set)
+            return NULL;
+        Py_DECREF(set);
+    }
+    Py_INCREF(t->empty_waiter);
+    return t->empty_waiter;
+}
+
+static PyObject *transport_reset_empty_waiter(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    Py_CLEAR(data_of(self)->empty_waiter);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* protocol, extra info, repr                                          */
+/* ------------------------------------------------------------------ */
+
+static int set_protocol(TransportData *t, PyObject *protocol)
+{
+    int buffered = PyObject_IsInstance(protocol, T.buffered_protocol);
+
+    if (buffered < 0)
+        return -1;
+    Py_INCREF(protocol);
+    Py_XSETREF(t->protocol, protocol);
+    t->buffered = (char)buffered;
+    t->protocol_connected = 1;
+    return 0;
+}
+
+static PyObject *transport_set_protocol(PyObject *self, PyObject *protocol)
+{
+    if (set_protocol(data_of(self), protocol) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *transport_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    PyObject *protocol = data_of(self)->protocol;
+    protocol = protocol ? protocol : Py_None;
+    Py_INCREF(protocol);
+    return protocol;
+}
+
+static PyObject *transport_get_extra_info(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"name", "default", NULL};
+    PyObject *name, *fallback = Py_None, *value;
+    TransportData *t = data_of(self);
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:get_extra_info", names, &name, &fallback))
+        return NULL;
+    value = t->extra ? PyDict_GetItemWithError(t->extra, name) : NULL;
+    if (!value && PyErr_Occurred())
+        return NULL;
+    value = value ? value : fallback;
+    Py_INCREF(value);
+    return value;
+}
+
+/* <SocketTransport fd=7 read=polling write=<idle, bufsize=0>>, as asyncio. */
+static PyObject *transport_repr(PyObject *self)
+{
+    TransportData *t = data_of(self);
+    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
+    const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
+
+    name = name ? name + 1 : Py_TYPE(self)->tp_name;
+    if (t->loop && !t->loop->closed)
+        return PyUnicode_FromFormat("<%s%s fd=%d read=%s write=<%s, bufsize=%zu>>", name, state, t->fd,
+                                    pyloop_stream_is_reading(&t->stream) ? "polling" : "idle",
+                                    pyloop_stream_is_writing(&t->stream) ? "polling" : "idle",
+                                    pyloop_stream_write_queue_size(&t->stream));
+    return PyUnicode_FromFormat("<%s%s fd=%d>", name, state, t->fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* construction, GC, finalization                                      */
+/* ------------------------------------------------------------------ */
+
+static int set_nodelay(PyObject *sock, int fd)
+{
+    int type = 0, family = 0, one = 1;
+    socklen_t length = sizeof(type);
+    struct sockaddr_storage address;
+    socklen_t address_length = sizeof(address);
+    (void)sock;
+
+    /* base_events._set_nodelay: TCP over IPv4/IPv6 only. */
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0 || type != SOCK_STREAM)
+        return 0;
+    if (getsockname(fd, (struct sockaddr *)&address, &address_length) < 0)
+        return 0;
+    family = address.ss_family;
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return 0;
+}
+
+static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
+{
+    PyObject *value;
+
+    t->extra = extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
+    if (!t->extra)
+        return -1;
+    value = PyObject_CallOneArg(T.transport_socket, sock);
+    if (!value || PyDict_SetItemString(t->extra, "socket", value) < 0)
+        goto fail;
+    Py_DECREF(value);
+    value = PyObject_CallMethod(sock, "getsockname", NULL);
+    if (!value) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError))
+            return -1;
+        PyErr_Clear();
+        value = (Py_INCREF(Py_None), Py_None);
+    }
+    if (PyDict_SetItemString(t->extra, "sockname", value) < 0)
+        goto fail;
+    Py_DECREF(value);
+    value = NULL;
+    if (!PyDict_GetItemString(t->extra, "peername")) {
+        value = PyObject_CallMethod(sock, "getpeername", NULL);
+        if (!value) {
+            if (!PyErr_ExceptionMatches(PyExc_OSError))
+                return -1;
+            PyErr_Clear();
+            value = (Py_INCREF(Py_None), Py_None);
+        }
+        if (PyDict_SetItemString(t->extra, "peername", value) < 0)
+            goto fail;
+        Py_DECREF(value);
+    }
+    return 0;
+fail:
+    Py_XDECREF(value);
+    return -1;
+}
+
+/* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None) */
+static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", NULL};
+    TransportData *t = data_of(self);
+    PyObject *loop, *sock, *protocol, *waiter = Py_None, *extra = Py_None, *server = Py_None, *fileno, *transports;
+    PyObject *method;
+    long fd;
+    int rc;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:SocketTransport", names, &loop, &sock, &protocol,
+                                     &waiter, &extra, &server))
+        return -1;
+    if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
+        PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
+        return -1;
+    }
+    if (t->loop) {
+        PyErr_SetString(PyExc_RuntimeError, "SocketTransport is already initialized");
+        return -1;
+    }
+    if (fill_extra(t, sock, extra) < 0)
+        return -1;
+    fileno = PyObject_CallMethod(sock, "fileno", NULL);
+    fd = fileno ? PyLong_AsLong(fileno) : -1;
+    Py_XDECREF(fileno);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    Py_INCREF(loop);
+    t->loop = (LoopObject *)loop;
+    Py_INCREF(sock);
+    t->sock = sock;
+    t->fd = (int)fd;
+    t->flush.run = run_flush;
+    t->flush.owner = self;
+    t->protocol_connected = 0;
+    if (set_protocol(t, protocol) < 0)
+        return -1;
+    if (server != Py_None) {
+        Py_INCREF(server);
+        t->server = server;
+        call_server(t, T.str_attach);
+    }
+    rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    /* loop._transports[fd] = self, which _ensure_fd_no_transport reads. */
+    transports = PyObject_GetAttr(loop, T.str_transports);
+    if (!transports)
+        return -1;
+    {
+        PyObject *key = PyLong_FromLong(fd);
+        rc = key ? PyObject_SetItem(transports, key, self) : -1;
+        Py_XDECREF(key);
+    }
+    Py_DECREF(transports);
+    if (rc < 0)
+        return -1;
+    set_nodelay(sock, t->fd);
+    /* connection_made, then reading, then the waiter: asyncio's order. */
+    method = PyObject_GetAttr(protocol, T.str_connection_made);
+    rc = method ? call_soon(t, method, self, NULL) : -1;
+    Py_XDECREF(method);
+    if (rc < 0)
+        return -1;
+    method = PyObject_GetAttr(self, T.str_add_reader_after_connect);
+    rc = method ? call_soon(t, method, NULL, NULL) : -1;
+    Py_XDECREF(method);
+    if (rc < 0)
+        return -1;
+    if (waiter != Py_None && call_soon(t, T.set_result_unless_cancelled, waiter, Py_None) < 0)
+        return -1;
+    return 0;
+}
+
+static int transport_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    TransportData *t = data_of(self);
+
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(t->loop);
+    Py_VISIT(t->sock);
+    Py_VISIT(t->protocol);
+    Py_VISIT(t->extra);
+    Py_VISIT(t->server);
+    Py_VISIT(t->empty_waiter);
+    Py_VISIT(t->dict);
+    return 0;
+}
+
+static int transport_clear(PyObject *self)
+{
+    TransportData *t = data_of(self);
+
+    Py_CLEAR(t->protocol);
+    Py_CLEAR(t->extra);
+    Py_CLEAR(t->server);
+    Py_CLEAR(t->empty_waiter);
+    Py_CLEAR(t->dict);
+    return 0;
+}
+
+/* asyncio's __del__: an unclosed transport warns and closes its socket. */
+static void transport_finalize(PyObject *self)
+{
+    TransportData *t = data_of(self);
+    PyObject *error = PyLoop_FetchException(), *closed;
+
+    if (t->sock) {
+        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
+            PyErr_WriteUnraisable(self);
+        pyloop_stream_close(&t->stream);
+        closed = PyObject_CallMethodObjArgs(t->sock, T.str_close, NULL);
+        if (!closed)
+            PyErr_WriteUnraisable(self);
+        Py_XDECREF(closed);
+#if PY_VERSION_HEX >= 0x030D0000
+        if (t->server)
+            call_server(t, T.str_detach);
+#endif
+    }
+    if (error)
+        PyLoop_RestoreException(error);
+}
+
+static void transport_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    TransportData *t = data_of(self);
+
+    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(self);
+    if (t->weakreflist)
+        PyObject_ClearWeakRefs(self);
+    pyloop_stream_close(&t->stream);
+    release_read_buffer(t);
+    Py_CLEAR(t->read_bytes);
+    transport_clear(self);
+    Py_CLEAR(t->sock);
+    Py_CLEAR(t->loop);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* ------------------------------------------------------------------ */
+/* attributes asyncio's own code reads                                 */
+/* ------------------------------------------------------------------ */
+
+static PyObject *object_or_none(PyObject *value)
+{
+    value = value ? value : Py_None;
+    Py_INCREF(value);
+    return value;
+}
+
+static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->sock); }
+static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return object_or_none((PyObject *)data_of(self)->loop); }
+static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->protocol); }
+static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->extra); }
+static PyObject *get_server(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->server); }
+static PyObject *get_empty_waiter(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->empty_waiter); }
+static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(data_of(self)->fd); }
+static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
+static PyObject *get_eof(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->eof); }
+static PyObject *get_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->paused); }
+static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
+
+static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(pyloop_stream_write_paused(&data_of(self)->stream));
+}
+
+static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c))
+{
+    size_t high, low;
+    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
+    return PyLong_FromSize_t(high);
+}
+
+static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c))
+{
+    size_t high, low;
+    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
+    return PyLong_FromSize_t(low);
+}
+
+static PyGetSetDef transport_getset[] = {
+    {"_sock", get_sock, NULL, NULL, NULL},
+    {"_sock_fd", get_sock_fd, NULL, NULL, NULL},
+    {"_loop", get_loop, NULL, NULL, NULL},
+    {"_protocol", get_protocol, NULL, NULL, NULL},
+    {"_extra", get_extra, NULL, NULL, NULL},
+    {"_server", get_server, NULL, NULL, NULL},
+    {"_empty_waiter", get_empty_waiter, NULL, NULL, NULL},
+    {"_closing", get_closing, NULL, NULL, NULL},
+    {"_eof", get_eof, NULL, NULL, NULL},
+    {"_paused", get_paused, NULL, NULL, NULL},
+    {"_conn_lost", get_conn_lost, NULL, NULL, NULL},
+    {"_protocol_paused", get_protocol_paused, NULL, NULL, NULL},
+    {"_high_water", get_high_water, NULL, NULL, NULL},
+    {"_low_water", get_low_water, NULL, NULL, NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef transport_methods[] = {
+    {"write", transport_write, METH_O, "Write some data bytes to the transport."},
+    {"writelines", transport_writelines, METH_O, "Write a list (or any iterable) of data bytes."},
+    {"write_eof", transport_write_eof, METH_NOARGS, "Close the write end after flushing buffered data."},
+    {"can_write_eof", transport_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
+    {"close", transport_close, METH_NOARGS, "Close the transport once the buffer is sent."},
+    {"abort", transport_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
+    {"is_closing", transport_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},
+    {"is_reading", transport_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
+    {"pause_reading", transport_pause_reading, METH_NOARGS, "Pause the receiving end."},
+    {"resume_reading", transport_resume_reading, METH_NOARGS, "Resume the receiving end."},
+    {"get_write_buffer_size", transport_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
+    {"get_write_buffer_limits", transport_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
+    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))transport_set_write_buffer_limits,
+     METH_VARARGS | METH_KEYWORDS, "Set the high- and low-water limits for write flow control."},
+    {"get_extra_info", (PyCFunction)(void (*)(void))transport_get_extra_info, METH_VARARGS | METH_KEYWORDS,
+     "Get optional transport information."},
+    {"get_protocol", transport_get_protocol, METH_NOARGS, "Return the current protocol."},
+    {"set_protocol", transport_set_protocol, METH_O, "Set a new protocol."},
+    {"_force_close", transport_force_close, METH_O, NULL},
+    {"_fatal_error", (PyCFunction)(void (*)(void))transport_fatal_error, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"_call_connection_lost", transport_call_connection_lost, METH_O, NULL},
+    {"_make_empty_waiter", transport_make_empty_waiter, METH_NOARGS, NULL},
+    {"_reset_empty_waiter", transport_reset_empty_waiter, METH_NOARGS, NULL},
+    {"_add_reader_after_connect", transport_add_reader_after_connect, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* the type                                                            */
+/* ------------------------------------------------------------------ */
+
+static int import_attribute(PyObject **slot, const char *module_name, const char *name)
+{
+    PyObject *module = PyImport_ImportModule(module_name);
+    if (!module)
+        return -1;
+    *slot = PyObject_GetAttrString(module, name);
+    Py_DECREF(module);
+    return *slot ? 0 : -1;
+}
+
+static int intern(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot ? 0 : -1;
+}
+
+static int load_names(void)
+{
+    PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
+    int rc = -1;
+
+    if (import_attribute(&T.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
+        || import_attribute(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
+        || import_attribute(&T.transport_socket, "asyncio.trsock", "TransportSocket") < 0
+        || import_attribute(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
+        || import_attribute(&T.logger, "asyncio.log", "logger") < 0
+        || import_attribute(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
+        || import_attribute(&attach, "asyncio.base_events", "Server") < 0)
+        goto done;
+    T.connlost_threshold = PyLong_AsSsize_t(threshold);
+    if (T.connlost_threshold == -1 && PyErr_Occurred())
+        goto done;
+    /* Server._attach() took the transport from 3.13 (Server._attach(self,
+     * transport)); ask the code rather than the version. */
+    Py_SETREF(attach, PyObject_GetAttrString(attach, "_attach"));
+    code = attach ? PyObject_GetAttrString(attach, "__code__") : NULL;
+    count = code ? PyObject_GetAttrString(code, "co_argcount") : NULL;
+    if (!count)
+        goto done;
+    T.server_attach_takes_transport = PyLong_AsLong(count) >= 2;
+    if (!(T.minus_one = PyLong_FromLong(-1)))
+        goto done;
+    if (intern(&T.str_call_soon, "call_soon") < 0 || intern(&T.str_call_exception_handler, "call_exception_handler") < 0
+        || intern(&T.str_get_debug, "get_debug") < 0 || intern(&T.str_connection_made, "connection_made") < 0
+        || intern(&T.str_connection_lost, "connection_lost") < 0 || intern(&T.str_data_received, "data_received") < 0
+        || intern(&T.str_eof_received, "eof_received") < 0 || intern(&T.str_get_buffer, "get_buffer") < 0
+        || intern(&T.str_buffer_updated, "buffer_updated") < 0 || intern(&T.str_pause_writing, "pause_writing") < 0
+        || intern(&T.str_resume_writing, "resume_writing") < 0 || intern(&T.str_close, "close") < 0
+        || intern(&T.str_attach, "_attach") < 0 || intern(&T.str_detach, "_detach") < 0
+        || intern(&T.str_transports, "_transports") < 0 || intern(&T.str_create_future, "create_future") < 0
+        || intern(&T.str_set_result, "set_result") < 0 || intern(&T.str_set_exception, "set_exception") < 0
+        || intern(&T.str_max_size, "max_size") < 0 || intern(&T.str_debug, "debug") < 0
+        || intern(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
+        || intern(&T.str_call_connection_lost, "_call_connection_lost") < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(threshold);
+    Py_XDECREF(attach);
+    Py_XDECREF(code);
+    Py_XDECREF(count);
+    return rc;
+}
+
+/* Built at run time: the layout starts where _FlowControlMixin's ends. */
+static PyMemberDef transport_members[3];
+
+int PyLoopTransport_TypeReady(PyObject *module)
+{
+    PyTypeObject *base;
+    PyObject *bases, *sendfile_mode = NULL, *try_native = NULL;
+    PyType_Slot slots[] = {
+        {Py_tp_init, transport_init},
+        {Py_tp_dealloc, transport_dealloc},
+        {Py_tp_traverse, transport_traverse},
+        {Py_tp_clear, transport_clear},
+        {Py_tp_finalize, transport_finalize},
+        {Py_tp_repr, transport_repr},
+        {Py_tp_methods, transport_methods},
+        {Py_tp_getset, transport_getset},
+        {Py_tp_members, transport_members},
+        {Py_tp_doc, "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer."},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = "data_bridge.pyloop._pyloop.SocketTransport",
+        .itemsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+        .slots = slots,
+    };
+
+    if (load_names() < 0)
+        return -1;
+    base = (PyTypeObject *)T.flow_control_mixin;
+    T.data_offset = (base->tp_basicsize + (Py_ssize_t)_Alignof(max_align_t) - 1) & ~((Py_ssize_t)_Alignof(max_align_t) - 1);
+    spec.basicsize = (int)(T.data_offset + (Py_ssize_t)sizeof(TransportData));
+    transport_members[0] = (PyMemberDef){"__weaklistoffset__", T_PYSSIZET,
+                                         T.data_offset + (Py_ssize_t)offsetof(TransportData, weakreflist), READONLY,
+                                         NULL};
+    transport_members[1] = (PyMemberDef){"__dictoffset__", T_PYSSIZET,
+                                         T.data_offset + (Py_ssize_t)offsetof(TransportData, dict), READONLY, NULL};
+    bases = PyTuple_Pack(1, T.flow_control_mixin);
+    if (!bases)
+        return -1;
+    PyLoop_SocketTransportType = (PyTypeObject *)PyType_FromSpecWithBases(&spec, bases);
+    Py_DECREF(bases);
+    if (!PyLoop_SocketTransportType)
+        return -1;
+    /* Class attributes asyncio's own code looks for. */
+    if (import_attribute(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
+        return -1;
+    try_native = PyObject_GetAttrString(sendfile_mode, "TRY_NATIVE");
+    Py_DECREF(sendfile_mode);
+    if (!try_native || PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "_sendfile_compatible", try_native) < 0
+        || PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "_start_tls_compatible", Py_True) < 0) {
+        Py_XDECREF(try_native);
+        return -1;
+    }
+    Py_DECREF(try_native);
+    {
+        PyObject *max_size = PyLong_FromLong(MAX_SIZE_DEFAULT);
+        int rc = max_size ? PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "max_size", max_size) : -1;
+        Py_XDECREF(max_size);
+        if (rc < 0)
+            return -1;
+    }
+    Py_INCREF(PyLoop_SocketTransportType);
+    if (PyModule_AddObject(module, "SocketTransport", (PyObject *)PyLoop_SocketTransportType) < 0) {
+        Py_DECREF(PyLoop_SocketTransportType);
+        return -1;
+    }
+    return 0;
+}
