@@ -74,7 +74,8 @@ static struct {
         *str_connection_lost, *str_data_received, *str_eof_received, *str_get_buffer, *str_buffer_updated,
         *str_pause_writing, *str_resume_writing, *str_close, *str_attach, *str_detach, *str_transports,
         *str_create_future, *str_set_result, *str_set_exception, *str_max_size, *str_debug,
-        *str_add_reader_after_connect, *str_call_connection_lost;
+        *str_add_reader_after_connect, *str_call_connection_lost, *str_accept, *str_setblocking, *str_errno,
+        *str_peername;
 } T;
 
 PyTypeObject *PyLoop_SocketTransportType;
@@ -1433,6 +1434,121 @@ static PyMethodDef transport_methods[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* the accept loop                                                     */
+/* ------------------------------------------------------------------ */
+
+/* One accepted connection: asyncio's _accept_connection2 without TLS, done
+ * at once rather than in a task one iteration later (docs/usage.md lists
+ * the difference). Returns -1 only for KeyboardInterrupt/SystemExit; any
+ * other failure is dropped, as asyncio drops it outside debug mode (the
+ * caller takes debug mode to asyncio's own path). */
+static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server)
+{
+    PyObject *protocol, *extra = NULL, *transport = NULL;
+
+    protocol = PyObject_CallNoArgs(factory);
+    if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
+        PyObject *args[] = {loop, conn, protocol, Py_None, extra, server};
+        transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6, NULL);
+    }
+    Py_XDECREF(protocol);
+    Py_XDECREF(extra);
+    if (transport) {
+        Py_DECREF(transport); /* the loop holds it while it reads */
+        return 0;
+    }
+    if (is_fatal_to_run())
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+/* asyncio's _accept_connection for a listening socket without TLS, in C:
+ * at most `backlog` accepts per readiness, each connection given its
+ * protocol and transport at once. Returns None, or (OSError, accepts left
+ * of the backlog) on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+ * for _loop.py to handle as asyncio does (report it, stop watching, retry
+ * later, and go on through the backlog); any other error is raised, to the
+ * loop's exception handler. The socket's own
+ * accept() and setblocking() are called, as asyncio calls them. */
+static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *loop, *factory, *sock, *server;
+    Py_ssize_t backlog, i;
+
+    (void)module;
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    loop = args[0], factory = args[1], sock = args[2], server = args[3];
+    backlog = PyLong_AsSsize_t(args[4]);
+    if (backlog == -1 && PyErr_Occurred())
+        return NULL;
+    for (i = 0; i < backlog; i++) {
+        PyObject *pair = PyObject_CallMethodNoArgs(sock, T.str_accept), *conn = NULL, *addr = NULL, *done = NULL;
+        int rc;
+
+        if (pair) {
+            PyObject *items = PySequence_Tuple(pair);
+            Py_DECREF(pair);
+            if (!items)
+                return NULL;
+            if (PyTuple_GET_SIZE(items) != 2) {
+                PyErr_Format(PyExc_ValueError, "expected 2 values to unpack from accept() (got %zd)",
+                             PyTuple_GET_SIZE(items));
+                Py_DECREF(items);
+                return NULL;
+            }
+            conn = PyTuple_GET_ITEM(items, 0);
+            addr = PyTuple_GET_ITEM(items, 1);
+            Py_INCREF(conn);
+            Py_INCREF(addr);
+            Py_DECREF(items);
+            done = PyObject_CallMethodOneArg(conn, T.str_setblocking, Py_False);
+        }
+        if (!done) {
+            PyObject *exception, *number;
+            long error;
+
+            Py_XDECREF(conn);
+            Py_XDECREF(addr);
+            if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)
+                || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
+                PyErr_Clear(); /* the backlog is empty */
+                Py_RETURN_NONE;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_OSError))
+                return NULL;
+            exception = PyLoop_FetchException();
+            number = exception ? PyObject_GetAttr(exception, T.str_errno) : NULL;
+            error = number && PyLong_Check(number) ? PyLong_AsLong(number) : 0;
+            Py_XDECREF(number);
+            PyErr_Clear();
+            if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+                PyObject *result = Py_BuildValue("(Nn)", exception, backlog - i - 1);
+                return result;
+            }
+            PyLoop_RestoreException(exception);
+            return NULL;
+        }
+        Py_DECREF(done);
+        rc = accept_one(loop, factory, conn, addr, server);
+        Py_DECREF(conn);
+        Py_DECREF(addr);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef accept_functions[] = {
+    {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
+     "accept_connections(loop, protocol_factory, sock, server, backlog): asyncio's accept loop, without TLS."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -1489,7 +1605,9 @@ static int load_names(void)
         || intern(&T.str_set_result, "set_result") < 0 || intern(&T.str_set_exception, "set_exception") < 0
         || intern(&T.str_max_size, "max_size") < 0 || intern(&T.str_debug, "debug") < 0
         || intern(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
-        || intern(&T.str_call_connection_lost, "_call_connection_lost") < 0)
+        || intern(&T.str_call_connection_lost, "_call_connection_lost") < 0 || intern(&T.str_accept, "accept") < 0
+        || intern(&T.str_setblocking, "setblocking") < 0 || intern(&T.str_errno, "errno") < 0
+        || intern(&T.str_peername, "peername") < 0)
         goto done;
     rc = 0;
 done:
@@ -1567,5 +1685,5 @@ int PyLoopTransport_TypeReady(PyObject *module)
         Py_DECREF(PyLoop_SocketTransportType);
         return -1;
     }
-    return 0;
+    return PyModule_AddFunctions(module, accept_functions);
 }

@@ -13,9 +13,14 @@ import signal
 import sys
 import threading
 import weakref
-from asyncio import events, sslproto, unix_events
+from asyncio import constants, events, selector_events, sslproto, trsock, unix_events
 
 from . import _pyloop
+
+# The TLS timeouts asyncio's _accept_connection takes after the backlog
+# (ssl_handshake_timeout; from 3.11 ssl_shutdown_timeout too), with its
+# defaults: _start_serving is called back with all of them, as asyncio does.
+_ACCEPT_TIMEOUTS = selector_events.BaseSelectorEventLoop._accept_connection.__defaults__[3:]
 
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
@@ -165,6 +170,34 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
             return
         super().close()
         self._close_core()
+
+    # -- the accept loop: in C for plain sockets (_pyloop.accept_connections)
+    def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *timeouts,
+                           **kw_timeouts):
+        # TLS (a handshake to await) and debug mode (asyncio logs each
+        # connection) take asyncio's own path.
+        if sslcontext is not None or self._debug:
+            return super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *timeouts,
+                                              **kw_timeouts)
+        if not kw_timeouts:
+            timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
+        left = backlog
+        while True:
+            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left)
+            if shortage is None:
+                return None
+            # Out of a system resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): as
+            # asyncio, report it, stop watching, try again in a while, and
+            # go on through the backlog.
+            exc, left = shortage
+            self.call_exception_handler({
+                'message': 'socket.accept() out of system resource',
+                'exception': exc,
+                'socket': trsock.TransportSocket(sock),
+            })
+            self._remove_reader(sock.fileno())
+            self.call_later(constants.ACCEPT_RETRY_DELAY, self._start_serving, protocol_factory, sock, sslcontext,
+                            server, backlog, *timeouts, **kw_timeouts)
 
     # -- transports: the C ones, on the engine's stream layer ---------------
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
