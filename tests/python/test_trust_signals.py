@@ -7,77 +7,15 @@ in add_signal_handler(); a program that never calls that sees no wakeup fd,
 in the loop's process or in a child forked from it.
 """
 
-import json
 import os
 import signal
-import subprocess
 import sys
-import textwrap
 import threading
 import unittest
 import warnings
 
 import base
-
-CHILD_PRELUDE = r'''
-import asyncio, gc, json, sys, weakref
-VARIANT = sys.argv[1]
-
-def new_loop():
-    if VARIANT == "pyloop":
-        import data_bridge.pyloop
-        return data_bridge.pyloop.new_event_loop()
-    return asyncio.SelectorEventLoop()
-
-def report(**result):
-    print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
-'''
-
-
-def _tail(text, lines=40):
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return "\n".join((text or "").splitlines()[-lines:])
-
-
-def run_child(testcase, body, timeout=base.TIMEOUT):
-    """Run CHILD_PRELUDE + body with the variant's loop; return (result of
-    the last report(), CompletedProcess). A hang fails the test."""
-    env = dict(os.environ)
-    if testcase.LOOP_NAME == "pyloop":
-        package = base.pyloop_module(testcase)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(package.__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(
-            [root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    source = CHILD_PRELUDE + textwrap.dedent(body)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", source, testcase.LOOP_NAME], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            universal_newlines=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        hung = "child hung (hang guard %g s); stderr:\n%s" % (
-            timeout, _tail(exc.stderr))
-    else:
-        hung = None
-    if hung:
-        testcase.fail(hung)
-    result = None
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
-    return result, proc
-
-
-def assert_child(testcase, result, proc, expected):
-    status = proc.returncode
-    if status < 0:
-        status = "%d (killed by signal %d)" % (status, -status)
-    msg = ("child exit status %s\nstdout:\n%s\nstderr:\n%s"
-           % (status, _tail(proc.stdout), _tail(proc.stderr)))
-    testcase.assertEqual(result, expected, msg)
-    testcase.assertEqual(proc.returncode, 0, msg)
+from child import assert_child, run_child, tail
 
 
 def _wakeup_fd_of_forked_child():
@@ -200,4 +138,4 @@ class _SignalsDuringLongCallback:
         self.assertEqual(complaints, 0,
                          "the signal handler could not write its wakeup "
                          "byte %d times; stderr ends:\n%s"
-                         % (complaints, _tail(proc.stderr, 8)))
+                         % (complaints, tail(proc.stderr, 8)))
