@@ -977,7 +977,7 @@ START_TEST(test_throttle_never_blocks_without_a_running_loop)
     int count = 0, i;
 
     /* Nobody drains: the producer is told to throttle, and pyloop_throttle
-     * only yields, so this returns. */
+     * returns at once, so this ends. */
     for (i = 0; i <= PYLOOP_THROTTLE_HIGH + 10; i++) {
         ck_assert_int_eq(pyloop_call_soon_threadsafe(loop, count_call, &count), 0);
         if (pyloop_throttle_needed(loop))

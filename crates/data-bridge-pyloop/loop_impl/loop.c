@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,11 +187,12 @@ void pyloop_throttle(pyloop_loop *loop)
             atomic_store(&loop->throttle_off_until, atomic_load(&loop->inbox.takes) + 1);
         return;
     }
-    /* Nobody drains the inbox now (the loop is not running, or stuck): give
-     * the CPU, and with it the host's lock the caller released, to another
-     * thread, as asyncio's producers do with the system call each of their
-     * calls makes. */
-    sched_yield();
+    /* Nobody drains the inbox now (the loop is not running, or stuck):
+     * waiting would not help, and yielding the CPU would cost a producer a
+     * time slice per call on a busy machine. Return: the caller has released
+     * its host lock for this call (the GIL, which another thread waiting for
+     * it takes now), as asyncio's producers do in the system call each of
+     * their calls makes. */
 }
 
 int pyloop_foreach_pending(pyloop_loop *loop, pyloop_visit visit, void *context)

@@ -74,10 +74,11 @@ int pyloop_call_soon_threadsafe(pyloop_loop *loop, pyloop_callback fn, void *arg
  * returns once the loop has taken the inbox down to PYLOOP_THROTTLE_LOW, or
  * stopped, or has taken nothing for PYLOOP_THROTTLE_STALL_NS (a callback
  * blocked, perhaps on this very producer). While the loop does not run, or
- * after such a stall until it takes from the inbox again, it only yields the
- * CPU: so a loop that is not draining costs producers a yield per call (what
- * asyncio's system call per call costs them), never a deadlock. The callback
- * itself was queued before: nothing is lost or reordered. */
+ * after such a stall until it takes from the inbox again, it returns at once:
+ * a loop that is not draining costs producers only the release of their
+ * host lock per call (what asyncio's system call per call costs them), never
+ * a deadlock and never a time slice. The callback itself was queued before:
+ * nothing is lost or reordered. */
 #define PYLOOP_THROTTLE_HIGH 4096
 #define PYLOOP_THROTTLE_LOW 1024
 #define PYLOOP_THROTTLE_STALL_NS INT64_C(100000000)
