@@ -46,7 +46,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import common  # noqa: E402
 
-SCRIPTS = ("bench_event_loop", "bench_scaling", "bench_wakeup", "bench_net")
+SCRIPTS = ("bench_event_loop", "bench_scaling", "bench_wakeup", "bench_net",
+           "bench_http")
+# The panels of phases.png, CHART_COLUMNS to a row.
 KEY_METRICS = (
     ("callback_us", "lower is better"),
     ("burst_mcb_s", "higher is better"),
@@ -54,7 +56,11 @@ KEY_METRICS = (
     ("xthread_p50_us", "lower is better"),
     ("idle_wakeups_per_s", "lower is better"),
     ("echo_proto_1k_rps", "higher is better"),
+    ("echo_proto_1k_c64_rps", "higher is better"),
+    ("http_asgi_rps", "higher is better"),
+    ("http_aiohttp_rps", "higher is better"),
 )
+CHART_COLUMNS = 3
 
 
 class Spec(object):
@@ -231,7 +237,18 @@ def write_chart(path, doc, labels):
         return False
     width = max(12.0, 3 * (0.55 * len(labels) + 1.2))
     notes, marked = common.metric_notes(doc["results"], labels)
-    fig, axes = plt.subplots(2, 3, figsize=(width, 8.6 + 0.35 * len(notes)))
+    # A hatched bar carries a note; the notes are part of those numbers.
+    charted = {name for name, _ in KEY_METRICS}
+    footer = "\n".join(textwrap.fill("[%d] %s" % (n, note), 160)
+                       for n, note, places in notes
+                       if any(m in charted for m, _ in places))
+    footer_in = 0.15 * (footer.count("\n") + 1) + 0.1 if footer else 0.0
+    nrows = -(-len(KEY_METRICS) // CHART_COLUMNS)
+    height = 4.3 * nrows + footer_in
+    fig, axes = plt.subplots(nrows, CHART_COLUMNS, squeeze=False,
+                             figsize=(width, height))
+    for ax in list(axes.flat)[len(KEY_METRICS):]:
+        ax.set_visible(False)
     colors = [PYLOOP_COLOR if doc["loops"].get(lb, {}).get("loop") == "pyloop"
               else REFERENCE_COLOR for lb in labels]
     for ax, (name, hint) in zip(axes.flat, KEY_METRICS):
@@ -275,13 +292,9 @@ def write_chart(path, doc, labels):
     fig.legend(handles=[Patch(color=REFERENCE_COLOR, label="reference loops (asyncio, uvloop, rloop)"),
                         Patch(color=PYLOOP_COLOR, label="pyloop builds (one per phase)")],
                loc="upper right", fontsize=9, frameon=False)
-    # A hatched bar carries a note; the notes are part of those numbers.
-    charted = {name for name, _ in KEY_METRICS}
-    notes = [(n, note) for n, note, places in notes if any(m in charted for m, _ in places)]
-    footer = "\n".join(textwrap.fill("[%d] %s" % (n, note), 160) for n, note in notes)
     if footer:
         fig.text(0.01, 0.005, footer, fontsize=7, va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0.03 * len(notes) + (0.01 if notes else 0), 1, 0.95))
+    fig.tight_layout(rect=(0, footer_in / height, 1, 1 - 0.45 / height))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True

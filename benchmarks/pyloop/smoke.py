@@ -41,7 +41,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOOPS = ("asyncio", "uvloop", "rloop", "pyloop")
 OPTIONAL = ("uvloop", "rloop")
-UNITS = ("us", "ns", "ms", "s", "Mcb/s", "rps", "per_s")
+UNITS = ("us", "ns", "ms", "s", "Mcb/s", "rps", "per_s", "calls")
 
 
 def _echo_metrics():
@@ -51,6 +51,10 @@ def _echo_metrics():
             base = "echo_%s_%s" % (mode, size)
             out += [base + "_rps", base + "_mean_us", base + "_p99_us",
                     base + "_srv_cpu_us"]
+        for conns in (16, 64):
+            base = "echo_%s_1k_c%d" % (mode, conns)
+            out += [base + "_rps", base + "_srv_cpu_us"]
+        out.append("echo_%s_1k_srv_syscalls" % mode)
     return out
 
 
@@ -68,6 +72,9 @@ REQUIRED = {
         "xthread_burst_mcb_s", "mixed_avg_us", "call_soon_ns",
         "timer_lateness_us", "idle_wakeups_per_s"],
     "bench_net": _echo_metrics(),
+    "bench_http": ["http_%s_%s" % (server, what)
+                   for server in ("asgi", "starlette", "aiohttp")
+                   for what in ("rps", "p99_ms", "srv_cpu_us")],
 }
 
 
