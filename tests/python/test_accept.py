@@ -84,6 +84,30 @@ class _Accept:
         for client in clients:
             self.assertEqual(client.recv(1), b"")
 
+    def test_nodelay_follows_the_listening_socket_proto(self):
+        # asyncio sets TCP_NODELAY only on a socket whose proto is
+        # IPPROTO_TCP: create_server's own sockets (getaddrinfo gives it),
+        # not a listener made with socket.socket() (proto 0), nor what it
+        # accepts.
+        results = {}
+        for label in ("made by create_server", "proto 0"):
+            made = []
+            if label == "proto 0":
+                listener = socket.socket()
+                listener.bind(("127.0.0.1", 0))
+                server = self.loop.run_until_complete(
+                    self.loop.create_server(lambda: _Recorder(made), sock=listener))
+            else:
+                server = self.loop.run_until_complete(
+                    self.loop.create_server(lambda: _Recorder(made), "127.0.0.1", 0))
+            self.connect(server.sockets[0].getsockname())
+            self.wait_for(lambda: len(made) == 1)
+            sock = made[0].transport.get_extra_info("socket")
+            results[label] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            made[0].transport.close()
+            self.close_server(server)
+        self.assertEqual(results, {"made by create_server": True, "proto 0": False})
+
     def test_failing_factory_drops_only_its_connection(self):
         made, calls, handled = [], [], []
         self.loop.set_exception_handler(lambda loop, context: handled.append(context))

@@ -34,7 +34,12 @@
 #include "stream.h"
 
 #define MAX_SIZE_DEFAULT (256 * 1024)
+/* The most a write inside a callback defers to the callback's end (see the
+ * top of this file). -DDEFER_LIMIT=0 turns deferral off, for measuring
+ * what it buys (docs/architecture.md, "The write rule"). */
+#ifndef DEFER_LIMIT
 #define DEFER_LIMIT (64 * 1024)
+#endif
 
 typedef struct TransportData {
     pyloop_stream stream;
@@ -57,6 +62,7 @@ typedef struct TransportData {
     char protocol_connected;
     char buffered; /* the protocol is an asyncio.BufferedProtocol */
     char has_read_view;
+    char read_shared; /* data_received: the bytes are in shared_read_buffer */
 } TransportData;
 
 /* Python objects and names used here, looked up once. */
@@ -367,6 +373,14 @@ static int alloc_for_protocol(TransportData *t, void **data, size_t *length)
     return 0;
 }
 
+/* Reads for data_received land here and are copied into a bytes object of
+ * the size read, as uvloop does. A fresh bytes object of max_size per read
+ * (asyncio's recv(max_size)) is a 256 KiB allocation: mmap, mremap and
+ * munmap, three system calls and fresh pages on every read. One buffer
+ * serves every transport of the process: it is filled and copied out with
+ * the GIL held and no Python code in between. */
+static char shared_read_buffer[MAX_SIZE_DEFAULT];
+
 static int alloc_bytes(TransportData *t, void **data, size_t *length)
 {
     Py_ssize_t size;
@@ -379,6 +393,14 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
         eof_received(t);
         return 1;
     }
+    if ((size_t)size <= sizeof shared_read_buffer) {
+        t->read_shared = 1;
+        *data = shared_read_buffer;
+        *length = (size_t)size;
+        return 0;
+    }
+    /* A read that found nothing (EAGAIN) left the last one unused. */
+    Py_CLEAR(t->read_bytes);
     t->read_bytes = PyBytes_FromStringAndSize(NULL, size);
     if (!t->read_bytes) {
         end_run_or_fail(t, "Fatal read error on socket transport");
@@ -442,7 +464,14 @@ static void deliver_bytes(TransportData *t, ssize_t nread)
     PyObject *data = t->read_bytes, *result;
 
     t->read_bytes = NULL;
-    if (nread != PyBytes_GET_SIZE(data) && _PyBytes_Resize(&data, nread) < 0) {
+    if (t->read_shared) {
+        t->read_shared = 0;
+        data = PyBytes_FromStringAndSize(shared_read_buffer, nread);
+        if (!data) {
+            end_run_or_fail(t, "Fatal read error on socket transport");
+            return;
+        }
+    } else if (nread != PyBytes_GET_SIZE(data) && _PyBytes_Resize(&data, nread) < 0) {
         end_run_or_fail(t, "Fatal read error on socket transport");
         return;
     }
@@ -482,6 +511,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     } else {
         release_read_buffer(t);
         Py_CLEAR(t->read_bytes);
+        t->read_shared = 0;
         if (nread == 0) {
             eof_received(t);
         } else {
@@ -655,11 +685,11 @@ static void run_flush(PyLoopDeferred *entry)
     }
 }
 
-static int defer_limit(TransportData *t)
+static size_t defer_limit(TransportData *t)
 {
-    size_t high, low;
+    size_t high, low, limit = DEFER_LIMIT;
     pyloop_stream_get_write_limits(&t->stream, &high, &low);
-    return (int)(high < DEFER_LIMIT ? high : DEFER_LIMIT);
+    return high < limit ? high : limit;
 }
 
 /* Sends or queues `count` bytes objects; the stream takes a reference to
@@ -686,7 +716,7 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     /* Defer while the kernel refused nothing yet (the queue is empty, or
      * holds only what this callback deferred) and the lot stays small;
      * otherwise what was deferred goes first, with these. */
-    if (!refused && queued + total <= (size_t)defer_limit(t) && PyLoopLoop_Defer(t->loop, &t->flush))
+    if (!refused && queued + total <= defer_limit(t) && PyLoopLoop_Defer(t->loop, &t->flush))
         flags = PYLOOP_STREAM_DEFER;
     rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
     if (buffers != stack)
@@ -1136,23 +1166,36 @@ static PyObject *transport_repr(PyObject *self)
 /* construction, GC, finalization                                      */
 /* ------------------------------------------------------------------ */
 
+/* base_events._set_nodelay, exactly: TCP_NODELAY only for a socket object
+ * whose family is AF_INET/AF_INET6, type SOCK_STREAM and proto IPPROTO_TCP
+ * (read in that order, each only if the one before matched). A socket made
+ * with proto 0 (socket.socket(), and what accept() returns from such a
+ * listener) keeps Nagle on, as on asyncio: the option is something a
+ * program can read back. -1 with an exception set, where asyncio raises. */
 static int set_nodelay(PyObject *sock, int fd)
 {
-    int type = 0, family = 0, one = 1;
-    socklen_t length = sizeof(type);
-    struct sockaddr_storage address;
-    socklen_t address_length = sizeof(address);
-    (void)sock;
+    static const char *const names[] = {"family", "type", "proto"};
+    int i, one = 1;
 
-    /* base_events._set_nodelay: TCP over IPv4/IPv6 only. */
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0 || type != SOCK_STREAM)
-        return 0;
-    if (getsockname(fd, (struct sockaddr *)&address, &address_length) < 0)
-        return 0;
-    family = address.ss_family;
-    if (family != AF_INET && family != AF_INET6)
-        return 0;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (i = 0; i < 3; i++) {
+        PyObject *value = PyObject_GetAttrString(sock, names[i]);
+        long number;
+        int match;
+
+        if (!value)
+            return -1;
+        number = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
+        Py_DECREF(value);
+        if (number == -1 && PyErr_Occurred())
+            PyErr_Clear(); /* too large: matches nothing */
+        match = i == 0 ? number == AF_INET || number == AF_INET6 : number == (i == 1 ? SOCK_STREAM : IPPROTO_TCP);
+        if (!match)
+            return 0;
+    }
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
     return 0;
 }
 
@@ -1257,7 +1300,8 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_DECREF(transports);
     if (rc < 0)
         return -1;
-    set_nodelay(sock, t->fd);
+    if (set_nodelay(sock, t->fd) < 0)
+        return -1;
     /* connection_made, then reading, then the waiter: asyncio's order. */
     method = PyObject_GetAttr(protocol, T.str_connection_made);
     rc = method ? call_soon(t, method, self, NULL) : -1;
