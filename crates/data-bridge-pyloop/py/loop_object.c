@@ -645,20 +645,17 @@ static void drop_watcher_handle(void *handle)
     Py_DECREF((PyObject *)handle);
 }
 
-static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int event,
-                             const char *method)
+/* _add_reader/_add_writer(fileobj, callback, *args); `packed`: the args
+ * tuple, or NULL for none (the handle takes its own reference). */
+static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callback, PyObject *packed, int event,
+                          const char *method)
 {
     fd_watchers watchers;
     HandleObject *handle;
-    PyObject *packed;
     long fd;
     int rc, first;
 
-    if (nargs < 2) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at least 2 arguments (%zd given)", method, nargs);
-        return NULL;
-    }
-    if (check_open(self) < 0 || fileobj_to_fd(args[0], &fd) < 0)
+    if (check_open(self) < 0 || fileobj_to_fd(fileobj, &fd) < 0)
         return NULL;
     if (fd == FD_TOO_LARGE) {
         /* What epoll.register() says of it in asyncio. */
@@ -666,15 +663,13 @@ static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     watchers_of(self, (int)fd, &watchers);
-    if (refuse_transport_fd(&watchers, fd) < 0 || check_callback(self, args[1], method) < 0
-        || pack_args(args + 2, nargs - 2, &packed) < 0)
+    if (refuse_transport_fd(&watchers, fd) < 0 || check_callback(self, callback, method) < 0)
         return NULL;
-    handle = PyLoopHandle_New(args[1], packed, self, NULL);
-    Py_XDECREF(packed);
+    handle = PyLoopHandle_New(callback, packed, self, NULL);
     if (!handle)
         return NULL;
     first = !watchers.events;
-    if (first && remember_fd_object(self, (int)fd, args[0]) < 0) {
+    if (first && remember_fd_object(self, (int)fd, fileobj) < 0) {
         Py_DECREF(handle);
         return NULL;
     }
@@ -689,6 +684,22 @@ static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t
     }
     drop_watcher_handle(event == PYLOOP_READABLE ? watchers.reader : watchers.writer);
     return (PyObject *)handle;
+}
+
+static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t nargs, int event,
+                             const char *method)
+{
+    PyObject *packed, *handle;
+
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at least 2 arguments (%zd given)", method, nargs);
+        return NULL;
+    }
+    if (pack_args(args + 2, nargs - 2, &packed) < 0)
+        return NULL;
+    handle = watch_fd(self, args[0], args[1], packed, event, method);
+    Py_XDECREF(packed);
+    return handle;
 }
 
 static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
@@ -718,6 +729,23 @@ static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
     forget_fd_object(self, (int)fd);
     drop_watcher_handle(handle);
     Py_RETURN_TRUE;
+}
+
+HandleObject *PyLoopLoop_AddWatcher(LoopObject *self, PyObject *fileobj, int event, PyObject *callback,
+                                   PyObject *args)
+{
+    return (HandleObject *)watch_fd(self, fileobj, callback, args, event,
+                                    event == PYLOOP_READABLE ? "add_reader" : "add_writer");
+}
+
+int PyLoopLoop_RemoveWatcher(LoopObject *self, PyObject *fileobj, int event)
+{
+    PyObject *removed = remove_watcher(self, fileobj, event);
+
+    if (!removed)
+        return -1;
+    Py_DECREF(removed);
+    return removed == Py_True;
 }
 
 static PyObject *loop_add_reader(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1094,6 +1122,27 @@ static PyMethodDef loop_methods[] = {
      "_set_fd_quiet(fd, quiet): a quiet fd does not make a busy iteration look at I/O."},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, "Drop queued callbacks, timers and fd watchers."},
     {"stats", (PyCFunction)loop_stats, METH_NOARGS, "The engine's counters, as a dict."},
+    /* sockops.c: coroutines, as asyncio's are */
+    {"sock_recv", (PyCFunction)(void (*)(void))PyLoopSock_Recv, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
+    {"sock_recv_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvInto, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_recvfrom", (PyCFunction)(void (*)(void))PyLoopSock_Recvfrom, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
+    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvfromInto, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
+#endif
+    {"sock_sendall", (PyCFunction)(void (*)(void))PyLoopSock_Sendall, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_sendto", (PyCFunction)(void (*)(void))PyLoopSock_Sendto, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
+#endif
+    {"sock_connect", (PyCFunction)(void (*)(void))PyLoopSock_Connect, METH_FASTCALL | METH_KEYWORDS,
+     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
+    {"sock_accept", (PyCFunction)(void (*)(void))PyLoopSock_Accept, METH_FASTCALL | METH_KEYWORDS,
+     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,7 +5,7 @@
 
 PyLoop_refs_t PyLoop_refs;
 
-static int import_into(PyObject **slot, const char *module_name, const char *attribute)
+int PyLoop_ImportInto(PyObject **slot, const char *module_name, const char *attribute)
 {
     PyObject *module = PyImport_ImportModule(module_name);
     if (!module)
@@ -15,7 +15,7 @@ static int import_into(PyObject **slot, const char *module_name, const char *att
     return *slot ? 0 : -1;
 }
 
-static int intern_into(PyObject **slot, const char *text)
+int PyLoop_InternInto(PyObject **slot, const char *text)
 {
     *slot = PyUnicode_InternFromString(text);
     return *slot ? 0 : -1;
@@ -23,14 +23,14 @@ static int intern_into(PyObject **slot, const char *text)
 
 static int load_refs(void)
 {
-    if (import_into(&PyLoop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
-        || import_into(&PyLoop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
-        || import_into(&PyLoop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
-        || import_into(&PyLoop_refs.logger, "asyncio.log", "logger") < 0
-        || import_into(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
-        || intern_into(&PyLoop_refs.str_call_exception_handler, "call_exception_handler") < 0
-        || intern_into(&PyLoop_refs.str_check_thread, "_check_thread") < 0
-        || intern_into(&PyLoop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
+    if (PyLoop_ImportInto(&PyLoop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
+        || PyLoop_ImportInto(&PyLoop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
+        || PyLoop_ImportInto(&PyLoop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
+        || PyLoop_ImportInto(&PyLoop_refs.logger, "asyncio.log", "logger") < 0
+        || PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
+        || PyLoop_InternInto(&PyLoop_refs.str_call_exception_handler, "call_exception_handler") < 0
+        || PyLoop_InternInto(&PyLoop_refs.str_check_thread, "_check_thread") < 0
+        || PyLoop_InternInto(&PyLoop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
         return -1;
     return 0;
 }
@@ -78,13 +78,14 @@ PyMODINIT_FUNC PyInit__pyloop(void)
 {
     PyObject *module;
 
-    if (load_refs() < 0 || PyLoopHandle_TypesReady() < 0 || PyLoopLoop_TypeReady() < 0)
+    if (load_refs() < 0 || PyLoopHandle_TypesReady() < 0 || PyLoopLoop_TypeReady() < 0 || PyLoopSock_TypesReady() < 0)
         return NULL;
     module = PyModule_Create(&module_definition);
     if (!module)
         return NULL;
     if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
-        || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0) {
+        || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0
+        || PyLoopDatagram_TypeReady(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

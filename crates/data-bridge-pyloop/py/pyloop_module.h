@@ -4,7 +4,8 @@
  * handles as `void *` and calls the trampolines in loop_object.c.
  *
  *   Loop          the engine under PyLoop: call_soon, call_soon_threadsafe,
- *                 call_later, call_at, time, the run loop, stop, fd watchers
+ *                 call_later, call_at, time, the run loop, stop, fd watchers,
+ *                 the sock_* coroutines (sockops.c)
  *   Handle        asyncio.Handle's surface: cancel, cancelled, get_context
  *   TimerHandle   + when(), ordering and hashing by deadline
  *
@@ -35,6 +36,12 @@
  *     pass inside the call (from this thread, or another one while the
  *     callable has released the GIL) frees nothing it is using. The queue's
  *     reference keeps the handle itself alive until the call returns.
+ *   - A sock_* coroutine (sockops.c) owns its loop and its arguments until
+ *     it returns, raises or is closed. Waiting, it is asyncio's model again:
+ *     the watcher's Handle owns the callback's arguments (fut, sock, ...)
+ *     and drops them when cancelled; the future owns its done callback (a
+ *     sock_done, owning loop, fd and watcher handle) until it runs it. All
+ *     of them are GC-tracked and traversed.
  *   - Handles depend on the loop, never the other way round in control: a
  *     handle reports an ordinary exception to its loop's exception handler
  *     and hands KeyboardInterrupt/SystemExit back to its caller; the loop's
@@ -116,6 +123,12 @@ typedef struct PyLoop_refs_t {
 } PyLoop_refs_t;
 extern PyLoop_refs_t PyLoop_refs;
 
+/* module.c: *slot = module_name.attribute (a new reference), or the
+ * interned string; 0, or -1 with an exception. Every file's set-up uses
+ * them. */
+int PyLoop_ImportInto(PyObject **slot, const char *module_name, const char *attribute);
+int PyLoop_InternInto(PyObject **slot, const char *text);
+
 /* The raised exception as one object, on every supported version. */
 static inline PyObject *PyLoop_FetchException(void)
 {
@@ -173,9 +186,49 @@ void PyLoopLoop_RunDeferred(LoopObject *loop);
 /* Ends the run with the exception raised now (KeyboardInterrupt/SystemExit
  * from a loop task that is not a handle: a transport's protocol call). */
 void PyLoopLoop_EndRun(LoopObject *loop);
+/* loop._add_reader/_add_writer(fileobj, callback, *args) for C callers
+ * (event: PYLOOP_READABLE or PYLOOP_WRITABLE; args: a tuple, or NULL for
+ * none). Returns the new watcher's handle (a new reference), which the fd
+ * table also holds, exactly as the Python method's. */
+HandleObject *PyLoopLoop_AddWatcher(LoopObject *loop, PyObject *fileobj, int event, PyObject *callback,
+                                   PyObject *args);
+/* loop._remove_reader/_remove_writer(fileobj): 1 removed, 0 nothing to
+ * remove, -1 with an exception. */
+int PyLoopLoop_RemoveWatcher(LoopObject *loop, PyObject *fileobj, int event);
+
+/* sockops.c: loop.sock_recv, sock_recv_into, sock_sendall, sock_accept,
+ * sock_connect (and, from 3.11, sock_recvfrom, sock_recvfrom_into,
+ * sock_sendto) as C methods of Loop. Each returns a C coroutine (send,
+ * throw, close, __await__: a collections.abc.Coroutine, so asyncio takes it
+ * for one) that tries the system call when first resumed and waits on a
+ * watcher of the loop's fd table (PyLoopLoop_AddWatcher) only when it would
+ * block, as asyncio's selector loop does. */
+int PyLoopSock_TypesReady(void);
+PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_Connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_Accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+#if PY_VERSION_HEX >= 0x030B0000
+PyObject *PyLoopSock_Recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+#endif
 
 /* transport.c */
 extern PyTypeObject *PyLoop_SocketTransportType;
 int PyLoopTransport_TypeReady(PyObject *module);
+/* A C transport type over asyncio's Python classes (bases; the first is the
+ * layout base, _FlowControlMixin): its C data (data_size bytes, __dict__
+ * and weak-reference slots at dict_at and weaklist_at within it) starts at
+ * *data_offset, the base's size aligned. members: the type's static
+ * Py_tp_members array of 3, filled here. Shared by SocketTransport and
+ * DatagramTransport. */
+PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
+                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset);
+
+/* datagram.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
+extern PyTypeObject *PyLoop_DatagramTransportType;
+int PyLoopDatagram_TypeReady(PyObject *module);
 
 #endif

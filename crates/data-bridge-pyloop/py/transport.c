@@ -1610,34 +1610,18 @@ static PyMethodDef accept_functions[] = {
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
-static int import_attribute(PyObject **slot, const char *module_name, const char *name)
-{
-    PyObject *module = PyImport_ImportModule(module_name);
-    if (!module)
-        return -1;
-    *slot = PyObject_GetAttrString(module, name);
-    Py_DECREF(module);
-    return *slot ? 0 : -1;
-}
-
-static int intern(PyObject **slot, const char *text)
-{
-    *slot = PyUnicode_InternFromString(text);
-    return *slot ? 0 : -1;
-}
-
 static int load_names(void)
 {
     PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
     int rc = -1;
 
-    if (import_attribute(&T.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
-        || import_attribute(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
-        || import_attribute(&T.transport_socket, "asyncio.trsock", "TransportSocket") < 0
-        || import_attribute(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
-        || import_attribute(&T.logger, "asyncio.log", "logger") < 0
-        || import_attribute(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
-        || import_attribute(&attach, "asyncio.base_events", "Server") < 0)
+    if (PyLoop_ImportInto(&T.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
+        || PyLoop_ImportInto(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
+        || PyLoop_ImportInto(&T.transport_socket, "asyncio.trsock", "TransportSocket") < 0
+        || PyLoop_ImportInto(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
+        || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
+        || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0)
         goto done;
     T.connlost_threshold = PyLong_AsSsize_t(threshold);
     if (T.connlost_threshold == -1 && PyErr_Occurred())
@@ -1652,20 +1636,20 @@ static int load_names(void)
     T.server_attach_takes_transport = PyLong_AsLong(count) >= 2;
     if (!(T.minus_one = PyLong_FromLong(-1)))
         goto done;
-    if (intern(&T.str_call_soon, "call_soon") < 0 || intern(&T.str_call_exception_handler, "call_exception_handler") < 0
-        || intern(&T.str_get_debug, "get_debug") < 0 || intern(&T.str_connection_made, "connection_made") < 0
-        || intern(&T.str_connection_lost, "connection_lost") < 0 || intern(&T.str_data_received, "data_received") < 0
-        || intern(&T.str_eof_received, "eof_received") < 0 || intern(&T.str_get_buffer, "get_buffer") < 0
-        || intern(&T.str_buffer_updated, "buffer_updated") < 0 || intern(&T.str_pause_writing, "pause_writing") < 0
-        || intern(&T.str_resume_writing, "resume_writing") < 0 || intern(&T.str_close, "close") < 0
-        || intern(&T.str_attach, "_attach") < 0 || intern(&T.str_detach, "_detach") < 0
-        || intern(&T.str_transports, "_transports") < 0 || intern(&T.str_create_future, "create_future") < 0
-        || intern(&T.str_set_result, "set_result") < 0 || intern(&T.str_set_exception, "set_exception") < 0
-        || intern(&T.str_max_size, "max_size") < 0 || intern(&T.str_debug, "debug") < 0
-        || intern(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
-        || intern(&T.str_call_connection_lost, "_call_connection_lost") < 0 || intern(&T.str_accept, "accept") < 0
-        || intern(&T.str_setblocking, "setblocking") < 0 || intern(&T.str_errno, "errno") < 0
-        || intern(&T.str_peername, "peername") < 0)
+    if (PyLoop_InternInto(&T.str_call_soon, "call_soon") < 0 || PyLoop_InternInto(&T.str_call_exception_handler, "call_exception_handler") < 0
+        || PyLoop_InternInto(&T.str_get_debug, "get_debug") < 0 || PyLoop_InternInto(&T.str_connection_made, "connection_made") < 0
+        || PyLoop_InternInto(&T.str_connection_lost, "connection_lost") < 0 || PyLoop_InternInto(&T.str_data_received, "data_received") < 0
+        || PyLoop_InternInto(&T.str_eof_received, "eof_received") < 0 || PyLoop_InternInto(&T.str_get_buffer, "get_buffer") < 0
+        || PyLoop_InternInto(&T.str_buffer_updated, "buffer_updated") < 0 || PyLoop_InternInto(&T.str_pause_writing, "pause_writing") < 0
+        || PyLoop_InternInto(&T.str_resume_writing, "resume_writing") < 0 || PyLoop_InternInto(&T.str_close, "close") < 0
+        || PyLoop_InternInto(&T.str_attach, "_attach") < 0 || PyLoop_InternInto(&T.str_detach, "_detach") < 0
+        || PyLoop_InternInto(&T.str_transports, "_transports") < 0 || PyLoop_InternInto(&T.str_create_future, "create_future") < 0
+        || PyLoop_InternInto(&T.str_set_result, "set_result") < 0 || PyLoop_InternInto(&T.str_set_exception, "set_exception") < 0
+        || PyLoop_InternInto(&T.str_max_size, "max_size") < 0 || PyLoop_InternInto(&T.str_debug, "debug") < 0
+        || PyLoop_InternInto(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
+        || PyLoop_InternInto(&T.str_call_connection_lost, "_call_connection_lost") < 0 || PyLoop_InternInto(&T.str_accept, "accept") < 0
+        || PyLoop_InternInto(&T.str_setblocking, "setblocking") < 0 || PyLoop_InternInto(&T.str_errno, "errno") < 0
+        || PyLoop_InternInto(&T.str_peername, "peername") < 0)
         goto done;
     rc = 0;
 done:
@@ -1676,12 +1660,25 @@ done:
     return rc;
 }
 
+PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
+                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset)
+{
+    PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(bases, 0);
+    Py_ssize_t align = (Py_ssize_t)_Alignof(max_align_t);
+
+    *data_offset = (base->tp_basicsize + align - 1) & ~(align - 1);
+    spec->basicsize = (int)(*data_offset + (Py_ssize_t)data_size);
+    members[0] = (PyMemberDef){"__weaklistoffset__", T_PYSSIZET, *data_offset + (Py_ssize_t)weaklist_at, READONLY, NULL};
+    members[1] = (PyMemberDef){"__dictoffset__", T_PYSSIZET, *data_offset + (Py_ssize_t)dict_at, READONLY, NULL};
+    members[2] = (PyMemberDef){NULL, 0, 0, 0, NULL};
+    return (PyTypeObject *)PyType_FromSpecWithBases(spec, bases);
+}
+
 /* Built at run time: the layout starts where _FlowControlMixin's ends. */
 static PyMemberDef transport_members[3];
 
 int PyLoopTransport_TypeReady(PyObject *module)
 {
-    PyTypeObject *base;
     PyObject *bases, *sendfile_mode = NULL, *try_native = NULL;
     PyType_Slot slots[] = {
         {Py_tp_init, transport_init},
@@ -1705,23 +1702,17 @@ int PyLoopTransport_TypeReady(PyObject *module)
 
     if (load_names() < 0)
         return -1;
-    base = (PyTypeObject *)T.flow_control_mixin;
-    T.data_offset = (base->tp_basicsize + (Py_ssize_t)_Alignof(max_align_t) - 1) & ~((Py_ssize_t)_Alignof(max_align_t) - 1);
-    spec.basicsize = (int)(T.data_offset + (Py_ssize_t)sizeof(TransportData));
-    transport_members[0] = (PyMemberDef){"__weaklistoffset__", T_PYSSIZET,
-                                         T.data_offset + (Py_ssize_t)offsetof(TransportData, weakreflist), READONLY,
-                                         NULL};
-    transport_members[1] = (PyMemberDef){"__dictoffset__", T_PYSSIZET,
-                                         T.data_offset + (Py_ssize_t)offsetof(TransportData, dict), READONLY, NULL};
     bases = PyTuple_Pack(1, T.flow_control_mixin);
     if (!bases)
         return -1;
-    PyLoop_SocketTransportType = (PyTypeObject *)PyType_FromSpecWithBases(&spec, bases);
+    PyLoop_SocketTransportType = PyLoopTransport_TypeFromSpec(
+        &spec, bases, sizeof(TransportData), offsetof(TransportData, dict), offsetof(TransportData, weakreflist),
+        transport_members, &T.data_offset);
     Py_DECREF(bases);
     if (!PyLoop_SocketTransportType)
         return -1;
     /* Class attributes asyncio's own code looks for. */
-    if (import_attribute(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
+    if (PyLoop_ImportInto(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
         return -1;
     try_native = PyObject_GetAttrString(sendfile_mode, "TRY_NATIVE");
     Py_DECREF(sendfile_mode);

@@ -203,6 +203,9 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         return _pyloop.SocketTransport(self, sock, protocol, waiter, extra, server)
 
+    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
+        return _pyloop.DatagramTransport(self, sock, protocol, address, waiter, extra)
+
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None, **timeouts):
         # asyncio's own, with asyncio's SSLProtocol over the C transport.

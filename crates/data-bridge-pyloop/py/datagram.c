@@ -1,0 +1,2024 @@
+/*
+ * DatagramTransport: asyncio's _SelectorDatagramTransport in C, for UDP and
+ * Unix datagram sockets. Every method keeps the behaviour, the error types
+ * and the messages of the Python class of the running interpreter
+ * (3.9-3.13): what differs between versions (empty datagrams, the 8 header
+ * bytes counted per queued datagram, the DatagramTransport base class) is
+ * probed from that interpreter's asyncio when the module loads, so patch
+ * releases that changed it are followed too.
+ *
+ * Reading goes through the loop's ordinary watcher, as asyncio's does: the
+ * constructor schedules loop._add_reader(fd, transport._read_ready), and
+ * loop._add_writer(fd, transport._sendto_ready) is registered when the
+ * kernel refuses a datagram. The fd table's handle owns the bound C method,
+ * so remove_reader(), the collector and loop.close() see what they see with
+ * asyncio. The hot paths are C:
+ *
+ *   _read_ready  recvfrom(2) into one reused 256 KiB buffer, the datagram
+ *                copied out at its size, the sender's address built as the
+ *                socket module builds it; protocol.datagram_received().
+ *   sendto       send(2)/sendto(2) at once when nothing is queued (the
+ *                address parsed here for numeric IPv4/IPv6 and Unix paths);
+ *                on EAGAIN an immutable copy is queued and the writer
+ *                watched, with asyncio's flow-control thresholds.
+ *
+ * The system calls are made here only for a socket.socket exactly (not a
+ * subclass, which may override recvfrom/sendto) of family AF_INET, AF_INET6
+ * or AF_UNIX; anything else (other families, host names, odd addresses or
+ * buffers, a max_size other than the default) calls the socket object's own
+ * methods, as asyncio does, so errors stay those of the socket module. The
+ * fd is asked of the socket for every call (sock.fileno()), so a socket
+ * closed under the transport fails with EBADF as in asyncio, never on a
+ * reused fd number.
+ *
+ * Like SocketTransport, the type subclasses asyncio.transports.
+ * _FlowControlMixin (and DatagramTransport where the running asyncio's class
+ * does), its data at a run-time offset past the base's slots, with a
+ * __dict__ and weak references; the base's slots are shadowed by properties
+ * reading this type's C state.
+ */
+#include "pyloop_module.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <structmember.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define MAX_SIZE_DEFAULT (256 * 1024)
+
+/* One queued datagram: an immutable bytes object and its address. */
+typedef struct Datagram {
+    PyObject *data;
+    PyObject *addr;
+} Datagram;
+
+typedef struct DatagramData {
+    PyObject *loop;     /* NULL once _call_connection_lost ran */
+    PyObject *sock;     /* NULL once closed */
+    PyObject *sock_fd;  /* what sock.fileno() returned */
+    PyObject *protocol; /* NULL once _call_connection_lost ran */
+    PyObject *extra;
+    PyObject *address; /* the connected address (remote_addr), or NULL */
+    PyObject *high_water, *low_water;
+    PyObject *dict;
+    PyObject *weakreflist;
+    Datagram *queue; /* a ring: `count` datagrams from `head` */
+    size_t head, count, capacity;
+    Py_ssize_t buffer_size;  /* asyncio's _buffer_size (3.11+) */
+    Py_ssize_t queued_bytes; /* the queued datagrams' total length */
+    Py_ssize_t conn_lost;
+    int family; /* the socket's; 0: use the socket's methods for everything */
+    char closing;
+    char paused;
+    char protocol_connected;
+    char protocol_paused;
+} DatagramData;
+
+/* What the running interpreter's asyncio does, probed at load time. */
+typedef struct Probed {
+    int sends_empty;       /* 3.13: sendto(b'') sends an empty datagram */
+    int tracked_size;      /* 3.11+: get_write_buffer_size() is _buffer_size */
+    Py_ssize_t header_add; /* counted per datagram queued by sendto() */
+    Py_ssize_t header_sub; /* ... and uncounted by _sendto_ready() */
+    int datagram_base;     /* 3.12+: subclasses transports.DatagramTransport */
+} Probed;
+
+static struct {
+    Probed probed;
+    PyObject *flow_control_mixin; /* asyncio.transports._FlowControlMixin */
+    PyObject *datagram_base;      /* asyncio.transports.DatagramTransport */
+    PyObject *transport_socket;   /* asyncio.trsock.TransportSocket */
+    PyObject *set_result_unless_cancelled;
+    PyObject *test_selector_event; /* asyncio.selector_events._test_selector_event */
+    PyObject *logger;
+    PyObject *deque;
+    PyObject *socket_type; /* socket.socket */
+    Py_ssize_t connlost_threshold;
+    Py_ssize_t data_offset;
+    PyObject *max_size_default;
+    PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
+        *str_connection_lost, *str_datagram_received, *str_error_received, *str_pause_writing,
+        *str_resume_writing, *str_close, *str_transports, *str_max_size, *str_debug, *str_warning, *str_fileno,
+        *str_family, *str_recvfrom, *str_send, *str_sendto, *str_peername, *str_add_reader, *str_add_writer,
+        *str_remove_reader, *str_remove_writer, *str_read_ready, *str_sendto_ready, *str_call_connection_lost,
+        *str_fatal_error, *str_force_close, *str_is_closed, *str_selector, *str_get, *str_getsockname,
+        *str_getpeername, *str_name, *str_exc_info, *str_socket, *str_sockname;
+    PyObject *event_read, *event_write; /* selectors.EVENT_READ, EVENT_WRITE */
+} D;
+
+PyTypeObject *PyLoop_DatagramTransportType;
+
+/* The 256 KiB recvfrom(2) buffer, shared: it is used with the GIL held and
+ * copied out before any Python code runs. */
+static char *receive_buffer;
+
+static inline DatagramData *data_of(PyObject *self)
+{
+    return (DatagramData *)((char *)self + D.data_offset);
+}
+
+static inline PyObject *object_of(DatagramData *t)
+{
+    return (PyObject *)((char *)t - D.data_offset);
+}
+
+/* asyncio reads self._sock, self._loop, self._protocol: once they are None,
+ * a method called on them raises AttributeError about NoneType, here too. */
+static inline PyObject *or_none(PyObject *object)
+{
+    return object ? object : Py_None;
+}
+
+static PyObject *new_ref_or_none(PyObject *object)
+{
+    object = or_none(object);
+    Py_INCREF(object);
+    return object;
+}
+
+static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *args[3] = {or_none(target), first, second};
+    size_t count = first ? (second ? 3 : 2) : 1;
+    return PyObject_VectorcallMethod(name, args, count | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+/* Calls a method for its effect; 0 or -1. */
+static int call_method_void(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *result = call_method(target, name, first, second);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* self.NAME(args...) through the instance, so a patched attribute is used
+ * where asyncio's code would use it. */
+static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *method = PyObject_GetAttr(object_of(t), name), *result;
+
+    if (!method)
+        return NULL;
+    {
+        PyObject *args[2] = {first, second};
+        result = PyObject_Vectorcall(method, args, first ? (second ? 2 : 1) : 0, NULL);
+    }
+    Py_DECREF(method);
+    return result;
+}
+
+/* loop.call_soon(callable, first, second): the handle is dropped. */
+static int call_soon(DatagramData *t, PyObject *callable, PyObject *first, PyObject *second)
+{
+    PyObject *args[4] = {or_none(t->loop), callable, first, second};
+    size_t count = first ? (second ? 4 : 3) : 2;
+    PyObject *handle = PyObject_VectorcallMethod(D.str_call_soon, args, count, NULL);
+    Py_XDECREF(handle);
+    return handle ? 0 : -1;
+}
+
+static int is_fatal_to_run(void)
+{
+    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
+}
+
+static int would_block(void)
+{
+    return PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError);
+}
+
+/* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
+static const char *type_name(PyObject *object)
+{
+    const char *name = Py_TYPE(object)->tp_name, *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* loop.get_debug() */
+static int loop_debug(DatagramData *t)
+{
+    PyObject *debug = call_method(t->loop, D.str_get_debug, NULL, NULL);
+    int truth;
+
+    if (!debug)
+        return -1;
+    truth = PyObject_IsTrue(debug);
+    Py_DECREF(debug);
+    return truth;
+}
+
+/* ------------------------------------------------------------------ */
+/* the queue                                                           */
+/* ------------------------------------------------------------------ */
+
+static int queue_grow(DatagramData *t)
+{
+    size_t capacity = t->capacity ? t->capacity * 2 : 8, i;
+    Datagram *queue = PyMem_New(Datagram, capacity);
+
+    if (!queue) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < t->count; i++)
+        queue[i] = t->queue[(t->head + i) % t->capacity];
+    PyMem_Free(t->queue);
+    t->queue = queue;
+    t->head = 0;
+    t->capacity = capacity;
+    return 0;
+}
+
+/* Takes the references. */
+static int queue_push_back(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    if (t->count == t->capacity && queue_grow(t) < 0)
+        return -1;
+    t->queue[(t->head + t->count) % t->capacity] = (Datagram){data, addr};
+    t->count++;
+    t->queued_bytes += PyBytes_GET_SIZE(data);
+    return 0;
+}
+
+static int queue_push_front(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    if (t->count == t->capacity && queue_grow(t) < 0)
+        return -1;
+    t->head = (t->head + t->capacity - 1) % t->capacity;
+    t->queue[t->head] = (Datagram){data, addr};
+    t->count++;
+    t->queued_bytes += PyBytes_GET_SIZE(data);
+    return 0;
+}
+
+/* Hands over the references. */
+static Datagram queue_pop_front(DatagramData *t)
+{
+    Datagram datagram = t->queue[t->head];
+    t->head = (t->head + 1) % t->capacity;
+    t->count--;
+    t->queued_bytes -= PyBytes_GET_SIZE(datagram.data);
+    return datagram;
+}
+
+/* buffer.clear(): the queue is detached first, since dropping an address
+ * may run Python code that queues again. */
+static void queue_clear(DatagramData *t)
+{
+    Datagram *queue = t->queue;
+    size_t head = t->head, count = t->count, capacity = t->capacity, i;
+
+    t->queue = NULL;
+    t->head = t->count = t->capacity = 0;
+    t->queued_bytes = 0;
+    for (i = 0; i < count; i++) {
+        Datagram *datagram = &queue[(head + i) % capacity];
+        Py_DECREF(datagram->data);
+        Py_DECREF(datagram->addr);
+    }
+    PyMem_Free(queue);
+}
+
+static Py_ssize_t write_buffer_size(DatagramData *t)
+{
+    return D.probed.tracked_size ? t->buffer_size : t->queued_bytes;
+}
+
+/* ------------------------------------------------------------------ */
+/* flow control (_FlowControlMixin)                                    */
+/* ------------------------------------------------------------------ */
+
+/* size <= limit, for any limit asyncio would accept (an int, a float...). */
+static int size_at_most(Py_ssize_t size, PyObject *limit)
+{
+    PyObject *number;
+    int result;
+
+    if (PyLong_CheckExact(limit)) {
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(limit, &overflow);
+        if (overflow)
+            return overflow > 0;
+        if (!(value == -1 && PyErr_Occurred()))
+            return (long long)size <= value;
+        PyErr_Clear();
+    }
+    number = PyLong_FromSsize_t(size);
+    if (!number)
+        return -1;
+    result = PyObject_RichCompareBool(number, limit, Py_LE);
+    Py_DECREF(number);
+    return result;
+}
+
+/* protocol.pause_writing()/resume_writing(): an exception goes to the loop's
+ * exception handler, but KeyboardInterrupt/SystemExit are raised. */
+static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
+{
+    PyObject *result = call_method(t->protocol, name, NULL, NULL), *exception, *context, *handled;
+
+    if (result) {
+        Py_DECREF(result);
+        return 0;
+    }
+    if (is_fatal_to_run())
+        return -1;
+    exception = PyLoop_FetchException();
+    context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", object_of(t),
+                            "protocol", or_none(t->protocol));
+    Py_DECREF(exception);
+    if (!context)
+        return -1;
+    handled = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+    Py_DECREF(context);
+    Py_XDECREF(handled);
+    return handled ? 0 : -1;
+}
+
+static int maybe_pause_protocol(DatagramData *t)
+{
+    int below = size_at_most(write_buffer_size(t), t->high_water);
+
+    if (below != 0)
+        return below < 0 ? -1 : 0;
+    if (t->protocol_paused)
+        return 0;
+    t->protocol_paused = 1;
+    return call_protocol_flow(t, D.str_pause_writing, "protocol.pause_writing() failed");
+}
+
+static int maybe_resume_protocol(DatagramData *t)
+{
+    int below;
+
+    if (!t->protocol_paused)
+        return 0;
+    below = size_at_most(write_buffer_size(t), t->low_water);
+    if (below <= 0)
+        return below;
+    t->protocol_paused = 0;
+    return call_protocol_flow(t, D.str_resume_writing, "protocol.resume_writing() failed");
+}
+
+static PyObject *dg_maybe_pause_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (maybe_pause_protocol(data_of(self)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_maybe_resume_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (maybe_resume_protocol(data_of(self)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* asyncio's _set_write_buffer_limits, on the objects given. */
+static int set_limits(DatagramData *t, PyObject *high, PyObject *low)
+{
+    PyObject *number = NULL, *zero = NULL;
+    int ok = -1, high_ge_low, low_ge_zero = 0;
+
+    Py_INCREF(high);
+    Py_INCREF(low);
+    if (high == Py_None) {
+        if (low == Py_None) {
+            Py_SETREF(high, PyLong_FromLong(64 * 1024));
+        } else {
+            number = PyLong_FromLong(4);
+            Py_SETREF(high, number ? PyNumber_Multiply(number, low) : NULL);
+        }
+        if (!high)
+            goto done;
+    }
+    if (low == Py_None) {
+        Py_XDECREF(number);
+        number = PyLong_FromLong(4);
+        Py_SETREF(low, number ? PyNumber_FloorDivide(high, number) : NULL);
+        if (!low)
+            goto done;
+    }
+    high_ge_low = PyObject_RichCompareBool(high, low, Py_GE);
+    if (high_ge_low < 0)
+        goto done;
+    if (high_ge_low) {
+        zero = PyLong_FromLong(0);
+        low_ge_zero = zero ? PyObject_RichCompareBool(low, zero, Py_GE) : -1;
+        if (low_ge_zero < 0)
+            goto done;
+    }
+    if (!high_ge_low || !low_ge_zero) {
+        PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", high, low);
+        goto done;
+    }
+    Py_INCREF(high);
+    Py_XSETREF(t->high_water, high);
+    Py_INCREF(low);
+    Py_XSETREF(t->low_water, low);
+    ok = 0;
+done:
+    Py_XDECREF(high);
+    Py_XDECREF(low);
+    Py_XDECREF(number);
+    Py_XDECREF(zero);
+    return ok;
+}
+
+static int parse_limits(PyObject *args, PyObject *keywords, const char *format, PyObject **high, PyObject **low)
+{
+    static char *names[] = {"high", "low", NULL};
+    *high = *low = Py_None;
+    return PyArg_ParseTupleAndKeywords(args, keywords, format, names, high, low) ? 0 : -1;
+}
+
+static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    PyObject *high, *low;
+
+    if (parse_limits(args, keywords, "|OO:_set_write_buffer_limits", &high, &low) < 0
+        || set_limits(data_of(self), high, low) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    PyObject *high, *low;
+
+    if (parse_limits(args, keywords, "|OO:set_write_buffer_limits", &high, &low) < 0
+        || set_limits(data_of(self), high, low) < 0 || maybe_pause_protocol(data_of(self)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+    return PyTuple_Pack(2, or_none(t->low_water), or_none(t->high_water));
+}
+
+static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyLong_FromSsize_t(write_buffer_size(data_of(self)));
+}
+
+/* ------------------------------------------------------------------ */
+/* closing and errors (_SelectorTransport)                             */
+/* ------------------------------------------------------------------ */
+
+/* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
+static int remove_watcher(DatagramData *t, PyObject *name)
+{
+    return call_method_void(t->loop, name, or_none(t->sock_fd), NULL);
+}
+
+/* asyncio's _force_close. */
+static int force_close(DatagramData *t, PyObject *exception)
+{
+    PyObject *method;
+    int rc;
+
+    if (t->conn_lost)
+        return 0;
+    if (t->count) {
+        queue_clear(t);
+        if (remove_watcher(t, D.str_remove_writer) < 0)
+            return -1;
+    }
+    if (!t->closing) {
+        t->closing = 1;
+        if (remove_watcher(t, D.str_remove_reader) < 0)
+            return -1;
+    }
+    t->conn_lost++;
+    method = PyObject_GetAttr(object_of(t), D.str_call_connection_lost);
+    if (!method)
+        return -1;
+    rc = call_soon(t, method, exception, NULL);
+    Py_DECREF(method);
+    return rc;
+}
+
+/* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
+ * else goes to the exception handler; then self._force_close(exc). */
+static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
+{
+    PyObject *self = object_of(t), *result;
+    int rc = -1;
+
+    Py_INCREF(self);
+    if (PyObject_TypeCheck(exception, (PyTypeObject *)PyExc_OSError)) {
+        int debug = loop_debug(t);
+        if (debug < 0)
+            goto done;
+        if (debug) {
+            /* logger.debug("%r: %s", self, message, exc_info=exc) */
+            PyObject *method = PyObject_GetAttr(D.logger, D.str_debug), *format = PyUnicode_FromString("%r: %s");
+            PyObject *keywords = PyTuple_Pack(1, D.str_exc_info);
+            PyObject *args[4] = {format, self, message, exception};
+
+            result = method && format && keywords ? PyObject_Vectorcall(method, args, 3, keywords) : NULL;
+            Py_XDECREF(method);
+            Py_XDECREF(format);
+            Py_XDECREF(keywords);
+            if (!result)
+                goto done;
+            Py_DECREF(result);
+        }
+    } else {
+        PyObject *context = Py_BuildValue("{sOsOsOsO}", "message", message, "exception", exception, "transport", self,
+                                          "protocol", or_none(t->protocol));
+        if (!context)
+            goto done;
+        result = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+        Py_DECREF(context);
+        if (!result)
+            goto done;
+        Py_DECREF(result);
+    }
+    result = call_own_method(t, D.str_force_close, exception, NULL);
+    Py_XDECREF(result);
+    rc = result ? 0 : -1;
+done:
+    Py_DECREF(self);
+    return rc;
+}
+
+/* self._fatal_error(exc, message), through the instance. */
+static int call_fatal_error(DatagramData *t, PyObject *exception, const char *message)
+{
+    PyObject *text = PyUnicode_FromString(message), *result;
+
+    if (!text)
+        return -1;
+    result = call_own_method(t, D.str_fatal_error, exception, text);
+    Py_DECREF(text);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* The except clauses asyncio puts around a socket call, for the exception
+ * raised now: BlockingIOError and InterruptedError are dropped (1); an
+ * OSError goes to protocol.error_received(); KeyboardInterrupt and
+ * SystemExit stay raised; anything else is self._fatal_error(exc, message).
+ * Returns 0, or -1 with an exception raised. */
+static int handle_socket_error(DatagramData *t, const char *message)
+{
+    PyObject *exception, *result;
+    int rc;
+
+    if (would_block()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (is_fatal_to_run())
+        return -1;
+    if (PyErr_ExceptionMatches(PyExc_OSError)) {
+        exception = PyLoop_FetchException();
+        result = call_method(t->protocol, D.str_error_received, exception, NULL);
+        Py_DECREF(exception);
+        Py_XDECREF(result);
+        return result ? 0 : -1;
+    }
+    exception = PyLoop_FetchException();
+    rc = call_fatal_error(t, exception, message);
+    Py_DECREF(exception);
+    return rc;
+}
+
+static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
+{
+    PyObject *self = object_of(t), *result = Py_None, *error = NULL, *closed;
+
+    Py_INCREF(self);
+    if (t->protocol_connected) {
+        result = call_method(t->protocol, D.str_connection_lost, exception, NULL);
+        if (!result)
+            error = PyLoop_FetchException();
+    } else {
+        Py_INCREF(result);
+    }
+    /* finally: */
+    closed = call_method(t->sock, D.str_close, NULL, NULL);
+    if (!closed) {
+        /* what the finally clause raised replaces the try's exception */
+        if (error) {
+            PyObject *raised = PyLoop_FetchException();
+            PyException_SetContext(raised, error);
+            PyLoop_RestoreException(raised);
+        }
+        Py_XDECREF(result);
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_DECREF(closed);
+    Py_CLEAR(t->sock);
+    Py_CLEAR(t->protocol);
+    Py_CLEAR(t->loop);
+    if (error)
+        PyLoop_RestoreException(error);
+    Py_DECREF(self);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses                                                           */
+/* ------------------------------------------------------------------ */
+
+/* The socket module's makesockaddr() for what recvfrom(2) filled in. */
+static PyObject *make_address(const struct sockaddr_storage *address, socklen_t length)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (length == 0)
+        Py_RETURN_NONE;
+    switch (address->ss_family) {
+    case AF_INET: {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)address;
+        PyObject *name, *port, *tuple;
+        if (!inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
+            return PyErr_SetFromErrno(PyExc_OSError);
+        name = PyUnicode_FromString(host);
+        port = name ? PyLong_FromLong(ntohs(in->sin_port)) : NULL;
+        tuple = port ? PyTuple_New(2) : NULL;
+        if (!tuple) {
+            Py_XDECREF(name);
+            Py_XDECREF(port);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, 0, name);
+        PyTuple_SET_ITEM(tuple, 1, port);
+        return tuple;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
+        PyObject *name, *tuple;
+        if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+            return PyErr_SetFromErrno(PyExc_OSError);
+        name = PyUnicode_FromString(host);
+        if (!name)
+            return NULL;
+        tuple = Py_BuildValue("OiII", name, ntohs(in6->sin6_port), (unsigned int)ntohl(in6->sin6_flowinfo),
+                              (unsigned int)in6->sin6_scope_id);
+        Py_DECREF(name);
+        return tuple;
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)address;
+        size_t path_length = length - offsetof(struct sockaddr_un, sun_path);
+#ifdef __linux__
+        if (length > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0] == 0)
+            return PyBytes_FromStringAndSize(un->sun_path, (Py_ssize_t)path_length);
+#endif
+        (void)path_length;
+        return PyUnicode_DecodeFSDefault(un->sun_path); /* the storage was zeroed: it ends */
+    }
+    default: {
+        const struct sockaddr *other = (const struct sockaddr *)address;
+        return Py_BuildValue("iy#", other->sa_family, other->sa_data, (Py_ssize_t)sizeof(other->sa_data));
+    }
+    }
+}
+
+/* An int in [low, high] given as an exact int. */
+static int small_int(PyObject *object, long low, long high, long *value)
+{
+    if (!PyLong_CheckExact(object))
+        return 0;
+    *value = PyLong_AsLong(object);
+    if (*value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return *value >= low && *value <= high;
+}
+
+/* A host the socket module would take as it is: ASCII, no NUL, numeric
+ * for the family (no name resolution, no "<broadcast>", no "%scope"). */
+static int numeric_host(PyObject *host, int family, void *binary)
+{
+    const char *text;
+    Py_ssize_t length;
+
+    if (!PyUnicode_CheckExact(host) || !PyUnicode_IS_ASCII(host))
+        return 0;
+    text = (const char *)PyUnicode_DATA(host);
+    length = PyUnicode_GET_LENGTH(host);
+    if (length == 0 || (Py_ssize_t)strlen(text) != length || (family == AF_INET6 && strchr(text, '%')))
+        return 0;
+    return inet_pton(family, text, binary) == 1;
+}
+
+/* The socket module's getsockaddrarg() for the addresses it would take
+ * without a name lookup and without an error: 1 with the address filled
+ * in, 0 when the socket's own sendto() should see it. Raises nothing. */
+static int parse_address(int family, PyObject *addr, struct sockaddr_storage *address, socklen_t *length)
+{
+    memset(address, 0, sizeof(*address));
+    switch (family) {
+    case AF_INET: {
+        struct sockaddr_in *in = (struct sockaddr_in *)address;
+        long port;
+        if (!PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2
+            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
+            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET, &in->sin_addr))
+            return 0;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        *length = sizeof(*in);
+        return 1;
+    }
+    case AF_INET6: {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+        Py_ssize_t size;
+        long port, flowinfo = 0, scope_id = 0;
+        if (!PyTuple_CheckExact(addr) || (size = PyTuple_GET_SIZE(addr)) < 2 || size > 4
+            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
+            || (size > 2 && !small_int(PyTuple_GET_ITEM(addr, 2), 0, 0xfffff, &flowinfo))
+            || (size > 3 && !small_int(PyTuple_GET_ITEM(addr, 3), 0, 0x7fffffff, &scope_id))
+            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET6, &in6->sin6_addr))
+            return 0;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        in6->sin6_flowinfo = htonl((uint32_t)flowinfo);
+        in6->sin6_scope_id = (uint32_t)scope_id;
+        *length = sizeof(*in6);
+        return 1;
+    }
+    case AF_UNIX: {
+        struct sockaddr_un *un = (struct sockaddr_un *)address;
+        PyObject *path;
+        Py_ssize_t size;
+        int ok = 0;
+        if (PyUnicode_CheckExact(addr)) {
+            path = PyUnicode_EncodeFSDefault(addr);
+            if (!path) {
+                PyErr_Clear();
+                return 0;
+            }
+        } else if (PyBytes_CheckExact(addr)) {
+            Py_INCREF(addr);
+            path = addr;
+        } else {
+            return 0;
+        }
+        size = PyBytes_GET_SIZE(path);
+        /* A path (NUL-terminated) or a Linux abstract name (exactly its
+         * length); the empty address (auto-bind) is left to the socket. */
+        if (size > 0 && (size_t)size < sizeof(un->sun_path)) {
+            const char *bytes = PyBytes_AS_STRING(path);
+            un->sun_family = AF_UNIX;
+            memcpy(un->sun_path, bytes, (size_t)size);
+            *length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)size + (bytes[0] != 0));
+            ok = 1;
+        }
+        Py_DECREF(path);
+        return ok;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* the system calls                                                    */
+/* ------------------------------------------------------------------ */
+
+/* The socket's fd now (-1 once it is closed, as the socket module says). */
+static int current_fd(DatagramData *t, int *fd)
+{
+    PyObject *number = PyObject_CallMethodNoArgs(t->sock, D.str_fileno);
+    long value;
+
+    if (!number)
+        return -1;
+    value = PyLong_AsLong(number);
+    Py_DECREF(number);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    *fd = (int)value;
+    return 0;
+}
+
+/* data, addr = sock.recvfrom(max_size), through the socket object. */
+static int receive_by_method(DatagramData *t, PyObject *size, PyObject **data, PyObject **addr)
+{
+    PyObject *pair = call_method(t->sock, D.str_recvfrom, size, NULL), *iterator, *items[3] = {NULL, NULL, NULL};
+    int i;
+
+    if (!pair)
+        return -1;
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        *data = PyTuple_GET_ITEM(pair, 0);
+        *addr = PyTuple_GET_ITEM(pair, 1);
+        Py_INCREF(*data);
+        Py_INCREF(*addr);
+        Py_DECREF(pair);
+        return 1;
+    }
+    iterator = PyObject_GetIter(pair);
+    if (!iterator) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(pair)->tp_name);
+        }
+        Py_DECREF(pair);
+        return -1;
+    }
+    Py_DECREF(pair);
+    for (i = 0; i < 3; i++) {
+        items[i] = PyIter_Next(iterator);
+        if (!items[i])
+            break;
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred() || i != 2) {
+        if (!PyErr_Occurred()) {
+            if (i < 2)
+                PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %d)", i);
+            else
+                PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+        }
+        for (i = 0; i < 3; i++)
+            Py_XDECREF(items[i]);
+        return -1;
+    }
+    *data = items[0];
+    *addr = items[1];
+    return 1;
+}
+
+/* One datagram: 1 with data and addr, 0 when none is waiting (EAGAIN, as
+ * asyncio ignores BlockingIOError), -1 with what recvfrom raised. */
+static int receive(DatagramData *t, PyObject **data, PyObject **addr)
+{
+    struct sockaddr_storage address;
+    PyObject *size = NULL;
+    socklen_t length;
+    ssize_t count;
+    int fd;
+
+    /* self.max_size: the class's 256 KiB unless an instance or a subclass
+     * says otherwise. */
+    if (t->dict) {
+        size = PyDict_GetItemWithError(t->dict, D.str_max_size);
+        if (!size && PyErr_Occurred())
+            return -1;
+        Py_XINCREF(size);
+    }
+    if (!size) {
+        if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
+            size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, D.str_max_size);
+            Py_XINCREF(size);
+        }
+        if (!size && (PyErr_Occurred() || !(size = PyObject_GetAttr(object_of(t), D.str_max_size))))
+            return -1;
+    }
+    if (size) {
+        int overflow = 0, rc;
+        if (PyLong_CheckExact(size) && PyLong_AsLongAndOverflow(size, &overflow) == MAX_SIZE_DEFAULT) {
+            Py_DECREF(size);
+        } else {
+            rc = receive_by_method(t, size, data, addr);
+            Py_DECREF(size);
+            return rc;
+        }
+    }
+    if (!t->family || !t->sock)
+        return receive_by_method(t, D.max_size_default, data, addr);
+    if (!receive_buffer && !(receive_buffer = PyMem_RawMalloc(MAX_SIZE_DEFAULT))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (current_fd(t, &fd) < 0)
+        return -1;
+    for (;;) {
+        length = sizeof(address);
+        if (t->family == AF_UNIX)
+            memset(&address, 0, sizeof(address));
+        count = recvfrom(fd, receive_buffer, MAX_SIZE_DEFAULT, 0, (struct sockaddr *)&address, &length);
+        if (count >= 0)
+            break;
+        if (errno == EINTR) {
+            if (PyErr_CheckSignals() < 0)
+                return -1;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    *data = PyBytes_FromStringAndSize(receive_buffer, count);
+    if (!*data)
+        return -1;
+    *addr = make_address(&address, length);
+    if (!*addr) {
+        Py_CLEAR(*data);
+        return -1;
+    }
+    return 1;
+}
+
+/* sock.send(data) (connected) or sock.sendto(data, addr): 1 sent, 0 the
+ * kernel would block (BlockingIOError/InterruptedError), -1 raised. */
+static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int connected)
+{
+    PyObject *result;
+
+    if (t->family && t->sock) {
+        struct sockaddr_storage address;
+        socklen_t length = 0;
+        Py_buffer view;
+
+        if ((connected || parse_address(t->family, addr, &address, &length))
+            && PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
+            ssize_t sent;
+            int fd;
+
+            if (!PyBuffer_IsContiguous(&view, 'C')) {
+                PyBuffer_Release(&view);
+                goto by_method;
+            }
+            if ((!connected && PySys_Audit("socket.sendto", "OO", t->sock, addr) < 0) || current_fd(t, &fd) < 0) {
+                PyBuffer_Release(&view);
+                return -1;
+            }
+            for (;;) {
+                sent = connected ? send(fd, view.buf, (size_t)view.len, 0)
+                                 : sendto(fd, view.buf, (size_t)view.len, 0, (struct sockaddr *)&address, length);
+                if (sent >= 0 || errno != EINTR)
+                    break;
+                if (PyErr_CheckSignals() < 0) {
+                    PyBuffer_Release(&view);
+                    return -1;
+                }
+            }
+            PyBuffer_Release(&view);
+            if (sent >= 0)
+                return 1;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        PyErr_Clear(); /* the socket's method raises what it has to */
+    }
+by_method:
+    result = connected ? call_method(t->sock, D.str_send, data, NULL) : call_method(t->sock, D.str_sendto, data, addr);
+    if (result) {
+        Py_DECREF(result);
+        return 1;
+    }
+    if (would_block()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+/* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). */
+static int is_connected(DatagramData *t)
+{
+    PyObject *peername;
+    int truth;
+
+    if (PyDict_CheckExact(t->extra)) {
+        peername = PyDict_GetItemWithError(t->extra, D.str_peername);
+        if (!peername) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, D.str_peername);
+            return -1;
+        }
+        return PyObject_IsTrue(peername);
+    }
+    peername = PyObject_GetItem(or_none(t->extra), D.str_peername);
+    if (!peername)
+        return -1;
+    truth = PyObject_IsTrue(peername);
+    Py_DECREF(peername);
+    return truth;
+}
+
+/* ------------------------------------------------------------------ */
+/* reading and writing                                                 */
+/* ------------------------------------------------------------------ */
+
+static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+    PyObject *data = NULL, *addr = NULL, *protocol, *result;
+    int rc;
+
+    if (t->conn_lost)
+        Py_RETURN_NONE;
+    rc = receive(t, &data, &addr);
+    if (rc <= 0) {
+        if (rc < 0 && handle_socket_error(t, "Fatal read error on datagram transport") < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    protocol = new_ref_or_none(t->protocol);
+    {
+        PyObject *args[3] = {protocol, data, addr};
+        result = PyObject_VectorcallMethod(D.str_datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    Py_DECREF(protocol);
+    Py_DECREF(data);
+    Py_DECREF(addr);
+    if (!result)
+        return NULL;
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+}
+
+/* The length asyncio adds to _buffer_size: len(data) of what was given. */
+static int given_length(PyObject *data, Py_ssize_t *length)
+{
+    if (PyBytes_Check(data))
+        *length = PyBytes_GET_SIZE(data);
+    else if (PyByteArray_Check(data))
+        *length = PyByteArray_GET_SIZE(data);
+    else if ((*length = PyObject_Length(data)) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_sendto(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **data, PyObject **addr)
+{
+    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    *data = nargs > 0 ? args[0] : NULL;
+    *addr = nargs > 1 ? args[1] : Py_None;
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "sendto() takes from 2 to 3 positional arguments but %zd were given", nargs + 1);
+        return -1;
+    }
+    for (i = 0; i < keywords; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
+        int is_data = PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "data") == 0;
+        int is_addr = !is_data && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "addr") == 0;
+        if (!is_data && !is_addr) {
+            PyErr_Format(PyExc_TypeError, "sendto() got an unexpected keyword argument '%S'", name);
+            return -1;
+        }
+        if ((is_data && nargs > 0) || (is_addr && nargs > 1)) {
+            PyErr_Format(PyExc_TypeError, "sendto() got multiple values for argument '%S'", name);
+            return -1;
+        }
+        if (is_data)
+            *data = value;
+        else
+            *addr = value;
+    }
+    if (!*data) {
+        PyErr_SetString(PyExc_TypeError, "sendto() missing 1 required positional argument: 'data'");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    DatagramData *t = data_of(self);
+    PyObject *data, *addr, *copy;
+    Py_ssize_t length;
+    int rc, connected;
+
+    if (parse_sendto(args, PyVectorcall_NARGS(nargsf), kwnames, &data, &addr) < 0)
+        return NULL;
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
+        return NULL;
+    }
+    if (!D.probed.sends_empty) { /* 3.9-3.12: an empty datagram is not sent */
+        rc = PyObject_IsTrue(data);
+        if (rc <= 0) {
+            if (rc < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    if (t->address) {
+        rc = PyObject_IsTrue(t->address);
+        if (rc < 0)
+            return NULL;
+        if (rc) {
+            /* addr not in (None, self._address) */
+            int found = PyObject_RichCompareBool(Py_None, addr, Py_EQ);
+            if (found == 0)
+                found = PyObject_RichCompareBool(t->address, addr, Py_EQ);
+            if (found < 0)
+                return NULL;
+            if (!found) {
+                PyErr_Format(PyExc_ValueError, "Invalid address: must be None or %S", t->address);
+                return NULL;
+            }
+            addr = t->address;
+            if (t->conn_lost) {
+                if (t->conn_lost >= D.connlost_threshold) {
+                    PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
+                    rc = text ? call_method_void(D.logger, D.str_warning, text, NULL) : -1;
+                    Py_XDECREF(text);
+                    if (rc < 0)
+                        return NULL;
+                }
+                t->conn_lost++;
+                Py_RETURN_NONE;
+            }
+        }
+    }
+    Py_INCREF(addr); /* self._address may be replaced meanwhile */
+    if (!t->count) {
+        /* Attempt to send it right away first. */
+        connected = is_connected(t);
+        rc = connected < 0 ? -1 : send_datagram(t, data, addr, connected);
+        if (rc != 0) {
+            if (rc < 0 && handle_socket_error(t, "Fatal write error on datagram transport") < 0) {
+                Py_DECREF(addr);
+                return NULL;
+            }
+            Py_DECREF(addr);
+            Py_RETURN_NONE;
+        }
+        {
+            PyObject *method = PyObject_GetAttr(self, D.str_sendto_ready);
+            rc = method ? call_method_void(t->loop, D.str_add_writer, or_none(t->sock_fd), method) : -1;
+            Py_XDECREF(method);
+            if (rc < 0) {
+                Py_DECREF(addr);
+                return NULL;
+            }
+        }
+    }
+    /* Ensure that what we buffer is immutable. */
+    copy = PyObject_Bytes(data);
+    if (!copy || queue_push_back(t, copy, addr) < 0) {
+        Py_XDECREF(copy);
+        Py_DECREF(addr);
+        return NULL;
+    }
+    if (D.probed.tracked_size) {
+        if (given_length(data, &length) < 0)
+            return NULL;
+        t->buffer_size += length + D.probed.header_add;
+    }
+    if (maybe_pause_protocol(t) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+
+    Py_INCREF(self);
+    while (t->count) {
+        Datagram datagram = queue_pop_front(t);
+        Py_ssize_t length = PyBytes_GET_SIZE(datagram.data);
+        int connected, rc;
+
+        t->buffer_size -= length + D.probed.header_sub;
+        connected = is_connected(t);
+        rc = connected < 0 ? -1 : send_datagram(t, datagram.data, datagram.addr, connected);
+        if (rc == 0) { /* try again later */
+            if (queue_push_front(t, datagram.data, datagram.addr) < 0) {
+                Py_DECREF(datagram.data);
+                Py_DECREF(datagram.addr);
+                goto fail;
+            }
+            t->buffer_size += length + D.probed.header_sub;
+            break;
+        }
+        Py_DECREF(datagram.data);
+        Py_DECREF(datagram.addr);
+        if (rc < 0) {
+            if (handle_socket_error(t, "Fatal write error on datagram transport") < 0)
+                goto fail;
+            Py_DECREF(self);
+            Py_RETURN_NONE;
+        }
+    }
+    if (maybe_resume_protocol(t) < 0) /* may queue more */
+        goto fail;
+    if (!t->count) {
+        if (remove_watcher(t, D.str_remove_writer) < 0)
+            goto fail;
+        if (t->closing) {
+            PyObject *result = call_own_method(t, D.str_call_connection_lost, Py_None, NULL);
+            if (!result)
+                goto fail;
+            Py_DECREF(result);
+        }
+    }
+    Py_DECREF(self);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* reading state, closing                                              */
+/* ------------------------------------------------------------------ */
+
+static int reading(DatagramData *t)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return !t->closing && !t->paused;
+#else
+    return !t->closing;
+#endif
+}
+
+/* self._add_reader(fd, callback, *args): loop._add_reader unless closing
+ * (3.11+: unless not reading). */
+static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    DatagramData *t = data_of(self);
+    PyObject *stack[16], **call_args = stack, *result;
+    Py_ssize_t i;
+
+    if (nargs < 2) {
+        PyErr_Format(PyExc_TypeError, "_add_reader() takes at least 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!reading(t))
+        Py_RETURN_NONE;
+    if (nargs + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])) && !(call_args = PyMem_New(PyObject *, nargs + 1)))
+        return PyErr_NoMemory();
+    call_args[0] = or_none(t->loop);
+    for (i = 0; i < nargs; i++)
+        call_args[i + 1] = args[i];
+    Py_INCREF(call_args[0]);
+    result = PyObject_VectorcallMethod(D.str_add_reader, call_args, (size_t)nargs + 1, NULL);
+    Py_DECREF(call_args[0]);
+    if (call_args != stack)
+        PyMem_Free(call_args);
+    Py_XDECREF(result);
+    if (!result)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+static int log_debug(DatagramData *t, const char *message)
+{
+    int debug = loop_debug(t);
+    PyObject *result;
+
+    if (debug <= 0)
+        return debug;
+    result = PyObject_CallMethod(D.logger, "debug", "sO", message, object_of(t));
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+static PyObject *dg_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyBool_FromLong(reading(data_of(self)));
+}
+
+static PyObject *dg_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+
+    if (!reading(t))
+        Py_RETURN_NONE;
+    t->paused = 1;
+    if (remove_watcher(t, D.str_remove_reader) < 0 || log_debug(t, "%r pauses reading") < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+    PyObject *method, *result;
+
+    if (t->closing || !t->paused)
+        Py_RETURN_NONE;
+    t->paused = 0;
+    method = PyObject_GetAttr(self, D.str_read_ready);
+    if (!method)
+        return NULL;
+    {
+        PyObject *args[2] = {or_none(t->sock_fd), method};
+        result = dg_add_reader(self, args, 2);
+    }
+    Py_DECREF(method);
+    if (!result)
+        return NULL;
+    Py_DECREF(result);
+    if (log_debug(t, "%r resumes reading") < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+#endif
+
+static PyObject *dg_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return PyBool_FromLong(data_of(self)->closing);
+}
+
+static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    DatagramData *t = data_of(self);
+    PyObject *method;
+    int rc;
+
+    if (t->closing)
+        Py_RETURN_NONE;
+    t->closing = 1;
+    if (remove_watcher(t, D.str_remove_reader) < 0)
+        return NULL;
+    if (!t->count) {
+        t->conn_lost++;
+        if (remove_watcher(t, D.str_remove_writer) < 0)
+            return NULL;
+        method = PyObject_GetAttr(self, D.str_call_connection_lost);
+        if (!method)
+            return NULL;
+        rc = call_soon(t, method, Py_None, NULL);
+        Py_DECREF(method);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    PyObject *result = call_own_method(data_of(self), D.str_force_close, Py_None, NULL);
+    Py_XDECREF(result);
+    if (!result)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_force_close(PyObject *self, PyObject *exception)
+{
+    if (force_close(data_of(self), exception) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"exc", "message", NULL};
+    PyObject *exception, *message = NULL;
+    int rc;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:_fatal_error", names, &exception, &message))
+        return NULL;
+    if (message) {
+        rc = fatal_error(data_of(self), exception, message);
+    } else {
+        message = PyUnicode_FromString("Fatal error on transport");
+        rc = message ? fatal_error(data_of(self), exception, message) : -1;
+        Py_XDECREF(message);
+    }
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_call_connection_lost(PyObject *self, PyObject *exception)
+{
+    return call_connection_lost(data_of(self), exception);
+}
+
+/* ------------------------------------------------------------------ */
+/* protocol, extra info, repr                                          */
+/* ------------------------------------------------------------------ */
+
+static PyObject *dg_set_protocol(PyObject *self, PyObject *protocol)
+{
+    DatagramData *t = data_of(self);
+
+    Py_INCREF(protocol);
+    Py_XSETREF(t->protocol, protocol);
+    t->protocol_connected = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *dg_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    return new_ref_or_none(data_of(self)->protocol);
+}
+
+static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    DatagramData *t = data_of(self);
+    PyObject *name = nargs > 0 ? args[0] : NULL, *fallback = nargs > 1 ? args[1] : Py_None, *value;
+    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "get_extra_info() takes from 2 to 3 positional arguments but %zd were given",
+                     nargs + 1);
+        return NULL;
+    }
+    for (i = 0; i < keywords; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        int is_name = PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "name") == 0;
+        int is_default = !is_name && PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "default") == 0;
+        if ((is_name && nargs > 0) || (is_default && nargs > 1)) {
+            PyErr_Format(PyExc_TypeError, "get_extra_info() got multiple values for argument '%S'", key);
+            return NULL;
+        } else if (is_name) {
+            name = args[nargs + i];
+        } else if (is_default) {
+            fallback = args[nargs + i];
+        } else {
+            PyErr_Format(PyExc_TypeError, "get_extra_info() got an unexpected keyword argument '%S'", key);
+            return NULL;
+        }
+    }
+    if (!name) {
+        PyErr_SetString(PyExc_TypeError, "get_extra_info() missing 1 required positional argument: 'name'");
+        return NULL;
+    }
+    if (t->extra && PyDict_CheckExact(t->extra)) {
+        value = PyDict_GetItemWithError(t->extra, name);
+        if (!value && PyErr_Occurred())
+            return NULL;
+        return new_ref_or_none(value ? value : fallback);
+    }
+    return call_method(t->extra, D.str_get, name, fallback);
+}
+
+/* <DatagramTransport fd=7 read=polling write=<idle, bufsize=0>>, as
+ * asyncio's _SelectorTransport.__repr__ (which asks the loop's selector). */
+static PyObject *dg_repr(PyObject *self)
+{
+    DatagramData *t = data_of(self);
+    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(self), D.str_name), *result = NULL, *closed;
+    const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
+    int loop_closed = 1;
+
+    if (!name)
+        return NULL;
+    if (t->loop) {
+        closed = PyObject_CallMethodNoArgs(t->loop, D.str_is_closed);
+        loop_closed = closed ? PyObject_IsTrue(closed) : -1;
+        Py_XDECREF(closed);
+        if (loop_closed < 0)
+            goto done;
+    }
+    if (!loop_closed) {
+        PyObject *selector = PyObject_GetAttr(t->loop, D.str_selector), *reading_now = NULL, *writing_now = NULL;
+        int read_polling = -1, write_polling = -1;
+
+        if (selector) {
+            PyObject *fd = or_none(t->sock_fd);
+            reading_now = PyObject_CallFunctionObjArgs(D.test_selector_event, selector, fd, D.event_read, NULL);
+            read_polling = reading_now ? PyObject_IsTrue(reading_now) : -1;
+            writing_now = read_polling >= 0
+                              ? PyObject_CallFunctionObjArgs(D.test_selector_event, selector, fd, D.event_write, NULL)
+                              : NULL;
+            write_polling = writing_now ? PyObject_IsTrue(writing_now) : -1;
+        }
+        Py_XDECREF(selector);
+        Py_XDECREF(reading_now);
+        Py_XDECREF(writing_now);
+        if (write_polling < 0)
+            goto done;
+        result = PyUnicode_FromFormat("<%U%s fd=%S read=%s write=<%s, bufsize=%zd>>", name, state, or_none(t->sock_fd),
+                                      read_polling ? "polling" : "idle", write_polling ? "polling" : "idle",
+                                      write_buffer_size(t));
+    } else {
+        result = PyUnicode_FromFormat("<%U%s fd=%S>", name, state, or_none(t->sock_fd));
+    }
+done:
+    Py_DECREF(name);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* construction, GC, finalization                                      */
+/* ------------------------------------------------------------------ */
+
+/* sock.NAME(), or None when it raises OSError. */
+static PyObject *socket_name(PyObject *sock, PyObject *name)
+{
+    PyObject *value = PyObject_CallMethodNoArgs(sock, name);
+
+    if (!value && PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return value;
+}
+
+static int fill_extra(DatagramData *t, PyObject *sock)
+{
+    PyObject *value = PyObject_CallOneArg(D.transport_socket, sock);
+    int rc, has_peername;
+
+    if (!value)
+        return -1;
+    rc = PyObject_SetItem(t->extra, D.str_socket, value);
+    Py_DECREF(value);
+    if (rc < 0 || !(value = socket_name(sock, D.str_getsockname)))
+        return -1;
+    rc = PyObject_SetItem(t->extra, D.str_sockname, value);
+    Py_DECREF(value);
+    if (rc < 0 || (has_peername = PySequence_Contains(t->extra, D.str_peername)) < 0)
+        return -1;
+    if (has_peername)
+        return 0;
+    if (!(value = socket_name(sock, D.str_getpeername)))
+        return -1;
+    rc = PyObject_SetItem(t->extra, D.str_peername, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* DatagramTransport(loop, sock, protocol, address=None, waiter=None,
+ * extra=None): asyncio's constructor, step by step. */
+static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"loop", "sock", "protocol", "address", "waiter", "extra", NULL};
+    DatagramData *t = data_of(self);
+    PyObject *loop, *sock, *protocol, *address = Py_None, *waiter = Py_None, *extra = Py_None, *transports, *method;
+    PyObject *reader;
+    int rc;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:DatagramTransport", names, &loop, &sock, &protocol,
+                                     &address, &waiter, &extra))
+        return -1;
+    if (t->sock_fd || t->extra) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramTransport is already initialized");
+        return -1;
+    }
+    /* _FlowControlMixin.__init__(extra, loop) */
+    if (extra == Py_None) {
+        if (!(t->extra = PyDict_New()))
+            return -1;
+    } else {
+        Py_INCREF(extra);
+        t->extra = extra;
+    }
+    if (loop == Py_None) {
+        PyErr_SetNone(PyExc_AssertionError);
+        return -1;
+    }
+    Py_INCREF(loop);
+    t->loop = loop;
+    t->protocol_paused = 0;
+    if (set_limits(t, Py_None, Py_None) < 0)
+        return -1;
+    /* _SelectorTransport.__init__ */
+    if (fill_extra(t, sock) < 0)
+        return -1;
+    Py_INCREF(sock);
+    t->sock = sock;
+    if (!(t->sock_fd = PyObject_CallMethodNoArgs(sock, D.str_fileno)))
+        return -1;
+    t->protocol_connected = 0;
+    Py_INCREF(protocol);
+    t->protocol = protocol;
+    t->protocol_connected = 1;
+    /* The system calls are made here for a plain socket.socket. */
+    t->family = 0;
+    if (Py_TYPE(sock) == (PyTypeObject *)D.socket_type && PyLong_CheckExact(t->sock_fd)) {
+        PyObject *family = PyObject_GetAttr(sock, D.str_family);
+        long value = family ? PyLong_AsLong(family) : -1;
+        Py_XDECREF(family);
+        if (value == -1 && PyErr_Occurred())
+            return -1;
+        if (value == AF_INET || value == AF_INET6 || value == AF_UNIX)
+            t->family = (int)value;
+    }
+    transports = PyObject_GetAttr(loop, D.str_transports);
+    if (!transports)
+        return -1;
+    rc = PyObject_SetItem(transports, t->sock_fd, self);
+    Py_DECREF(transports);
+    if (rc < 0)
+        return -1;
+    /* _SelectorDatagramTransport.__init__ */
+    if (address != Py_None) {
+        Py_INCREF(address);
+        t->address = address;
+    }
+    t->buffer_size = 0;
+    method = PyObject_GetAttr(protocol, D.str_connection_made);
+    rc = method ? call_soon(t, method, self, NULL) : -1;
+    Py_XDECREF(method);
+    if (rc < 0)
+        return -1;
+    /* only start reading when connection_made() has been called */
+    method = PyObject_GetAttrString(self, "_add_reader");
+    reader = method ? PyObject_GetAttr(self, D.str_read_ready) : NULL;
+    rc = reader ? call_soon(t, method, t->sock_fd, reader) : -1;
+    Py_XDECREF(method);
+    Py_XDECREF(reader);
+    if (rc < 0)
+        return -1;
+    if (waiter != Py_None && call_soon(t, D.set_result_unless_cancelled, waiter, Py_None) < 0)
+        return -1;
+    return 0;
+}
+
+static int dg_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    DatagramData *t = data_of(self);
+    size_t i;
+
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(t->loop);
+    Py_VISIT(t->sock);
+    Py_VISIT(t->sock_fd);
+    Py_VISIT(t->protocol);
+    Py_VISIT(t->extra);
+    Py_VISIT(t->address);
+    Py_VISIT(t->high_water);
+    Py_VISIT(t->low_water);
+    Py_VISIT(t->dict);
+    for (i = 0; i < t->count; i++) {
+        Datagram *datagram = &t->queue[(t->head + i) % t->capacity];
+        Py_VISIT(datagram->data);
+        Py_VISIT(datagram->addr);
+    }
+    return 0;
+}
+
+static int dg_clear(PyObject *self)
+{
+    DatagramData *t = data_of(self);
+
+    queue_clear(t);
+    Py_CLEAR(t->loop);
+    Py_CLEAR(t->sock);
+    Py_CLEAR(t->sock_fd);
+    Py_CLEAR(t->protocol);
+    Py_CLEAR(t->extra);
+    Py_CLEAR(t->address);
+    Py_CLEAR(t->high_water);
+    Py_CLEAR(t->low_water);
+    Py_CLEAR(t->dict);
+    return 0;
+}
+
+/* asyncio's __del__: an unclosed transport warns and closes its socket. */
+static void dg_finalize(PyObject *self)
+{
+    DatagramData *t = data_of(self);
+    PyObject *error = PyLoop_FetchException(), *closed;
+
+    if (t->sock) {
+        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
+            PyErr_WriteUnraisable(self);
+        closed = PyObject_CallMethodNoArgs(t->sock, D.str_close);
+        if (!closed)
+            PyErr_WriteUnraisable(self);
+        Py_XDECREF(closed);
+    }
+    if (error)
+        PyLoop_RestoreException(error);
+}
+
+static void dg_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    DatagramData *t = data_of(self);
+
+    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(self);
+    if (t->weakreflist)
+        PyObject_ClearWeakRefs(self);
+    dg_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* ------------------------------------------------------------------ */
+/* attributes asyncio's own code reads                                 */
+/* ------------------------------------------------------------------ */
+
+static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock); }
+static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock_fd); }
+static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->loop); }
+static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->protocol); }
+static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->extra); }
+static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->address); }
+static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
+static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
+static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
+static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->high_water); }
+static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->low_water); }
+
+static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(data_of(self)->protocol_connected);
+}
+
+static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(data_of(self)->protocol_paused);
+}
+
+/* A copy of the queue as asyncio keeps it: a deque of (data, addr). */
+static PyObject *get_buffer(PyObject *self, void *Py_UNUSED(c))
+{
+    DatagramData *t = data_of(self);
+    PyObject *items = PyList_New((Py_ssize_t)t->count), *deque;
+    size_t i;
+
+    if (!items)
+        return NULL;
+    for (i = 0; i < t->count; i++) {
+        Datagram *datagram = &t->queue[(t->head + i) % t->capacity];
+        PyObject *pair = PyTuple_Pack(2, datagram->data, datagram->addr);
+        if (!pair) {
+            Py_DECREF(items);
+            return NULL;
+        }
+        PyList_SET_ITEM(items, (Py_ssize_t)i, pair);
+    }
+    deque = PyObject_CallOneArg(D.deque, items);
+    Py_DECREF(items);
+    return deque;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+static PyObject *get_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->paused); }
+static PyObject *get_buffer_size(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->buffer_size); }
+#endif
+
+static PyGetSetDef dg_getset[] = {
+    {"_sock", get_sock, NULL, NULL, NULL},
+    {"_sock_fd", get_sock_fd, NULL, NULL, NULL},
+    {"_loop", get_loop, NULL, NULL, NULL},
+    {"_protocol", get_protocol, NULL, NULL, NULL},
+    {"_extra", get_extra, NULL, NULL, NULL},
+    {"_address", get_address, NULL, NULL, NULL},
+    {"_server", get_server, NULL, NULL, NULL},
+    {"_closing", get_closing, NULL, NULL, NULL},
+    {"_conn_lost", get_conn_lost, NULL, NULL, NULL},
+    {"_protocol_connected", get_protocol_connected, NULL, NULL, NULL},
+    {"_protocol_paused", get_protocol_paused, NULL, NULL, NULL},
+    {"_high_water", get_high_water, NULL, NULL, NULL},
+    {"_low_water", get_low_water, NULL, NULL, NULL},
+    {"_buffer", get_buffer, NULL, NULL, NULL},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"_paused", get_paused, NULL, NULL, NULL},
+    {"_buffer_size", get_buffer_size, NULL, NULL, NULL},
+#endif
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef dg_methods[] = {
+    {"sendto", (PyCFunction)(void (*)(void))dg_sendto, METH_FASTCALL | METH_KEYWORDS,
+     "Send data to addr (or to the connected address)."},
+    {"close", dg_close, METH_NOARGS, "Close the transport once the buffer is sent."},
+    {"abort", dg_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
+    {"is_closing", dg_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"is_reading", dg_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
+    {"pause_reading", dg_pause_reading, METH_NOARGS, "Pause the receiving end."},
+    {"resume_reading", dg_resume_reading, METH_NOARGS, "Resume the receiving end."},
+#endif
+    {"get_write_buffer_size", dg_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
+    {"get_write_buffer_limits", dg_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
+    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits, METH_VARARGS | METH_KEYWORDS,
+     "Set the high- and low-water limits for write flow control."},
+    {"_set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits_only,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
+    {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
+    {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
+     "Get optional transport information."},
+    {"get_protocol", dg_get_protocol, METH_NOARGS, "Return the current protocol."},
+    {"set_protocol", dg_set_protocol, METH_O, "Set a new protocol."},
+    {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
+    {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
+    {"_add_reader", (PyCFunction)(void (*)(void))dg_add_reader, METH_FASTCALL, NULL},
+    {"_force_close", dg_force_close, METH_O, NULL},
+    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"_call_connection_lost", dg_call_connection_lost, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* what the running asyncio does                                       */
+/* ------------------------------------------------------------------ */
+
+/* Runs asyncio's own sendto()/_sendto_ready() on a stand-in object and a
+ * socket that refuses, then accepts: what they count and send is what this
+ * interpreter's asyncio does, patch release included. */
+static const char probe_source[] =
+    "import collections\n"
+    "from asyncio import selector_events, transports\n"
+    "cls = selector_events._SelectorDatagramTransport\n"
+    "class Sock:\n"
+    "    refuse = False\n"
+    "    def __init__(self):\n"
+    "        self.sent = []\n"
+    "    def sendto(self, data, addr=None):\n"
+    "        if self.refuse:\n"
+    "            raise BlockingIOError\n"
+    "        self.sent.append(bytes(data))\n"
+    "    send = sendto\n"
+    "class Loop:\n"
+    "    def _add_writer(self, *args):\n"
+    "        pass\n"
+    "    _remove_writer = _add_writer\n"
+    "class Probe:\n"
+    "    _address = None\n"
+    "    _conn_lost = 0\n"
+    "    _closing = False\n"
+    "    _buffer_size = 0\n"
+    "    _sock_fd = -1\n"
+    "    _sendto_ready = None\n"
+    "    def __init__(self):\n"
+    "        self._buffer = collections.deque()\n"
+    "        self._extra = {'peername': None}\n"
+    "        self._sock = Sock()\n"
+    "        self._loop = Loop()\n"
+    "    def __getattr__(self, name):\n"
+    "        return getattr(cls, name)\n"
+    "    def _maybe_pause_protocol(self):\n"
+    "        pass\n"
+    "    _maybe_resume_protocol = _maybe_pause_protocol\n"
+    "probe = Probe()\n"
+    "cls.sendto(probe, b'', ('127.0.0.1', 9))\n"
+    "sends_empty = probe._sock.sent == [b'']\n"
+    "probe._sock.refuse = True\n"
+    "cls.sendto(probe, b'x', ('127.0.0.1', 9))\n"
+    "queued = cls.get_write_buffer_size(probe)\n"
+    "probe._buffer_size = 12345\n"
+    "tracked = cls.get_write_buffer_size(probe) == 12345\n"
+    "probe._buffer_size = queued\n"
+    "probe._sock.refuse = False\n"
+    "cls._sendto_ready(probe)\n"
+    "header_add = queued - 1\n"
+    "header_sub = queued - cls.get_write_buffer_size(probe) - 1\n"
+    "datagram_base = issubclass(cls, transports.DatagramTransport)\n"
+    "result = (sends_empty, tracked, header_add, header_sub, datagram_base)\n";
+
+static int probe_asyncio(void)
+{
+    PyObject *globals = PyDict_New(), *builtins = PyEval_GetBuiltins(), *ran = NULL, *result;
+    int rc = -1, sends_empty, tracked, base;
+    Py_ssize_t header_add, header_sub;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", builtins) < 0)
+        goto done;
+    ran = PyRun_String(probe_source, Py_file_input, globals, globals);
+    if (!ran)
+        goto done;
+    result = PyDict_GetItemString(globals, "result");
+    if (!result || !PyArg_ParseTuple(result, "ppnnp", &sends_empty, &tracked, &header_add, &header_sub, &base))
+        goto done;
+    D.probed = (Probed){sends_empty, tracked, header_add, header_sub, base};
+    rc = 0;
+done:
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's datagram transport");
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the type                                                            */
+/* ------------------------------------------------------------------ */
+
+static int intern_all(void)
+{
+    static const struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&D.str_call_soon, "call_soon"},
+        {&D.str_call_exception_handler, "call_exception_handler"},
+        {&D.str_get_debug, "get_debug"},
+        {&D.str_connection_made, "connection_made"},
+        {&D.str_connection_lost, "connection_lost"},
+        {&D.str_datagram_received, "datagram_received"},
+        {&D.str_error_received, "error_received"},
+        {&D.str_pause_writing, "pause_writing"},
+        {&D.str_resume_writing, "resume_writing"},
+        {&D.str_close, "close"},
+        {&D.str_transports, "_transports"},
+        {&D.str_max_size, "max_size"},
+        {&D.str_debug, "debug"},
+        {&D.str_warning, "warning"},
+        {&D.str_fileno, "fileno"},
+        {&D.str_family, "family"},
+        {&D.str_recvfrom, "recvfrom"},
+        {&D.str_send, "send"},
+        {&D.str_sendto, "sendto"},
+        {&D.str_peername, "peername"},
+        {&D.str_add_reader, "_add_reader"},
+        {&D.str_add_writer, "_add_writer"},
+        {&D.str_remove_reader, "_remove_reader"},
+        {&D.str_remove_writer, "_remove_writer"},
+        {&D.str_read_ready, "_read_ready"},
+        {&D.str_sendto_ready, "_sendto_ready"},
+        {&D.str_call_connection_lost, "_call_connection_lost"},
+        {&D.str_fatal_error, "_fatal_error"},
+        {&D.str_force_close, "_force_close"},
+        {&D.str_is_closed, "is_closed"},
+        {&D.str_selector, "_selector"},
+        {&D.str_get, "get"},
+        {&D.str_getsockname, "getsockname"},
+        {&D.str_getpeername, "getpeername"},
+        {&D.str_name, "__name__"},
+        {&D.str_exc_info, "exc_info"},
+        {&D.str_socket, "socket"},
+        {&D.str_sockname, "sockname"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (PyLoop_InternInto(names[i].slot, names[i].text) < 0)
+            return -1;
+    return 0;
+}
+
+static int load_names(void)
+{
+    PyObject *threshold = NULL;
+    int rc = -1;
+
+    if (PyLoop_ImportInto(&D.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
+        || PyLoop_ImportInto(&D.datagram_base, "asyncio.transports", "DatagramTransport") < 0
+        || PyLoop_ImportInto(&D.transport_socket, "asyncio.trsock", "TransportSocket") < 0
+        || PyLoop_ImportInto(&D.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
+        || PyLoop_ImportInto(&D.test_selector_event, "asyncio.selector_events", "_test_selector_event") < 0
+        || PyLoop_ImportInto(&D.logger, "asyncio.log", "logger") < 0
+        || PyLoop_ImportInto(&D.deque, "collections", "deque") < 0
+        || PyLoop_ImportInto(&D.socket_type, "socket", "socket") < 0
+        || PyLoop_ImportInto(&D.event_read, "selectors", "EVENT_READ") < 0
+        || PyLoop_ImportInto(&D.event_write, "selectors", "EVENT_WRITE") < 0
+        || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0)
+        goto done;
+    D.connlost_threshold = PyLong_AsSsize_t(threshold);
+    if ((D.connlost_threshold == -1 && PyErr_Occurred()) || !(D.max_size_default = PyLong_FromLong(MAX_SIZE_DEFAULT))
+        || intern_all() < 0 || probe_asyncio() < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(threshold);
+    return rc;
+}
+
+/* Built at run time: the layout starts where _FlowControlMixin's ends. */
+static PyMemberDef dg_members[3];
+
+int PyLoopDatagram_TypeReady(PyObject *module)
+{
+    PyObject *bases;
+    PyType_Slot slots[] = {
+        {Py_tp_init, dg_init},
+        {Py_tp_dealloc, dg_dealloc},
+        {Py_tp_traverse, dg_traverse},
+        {Py_tp_clear, dg_clear},
+        {Py_tp_finalize, dg_finalize},
+        {Py_tp_repr, dg_repr},
+        {Py_tp_methods, dg_methods},
+        {Py_tp_getset, dg_getset},
+        {Py_tp_members, dg_members},
+        {Py_tp_doc, "asyncio's datagram transport (UDP, Unix datagrams), in C."},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = "data_bridge.pyloop._pyloop.DatagramTransport",
+        .itemsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+        .slots = slots,
+    };
+
+    if (load_names() < 0)
+        return -1;
+    /* asyncio's class: (_SelectorTransport, DatagramTransport) from 3.12,
+     * _SelectorTransport alone before. */
+    bases = D.probed.datagram_base ? PyTuple_Pack(2, D.flow_control_mixin, D.datagram_base)
+                                   : PyTuple_Pack(1, D.flow_control_mixin);
+    if (!bases)
+        return -1;
+    PyLoop_DatagramTransportType = PyLoopTransport_TypeFromSpec(
+        &spec, bases, sizeof(DatagramData), offsetof(DatagramData, dict), offsetof(DatagramData, weakreflist),
+        dg_members, &D.data_offset);
+    Py_DECREF(bases);
+    if (!PyLoop_DatagramTransportType)
+        return -1;
+    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, D.str_max_size, D.max_size_default) < 0)
+        return -1;
+    Py_INCREF(PyLoop_DatagramTransportType);
+    if (PyModule_AddObject(module, "DatagramTransport", (PyObject *)PyLoop_DatagramTransportType) < 0) {
+        Py_DECREF(PyLoop_DatagramTransportType);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,1730 @@
+/*
+ * The sock_* methods of Loop: sock_recv, sock_recv_into, sock_sendall,
+ * sock_accept, sock_connect and, where asyncio has them (3.11+),
+ * sock_recvfrom, sock_recvfrom_into and sock_sendto. asyncio's selector loop
+ * (selector_events.py) written again in C, call for call:
+ *
+ *   - The method returns a coroutine, as asyncio's `async def` does: a
+ *     SockCoroutine, which has the coroutine protocol (send, throw, close,
+ *     __await__, am_send from 3.10), so collections.abc.Coroutine, and with
+ *     it asyncio.iscoroutine(), accept it; create_task, ensure_future,
+ *     wait_for and `await` take it. Nothing runs until it is first resumed;
+ *     never started, it warns "coroutine ... was never awaited", like one.
+ *   - First resumed, it makes asyncio's checks (an SSLSocket: TypeError; in
+ *     debug mode a socket with a timeout: ValueError) and tries the call on
+ *     the socket at once, through the socket's own method (sock.recv(n),
+ *     ...), so subclasses and mocks see what asyncio does to them. Done:
+ *     the coroutine returns, with no future, watcher or Python frame.
+ *     recv and recv_into of a socket whose methods are _socket.socket's own
+ *     and whose timeout is 0 are made here (recv_direct): the same recv(2)
+ *     and the same errors, but a read that would block raises nothing, so
+ *     a wait costs no BlockingIOError.
+ *   - Would block (BlockingIOError/InterruptedError): as asyncio does,
+ *     loop.create_future(), fd = sock.fileno(), _ensure_fd_no_transport(fd),
+ *     a watcher through the loop's own _add_reader/_add_writer
+ *     (PyLoopLoop_AddWatcher: the same Handle in the same fd table, so
+ *     remove_reader, _fd_key/_selector, the GC and close() see it as they
+ *     see any other) whose callback is a C function with asyncio's
+ *     arguments, (fut, sock, n) for sock_recv; and a done callback on the
+ *     future (SockDone, asyncio's partial(_sock_read_done, fd, handle=h)):
+ *     when the future is done, unless the handle was cancelled meanwhile,
+ *     remove_reader(fd). So a cancelled await removes the watcher, in the
+ *     callback order asyncio has. Then the coroutine delegates to
+ *     fut.__await__(), as `await fut` does: the task sees the future.
+ *   - sock_connect resolves an AF_INET/AF_INET6 address through
+ *     loop._ensure_resolved() (a coroutine it awaits first), as asyncio
+ *     does; connect() in progress waits for writability and reads SO_ERROR.
+ *     sock_sendall keeps sending from a memoryview until all is sent; the
+ *     position is kept in its SockDone (asyncio's list [n]).
+ *
+ * Who owns what: the coroutine owns its loop, its arguments and what it
+ * awaits, and lets go of them when it finishes or is closed. The watcher's
+ * Handle owns the callback's arguments (the future, the socket, ...), as
+ * asyncio's does, and drops them when cancelled (removed); the future owns
+ * its done callbacks until it runs them; a SockDone owns its loop, fd and
+ * handle. Every one of those is GC-tracked and traversed, so a cycle through
+ * them (future -> SockDone -> handle -> future) is collectable, and none
+ * outlives the future's completion but by the callbacks already queued.
+ */
+#include "pyloop_module.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* ------------------------------------------------------------------ */
+/* the methods                                                         */
+/* ------------------------------------------------------------------ */
+
+enum sock_kind {
+    SOCK_RECV,
+    SOCK_RECV_INTO,
+    SOCK_RECVFROM,
+    SOCK_RECVFROM_INTO,
+    SOCK_SENDALL,
+    SOCK_SENDTO,
+    SOCK_CONNECT,
+    SOCK_ACCEPT,
+    SOCK_KINDS
+};
+
+typedef struct sock_method {
+    const char *name;     /* the method */
+    const char *qualname; /* what asyncio's coroutine is called */
+    const char *params[3];
+    int required, total;
+} sock_method;
+
+static const sock_method sock_methods[SOCK_KINDS] = {
+    [SOCK_RECV] = {"sock_recv", "BaseSelectorEventLoop.sock_recv", {"sock", "n", NULL}, 2, 2},
+    [SOCK_RECV_INTO] = {"sock_recv_into", "BaseSelectorEventLoop.sock_recv_into", {"sock", "buf", NULL}, 2, 2},
+    [SOCK_RECVFROM] = {"sock_recvfrom", "BaseSelectorEventLoop.sock_recvfrom", {"sock", "bufsize", NULL}, 2, 2},
+    [SOCK_RECVFROM_INTO] = {"sock_recvfrom_into", "BaseSelectorEventLoop.sock_recvfrom_into",
+                            {"sock", "buf", "nbytes"}, 2, 3},
+    [SOCK_SENDALL] = {"sock_sendall", "BaseSelectorEventLoop.sock_sendall", {"sock", "data", NULL}, 2, 2},
+    [SOCK_SENDTO] = {"sock_sendto", "BaseSelectorEventLoop.sock_sendto", {"sock", "data", "address"}, 3, 3},
+    [SOCK_CONNECT] = {"sock_connect", "BaseSelectorEventLoop.sock_connect", {"sock", "address", NULL}, 2, 2},
+    [SOCK_ACCEPT] = {"sock_accept", "BaseSelectorEventLoop.sock_accept", {"sock", NULL, NULL}, 1, 1},
+};
+
+/* Names, constants and asyncio objects, set up once by PyLoopSock_TypesReady. */
+static struct {
+    PyObject *recv, *recv_into, *recvfrom, *recvfrom_into, *send, *sendto, *connect, *accept, *setblocking;
+    PyObject *fileno, *gettimeout, *getsockopt, *family, *type, *proto, *loop;
+    PyObject *create_future, *add_done_callback, *done, *set_result, *set_exception;
+    PyObject *transports, *data, *ensure_fd_no_transport, *ensure_resolved, *has_ipv6;
+    PyObject *close, *throw_;
+    PyObject *zero, *af_inet, *af_inet6, *sol_socket, *so_error, *resolve_kwnames;
+    PyObject *qualnames[SOCK_KINDS], *names[SOCK_KINDS];
+    PyObject *ready[SOCK_KINDS];        /* the watchers' callbacks, one per method */
+    PyObject *weak_value_dictionary;    /* weakref.WeakValueDictionary */
+    PyObject *base_ensure_fd_no_transport; /* BaseSelectorEventLoop._ensure_fd_no_transport */
+    PyObject *ssl_socket;               /* ssl.SSLSocket as asyncio sees it, or NULL */
+    PyObject *base_events;              /* asyncio.base_events, for _HAS_IPv6 */
+    PyObject *warn_unawaited;           /* warnings._warn_unawaited_coroutine */
+    /* _socket.socket's own methods, for the direct reads (recv_direct) */
+    PyObject *socket_recv, *socket_recv_into, *socket_fileno, *socket_gettimeout;
+} S;
+
+/* ------------------------------------------------------------------ */
+/* asyncio's small helpers                                             */
+/* ------------------------------------------------------------------ */
+
+/* The socket call in flight would block: asyncio tries again later. */
+static int would_block(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *none(void)
+{
+    Py_INCREF(Py_None);
+    return Py_None;
+}
+
+static int is_fatal(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
+
+static PyObject *call_method0(PyObject *object, PyObject *name)
+{
+    PyObject *args[1] = {object};
+    return PyObject_VectorcallMethod(name, args, 1, NULL);
+}
+
+static PyObject *call_method1(PyObject *object, PyObject *name, PyObject *arg)
+{
+    PyObject *args[2] = {object, arg};
+    return PyObject_VectorcallMethod(name, args, 2, NULL);
+}
+
+static PyObject *call_method2(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2)
+{
+    PyObject *args[3] = {object, arg1, arg2};
+    return PyObject_VectorcallMethod(name, args, 3, NULL);
+}
+
+static PyObject *call_method3(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2, PyObject *arg3)
+{
+    PyObject *args[4] = {object, arg1, arg2, arg3};
+    return PyObject_VectorcallMethod(name, args, 4, NULL);
+}
+
+/* Calls a method for its effect; 0, or -1 with its exception. */
+static int call_for_effect(PyObject *result)
+{
+    if (!result)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* base_events._check_ssl_socket(sock) */
+static int check_ssl_socket(PyObject *sock)
+{
+    int is_ssl;
+
+    if (!S.ssl_socket)
+        return 0;
+    is_ssl = PyObject_IsInstance(sock, S.ssl_socket);
+    if (is_ssl > 0)
+        PyErr_SetString(PyExc_TypeError, "Socket cannot be of type SSLSocket");
+    return is_ssl ? -1 : 0;
+}
+
+/* `if self._debug and sock.gettimeout() != 0` */
+static int check_nonblocking(LoopObject *loop, PyObject *sock)
+{
+    PyObject *timeout;
+    int blocking;
+
+    if (!loop->debug)
+        return 0;
+    timeout = call_method0(sock, S.gettimeout);
+    if (!timeout)
+        return -1;
+    blocking = PyObject_RichCompareBool(timeout, S.zero, Py_NE);
+    Py_DECREF(timeout);
+    if (blocking > 0)
+        PyErr_SetString(PyExc_ValueError, "the socket must be non-blocking");
+    return blocking ? -1 : 0;
+}
+
+/* self._ensure_fd_no_transport(fd). When the loop has asyncio's method and
+ * _transports is asyncio's WeakValueDictionary, an fd absent from its data
+ * has no transport, which is the answer almost always: the method (and its
+ * KeyError) is only called when the fd is there. */
+static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
+{
+    if (_PyType_Lookup(Py_TYPE(loop), S.ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
+        PyObject *transports = PyObject_GetAttr((PyObject *)loop, S.transports), *data, *found = NULL;
+        int absent = 0;
+
+        if (!transports)
+            return -1;
+        if ((PyObject *)Py_TYPE(transports) == S.weak_value_dictionary) {
+            data = PyObject_GetAttr(transports, S.data);
+            if (!data) {
+                Py_DECREF(transports);
+                return -1;
+            }
+            if (PyDict_CheckExact(data)) {
+                found = PyDict_GetItemWithError(data, fd);
+                absent = !found && !PyErr_Occurred();
+            }
+            Py_DECREF(data);
+        }
+        Py_DECREF(transports);
+        if (PyErr_Occurred())
+            return -1;
+        if (absent)
+            return 0;
+    }
+    return call_for_effect(call_method1((PyObject *)loop, S.ensure_fd_no_transport, fd));
+}
+
+static PyObject *create_future(LoopObject *loop)
+{
+    return call_method0((PyObject *)loop, S.create_future);
+}
+
+/* fut.done(): 1, 0, or -1 with an exception. */
+static int future_done(PyObject *future)
+{
+    PyObject *done = call_method0(future, S.done);
+    int truth;
+
+    if (!done)
+        return -1;
+    truth = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    return truth;
+}
+
+/* The end of asyncio's try/except around a socket call in a watcher's
+ * callback: `result` (stolen) goes to fut.set_result; BlockingIOError and
+ * InterruptedError mean "try again next time"; SystemExit and
+ * KeyboardInterrupt propagate; any other exception goes to
+ * fut.set_exception. */
+static PyObject *settle(PyObject *future, PyObject *result)
+{
+    PyObject *exception, *returned;
+
+    if (result) {
+        returned = call_method1(future, S.set_result, result);
+        Py_DECREF(result);
+        return returned;
+    }
+    if (!PyErr_Occurred() || would_block()) /* nothing raised: recv_direct's EAGAIN */
+        Py_RETURN_NONE;
+    if (is_fatal())
+        return NULL;
+    exception = PyLoop_FetchException();
+    returned = call_method1(future, S.set_exception, exception);
+    Py_DECREF(exception);
+    return returned;
+}
+
+/* `a, b, ... = value` for n names: a tuple of n, or -1 with Python's error. */
+static PyObject *unpack(PyObject *value, Py_ssize_t n)
+{
+    PyObject *items;
+
+    if (PyTuple_CheckExact(value)) {
+        Py_INCREF(value);
+        items = value;
+    } else {
+        PyObject *iterator = PyObject_GetIter(value);
+        if (!iterator) {
+            if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(value)->tp_name);
+            }
+            return NULL;
+        }
+        items = PySequence_Tuple(iterator);
+        Py_DECREF(iterator);
+        if (!items)
+            return NULL;
+    }
+    if (PyTuple_GET_SIZE(items) > n) {
+        PyErr_Format(PyExc_ValueError, "too many values to unpack (expected %zd)", n);
+        Py_DECREF(items);
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(items) < n) {
+        PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %zd, got %zd)", n,
+                     PyTuple_GET_SIZE(items));
+        Py_DECREF(items);
+        return NULL;
+    }
+    return items;
+}
+
+/* sock.recv(n) or sock.recv_into(buf) made here, for a socket whose method
+ * is _socket.socket's own (not overridden, no instance dict) and whose
+ * timeout is 0.0: what that method does then is one recv(2), retried on
+ * EINTR after the signal handlers ran, an OSError from errno otherwise.
+ * Done here, a recv that would block raises nothing, which spares the
+ * BlockingIOError (its strerror, its message, its object) that most waits
+ * begin with; and the call skips the argument parsing. The GIL stays held:
+ * the call does not block. Returns 1 when it made the call (*result, or
+ * NULL with the exception), 0 when the call would block (nothing raised),
+ * -1 when the socket or the argument is not one for this (then the caller
+ * calls the method, which decides, errors included). */
+static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **result)
+{
+    PyTypeObject *type = Py_TYPE(sock);
+    PyObject *value, *data = NULL;
+    Py_buffer view;
+    Py_ssize_t size, received;
+    char *buffer;
+    double timeout;
+    long fd;
+
+    *result = NULL;
+    if (type->tp_dictoffset
+        || _PyType_Lookup(type, kind == SOCK_RECV ? S.recv : S.recv_into)
+               != (kind == SOCK_RECV ? S.socket_recv : S.socket_recv_into)
+        || !S.socket_recv)
+        return -1;
+    value = PyObject_Vectorcall(S.socket_gettimeout, &sock, 1, NULL);
+    if (!value || !PyFloat_CheckExact(value)) {
+        Py_XDECREF(value); /* None: blocking; then the method blocks */
+        PyErr_Clear();
+        return -1;
+    }
+    timeout = PyFloat_AS_DOUBLE(value);
+    Py_DECREF(value);
+    if (timeout != 0.0)
+        return -1;
+    value = PyObject_Vectorcall(S.socket_fileno, &sock, 1, NULL);
+    fd = value ? PyLong_AsLong(value) : -1;
+    Py_XDECREF(value);
+    if (PyErr_Occurred() || fd < -1 || fd > INT_MAX) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (kind == SOCK_RECV) {
+        if (!PyLong_CheckExact(arg))
+            return -1;
+        size = PyLong_AsSsize_t(arg);
+        if (size < 0) {
+            PyErr_Clear(); /* negative or too large: the method's errors */
+            return -1;
+        }
+        data = PyBytes_FromStringAndSize(NULL, size);
+        if (!data)
+            return 1;
+        buffer = PyBytes_AS_STRING(data);
+    } else {
+        if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (!PyBuffer_IsContiguous(&view, 'C')) {
+            PyBuffer_Release(&view);
+            return -1;
+        }
+        size = view.len;
+        buffer = view.buf;
+    }
+    for (;;) {
+        received = recv((int)fd, buffer, (size_t)size, 0);
+        if (received >= 0)
+            break;
+        if (errno == EINTR) {
+            if (PyErr_CheckSignals() == 0)
+                continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (data)
+                Py_DECREF(data);
+            else
+                PyBuffer_Release(&view);
+            return 0;
+        } else {
+            PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (data)
+            Py_DECREF(data);
+        else
+            PyBuffer_Release(&view);
+        return 1;
+    }
+    if (!data) {
+        PyBuffer_Release(&view);
+        *result = PyLong_FromSsize_t(received);
+        return 1;
+    }
+    if (received != size && _PyBytes_Resize(&data, received) < 0)
+        return 1;
+    *result = data;
+    return 1;
+}
+
+/* The call each read method makes on the socket: the result, or NULL with
+ * its exception, or NULL and nothing raised when it would block. */
+static PyObject *read_call(int kind, PyObject *sock, PyObject *arg, PyObject *arg2)
+{
+    PyObject *result;
+
+    if ((kind == SOCK_RECV || kind == SOCK_RECV_INTO) && recv_direct(kind, sock, arg, &result) >= 0)
+        return result;
+    switch (kind) {
+    case SOCK_RECV:
+        return call_method1(sock, S.recv, arg);
+    case SOCK_RECV_INTO:
+        return call_method1(sock, S.recv_into, arg);
+    case SOCK_RECVFROM:
+        return call_method1(sock, S.recvfrom, arg);
+    default:
+        return call_method2(sock, S.recvfrom_into, arg, arg2);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* SockDone: the future's done callback                                */
+/* ------------------------------------------------------------------ */
+
+/* functools.partial(self._sock_read_done, fd, handle=handle) (or
+ * _sock_write_done): when the future is done, remove_reader(fd) unless the
+ * handle was cancelled meanwhile (the watcher was replaced or removed). It
+ * also keeps sock_sendall's position (asyncio's list [n]). */
+typedef struct SockDone {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    LoopObject *loop;
+    PyObject *fd;
+    HandleObject *handle;
+    Py_ssize_t position;
+    int event;
+} SockDone;
+
+static PyTypeObject SockDoneType;
+
+static PyObject *sock_done_call(SockDone *self, PyObject *const *Py_UNUSED(args), size_t Py_UNUSED(nargsf),
+                                PyObject *Py_UNUSED(kwnames))
+{
+    if (self->loop && (!self->handle || !self->handle->cancelled)) {
+        /* remove_reader(fd): asyncio's public method, transport check first. */
+        if (ensure_fd_no_transport(self->loop, self->fd) < 0
+            || PyLoopLoop_RemoveWatcher(self->loop, self->fd, self->event) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static SockDone *sock_done_new(LoopObject *loop, PyObject *fd, int event, Py_ssize_t position)
+{
+    SockDone *self = PyObject_GC_New(SockDone, &SockDoneType);
+
+    if (!self)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)sock_done_call;
+    Py_INCREF(loop);
+    self->loop = loop;
+    Py_INCREF(fd);
+    self->fd = fd;
+    self->handle = NULL;
+    self->position = position;
+    self->event = event;
+    PyObject_GC_Track(self);
+    return self;
+}
+
+static int sock_done_traverse(SockDone *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->loop);
+    Py_VISIT(self->fd);
+    Py_VISIT(self->handle);
+    return 0;
+}
+
+static int sock_done_clear(SockDone *self)
+{
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->fd);
+    Py_CLEAR(self->handle);
+    return 0;
+}
+
+static void sock_done_dealloc(SockDone *self)
+{
+    PyObject_GC_UnTrack(self);
+    sock_done_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *sock_done_repr(SockDone *self)
+{
+    return PyUnicode_FromFormat("<%s fd=%R>", self->event == PYLOOP_READABLE ? "_sock_read_done" : "_sock_write_done",
+                                self->fd ? self->fd : Py_None);
+}
+
+static PyTypeObject SockDoneType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.sock_done",
+    .tp_doc = "A sock_* future's done callback: removes the watcher unless it was cancelled.",
+    .tp_basicsize = sizeof(SockDone),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(SockDone, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)sock_done_dealloc,
+    .tp_traverse = (traverseproc)sock_done_traverse,
+    .tp_clear = (inquiry)sock_done_clear,
+    .tp_repr = (reprfunc)sock_done_repr,
+};
+
+/* ------------------------------------------------------------------ */
+/* the watchers' callbacks: asyncio's _sock_recv, _sock_sendall, ...    */
+/* ------------------------------------------------------------------ */
+
+static int check_ready_args(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
+{
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", name, expected, nargs);
+        return -1;
+    }
+    return 0;
+}
+
+/* _sock_recv(fut, sock, n), _sock_recv_into(fut, sock, buf),
+ * _sock_recvfrom(fut, sock, bufsize), _sock_recvfrom_into(fut, sock, buf, nbytes) */
+static PyObject *read_ready(int kind, const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    int done;
+
+    if (check_ready_args(name, nargs, kind == SOCK_RECVFROM_INTO ? 4 : 3) < 0)
+        return NULL;
+    done = future_done(args[0]);
+    if (done)
+        return done < 0 ? NULL : none();
+    return settle(args[0], read_call(kind, args[1], args[2], kind == SOCK_RECVFROM_INTO ? args[3] : NULL));
+}
+
+static PyObject *recv_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_ready(SOCK_RECV, "_sock_recv", args, nargs);
+}
+
+static PyObject *recv_into_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_ready(SOCK_RECV_INTO, "_sock_recv_into", args, nargs);
+}
+
+static PyObject *recvfrom_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_ready(SOCK_RECVFROM, "_sock_recvfrom", args, nargs);
+}
+
+static PyObject *recvfrom_into_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_ready(SOCK_RECVFROM_INTO, "_sock_recvfrom_into", args, nargs);
+}
+
+/* _sock_sendall(fut, sock, view, state): state is the SockDone holding pos. */
+static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *future, *sock, *view, *rest, *sent;
+    SockDone *state;
+    Py_ssize_t start, count, size;
+    int done;
+
+    if (check_ready_args("_sock_sendall", nargs, 4) < 0)
+        return NULL;
+    future = args[0], sock = args[1], view = args[2];
+    if (!Py_IS_TYPE(args[3], &SockDoneType)) {
+        PyErr_SetString(PyExc_TypeError, "_sock_sendall() needs its sock_sendall's state");
+        return NULL;
+    }
+    state = (SockDone *)args[3];
+    done = future_done(future);
+    if (done) /* cancellation can be scheduled on a previous iteration */
+        return done < 0 ? NULL : none();
+    start = state->position;
+    rest = PySequence_GetSlice(view, start, PY_SSIZE_T_MAX);
+    sent = rest ? call_method1(sock, S.send, rest) : NULL;
+    Py_XDECREF(rest);
+    if (!sent) {
+        if (would_block())
+            Py_RETURN_NONE;
+        return settle(future, NULL);
+    }
+    count = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
+    Py_DECREF(sent);
+    if (count == -1 && PyErr_Occurred())
+        return NULL;
+    start += count;
+    size = PyObject_Size(view);
+    if (size < 0)
+        return NULL;
+    if (start == size)
+        return call_method1(future, S.set_result, Py_None);
+    state->position = start;
+    Py_RETURN_NONE;
+}
+
+/* _sock_sendto(fut, sock, data, address): sock.sendto(data, 0, address) */
+static PyObject *sendto_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    int done;
+
+    if (check_ready_args("_sock_sendto", nargs, 4) < 0)
+        return NULL;
+    done = future_done(args[0]);
+    if (done)
+        return done < 0 ? NULL : none();
+    return settle(args[0], call_method3(args[1], S.sendto, args[2], S.zero, args[3]));
+}
+
+/* _sock_connect_cb(fut, sock, address): the connect in progress is over
+ * when the socket is writable; SO_ERROR says how it went. */
+static PyObject *connect_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *error;
+    int done, failed;
+
+    if (check_ready_args("_sock_connect_cb", nargs, 3) < 0)
+        return NULL;
+    done = future_done(args[0]);
+    if (done)
+        return done < 0 ? NULL : none();
+    error = call_method2(args[1], S.getsockopt, S.sol_socket, S.so_error);
+    if (!error) {
+        if (would_block()) /* still registered: retried later */
+            Py_RETURN_NONE;
+        return settle(args[0], NULL);
+    }
+    failed = PyObject_RichCompareBool(error, S.zero, Py_NE);
+    if (failed > 0) {
+        /* raise OSError(err, f'Connect call failed {address}') */
+        PyObject *message = PyUnicode_FromFormat("Connect call failed %S", args[2]), *exception = NULL;
+        if (message)
+            exception = PyObject_CallFunctionObjArgs(PyExc_OSError, error, message, NULL);
+        Py_XDECREF(message);
+        if (exception) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exception), exception);
+            Py_DECREF(exception);
+        }
+    }
+    Py_DECREF(error);
+    if (failed)
+        return settle(args[0], NULL);
+    return settle(args[0], none());
+}
+
+/* sock.accept(), then conn.setblocking(False): (conn, address). */
+static PyObject *accept_now(PyObject *sock)
+{
+    PyObject *accepted = call_method0(sock, S.accept), *pair, *result;
+
+    if (!accepted)
+        return NULL;
+    pair = unpack(accepted, 2);
+    Py_DECREF(accepted);
+    if (!pair)
+        return NULL;
+    result = call_method1(PyTuple_GET_ITEM(pair, 0), S.setblocking, Py_False);
+    if (!result) {
+        Py_DECREF(pair);
+        return NULL;
+    }
+    Py_DECREF(result);
+    return pair; /* (conn, address) */
+}
+
+/* _sock_accept(fut, sock). asyncio's does not look at fut.done() first, nor
+ * does this. Where asyncio's registers itself again when accept() would
+ * block, this one's watcher simply stays. */
+static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_ready_args("_sock_accept", nargs, 2) < 0)
+        return NULL;
+    return settle(args[0], accept_now(args[1]));
+}
+
+static PyMethodDef ready_functions[SOCK_KINDS] = {
+    [SOCK_RECV] = {"_sock_recv", (PyCFunction)(void (*)(void))recv_ready, METH_FASTCALL, NULL},
+    [SOCK_RECV_INTO] = {"_sock_recv_into", (PyCFunction)(void (*)(void))recv_into_ready, METH_FASTCALL, NULL},
+    [SOCK_RECVFROM] = {"_sock_recvfrom", (PyCFunction)(void (*)(void))recvfrom_ready, METH_FASTCALL, NULL},
+    [SOCK_RECVFROM_INTO] = {"_sock_recvfrom_into", (PyCFunction)(void (*)(void))recvfrom_into_ready, METH_FASTCALL,
+                            NULL},
+    [SOCK_SENDALL] = {"_sock_sendall", (PyCFunction)(void (*)(void))sendall_ready, METH_FASTCALL, NULL},
+    [SOCK_SENDTO] = {"_sock_sendto", (PyCFunction)(void (*)(void))sendto_ready, METH_FASTCALL, NULL},
+    [SOCK_CONNECT] = {"_sock_connect_cb", (PyCFunction)(void (*)(void))connect_ready, METH_FASTCALL, NULL},
+    [SOCK_ACCEPT] = {"_sock_accept", (PyCFunction)(void (*)(void))accept_ready, METH_FASTCALL, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* SockCoroutine                                                       */
+/* ------------------------------------------------------------------ */
+
+enum coro_state {
+    CORO_CREATED,   /* not started */
+    CORO_RESOLVING, /* sock_connect: awaiting loop._ensure_resolved() */
+    CORO_WAITING,   /* awaiting the future */
+    CORO_DONE       /* returned, raised or closed */
+};
+
+typedef struct SockCoro {
+    PyObject_HEAD
+    LoopObject *loop;
+    PyObject *sock, *arg, *arg2; /* the call's arguments (arg2: nbytes or address) */
+    PyObject *awaiting;          /* what `await` delegates to: fut.__await__() or _ensure_resolved() */
+    PyObject *weakreflist;
+    unsigned char kind, state, running;
+} SockCoro;
+
+static PyTypeObject SockCoroType;
+
+typedef enum { STEP_ERROR = -1, STEP_RETURN = 0, STEP_NEXT = 1 } step_result;
+
+/* The frame is gone: what it held goes. */
+static void coro_finish(SockCoro *self)
+{
+    self->state = CORO_DONE;
+    Py_CLEAR(self->awaiting);
+    Py_CLEAR(self->sock);
+    Py_CLEAR(self->arg);
+    Py_CLEAR(self->arg2);
+    Py_CLEAR(self->loop);
+}
+
+/* The value a finished iterator returned: StopIteration's, or None when no
+ * exception is set. -1 when another exception is set. */
+static int fetch_stop_value(PyObject **value)
+{
+    PyObject *exception;
+
+    if (!PyErr_Occurred()) {
+        Py_INCREF(Py_None);
+        *value = Py_None;
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration))
+        return -1;
+    exception = PyLoop_FetchException();
+    *value = exception ? ((PyStopIterationObject *)exception)->value : NULL;
+    if (!*value)
+        *value = Py_None;
+    Py_INCREF(*value);
+    Py_XDECREF(exception);
+    return 0;
+}
+
+/* `yield from iterator` with send(value). */
+static step_result delegate_send(PyObject *iterator, PyObject *value, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    switch (PyIter_Send(iterator, value, result)) {
+    case PYGEN_NEXT:
+        return STEP_NEXT;
+    case PYGEN_RETURN:
+        return STEP_RETURN;
+    default:
+        *result = NULL;
+        return STEP_ERROR;
+    }
+#else
+    PyObject *yielded;
+
+    if (value == Py_None && PyIter_Check(iterator))
+        yielded = Py_TYPE(iterator)->tp_iternext(iterator);
+    else
+        yielded = call_method1(iterator, S.send, value);
+    if (yielded) {
+        *result = yielded;
+        return STEP_NEXT;
+    }
+    if (fetch_stop_value(result) < 0) {
+        *result = NULL;
+        return STEP_ERROR;
+    }
+    return STEP_RETURN;
+#endif
+}
+
+/* `yield from iterator` with throw(exception): 1 when the iterator has no
+ * throw() (the exception is then raised where the coroutine waits). */
+static int delegate_throw(PyObject *iterator, PyObject *exception, PyObject **result, step_result *step)
+{
+    PyObject *method = PyObject_GetAttr(iterator, S.throw_), *yielded;
+
+    if (!method) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            *step = STEP_ERROR;
+            return 0;
+        }
+        PyErr_Clear();
+        return 1;
+    }
+    yielded = PyObject_CallOneArg(method, exception);
+    Py_DECREF(method);
+    if (yielded) {
+        *result = yielded;
+        *step = STEP_NEXT;
+    } else if (fetch_stop_value(result) < 0) {
+        *result = NULL;
+        *step = STEP_ERROR;
+    } else {
+        *step = STEP_RETURN;
+    }
+    return 0;
+}
+
+/* iterator.close(), if it has one (as a coroutine's close() closes what it
+ * awaits). */
+static int close_iterator(PyObject *iterator)
+{
+    PyObject *method = PyObject_GetAttr(iterator, S.close), *result;
+
+    if (!method) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    result = PyObject_CallNoArgs(method);
+    Py_DECREF(method);
+    return call_for_effect(result);
+}
+
+/* What `await awaitable` iterates. */
+static PyObject *awaitable_iterator(PyObject *awaitable)
+{
+    PyAsyncMethods *async = Py_TYPE(awaitable)->tp_as_async;
+    PyObject *iterator;
+
+    if (PyCoro_CheckExact(awaitable)) {
+        Py_INCREF(awaitable);
+        return awaitable;
+    }
+    if (!async || !async->am_await) {
+        PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", Py_TYPE(awaitable)->tp_name);
+        return NULL;
+    }
+    iterator = async->am_await(awaitable);
+    if (iterator && !PyIter_Check(iterator)) {
+        PyErr_Format(PyExc_TypeError, "__await__() returned non-iterator of type '%.100s'", Py_TYPE(iterator)->tp_name);
+        Py_CLEAR(iterator);
+    }
+    return iterator;
+}
+
+/* `return await awaitable`: from now on the coroutine delegates to it. */
+static step_result await_object(SockCoro *self, PyObject *awaitable, int state, PyObject **result)
+{
+    PyObject *iterator = awaitable_iterator(awaitable);
+
+    if (!iterator)
+        return STEP_ERROR;
+    self->awaiting = iterator;
+    self->state = (unsigned char)state;
+    return delegate_send(iterator, Py_None, result);
+}
+
+/* The would-block path shared by every method (asyncio's, call for call):
+ *     fut = self.create_future()
+ *     fd = sock.fileno()            (given when already taken)
+ *     self._ensure_fd_no_transport(fd)
+ *     handle = self._add_reader(fd, self._sock_recv, fut, sock, n)
+ *     fut.add_done_callback(functools.partial(self._sock_read_done, fd, handle=handle))
+ *     return await fut
+ * `extra`: the callback's arguments after (fut, sock); a NULL `last` with
+ * `with_state` set puts the SockDone there (sock_sendall's position). */
+static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject *arg, PyObject *last, int with_state,
+                               Py_ssize_t position, PyObject **result)
+{
+    LoopObject *loop = self->loop;
+    PyObject *future, *args = NULL;
+    SockDone *done = NULL;
+    HandleObject *handle;
+    step_result step = STEP_ERROR;
+
+    future = create_future(loop);
+    if (!future)
+        return STEP_ERROR;
+    if (fd)
+        Py_INCREF(fd);
+    else if (!(fd = call_method0(self->sock, S.fileno)))
+        goto out;
+    if (ensure_fd_no_transport(loop, fd) < 0 || !(done = sock_done_new(loop, fd, event, position)))
+        goto out;
+    if (with_state)
+        last = (PyObject *)done;
+    args = !arg ? PyTuple_Pack(2, future, self->sock)
+                : !last ? PyTuple_Pack(3, future, self->sock, arg) : PyTuple_Pack(4, future, self->sock, arg, last);
+    if (!args)
+        goto out;
+    handle = PyLoopLoop_AddWatcher(loop, fd, event, S.ready[self->kind], args);
+    if (!handle)
+        goto out;
+    done->handle = handle;
+    if (call_for_effect(call_method1(future, S.add_done_callback, (PyObject *)done)) < 0)
+        goto out;
+    step = await_object(self, future, CORO_WAITING, result);
+out:
+    Py_XDECREF(args);
+    Py_XDECREF((PyObject *)done);
+    Py_XDECREF(fd);
+    Py_DECREF(future);
+    return step;
+}
+
+static step_result start_read(SockCoro *self, PyObject **result)
+{
+    PyObject *data;
+
+    if (self->kind == SOCK_RECVFROM_INTO) {
+        /* if not nbytes: nbytes = len(buf) */
+        int given = self->arg2 ? PyObject_IsTrue(self->arg2) : 0;
+        if (given < 0)
+            return STEP_ERROR;
+        if (!given) {
+            Py_ssize_t size = PyObject_Size(self->arg);
+            PyObject *nbytes = size < 0 ? NULL : PyLong_FromSsize_t(size);
+            if (!nbytes)
+                return STEP_ERROR;
+            Py_XSETREF(self->arg2, nbytes);
+        }
+    }
+    data = read_call(self->kind, self->sock, self->arg, self->arg2);
+    if (data) {
+        *result = data;
+        return STEP_RETURN;
+    }
+    if (PyErr_Occurred() && !would_block())
+        return STEP_ERROR;
+    return wait_for_io(self, PYLOOP_READABLE, NULL, self->arg, self->arg2, 0, 0, result);
+}
+
+static step_result start_sendall(SockCoro *self, PyObject **result)
+{
+    PyObject *sent = call_method1(self->sock, S.send, self->arg), *size, *view;
+    Py_ssize_t length, position;
+    step_result step;
+    int all;
+
+    if (!sent) {
+        if (!would_block())
+            return STEP_ERROR;
+        Py_INCREF(S.zero);
+        sent = S.zero;
+    }
+    length = PyObject_Size(self->arg);
+    size = length < 0 ? NULL : PyLong_FromSsize_t(length);
+    all = size ? PyObject_RichCompareBool(sent, size, Py_EQ) : -1;
+    Py_XDECREF(size);
+    if (all) {
+        Py_DECREF(sent);
+        if (all < 0)
+            return STEP_ERROR;
+        Py_INCREF(Py_None);
+        *result = Py_None;
+        return STEP_RETURN;
+    }
+    position = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
+    Py_DECREF(sent);
+    if (position == -1 && PyErr_Occurred())
+        return STEP_ERROR;
+    view = PyMemoryView_FromObject(self->arg);
+    if (!view)
+        return STEP_ERROR;
+    step = wait_for_io(self, PYLOOP_WRITABLE, NULL, view, NULL, 1, position, result);
+    Py_DECREF(view);
+    return step;
+}
+
+static step_result start_sendto(SockCoro *self, PyObject **result)
+{
+    PyObject *sent = call_method2(self->sock, S.sendto, self->arg, self->arg2);
+
+    if (sent) {
+        *result = sent;
+        return STEP_RETURN;
+    }
+    if (!would_block())
+        return STEP_ERROR;
+    return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
+}
+
+/* asyncio's _sock_connect(fut, sock, address), then `await fut`. Done at
+ * once, the outcome is the coroutine's with no future in between. */
+static step_result connect_to(SockCoro *self, PyObject *address, PyObject **result)
+{
+    PyObject *fd = call_method0(self->sock, S.fileno), *connected;
+    step_result step;
+
+    if (!fd)
+        return STEP_ERROR;
+    connected = call_method1(self->sock, S.connect, address);
+    if (connected) {
+        Py_DECREF(fd);
+        Py_DECREF(connected);
+        Py_INCREF(Py_None);
+        *result = Py_None;
+        return STEP_RETURN;
+    }
+    if (!would_block()) {
+        Py_DECREF(fd);
+        return STEP_ERROR;
+    }
+    step = wait_for_io(self, PYLOOP_WRITABLE, fd, address, NULL, 0, 0, result);
+    Py_DECREF(fd);
+    return step;
+}
+
+/* sock.family == AF_INET or (base_events._HAS_IPv6 and sock.family == AF_INET6) */
+static int is_inet(PyObject *sock)
+{
+    PyObject *family = PyObject_GetAttr(sock, S.family), *has_ipv6;
+    int inet;
+
+    if (!family)
+        return -1;
+    inet = PyObject_RichCompareBool(family, S.af_inet, Py_EQ);
+    Py_DECREF(family);
+    if (inet)
+        return inet;
+    has_ipv6 = PyObject_GetAttr(S.base_events, S.has_ipv6);
+    inet = has_ipv6 ? PyObject_IsTrue(has_ipv6) : -1;
+    Py_XDECREF(has_ipv6);
+    if (inet <= 0)
+        return inet;
+    family = PyObject_GetAttr(sock, S.family);
+    if (!family)
+        return -1;
+    inet = PyObject_RichCompareBool(family, S.af_inet6, Py_EQ);
+    Py_DECREF(family);
+    return inet;
+}
+
+/* await self._ensure_resolved(address, family=sock.family, type=sock.type,
+ *                             proto=sock.proto, loop=self) */
+static step_result start_connect(SockCoro *self, PyObject **result)
+{
+    PyObject *args[6] = {(PyObject *)self->loop, self->arg, NULL, NULL, NULL, (PyObject *)self->loop}, *resolving;
+    step_result step;
+    int inet = is_inet(self->sock), i;
+
+    if (inet < 0)
+        return STEP_ERROR;
+    if (!inet)
+        return connect_to(self, self->arg, result);
+    args[2] = PyObject_GetAttr(self->sock, S.family);
+    args[3] = args[2] ? PyObject_GetAttr(self->sock, S.type) : NULL;
+    args[4] = args[3] ? PyObject_GetAttr(self->sock, S.proto) : NULL;
+    resolving = args[4] ? PyObject_VectorcallMethod(S.ensure_resolved, args, 2, S.resolve_kwnames) : NULL;
+    for (i = 2; i < 5; i++)
+        Py_XDECREF(args[i]);
+    if (!resolving)
+        return STEP_ERROR;
+    step = await_object(self, resolving, CORO_RESOLVING, result);
+    Py_DECREF(resolving);
+    return step;
+}
+
+/* `_, _, _, _, address = resolved[0]`, then on to connect. */
+static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
+{
+    PyObject *first = PyObject_GetItem(infos, S.zero), *info;
+    step_result step;
+
+    Py_CLEAR(self->awaiting);
+    self->state = CORO_CREATED; /* running, between the two awaits */
+    if (!first)
+        return STEP_ERROR;
+    info = unpack(first, 5);
+    Py_DECREF(first);
+    if (!info)
+        return STEP_ERROR;
+    step = connect_to(self, PyTuple_GET_ITEM(info, 4), result);
+    Py_DECREF(info);
+    return step;
+}
+
+/* asyncio's _sock_accept(fut, sock), then `await fut`. */
+static step_result start_accept(SockCoro *self, PyObject **result)
+{
+    PyObject *fd = call_method0(self->sock, S.fileno), *accepted;
+    step_result step;
+
+    if (!fd)
+        return STEP_ERROR;
+    accepted = accept_now(self->sock);
+    if (accepted) {
+        Py_DECREF(fd);
+        *result = accepted;
+        return STEP_RETURN;
+    }
+    if (!would_block()) {
+        Py_DECREF(fd);
+        return STEP_ERROR;
+    }
+    step = wait_for_io(self, PYLOOP_READABLE, fd, NULL, NULL, 0, 0, result);
+    Py_DECREF(fd);
+    return step;
+}
+
+/* The body of the coroutine up to its first await. */
+static step_result coro_start(SockCoro *self, PyObject **result)
+{
+    if (check_ssl_socket(self->sock) < 0 || check_nonblocking(self->loop, self->sock) < 0)
+        return STEP_ERROR;
+    switch (self->kind) {
+    case SOCK_SENDALL:
+        return start_sendall(self, result);
+    case SOCK_SENDTO:
+        return start_sendto(self, result);
+    case SOCK_CONNECT:
+        return start_connect(self, result);
+    case SOCK_ACCEPT:
+        return start_accept(self, result);
+    default:
+        return start_read(self, result);
+    }
+}
+
+/* One resumption: send(value) when `exception` is NULL, else throw(exception). */
+static step_result coro_step(SockCoro *self, PyObject *value, PyObject *exception, PyObject **result)
+{
+    step_result step = STEP_ERROR;
+
+    *result = NULL;
+    if (self->running) {
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return STEP_ERROR;
+    }
+    switch (self->state) {
+    case CORO_DONE:
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
+        return STEP_ERROR;
+    case CORO_CREATED:
+        if (exception) {
+            coro_finish(self);
+            Py_INCREF(exception);
+            PyLoop_RestoreException(exception);
+            return STEP_ERROR;
+        }
+        if (value != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started coroutine");
+            return STEP_ERROR;
+        }
+        self->running = 1;
+        step = coro_start(self, result);
+        break;
+    default:
+        self->running = 1;
+        if (!exception) {
+            step = delegate_send(self->awaiting, value, result);
+        } else if (PyErr_GivenExceptionMatches(exception, PyExc_GeneratorExit)) {
+            /* As a coroutine's throw() does: close what it awaits first. */
+            step = STEP_ERROR;
+            if (close_iterator(self->awaiting) == 0) {
+                Py_INCREF(exception);
+                PyLoop_RestoreException(exception);
+            }
+        } else if (delegate_throw(self->awaiting, exception, result, &step)) {
+            Py_INCREF(exception);
+            PyLoop_RestoreException(exception);
+            step = STEP_ERROR;
+        }
+        break;
+    }
+    if (step == STEP_RETURN && self->state == CORO_RESOLVING) {
+        /* _ensure_resolved() returned (at once, or now): connect. */
+        PyObject *infos = *result;
+        *result = NULL;
+        step = resolved(self, infos, result);
+        Py_DECREF(infos);
+    }
+    self->running = 0;
+    if (step != STEP_NEXT)
+        coro_finish(self);
+    return step;
+}
+
+/* _PyGen_SetStopIterationValue */
+static void set_stop_iteration(PyObject *value)
+{
+    PyObject *exception;
+
+    if (value == Py_None) {
+        PyErr_SetNone(PyExc_StopIteration);
+        return;
+    }
+    if (!PyTuple_Check(value) && !PyExceptionInstance_Check(value)) {
+        PyErr_SetObject(PyExc_StopIteration, value);
+        return;
+    }
+    exception = PyObject_CallOneArg(PyExc_StopIteration, value);
+    if (exception) {
+        PyErr_SetObject(PyExc_StopIteration, exception);
+        Py_DECREF(exception);
+    }
+}
+
+/* A step as a method's return: the yielded value, or NULL with
+ * StopIteration(value) or the error. */
+static PyObject *step_return(step_result step, PyObject *result)
+{
+    if (step == STEP_NEXT)
+        return result;
+    if (step == STEP_RETURN) {
+        set_stop_iteration(result);
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
+static PyObject *coro_iternext(SockCoro *self)
+{
+    PyObject *result;
+    step_result step = coro_step(self, Py_None, NULL, &result);
+
+    if (step == STEP_RETURN && result == Py_None) {
+        Py_DECREF(result); /* the end of iteration, without an exception */
+        return NULL;
+    }
+    return step_return(step, result);
+}
+
+#if PY_VERSION_HEX >= 0x030A0000
+static PySendResult coro_am_send(SockCoro *self, PyObject *value, PyObject **result)
+{
+    switch (coro_step(self, value, NULL, result)) {
+    case STEP_NEXT:
+        return PYGEN_NEXT;
+    case STEP_RETURN:
+        return PYGEN_RETURN;
+    default:
+        return PYGEN_ERROR;
+    }
+}
+#endif
+
+static PyObject *coro_send(SockCoro *self, PyObject *value)
+{
+    PyObject *result;
+    step_result step = coro_step(self, value, NULL, &result);
+    return step_return(step, result);
+}
+
+/* throw(value) or throw(type[, value[, traceback]]), as a coroutine's. */
+static PyObject *coro_throw(SockCoro *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *type, *value, *traceback, *exception, *result;
+    step_result step;
+
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, nargs < 1 ? "throw expected at least 1 argument, got %zd"
+                                                : "throw expected at most 3 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                                  "the (type, exc, tb) signature of throw() is deprecated, "
+                                  "use the single-arg signature instead.",
+                                  1)
+                         < 0)
+        return NULL;
+#endif
+    type = args[0];
+    value = nargs > 1 ? args[1] : Py_None;
+    traceback = nargs > 2 ? args[2] : Py_None;
+    if (traceback == Py_None)
+        traceback = NULL;
+    else if (!PyTraceBack_Check(traceback)) {
+        PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
+        return NULL;
+    }
+    if (PyExceptionClass_Check(type)) {
+        PyObject *normal_type = type, *normal_value = value, *normal_traceback = traceback;
+        Py_INCREF(normal_type);
+        Py_INCREF(normal_value);
+        Py_XINCREF(normal_traceback);
+        PyErr_NormalizeException(&normal_type, &normal_value, &normal_traceback);
+        Py_DECREF(normal_type);
+        Py_XDECREF(normal_traceback);
+        if (!normal_value || PyErr_Occurred()) {
+            Py_XDECREF(normal_value);
+            return NULL;
+        }
+        exception = normal_value;
+    } else if (PyExceptionInstance_Check(type)) {
+        if (value != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+            return NULL;
+        }
+        Py_INCREF(type);
+        exception = type;
+    } else {
+        PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException, not %s",
+                     Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    if (traceback && PyException_SetTraceback(exception, traceback) < 0) {
+        Py_DECREF(exception);
+        return NULL;
+    }
+    step = coro_step(self, NULL, exception, &result);
+    Py_DECREF(exception);
+    return step_return(step, result);
+}
+
+static PyObject *coro_close(SockCoro *self, PyObject *Py_UNUSED(unused))
+{
+    int rc = 0;
+
+    if (self->running) {
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return NULL;
+    }
+    if (self->awaiting) {
+        self->running = 1;
+        rc = close_iterator(self->awaiting);
+        self->running = 0;
+    }
+    coro_finish(self);
+    if (rc < 0) {
+        /* Raised where the coroutine waits, in place of GeneratorExit. */
+        if (!PyErr_ExceptionMatches(PyExc_GeneratorExit) && !PyErr_ExceptionMatches(PyExc_StopIteration))
+            return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *coro_await(SockCoro *self)
+{
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+/* A coroutine nobody started warns, as CPython's do; one collected while
+ * it waits is closed (what it awaits, not the operation: as in asyncio, the
+ * watcher and the future stay until the future is done). */
+static void coro_finalize(SockCoro *self)
+{
+    PyObject *error = PyErr_Occurred() ? PyLoop_FetchException() : NULL, *result;
+
+    if (self->state == CORO_CREATED && self->loop) {
+        result = S.warn_unawaited ? PyObject_CallOneArg(S.warn_unawaited, (PyObject *)self) : NULL;
+        if (!result && S.warn_unawaited)
+            PyErr_WriteUnraisable((PyObject *)self);
+        Py_XDECREF(result);
+        coro_finish(self);
+    } else if (self->state != CORO_DONE) {
+        result = coro_close(self, NULL);
+        if (!result)
+            PyErr_WriteUnraisable((PyObject *)self);
+        Py_XDECREF(result);
+    }
+    if (error)
+        PyLoop_RestoreException(error);
+}
+
+static int coro_traverse(SockCoro *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->loop);
+    Py_VISIT(self->sock);
+    Py_VISIT(self->arg);
+    Py_VISIT(self->arg2);
+    Py_VISIT(self->awaiting);
+    return 0;
+}
+
+static int coro_clear(SockCoro *self)
+{
+    Py_CLEAR(self->awaiting);
+    Py_CLEAR(self->sock);
+    Py_CLEAR(self->arg);
+    Py_CLEAR(self->arg2);
+    Py_CLEAR(self->loop);
+    return 0;
+}
+
+static void coro_dealloc(SockCoro *self)
+{
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    coro_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *coro_repr(SockCoro *self)
+{
+    return PyUnicode_FromFormat("<coroutine object %s at %p>", sock_methods[self->kind].qualname, (void *)self);
+}
+
+static PyObject *coro_get_name(SockCoro *self, void *Py_UNUSED(closure))
+{
+    Py_INCREF(S.names[self->kind]);
+    return S.names[self->kind];
+}
+
+static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
+{
+    Py_INCREF(S.qualnames[self->kind]);
+    return S.qualnames[self->kind];
+}
+
+static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
+{
+    PyObject *awaiting = self->awaiting ? self->awaiting : Py_None;
+    Py_INCREF(awaiting);
+    return awaiting;
+}
+
+static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->running);
+}
+
+static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->state == CORO_RESOLVING || self->state == CORO_WAITING);
+}
+
+static PyObject *coro_get_none(SockCoro *Py_UNUSED(self), void *Py_UNUSED(closure))
+{
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef coro_methods[] = {
+    {"send", (PyCFunction)coro_send, METH_O, "send(arg) -> send 'arg' into coroutine,\nreturn next iterated value or raise StopIteration."},
+    {"throw", (PyCFunction)(void (*)(void))coro_throw, METH_FASTCALL,
+     "throw(value)\nthrow(type[,value[,traceback]])\n\nRaise exception in coroutine, return next iterated value or raise\nStopIteration."},
+    {"close", (PyCFunction)coro_close, METH_NOARGS, "close() -> raise GeneratorExit inside coroutine."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef coro_getset[] = {
+    {"__name__", (getter)coro_get_name, NULL, NULL, NULL},
+    {"__qualname__", (getter)coro_get_qualname, NULL, NULL, NULL},
+    {"cr_await", (getter)coro_get_await, NULL, "object being awaited on, or None", NULL},
+    {"cr_running", (getter)coro_get_running, NULL, NULL, NULL},
+    {"cr_suspended", (getter)coro_get_suspended, NULL, NULL, NULL},
+    {"cr_frame", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
+    {"cr_code", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
+    {"cr_origin", (getter)coro_get_none, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyAsyncMethods coro_as_async = {
+    .am_await = (unaryfunc)coro_await,
+#if PY_VERSION_HEX >= 0x030A0000
+    .am_send = (sendfunc)coro_am_send,
+#endif
+};
+
+static PyTypeObject SockCoroType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.sock_coroutine",
+    .tp_doc = "The coroutine a loop.sock_*() method returns (asyncio's are `async def`).",
+    .tp_basicsize = sizeof(SockCoro),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_dealloc = (destructor)coro_dealloc,
+    .tp_traverse = (traverseproc)coro_traverse,
+    .tp_clear = (inquiry)coro_clear,
+    .tp_finalize = (destructor)coro_finalize,
+    .tp_repr = (reprfunc)coro_repr,
+    .tp_as_async = &coro_as_async,
+    .tp_iternext = (iternextfunc)coro_iternext,
+    .tp_weaklistoffset = offsetof(SockCoro, weakreflist),
+    .tp_methods = coro_methods,
+    .tp_getset = coro_getset,
+};
+
+/* ------------------------------------------------------------------ */
+/* the methods: argument binding as Python's, then a coroutine         */
+/* ------------------------------------------------------------------ */
+
+static const char *error_prefix(int kind)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    return sock_methods[kind].qualname;
+#else
+    return sock_methods[kind].name;
+#endif
+}
+
+/* "'a'", "'a' and 'b'", "'a', 'b', and 'c'" */
+static PyObject *missing_names(const char *names[], int count)
+{
+    switch (count) {
+    case 1:
+        return PyUnicode_FromFormat("'%s'", names[0]);
+    case 2:
+        return PyUnicode_FromFormat("'%s' and '%s'", names[0], names[1]);
+    default:
+        return PyUnicode_FromFormat("'%s', '%s', and '%s'", names[0], names[1], names[2]);
+    }
+}
+
+/* Binds the call's arguments to the method's parameters, with the errors a
+ * Python function's call gives. `bound` gets borrowed references. */
+static int bind_arguments(int kind, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **bound)
+{
+    const sock_method *method = &sock_methods[kind];
+    const char *missing[3];
+    Py_ssize_t i, positional = nargs < method->total ? nargs : method->total;
+    int j, count = 0;
+
+    for (j = 0; j < 3; j++)
+        bound[j] = j < positional ? args[j] : NULL;
+    for (i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        for (j = 0; j < method->total; j++)
+            if (PyUnicode_CompareWithASCIIString(name, method->params[j]) == 0)
+                break;
+        if (j == method->total) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", error_prefix(kind), name);
+            return -1;
+        }
+        if (bound[j] || j < nargs) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", error_prefix(kind),
+                         method->params[j]);
+            return -1;
+        }
+        bound[j] = args[nargs + i];
+    }
+    if (nargs > method->total) {
+        if (method->required == method->total)
+            PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments but %zd were given", error_prefix(kind),
+                         method->total + 1, nargs + 1);
+        else
+            PyErr_Format(PyExc_TypeError, "%s() takes from %d to %d positional arguments but %zd were given",
+                         error_prefix(kind), method->required + 1, method->total + 1, nargs + 1);
+        return -1;
+    }
+    for (j = 0; j < method->required; j++)
+        if (!bound[j])
+            missing[count++] = method->params[j];
+    if (count) {
+        PyObject *names = missing_names(missing, count);
+        if (names) {
+            PyErr_Format(PyExc_TypeError, "%s() missing %d required positional argument%s: %U", error_prefix(kind),
+                         count, count > 1 ? "s" : "", names);
+            Py_DECREF(names);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    PyObject *bound[3];
+    SockCoro *self;
+
+    if (bind_arguments(kind, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
+        return NULL;
+    self = PyObject_GC_New(SockCoro, &SockCoroType);
+    if (!self)
+        return NULL;
+    Py_INCREF(loop);
+    self->loop = (LoopObject *)loop;
+    Py_INCREF(bound[0]);
+    self->sock = bound[0];
+    Py_XINCREF(bound[1]);
+    self->arg = bound[1];
+    Py_XINCREF(bound[2]);
+    self->arg2 = bound[2];
+    self->awaiting = NULL;
+    self->weakreflist = NULL;
+    self->kind = (unsigned char)kind;
+    self->state = CORO_CREATED;
+    self->running = 0;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_RECV, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_RECV_INTO, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_SENDALL, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_Connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_CONNECT, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_Accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_ACCEPT, loop, args, nargsf, kwnames);
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+PyObject *PyLoopSock_Recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_RECVFROM, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_RECVFROM_INTO, loop, args, nargsf, kwnames);
+}
+
+PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return sock_method_call(SOCK_SENDTO, loop, args, nargsf, kwnames);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* set-up                                                              */
+/* ------------------------------------------------------------------ */
+
+/* The method descriptors of _socket.socket that recv_direct stands for. */
+static int load_socket_methods(void)
+{
+    PyObject *type;
+
+    if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
+        return -1;
+    if (PyType_Check(type)) {
+        S.socket_recv = _PyType_Lookup((PyTypeObject *)type, S.recv);
+        S.socket_recv_into = _PyType_Lookup((PyTypeObject *)type, S.recv_into);
+        S.socket_fileno = _PyType_Lookup((PyTypeObject *)type, S.fileno);
+        S.socket_gettimeout = _PyType_Lookup((PyTypeObject *)type, S.gettimeout);
+    }
+    if (!S.socket_recv || !S.socket_recv_into || !S.socket_fileno || !S.socket_gettimeout) {
+        /* Not what this expects: always call the methods. */
+        S.socket_recv = S.socket_recv_into = S.socket_fileno = S.socket_gettimeout = NULL;
+    } else {
+        Py_INCREF(S.socket_recv);
+        Py_INCREF(S.socket_recv_into);
+        Py_INCREF(S.socket_fileno);
+        Py_INCREF(S.socket_gettimeout);
+    }
+    Py_DECREF(type);
+    return 0;
+}
+
+static int load_asyncio(void)
+{
+    PyObject *selector_loop, *ssl;
+
+    if (PyLoop_ImportInto(&S.weak_value_dictionary, "weakref", "WeakValueDictionary") < 0
+        || PyLoop_ImportInto(&selector_loop, "asyncio.selector_events", "BaseSelectorEventLoop") < 0)
+        return -1;
+    /* The function as the class's dict holds it (what _PyType_Lookup finds). */
+    S.base_ensure_fd_no_transport = _PyType_Lookup((PyTypeObject *)selector_loop, S.ensure_fd_no_transport);
+    Py_XINCREF(S.base_ensure_fd_no_transport);
+    Py_DECREF(selector_loop);
+    S.base_events = PyImport_ImportModule("asyncio.base_events");
+    if (!S.base_events)
+        return -1;
+    ssl = PyObject_GetAttrString(S.base_events, "ssl");
+    if (!ssl)
+        return -1;
+    if (ssl != Py_None) {
+        S.ssl_socket = PyObject_GetAttrString(ssl, "SSLSocket");
+        if (!S.ssl_socket) {
+            Py_DECREF(ssl);
+            return -1;
+        }
+    }
+    Py_DECREF(ssl);
+    if (PyLoop_ImportInto(&S.warn_unawaited, "warnings", "_warn_unawaited_coroutine") < 0)
+        PyErr_Clear(); /* no such hook: no warning */
+    return load_socket_methods();
+}
+
+int PyLoopSock_TypesReady(void)
+{
+    int kind;
+
+    if (PyType_Ready(&SockCoroType) < 0 || PyType_Ready(&SockDoneType) < 0)
+        return -1;
+    if (PyLoop_InternInto(&S.recv, "recv") < 0 || PyLoop_InternInto(&S.recv_into, "recv_into") < 0 || PyLoop_InternInto(&S.recvfrom, "recvfrom") < 0
+        || PyLoop_InternInto(&S.recvfrom_into, "recvfrom_into") < 0 || PyLoop_InternInto(&S.send, "send") < 0
+        || PyLoop_InternInto(&S.sendto, "sendto") < 0 || PyLoop_InternInto(&S.connect, "connect") < 0 || PyLoop_InternInto(&S.accept, "accept") < 0
+        || PyLoop_InternInto(&S.setblocking, "setblocking") < 0 || PyLoop_InternInto(&S.fileno, "fileno") < 0
+        || PyLoop_InternInto(&S.gettimeout, "gettimeout") < 0 || PyLoop_InternInto(&S.getsockopt, "getsockopt") < 0
+        || PyLoop_InternInto(&S.family, "family") < 0 || PyLoop_InternInto(&S.type, "type") < 0 || PyLoop_InternInto(&S.proto, "proto") < 0
+        || PyLoop_InternInto(&S.loop, "loop") < 0 || PyLoop_InternInto(&S.create_future, "create_future") < 0
+        || PyLoop_InternInto(&S.add_done_callback, "add_done_callback") < 0 || PyLoop_InternInto(&S.done, "done") < 0
+        || PyLoop_InternInto(&S.set_result, "set_result") < 0 || PyLoop_InternInto(&S.set_exception, "set_exception") < 0
+        || PyLoop_InternInto(&S.transports, "_transports") < 0 || PyLoop_InternInto(&S.data, "data") < 0
+        || PyLoop_InternInto(&S.ensure_fd_no_transport, "_ensure_fd_no_transport") < 0
+        || PyLoop_InternInto(&S.ensure_resolved, "_ensure_resolved") < 0 || PyLoop_InternInto(&S.has_ipv6, "_HAS_IPv6") < 0
+        || PyLoop_InternInto(&S.close, "close") < 0 || PyLoop_InternInto(&S.throw_, "throw") < 0)
+        return -1;
+    S.zero = PyLong_FromLong(0);
+    S.af_inet = PyLong_FromLong(AF_INET);
+    S.af_inet6 = PyLong_FromLong(AF_INET6);
+    S.sol_socket = PyLong_FromLong(SOL_SOCKET);
+    S.so_error = PyLong_FromLong(SO_ERROR);
+    S.resolve_kwnames = Py_BuildValue("(ssss)", "family", "type", "proto", "loop");
+    if (!S.zero || !S.af_inet || !S.af_inet6 || !S.sol_socket || !S.so_error || !S.resolve_kwnames)
+        return -1;
+    for (kind = 0; kind < SOCK_KINDS; kind++) {
+        if (PyLoop_InternInto(&S.names[kind], sock_methods[kind].name) < 0
+            || PyLoop_InternInto(&S.qualnames[kind], sock_methods[kind].qualname) < 0)
+            return -1;
+        S.ready[kind] = PyCFunction_NewEx(&ready_functions[kind], NULL, NULL);
+        if (!S.ready[kind])
+            return -1;
+    }
+    return load_asyncio();
+}
