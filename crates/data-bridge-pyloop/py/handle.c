@@ -311,7 +311,7 @@ static PyObject *format_callback(HandleObject *handle)
 /* Handle._run's except-clause for an ordinary exception: the loop's
  * exception handler gets it. Returns -1 when KeyboardInterrupt or SystemExit
  * is (or, from the handler, becomes) the raised exception. */
-static int handle_report_error(HandleObject *handle)
+int PyLoopHandle_ReportError(HandleObject *handle)
 {
     PyObject *value, *source = NULL, *message = NULL, *context = NULL, *result;
     int rc = 0;
@@ -423,13 +423,13 @@ int PyLoopHandle_Run(HandleObject *handle)
     if (loop && loop->debug) {
         Py_INCREF(loop);
         started = pyloop_time(loop->core);
-        rc = handle_call(handle) < 0 ? handle_report_error(handle) : 0;
+        rc = handle_call(handle) < 0 ? PyLoopHandle_ReportError(handle) : 0;
         if (rc == 0)
             warn_if_slow(handle, started);
         Py_DECREF(loop);
         return rc;
     }
-    return handle_call(handle) < 0 ? handle_report_error(handle) : 0;
+    return handle_call(handle) < 0 ? PyLoopHandle_ReportError(handle) : 0;
 }
 
 /* ------------------------------------------------------------------ */

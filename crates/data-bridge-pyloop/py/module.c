@@ -85,7 +85,7 @@ PyMODINIT_FUNC PyInit__pyloop(void)
         return NULL;
     if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
         || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0
-        || PyLoopDatagram_TypeReady(module) < 0) {
+        || PyLoopDatagram_TypeReady(module) < 0 || PyLoopPipe_TypesReady(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -172,6 +172,10 @@ TimerHandleObject *PyLoopTimerHandle_New(double when, PyObject *when_object, PyO
 int PyLoopHandle_Run(HandleObject *handle);
 /* handle.cancel() minus the timer heap: marks it and drops callback/args. */
 void PyLoopHandle_Cancel(HandleObject *handle);
+/* Handle._run's report of the exception raised now (to the loop's exception
+ * handler, "Exception in callback ..."), for C code that runs what asyncio
+ * runs in a handle. -1: KeyboardInterrupt/SystemExit, left raised. */
+int PyLoopHandle_ReportError(HandleObject *handle);
 /* tp_traverse of the handle's fields, for a loop that owns an untracked one. */
 int PyLoopHandle_TraverseContents(HandleObject *handle, visitproc visit, void *arg);
 
@@ -226,6 +230,43 @@ int PyLoopTransport_TypeReady(PyObject *module);
  * DatagramTransport. */
 PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
                                            size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset);
+
+/* Helpers transport.c shares with the other transports (pipe.c). */
+/* loop.call_soon(callable, first, second) (NULL ends the arguments); the
+ * handle is dropped. */
+int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
+/* asyncio's logger.<level>(message, transport); failures are unraisable. */
+void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message);
+/* OSError for -error's errno, as a new exception object (not raised). */
+PyObject *PyLoopTransport_OSError(int error);
+/* The report half of asyncio's _fatal_error: log_only (an error asyncio
+ * only logs) goes to logger.debug in debug mode, anything else to the
+ * loop's exception handler with message, exception, transport, protocol.
+ * KeyboardInterrupt/SystemExit from the handler end the loop's run. */
+void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *exception,
+                                 const char *message, int log_only);
+/* protocol.<name>() for flow control (pause_writing/resume_writing), its
+ * failure to the exception handler with `failure`, as _FlowControlMixin. */
+void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *name,
+                                      const char *failure);
+/* set_write_buffer_limits(high=None, low=None)'s arguments, checked and
+ * defaulted as asyncio's _set_write_buffer_limits. 0, or -1 raised. */
+int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high, size_t *low);
+/* get_extra_info(name, default=None) over the transport's extra mapping. */
+PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords);
+/* What a stream queues: a bytes object (referenced, or a copy of any other
+ * buffer), released by PyLoopTransport_ReleaseOwner. */
+PyObject *PyLoopTransport_ImmutableBytes(PyObject *data);
+void PyLoopTransport_ReleaseOwner(void *owner);
+/* The process's one read buffer for data_received reads (filled and copied
+ * out with the GIL held, no Python code in between). */
+char *PyLoopTransport_SharedReadBuffer(size_t *size);
+
+/* pipe.c: ReadPipeTransport and WritePipeTransport, asyncio's
+ * _UnixReadPipeTransport / _UnixWritePipeTransport. */
+extern PyTypeObject *PyLoop_ReadPipeTransportType;
+extern PyTypeObject *PyLoop_WritePipeTransportType;
+int PyLoopPipe_TypesReady(PyObject *module);
 
 /* datagram.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
 extern PyTypeObject *PyLoop_DatagramTransportType;

@@ -110,11 +110,16 @@ static inline TransportData *data_of_stream(pyloop_stream *stream)
 
 /* loop.call_soon(callable, *args) from C, for the rare calls (set-up,
  * tear-down) where asyncio schedules one; the handle is dropped. */
-static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
+int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
 {
-    PyObject *handle = PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_soon, callable, first, second, NULL);
+    PyObject *handle = PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_soon, callable, first, second, NULL);
     Py_XDECREF(handle);
     return handle ? 0 : -1;
+}
+
+static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
+{
+    return PyLoopTransport_CallSoon(t->loop, callable, first, second);
 }
 
 static int loop_debug(TransportData *t)
@@ -123,16 +128,18 @@ static int loop_debug(TransportData *t)
 }
 
 /* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
+void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message)
+{
+    PyObject *result = PyObject_CallMethod(T.logger, level, "sO", message, transport);
+    if (!result)
+        PyErr_WriteUnraisable(transport);
+    Py_XDECREF(result);
+}
+
 static void debug_log(TransportData *t, const char *message)
 {
-    PyObject *result;
-
-    if (!loop_debug(t))
-        return;
-    result = PyObject_CallMethod(T.logger, "debug", "sO", message, object_of(t));
-    if (!result)
-        PyErr_WriteUnraisable(object_of(t));
-    Py_XDECREF(result);
+    if (loop_debug(t))
+        PyLoopTransport_Log(object_of(t), "debug", message);
 }
 
 /* KeyboardInterrupt and SystemExit pass through asyncio's transports: here
@@ -143,7 +150,7 @@ static int is_fatal_to_run(void)
     return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
 }
 
-static PyObject *os_error(int error)
+PyObject *PyLoopTransport_OSError(int error)
 {
     PyObject *exception;
     errno = error;
@@ -151,6 +158,8 @@ static PyObject *os_error(int error)
     exception = PyLoop_FetchException();
     return exception;
 }
+
+#define os_error PyLoopTransport_OSError
 
 static void call_server(TransportData *t, PyObject *name)
 {
@@ -200,15 +209,13 @@ static int force_close(TransportData *t, PyObject *exception)
 
 /* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
  * else goes to the exception handler; then _force_close. Steals nothing. */
-static void fatal_error(TransportData *t, PyObject *exception, const char *message)
+void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *exception,
+                                 const char *message, int log_only)
 {
-    PyObject *self = object_of(t), *result = NULL;
+    PyObject *result = NULL;
 
-    if (!t->loop)
-        return;
-    Py_INCREF(self);
-    if (PyObject_TypeCheck(exception, (PyTypeObject *)PyExc_OSError)) {
-        if (loop_debug(t)) {
+    if (log_only) {
+        if (loop->debug) {
             PyObject *keywords = Py_BuildValue("{sO}", "exc_info", exception);
             PyObject *arguments = Py_BuildValue("(sOs)", "%r: %s", self, message);
             PyObject *debug = PyObject_GetAttr(T.logger, T.str_debug);
@@ -222,18 +229,29 @@ static void fatal_error(TransportData *t, PyObject *exception, const char *messa
         }
     } else {
         PyObject *context = Py_BuildValue("{sssOsOsO}", "message", message, "exception", exception, "transport", self,
-                                          "protocol", t->protocol ? t->protocol : Py_None);
-        result = context ? PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_exception_handler, context, NULL)
+                                          "protocol", protocol ? protocol : Py_None);
+        result = context ? PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_exception_handler, context, NULL)
                          : NULL;
         Py_XDECREF(context);
     }
     if (!result) {
-        if (is_fatal_to_run() && t->loop)
-            PyLoopLoop_EndRun(t->loop);
+        if (is_fatal_to_run())
+            PyLoopLoop_EndRun(loop);
         else
             PyErr_WriteUnraisable(self);
     }
     Py_XDECREF(result);
+}
+
+static void fatal_error(TransportData *t, PyObject *exception, const char *message)
+{
+    PyObject *self = object_of(t);
+
+    if (!t->loop)
+        return;
+    Py_INCREF(self);
+    PyLoopTransport_ReportFatal(t->loop, self, t->protocol, exception, message,
+                                PyObject_TypeCheck(exception, (PyTypeObject *)PyExc_OSError));
     if (force_close(t, exception) < 0)
         PyErr_WriteUnraisable(self);
     Py_DECREF(self);
@@ -392,6 +410,12 @@ static int alloc_for_protocol(TransportData *t, void **data, size_t *length)
  * the process: it is filled and copied out with the GIL held and no Python
  * code in between. */
 static char shared_read_buffer[MAX_SIZE_DEFAULT];
+
+char *PyLoopTransport_SharedReadBuffer(size_t *size)
+{
+    *size = sizeof shared_read_buffer;
+    return shared_read_buffer;
+}
 #define BULK_READ (64 * 1024)
 
 static int alloc_bytes(TransportData *t, void **data, size_t *length)
@@ -541,28 +565,34 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     Py_DECREF(self);
 }
 
-static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
+void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *name,
+                                      const char *failure)
 {
-    PyObject *result = PyObject_CallMethodObjArgs(t->protocol, name, NULL);
+    PyObject *result = PyObject_CallMethodObjArgs(protocol, name, NULL);
 
     if (!result) {
         PyObject *exception, *context, *handled;
         if (is_fatal_to_run()) {
-            PyLoopLoop_EndRun(t->loop);
+            PyLoopLoop_EndRun(loop);
             return;
         }
         exception = PyLoop_FetchException();
-        context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", object_of(t),
-                                "protocol", t->protocol);
-        handled = context ? PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_call_exception_handler, context, NULL)
+        context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", self,
+                                "protocol", protocol);
+        handled = context ? PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_exception_handler, context, NULL)
                           : NULL;
         if (!handled)
-            PyErr_WriteUnraisable(object_of(t));
+            PyErr_WriteUnraisable(self);
         Py_XDECREF(handled);
         Py_XDECREF(context);
         Py_XDECREF(exception);
     }
     Py_XDECREF(result);
+}
+
+static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
+{
+    PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
 }
 
 static void on_write_pause(pyloop_stream *stream)
@@ -665,14 +695,14 @@ static const pyloop_stream_callbacks stream_callbacks = {
 /* writing                                                             */
 /* ------------------------------------------------------------------ */
 
-static void release_owner(void *owner)
+void PyLoopTransport_ReleaseOwner(void *owner)
 {
     Py_DECREF((PyObject *)owner);
 }
 
 /* The bytes of `data` to hand to the stream: a bytes object is referenced,
  * anything else is copied (what is queued must not change under it). */
-static PyObject *immutable_bytes(PyObject *data)
+PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 {
     if (PyBytes_CheckExact(data)) {
         Py_INCREF(data);
@@ -724,7 +754,7 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     for (i = 0; i < count; i++) {
         Py_INCREF(chunks[i]);
         buffers[i] = (pyloop_stream_buffer){PyBytes_AS_STRING(chunks[i]), (size_t)PyBytes_GET_SIZE(chunks[i]),
-                                            release_owner, chunks[i]};
+                                            PyLoopTransport_ReleaseOwner, chunks[i]};
         total += buffers[i].length;
     }
     /* Defer while the kernel refused nothing yet (the queue is empty, or
@@ -790,7 +820,7 @@ static PyObject *transport_write(PyObject *self, PyObject *data)
             return NULL;
         Py_RETURN_NONE;
     }
-    chunk = immutable_bytes(data);
+    chunk = PyLoopTransport_ImmutableBytes(data);
     if (!chunk)
         return NULL;
     rc = write_buffers(t, &chunk, 1);
@@ -834,7 +864,7 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
     }
     for (i = 0; i < count; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(sequence, i), *view = PyMemoryView_FromObject(item);
-        PyObject *chunk = view ? immutable_bytes(item) : NULL;
+        PyObject *chunk = view ? PyLoopTransport_ImmutableBytes(item) : NULL;
         Py_XDECREF(view);
         if (!chunk)
             goto fail;
@@ -906,23 +936,22 @@ static PyObject *transport_get_write_buffer_size(PyObject *self, PyObject *Py_UN
 }
 
 /* asyncio's _set_write_buffer_limits, then _maybe_pause_protocol. */
-static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high_limit, size_t *low_limit)
 {
     static char *names[] = {"high", "low", NULL};
-    TransportData *t = data_of(self);
-    PyObject *high_object = Py_None, *low_object = Py_None, *high = NULL, *low = NULL, *result = NULL;
+    PyObject *high_object = Py_None, *low_object = Py_None, *high = NULL, *low = NULL;
     Py_ssize_t high_value, low_value;
-    int ok;
+    int ok, rc = -1;
 
     if (!PyArg_ParseTupleAndKeywords(args, keywords, "|OO:set_write_buffer_limits", names, &high_object,
                                      &low_object))
-        return NULL;
+        return -1;
     if (high_object == Py_None)
         high = low_object == Py_None ? PyLong_FromLong(64 * 1024) : PyNumber_Multiply(PyLong_FromLong(4), low_object);
     else
         high = (Py_INCREF(high_object), high_object);
     if (!high)
-        return NULL;
+        return -1;
     if (low_object == Py_None)
         low = PyNumber_FloorDivide(high, PyLong_FromLong(4));
     else
@@ -946,13 +975,23 @@ static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *arg
     low_value = high_value == -1 && PyErr_Occurred() ? -1 : PyNumber_AsSsize_t(low, PyExc_OverflowError);
     if (low_value == -1 && PyErr_Occurred())
         goto done;
-    pyloop_stream_set_write_limits(&t->stream, (size_t)high_value, (size_t)low_value);
-    Py_INCREF(Py_None);
-    result = Py_None;
+    *high_limit = (size_t)high_value;
+    *low_limit = (size_t)low_value;
+    rc = 0;
 done:
     Py_XDECREF(high);
     Py_XDECREF(low);
-    return result;
+    return rc;
+}
+
+static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    size_t high, low;
+
+    if (PyLoopTransport_ParseWriteLimits(args, keywords, &high, &low) < 0)
+        return NULL;
+    pyloop_stream_set_write_limits(&data_of(self)->stream, high, low);
+    Py_RETURN_NONE;
 }
 
 static PyObject *transport_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -1144,20 +1183,26 @@ static PyObject *transport_get_protocol(PyObject *self, PyObject *Py_UNUSED(unus
     return protocol;
 }
 
-static PyObject *transport_get_extra_info(PyObject *self, PyObject *args, PyObject *keywords)
+PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords)
 {
     static char *names[] = {"name", "default", NULL};
     PyObject *name, *fallback = Py_None, *value;
-    TransportData *t = data_of(self);
 
     if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:get_extra_info", names, &name, &fallback))
         return NULL;
-    value = t->extra ? PyDict_GetItemWithError(t->extra, name) : NULL;
+    if (extra && !PyDict_Check(extra)) /* BaseTransport's self._extra.get(name, default) */
+        return PyObject_CallMethod(extra, "get", "OO", name, fallback);
+    value = extra ? PyDict_GetItemWithError(extra, name) : NULL;
     if (!value && PyErr_Occurred())
         return NULL;
     value = value ? value : fallback;
     Py_INCREF(value);
     return value;
+}
+
+static PyObject *transport_get_extra_info(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    return PyLoopTransport_GetExtraInfo(data_of(self)->extra, args, keywords);
 }
 
 /* <SocketTransport fd=7 read=polling write=<idle, bufsize=0>>, as asyncio. */

@@ -206,6 +206,12 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
         return _pyloop.DatagramTransport(self, sock, protocol, address, waiter, extra)
 
+    def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        return _pyloop.ReadPipeTransport(self, pipe, protocol, waiter, extra)
+
+    def _make_write_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        return _pyloop.WritePipeTransport(self, pipe, protocol, waiter, extra)
+
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None, **timeouts):
         # asyncio's own, with asyncio's SSLProtocol over the C transport.
