@@ -939,6 +939,7 @@ static PyObject *transport_get_write_buffer_size(PyObject *self, PyObject *Py_UN
 int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high_limit, size_t *low_limit)
 {
     static char *names[] = {"high", "low", NULL};
+    static PyObject *four; /* kept for the process, as the module's names are */
     PyObject *high_object = Py_None, *low_object = Py_None, *high = NULL, *low = NULL;
     Py_ssize_t high_value, low_value;
     int ok, rc = -1;
@@ -946,14 +947,16 @@ int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t 
     if (!PyArg_ParseTupleAndKeywords(args, keywords, "|OO:set_write_buffer_limits", names, &high_object,
                                      &low_object))
         return -1;
+    if (!four && !(four = PyLong_FromLong(4)))
+        return -1;
     if (high_object == Py_None)
-        high = low_object == Py_None ? PyLong_FromLong(64 * 1024) : PyNumber_Multiply(PyLong_FromLong(4), low_object);
+        high = low_object == Py_None ? PyLong_FromLong(64 * 1024) : PyNumber_Multiply(four, low_object);
     else
         high = (Py_INCREF(high_object), high_object);
     if (!high)
         return -1;
     if (low_object == Py_None)
-        low = PyNumber_FloorDivide(high, PyLong_FromLong(4));
+        low = PyNumber_FloorDivide(high, four);
     else
         low = (Py_INCREF(low_object), low_object);
     if (!low)
