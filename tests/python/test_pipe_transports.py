@@ -12,6 +12,7 @@ No sleeps: a full pipe is made full by a small pipe buffer and a large
 write; progress is waited for through futures and loop iterations."""
 
 import asyncio
+import errno
 import fcntl
 import gc
 import os
@@ -155,6 +156,24 @@ class _PipeTransports:
         tr.close()
         os.close(w)
         self.run_coro(proto.lost)
+
+    def test_negative_max_size_is_a_fatal_read_error(self):
+        # asyncio: os.read(fd, -1) raises OSError(EINVAL), which _read_ready
+        # hands to _fatal_error: the handler hears of it, the protocol loses
+        # the connection with it.
+        r, w = os.pipe()
+        tr, proto = self.read_pipe(r)
+        seen = []
+        self.loop.set_exception_handler(lambda loop, context: seen.append(context))
+        tr.max_size = -1
+        os.write(w, b"x")
+        exc = self.run_coro(proto.lost)
+        self.assertIsInstance(exc, OSError)
+        self.assertEqual(exc.errno, errno.EINVAL)
+        self.assertEqual([c["message"] for c in seen], ["Fatal read error on pipe transport"])
+        self.assertIs(seen[0]["exception"], exc)
+        self.assertEqual(proto.data, b"")
+        os.close(w)
 
     def test_pause_and_resume_reading(self):
         r, w = os.pipe()

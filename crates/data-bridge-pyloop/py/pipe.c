@@ -217,28 +217,7 @@ static PyObject *call_connection_lost(PipeData *t, PyObject *exception)
 
 static int read_size(PipeData *t, Py_ssize_t *size)
 {
-    PyObject *self = object_of(t), *value;
-
-    if (!t->dict || !PyDict_GetItemWithError(t->dict, P.str_max_size)) {
-        if (PyErr_Occurred())
-            return -1;
-        if (Py_TYPE(self) == PyLoop_ReadPipeTransportType) {
-            *size = MAX_SIZE_DEFAULT;
-            return 0;
-        }
-    }
-    value = PyObject_GetAttr(self, P.str_max_size);
-    if (!value)
-        return -1;
-    *size = PyNumber_AsSsize_t(value, PyExc_OverflowError);
-    Py_DECREF(value);
-    if (*size == -1 && PyErr_Occurred())
-        return -1;
-    if (*size < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative buffersize in read");
-        return -1;
-    }
-    return 0;
+    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_ReadPipeTransportType, P.str_max_size, NULL, size);
 }
 
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
@@ -285,7 +264,15 @@ static int read_buffer(PipeData *t, void **data, size_t *length)
     char *shared = PyLoopTransport_SharedReadBuffer(&shared_size);
 
     if (read_size(t, &size) < 0) {
-        report_as_callback(t, t->loop, P.str_read_ready);
+        /* os.read's OSError is asyncio's fatal read error; anything else
+         * escapes _read_ready, as there. */
+        if (PyErr_ExceptionMatches(PyExc_OSError)) {
+            PyObject *exception = PyLoop_FetchException();
+            fatal_error(t, exception, "Fatal read error on pipe transport");
+            Py_DECREF(exception);
+        } else {
+            report_as_callback(t, t->loop, P.str_read_ready);
+        }
         return 1;
     }
     if (size == 0) { /* os.read(fd, 0) is b'': asyncio's end of file */

@@ -252,6 +252,12 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *transport, PyO
 /* set_write_buffer_limits(high=None, low=None)'s arguments, checked and
  * defaulted as asyncio's _set_write_buffer_limits. 0, or -1 raised. */
 int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high, size_t *low);
+/* self.max_size, as asyncio's read call takes it: the 256 KiB default
+ * without a lookup when self is exactly own_type and its __dict__ (dict)
+ * does not shadow it. Negative: ValueError "negative buffersize in <call>"
+ * as socket.recv raises it, or with call NULL OSError(EINVAL) as os.read. */
+int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
+                             const char *call, Py_ssize_t *size);
 /* get_extra_info(name, default=None) over the transport's extra mapping. */
 PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords);
 /* What a stream queues: a bytes object (referenced, or a copy of any other

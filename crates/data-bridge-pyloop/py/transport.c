@@ -339,21 +339,21 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 /* the stream's callbacks                                              */
 /* ------------------------------------------------------------------ */
 
-/* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
- * whatever asyncio's recv would raise for anything else. */
-static int read_size(TransportData *t, Py_ssize_t *size)
+int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
+                             const char *call, Py_ssize_t *size)
 {
-    PyObject *self = object_of(t), *value;
+    PyObject *value;
+    char message[64];
 
-    if (!t->dict || !PyDict_GetItemWithError(t->dict, T.str_max_size)) {
+    if (!dict || !PyDict_GetItemWithError(dict, name)) {
         if (PyErr_Occurred())
             return -1;
-        if (Py_TYPE(self) == PyLoop_SocketTransportType) {
+        if (Py_TYPE(self) == own_type) {
             *size = MAX_SIZE_DEFAULT;
             return 0;
         }
     }
-    value = PyObject_GetAttr(self, T.str_max_size);
+    value = PyObject_GetAttr(self, name);
     if (!value)
         return -1;
     *size = PyNumber_AsSsize_t(value, PyExc_OverflowError);
@@ -361,10 +361,23 @@ static int read_size(TransportData *t, Py_ssize_t *size)
     if (*size == -1 && PyErr_Occurred())
         return -1;
     if (*size < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
+        if (!call) {
+            errno = EINVAL; /* os.read(fd, -1) */
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        PyOS_snprintf(message, sizeof(message), "negative buffersize in %s", call);
+        PyErr_SetString(PyExc_ValueError, message);
         return -1;
     }
     return 0;
+}
+
+/* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
+ * whatever asyncio's recv would raise for anything else. */
+static int read_size(TransportData *t, Py_ssize_t *size)
+{
+    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, T.str_max_size, "recv", size);
 }
 
 static void eof_received(TransportData *t);
