@@ -465,6 +465,27 @@ class _TransportContexts:
             ("connection_lost", "writer"),
         ])
 
+    def test_small_write_from_a_task_fails(self):
+        # The peer is gone: asyncio's write() fails at once, and its
+        # connection_lost copies write()'s caller's context.
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            VAR.set("main")
+            a, b = socket.socketpair()
+            tr, proto = await loop.create_connection(StreamRecorder, sock=a)
+            await proto.until(lambda: proto.transport is not None)
+            tr.pause_reading()  # no end of file first: the write finds out
+            b.close()
+            VAR.set("writer")
+            tr.write(b"z")
+            VAR.set("after-write")
+            await proto.until(lambda: proto.lost)
+            return proto.trace
+        self.assertEqual(self.differential(scenario), [
+            ("connection_made", "main"),
+            ("connection_lost", "writer"),
+        ])
+
     # -- TLS over the C transport ---------------------------------------
 
     def test_tls_client_and_server(self):

@@ -276,11 +276,10 @@ char *PyLoopTransport_SharedReadBuffer(size_t *size);
  * task_exit enter it around one whole loop task (one enter per read, not
  * per protocol call). `given` is for a context= argument (CPython 3.15
  * passes the server's context to _make_socket_transport): when set, every
- * watcher uses it itself instead of a copy. `deferred`: the copy taken
- * where a write was deferred to the end of its callback (SocketTransport's
- * write rule), which a writer set by that flush takes instead of the
- * context current then. Strong references: the owner traverses and clears
- * them. */
+ * watcher uses it itself instead of a copy. `deferred`: a copy of the
+ * context where a write was deferred to the end of its callback
+ * (SocketTransport's write rule), entered for that flush. Strong
+ * references: the owner traverses and clears them. */
 typedef struct PyLoopContexts {
     PyObject *given, *reader, *writer, *deferred;
 } PyLoopContexts;

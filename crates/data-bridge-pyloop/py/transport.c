@@ -701,8 +701,6 @@ void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner
 
     if (context)
         Py_INCREF(context);
-    else if (writing && contexts->deferred)
-        context = contexts->deferred, contexts->deferred = NULL;
     else if (!(context = PyContext_CopyCurrent())) {
         PyErr_WriteUnraisable(owner); /* no memory: the last one stays */
         return;
@@ -808,28 +806,30 @@ PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 static void run_flush(PyLoopDeferred *entry)
 {
     TransportData *t = (TransportData *)((char *)entry - offsetof(TransportData, flush));
-    PyObject *context;
-    int rc;
+    /* What asyncio does inside write() (set a writer, fail, or later call
+     * connection_lost from that writer) runs in the copy of the context of
+     * the callback's first deferred write. */
+    PyObject *context = t->contexts.deferred;
+    int rc, entered;
 
+    t->contexts.deferred = NULL;
     if (!t->loop || t->conn_lost) {
-        Py_CLEAR(t->contexts.deferred);
+        Py_XDECREF(context);
         return;
     }
+    entered = context && PyContext_Enter(context) == 0;
+    if (context && !entered)
+        PyErr_WriteUnraisable(entry->owner);
     rc = pyloop_stream_flush(&t->stream);
-    context = t->contexts.deferred; /* unless a writer took it */
-    t->contexts.deferred = NULL;
     if (rc < 0) {
         PyObject *exception = os_error(-rc);
         fatal_error(t, exception, "Fatal write error on socket transport");
         Py_XDECREF(exception);
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
-        /* A flush that sent it all: the stream calls nothing. What asyncio
-         * would do at once in write(), or later in its writer's context (a
-         * copy of write()'s caller's), runs in that copy. */
-        void *entered = context ? PyLoopContexts_Enter(&(PyLoopContexts){.writer = context}, 1, entry->owner) : NULL;
-        drained(t);
-        PyLoopContexts_Exit(entered, entry->owner);
+        drained(t); /* a flush that sent it all: the stream calls nothing */
     }
+    if (entered && PyContext_Exit(context) < 0)
+        PyErr_WriteUnraisable(entry->owner);
     Py_XDECREF(context);
 }
 
