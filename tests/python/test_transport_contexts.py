@@ -488,7 +488,8 @@ class _TransportContexts:
 
     # -- TLS over the C transport ---------------------------------------
 
-    def test_tls_client_and_server(self):
+    def tls_contexts(self):
+        """(server, client) SSLContexts for a self-signed certificate."""
         if ssl is None:
             self.skipTest("the ssl module is not available")
         openssl = shutil.which("openssl")
@@ -507,43 +508,95 @@ class _TransportContexts:
             server_ctx.load_cert_chain(certfile, keyfile)
             client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             client_ctx.load_verify_locations(certfile)
+        return server_ctx, client_ctx
 
-            async def scenario():
-                loop = asyncio.get_running_loop()
-                servers = []
+    def test_tls_client_and_server(self):
+        server_ctx, client_ctx = self.tls_contexts()
 
-                def factory():
-                    proto = StreamRecorder()
-                    proto.note("factory")
-                    servers.append(proto)
-                    return proto
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            servers = []
+            accepted = loop.create_future()
 
-                VAR.set("server-main")
-                server = await loop.create_server(factory, HOST, 0,
-                                                  ssl=server_ctx)
-                VAR.set("client-main")
-                async with server:
-                    tr, client = await loop.create_connection(
-                        StreamRecorder, *server.sockets[0].getsockname(),
-                        ssl=client_ctx, server_hostname="localhost")
-                    await client.until(lambda: servers)
-                    srv = servers[0]
-                    await srv.until(lambda: srv.transport is not None)
-                    VAR.set("client-writer")
-                    tr.write(b"one")
-                    await srv.until(lambda: srv.data == b"one")
-                    srv.transport.write(b"two")
-                    await client.until(lambda: client.data == b"two")
-                    tr.close()
-                    await client.until(lambda: client.lost)
-                    await srv.until(lambda: srv.lost)
-                return client.trace, srv.trace
-            client, server = self.differential(scenario)
+            def factory():
+                proto = StreamRecorder()
+                proto.note("factory")
+                servers.append(proto)
+                accepted.set_result(None)
+                return proto
+
+            VAR.set("server-main")
+            server = await loop.create_server(factory, HOST, 0,
+                                              ssl=server_ctx)
+            VAR.set("client-main")
+            async with server:
+                tr, client = await loop.create_connection(
+                    StreamRecorder, *server.sockets[0].getsockname(),
+                    ssl=client_ctx, server_hostname="localhost")
+                await asyncio.wait_for(accepted, base.TIMEOUT)
+                srv = servers[0]
+                await srv.until(lambda: srv.transport is not None)
+                VAR.set("client-writer")
+                tr.write(b"one")
+                await srv.until(lambda: srv.data == b"one")
+                srv.transport.write(b"two")
+                await client.until(lambda: client.data == b"two")
+                tr.close()
+                await client.until(lambda: client.lost)
+                await srv.until(lambda: srv.lost)
+            return client.trace, srv.trace
+        client, server = self.differential(scenario)
         self.assertEqual(client[0], ("connection_made", "client-main"))
         self.assertIn(("received(two)", "connection_made"), client)
         self.assertEqual(server[:2], [("factory", "server-main"),
                                       ("connection_made", "factory")])
         self.assertIn(("received(one)", "connection_made"), server)
+
+    def test_start_tls(self):
+        # start_tls pauses reading and resumes it through call_soon: the
+        # new reader's context descends from start_tls's caller's.
+        server_ctx, client_ctx = self.tls_contexts()
+
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            servers = []
+            accepted = loop.create_future()
+
+            def factory():
+                servers.append(StreamRecorder())
+                accepted.set_result(None)
+                return servers[-1]
+
+            server = await loop.create_server(factory, HOST, 0)
+            async with server:
+                VAR.set("client-main")
+                tr, client = await loop.create_connection(
+                    StreamRecorder, *server.sockets[0].getsockname())
+                await asyncio.wait_for(accepted, base.TIMEOUT)
+                srv = servers[0]
+                await srv.until(lambda: srv.transport is not None)
+
+                async def upgrade_server():
+                    VAR.set("server-upgrade")
+                    return await loop.start_tls(srv.transport, srv,
+                                                server_ctx, server_side=True)
+                VAR.set("client-upgrade")
+                srv_tls, tls = await asyncio.gather(
+                    upgrade_server(),
+                    loop.start_tls(tr, client, client_ctx,
+                                   server_hostname="localhost"))
+                tls.write(b"one")
+                await srv.until(lambda: srv.data == b"one")
+                srv_tls.write(b"two")
+                await client.until(lambda: client.data == b"two")
+                tls.close()
+                await client.until(lambda: client.lost)
+                await srv.until(lambda: srv.lost)
+            return client.trace, srv.trace
+        client, server = self.differential(scenario)
+        self.assertEqual(client[0], ("connection_made", "client-main"))
+        self.assertEqual(client[1], ("received(two)", "client-upgrade"))
+        self.assertEqual(server[1], ("received(one)", "server-upgrade"))
 
     # -- datagram ---------------------------------------------------------
 
