@@ -188,6 +188,9 @@ typedef struct host {
     char log[64];                              /* the order of events, one letter each */
     int log_length;
     int refs, free_on_last_release;
+    /* the hooks: watchers set (reader, writer), tasks entered, and which
+     * task runs now (0 none, 1 a read, 2 a send) */
+    int watches[2], enters[2], exits, entered, reads_inside, drains_inside;
 } host;
 
 /* What the loop holds of the host right now: a watcher or a queued task. */
@@ -235,6 +238,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     ck_assert_int_ge(nread, 0);
     ck_assert_ptr_eq(data, h->read_buffer);
     h->reads++;
+    h->reads_inside += h->entered == 1;
     note(h, 'R');
     if (nread == 0)
         h->eofs++;
@@ -267,6 +271,7 @@ static void on_drain(pyloop_stream *stream)
 
     ck_assert_uint_eq(pyloop_stream_write_queue_size(stream), 0);
     h->drains++;
+    h->drains_inside += h->entered == 2;
     note(h, 'D');
     act(h, h->in_drain);
 }
@@ -309,6 +314,45 @@ static const pyloop_stream_callbacks host_callbacks = {
     .on_error = on_error,
     .hold = on_hold,
     .release = on_release,
+};
+
+static void on_watch(pyloop_stream *stream, int writing)
+{
+    host_of(stream)->watches[writing != 0]++;
+}
+
+static void *on_task_enter(pyloop_stream *stream, int writing)
+{
+    host *h = host_of(stream);
+
+    ck_assert_int_eq(h->entered, 0); /* tasks do not nest */
+    h->entered = 1 + (writing != 0);
+    h->enters[writing != 0]++;
+    return &h->entered;
+}
+
+static void on_task_exit(pyloop_stream *stream, void *entered)
+{
+    host *h = host_of(stream);
+
+    ck_assert_ptr_eq(entered, &h->entered); /* what task_enter returned */
+    ck_assert_int_ne(h->entered, 0);
+    h->entered = 0;
+    h->exits++;
+}
+
+static const pyloop_stream_callbacks hooked_callbacks = {
+    .alloc = on_alloc,
+    .on_read = on_read,
+    .on_write_pause = on_write_pause,
+    .on_write_resume = on_write_resume,
+    .on_drain = on_drain,
+    .on_error = on_error,
+    .hold = on_hold,
+    .release = on_release,
+    .on_watch = on_watch,
+    .task_enter = on_task_enter,
+    .task_exit = on_task_exit,
 };
 
 static void set_nonblocking(int fd)
@@ -896,6 +940,52 @@ START_TEST(test_partial_writes_queue_and_go_in_order)
     ck_assert_int_eq(pyloop_stream_is_writing(&h->stream), 0);
     ck_assert_int_eq(h->drains, 1);
     ck_assert_int_eq(h->errors, 0);
+    bytes_free(&seen);
+    free(source);
+    host_free(h);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* on_watch once per watcher set (where asyncio makes its reader or writer
+ * Handle), task_enter/task_exit around each read task and send task, with
+ * the host's callbacks inside; write() itself is no task. */
+START_TEST(test_watch_and_task_hooks)
+{
+    size_t big = 200000;
+    pyloop_loop *loop = pyloop_loop_new();
+    host *h = host_new(loop, KIND_SOCKET, STREAM_READS);
+    unsigned char *source = pattern(big);
+    pyloop_stream_buffer buffer = {source, big, NULL, NULL};
+    bytes seen = {0};
+
+    ck_assert_int_eq(pyloop_stream_init(&h->stream, loop, h->fd, &hooked_callbacks, h), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&h->stream), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&h->stream), 0);
+    ck_assert_int_eq(h->watches[0], 1);
+    peer_send(h, "hello");
+    spin(loop);
+    ck_assert_int_eq(h->reads, 1);
+    ck_assert_int_eq(h->reads_inside, 1);
+    ck_assert_int_eq(h->enters[0], 1);
+    ck_assert_int_eq(h->exits, 1);
+    ck_assert_int_eq(pyloop_stream_read_stop(&h->stream), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&h->stream), 0);
+    ck_assert_int_eq(h->watches[0], 2); /* resume_reading: a new reader */
+
+    shrink(h);
+    ck_assert_int_eq(pyloop_stream_write(&h->stream, &buffer, 1, 0), 0);
+    ck_assert_int_eq(pyloop_stream_is_writing(&h->stream), 1);
+    ck_assert_int_eq(h->watches[1], 1);
+    ck_assert_int_eq(h->enters[1], 0);
+    drain_through_peer(h, &seen);
+    assert_pattern(&seen, 0, big);
+    ck_assert_int_eq(h->drains, 1);
+    ck_assert_int_eq(h->drains_inside, 1);
+    ck_assert_int_ge(h->enters[1], 1);
+    ck_assert_int_eq(h->watches[1], 1);
+    ck_assert_int_eq(h->exits, h->enters[0] + h->enters[1]);
+    ck_assert_int_eq(h->entered, 0);
     bytes_free(&seen);
     free(source);
     host_free(h);
@@ -1828,6 +1918,7 @@ static Suite *stream_suite(void)
     tcase_add_loop_test(writing, test_partial_writes_queue_and_go_in_order, KIND_SOCKET, KIND_PIPE + 1);
     tcase_add_loop_test(writing, test_more_buffers_than_one_writev_takes, KIND_SOCKET, KIND_PIPE + 1);
     tcase_add_test(writing, test_deferred_writes_leave_in_one_writev);
+    tcase_add_test(writing, test_watch_and_task_hooks);
     tcase_add_loop_test(writing, test_deferred_writes_wait_for_flush, KIND_SOCKET, KIND_PIPE + 1);
     tcase_add_test(writing, test_write_arguments_are_checked_and_buffers_released);
     tcase_add_loop_test(writing, test_close_releases_queued_buffers, KIND_SOCKET, KIND_PIPE + 1);

@@ -40,6 +40,7 @@ typedef struct PipeData {
     PyObject *extra;
     PyObject *dict;
     PyObject *weakreflist;
+    PyLoopContexts contexts; /* what the protocol's callbacks run in */
     PyObject *read_bytes; /* a read larger than the shared buffer lands here */
     Py_ssize_t conn_lost;
     int fd;
@@ -441,6 +442,22 @@ static void on_release(pyloop_stream *stream)
     Py_DECREF((PyObject *)stream->context);
 }
 
+/* The contexts of asyncio's reader and writer Handles (pyloop_module.h). */
+static void on_watch(pyloop_stream *stream, int writing)
+{
+    PyLoopContexts_Watch(&data_of_stream(stream)->contexts, writing, stream->context);
+}
+
+static void *on_task_enter(pyloop_stream *stream, int writing)
+{
+    return PyLoopContexts_Enter(&data_of_stream(stream)->contexts, writing, stream->context);
+}
+
+static void on_task_exit(pyloop_stream *stream, void *entered)
+{
+    PyLoopContexts_Exit(entered, stream->context);
+}
+
 static const pyloop_stream_callbacks stream_callbacks = {
     .alloc = on_alloc,
     .on_read = on_read,
@@ -450,6 +467,9 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .on_error = on_error,
     .hold = on_hold,
     .release = on_release,
+    .on_watch = on_watch,
+    .task_enter = on_task_enter,
+    .task_exit = on_task_exit,
 };
 
 /* ------------------------------------------------------------------ */
@@ -884,7 +904,7 @@ static int pipe_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(t->protocol);
     Py_VISIT(t->extra);
     Py_VISIT(t->dict);
-    return 0;
+    return PyLoopContexts_Traverse(&t->contexts, visit, arg);
 }
 
 static int pipe_clear(PyObject *self)
@@ -894,6 +914,7 @@ static int pipe_clear(PyObject *self)
     Py_CLEAR(t->protocol);
     Py_CLEAR(t->extra);
     Py_CLEAR(t->dict);
+    PyLoopContexts_Clear(&t->contexts);
     return 0;
 }
 

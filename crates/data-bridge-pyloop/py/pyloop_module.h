@@ -267,6 +267,27 @@ void PyLoopTransport_ReleaseOwner(void *owner);
 /* The process's one read buffer for data_received reads (filled and copied
  * out with the GIL held, no Python code in between). */
 char *PyLoopTransport_SharedReadBuffer(size_t *size);
+/* The contextvars contexts a stream transport's protocol callbacks run in.
+ * asyncio runs a transport's reads in its reader Handle's context and its
+ * sends in its writer Handle's, each a copy of the context current where
+ * _add_reader/_add_writer made the Handle (the constructor's call_soon for
+ * the first reader; resume_reading's caller; write()'s caller when the
+ * kernel refuses bytes). The stream's on_watch takes the copy, task_enter/
+ * task_exit enter it around one whole loop task (one enter per read, not
+ * per protocol call). `given` is for a context= argument (CPython 3.15
+ * passes the server's context to _make_socket_transport): when set, every
+ * watcher uses it itself instead of a copy. `deferred`: a copy of the
+ * context where a write was deferred to the end of its callback
+ * (SocketTransport's write rule), entered for that flush. Strong
+ * references: the owner traverses and clears them. */
+typedef struct PyLoopContexts {
+    PyObject *given, *reader, *writer, *deferred;
+} PyLoopContexts;
+void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner);
+void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner);
+void PyLoopContexts_Exit(void *entered, PyObject *owner);
+int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg);
+void PyLoopContexts_Clear(PyLoopContexts *contexts);
 
 /* pipe.c: ReadPipeTransport and WritePipeTransport, asyncio's
  * _UnixReadPipeTransport / _UnixWritePipeTransport. */

@@ -52,6 +52,7 @@ typedef struct TransportData {
     PyObject *empty_waiter;
     PyObject *dict;
     PyObject *weakreflist;
+    PyLoopContexts contexts; /* what the protocol's callbacks run in */
     PyObject *read_bytes; /* data_received: the bytes object being read into */
     Py_buffer read_view;  /* get_buffer: the protocol's buffer, while held */
     Py_ssize_t conn_lost;
@@ -693,6 +694,80 @@ static void on_release(pyloop_stream *stream)
     Py_DECREF((PyObject *)stream->context);
 }
 
+/* The contexts of asyncio's reader and writer Handles (pyloop_module.h). */
+void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner)
+{
+    PyObject *context = contexts->given;
+
+    if (context)
+        Py_INCREF(context);
+    else if (!(context = PyContext_CopyCurrent())) {
+        PyErr_WriteUnraisable(owner); /* no memory: the last one stays */
+        return;
+    }
+    if (writing)
+        Py_XSETREF(contexts->writer, context);
+    else
+        Py_XSETREF(contexts->reader, context);
+}
+
+void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner)
+{
+    PyObject *context = writing ? contexts->writer : contexts->reader;
+
+    if (!context)
+        return NULL;
+    /* Owned while entered: the task's callbacks may replace the field. */
+    Py_INCREF(context);
+    if (PyContext_Enter(context) < 0) {
+        PyErr_WriteUnraisable(owner);
+        Py_DECREF(context);
+        return NULL;
+    }
+    return context;
+}
+
+void PyLoopContexts_Exit(void *entered, PyObject *owner)
+{
+    if (!entered)
+        return;
+    if (PyContext_Exit((PyObject *)entered) < 0)
+        PyErr_WriteUnraisable(owner);
+    Py_DECREF((PyObject *)entered);
+}
+
+int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg)
+{
+    Py_VISIT(contexts->given);
+    Py_VISIT(contexts->reader);
+    Py_VISIT(contexts->writer);
+    Py_VISIT(contexts->deferred);
+    return 0;
+}
+
+void PyLoopContexts_Clear(PyLoopContexts *contexts)
+{
+    Py_CLEAR(contexts->given);
+    Py_CLEAR(contexts->reader);
+    Py_CLEAR(contexts->writer);
+    Py_CLEAR(contexts->deferred);
+}
+
+static void on_watch(pyloop_stream *stream, int writing)
+{
+    PyLoopContexts_Watch(&data_of_stream(stream)->contexts, writing, stream->context);
+}
+
+static void *on_task_enter(pyloop_stream *stream, int writing)
+{
+    return PyLoopContexts_Enter(&data_of_stream(stream)->contexts, writing, stream->context);
+}
+
+static void on_task_exit(pyloop_stream *stream, void *entered)
+{
+    PyLoopContexts_Exit(entered, stream->context);
+}
+
 static const pyloop_stream_callbacks stream_callbacks = {
     .alloc = on_alloc,
     .on_read = on_read,
@@ -702,6 +777,9 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .on_error = on_error,
     .hold = on_hold,
     .release = on_release,
+    .on_watch = on_watch,
+    .task_enter = on_task_enter,
+    .task_exit = on_task_exit,
 };
 
 /* ------------------------------------------------------------------ */
@@ -728,10 +806,20 @@ PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 static void run_flush(PyLoopDeferred *entry)
 {
     TransportData *t = (TransportData *)((char *)entry - offsetof(TransportData, flush));
-    int rc;
+    /* What asyncio does inside write() (set a writer, fail, or later call
+     * connection_lost from that writer) runs in the copy of the context of
+     * the callback's first deferred write. */
+    PyObject *context = t->contexts.deferred;
+    int rc, entered;
 
-    if (!t->loop || t->conn_lost)
+    t->contexts.deferred = NULL;
+    if (!t->loop || t->conn_lost) {
+        Py_XDECREF(context);
         return;
+    }
+    entered = context && PyContext_Enter(context) == 0;
+    if (context && !entered)
+        PyErr_WriteUnraisable(entry->owner);
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
         PyObject *exception = os_error(-rc);
@@ -740,6 +828,30 @@ static void run_flush(PyLoopDeferred *entry)
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
         drained(t); /* a flush that sent it all: the stream calls nothing */
     }
+    if (entered && PyContext_Exit(context) < 0)
+        PyErr_WriteUnraisable(entry->owner);
+    Py_XDECREF(context);
+}
+
+/* Defers the flush to the end of the callback. asyncio would set its writer
+ * (for what the kernel refuses) inside write(), in a copy of the caller's
+ * context: the first deferred write of the callback takes that copy. */
+static int defer_flush(TransportData *t)
+{
+    PyObject *context;
+
+    if (t->flush.queued)
+        return 1;
+    if (!(context = PyContext_CopyCurrent())) {
+        PyErr_Clear(); /* no memory: send now instead */
+        return 0;
+    }
+    if (!PyLoopLoop_Defer(t->loop, &t->flush)) {
+        Py_DECREF(context);
+        return 0;
+    }
+    Py_XSETREF(t->contexts.deferred, context);
+    return 1;
 }
 
 static size_t defer_limit(TransportData *t)
@@ -773,7 +885,7 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     /* Defer while the kernel refused nothing yet (the queue is empty, or
      * holds only what this callback deferred) and the lot stays small;
      * otherwise what was deferred goes first, with these. */
-    if (!refused && queued + total <= defer_limit(t) && PyLoopLoop_Defer(t->loop, &t->flush))
+    if (!refused && queued + total <= defer_limit(t) && defer_flush(t))
         flags = PYLOOP_STREAM_DEFER;
     rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
     if (buffers != stack)
@@ -1405,7 +1517,7 @@ static int transport_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(t->server);
     Py_VISIT(t->empty_waiter);
     Py_VISIT(t->dict);
-    return 0;
+    return PyLoopContexts_Traverse(&t->contexts, visit, arg);
 }
 
 static int transport_clear(PyObject *self)
@@ -1417,6 +1529,7 @@ static int transport_clear(PyObject *self)
     Py_CLEAR(t->server);
     Py_CLEAR(t->empty_waiter);
     Py_CLEAR(t->dict);
+    PyLoopContexts_Clear(&t->contexts);
     return 0;
 }
 
@@ -1563,13 +1676,22 @@ static PyMethodDef transport_methods[] = {
  * caller takes debug mode to asyncio's own path). */
 static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server)
 {
-    PyObject *protocol, *extra = NULL, *transport = NULL;
+    PyObject *protocol = NULL, *extra = NULL, *transport = NULL;
+    /* asyncio runs _accept_connection2 as a task, in its own copy of the
+     * accept Handle's context: the factory's context changes stay with its
+     * connection (its callbacks see them), and the next one starts afresh. */
+    PyObject *context = PyContext_CopyCurrent();
 
-    protocol = PyObject_CallNoArgs(factory);
-    if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
-        PyObject *args[] = {loop, conn, protocol, Py_None, extra, server};
-        transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6, NULL);
+    if (context && PyContext_Enter(context) == 0) {
+        protocol = PyObject_CallNoArgs(factory);
+        if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
+            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server};
+            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6, NULL);
+        }
+        if (PyContext_Exit(context) < 0)
+            Py_CLEAR(transport);
     }
+    Py_XDECREF(context);
     Py_XDECREF(protocol);
     Py_XDECREF(extra);
     if (transport) {

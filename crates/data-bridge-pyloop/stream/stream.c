@@ -210,6 +210,8 @@ static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callba
         stream->flags |= flag;
         if (stream->callbacks->hold)
             stream->callbacks->hold(stream);
+        if (stream->callbacks->on_watch)
+            stream->callbacks->on_watch(stream, flag == S_WRITING);
     }
     return rc;
 }
@@ -273,6 +275,18 @@ static void queue_task(pyloop_stream *stream, unsigned queued_flag, pyloop_callb
     stream->pending_tasks++;
     if (stream->callbacks->hold)
         stream->callbacks->hold(stream);
+}
+
+/* Around a task's calls into the host; the task's hold keeps the stream. */
+static void *task_enter(pyloop_stream *stream, int writing)
+{
+    return stream->callbacks->task_enter ? stream->callbacks->task_enter(stream, writing) : NULL;
+}
+
+static void task_exit(pyloop_stream *stream, void *entered)
+{
+    if (stream->callbacks->task_exit)
+        stream->callbacks->task_exit(stream, entered);
 }
 
 static void task_taken(pyloop_stream *stream, unsigned queued_flag)
@@ -343,8 +357,11 @@ static void read_task(pyloop_loop *loop, void *arg)
     (void)loop;
     task_taken(stream, S_READ_QUEUED);
     /* Closing, failing and read_stop all clear S_READING. */
-    if (stream->flags & S_READING)
+    if (stream->flags & S_READING) {
+        void *entered = task_enter(stream, 0);
         read_once(stream);
+        task_exit(stream, entered);
+    }
     task_done(stream);
 }
 
@@ -511,8 +528,11 @@ static void write_task(pyloop_loop *loop, void *arg)
 
     (void)loop;
     task_taken(stream, S_WRITE_QUEUED);
-    if (stream->flags & S_WRITING) /* cleared by close and failure */
+    if (stream->flags & S_WRITING) { /* cleared by close and failure */
+        void *entered = task_enter(stream, 1);
         write_ready(stream);
+        task_exit(stream, entered);
+    }
     task_done(stream);
 }
 

@@ -136,6 +136,18 @@ typedef struct pyloop_stream_callbacks {
      * whatever it releases; close and failure release last. */
     void (*hold)(pyloop_stream *stream);
     void (*release)(pyloop_stream *stream);
+    /* asyncio makes a Handle where it sets a reader or writer, and runs
+     * that watcher's callbacks in the Handle's context; a host that keeps
+     * such per-watcher state sets these (PyLoop: a copy of the contextvars
+     * context). on_watch: a watcher was set that was not (writing: the
+     * writer, else the reader), from read_start or from inside write,
+     * flush or shutdown. task_enter/task_exit bracket each loop task that
+     * calls into the host (a read; a send of the queue), before its first
+     * callback and after its last: task_exit gets what task_enter returned.
+     * Any may be NULL; none may call anything here. */
+    void (*on_watch)(pyloop_stream *stream, int writing);
+    void *(*task_enter)(pyloop_stream *stream, int writing);
+    void (*task_exit)(pyloop_stream *stream, void *entered);
 } pyloop_stream_callbacks;
 
 /* Opaque to the host but for `context`; embedded, not allocated. */
