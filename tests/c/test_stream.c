@@ -1481,6 +1481,31 @@ START_TEST(test_shutdown_flushes_deferred_buffers)
 }
 END_TEST
 
+/* asyncio's write_eof raises what shutdown(2) raised (a peer that reset)
+ * and the transport reads on, so the reset still arrives through the read:
+ * a failing shutdown is returned, and the stream is not failed by it. */
+START_TEST(test_failed_shutdown_is_returned_and_reading_goes_on)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    host *h = host_new(loop, KIND_SOCKET, STREAM_WRITES);
+    pyloop_stream_buffer late = {"late", 4, NULL, NULL};
+    int unconnected = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0); /* TCP: unix sockets shut down unconnected */
+
+    /* The same fd number, now a socket shutdown(2) fails on (ENOTCONN). */
+    ck_assert_int_ge(unconnected, 0);
+    ck_assert_int_eq(dup2(unconnected, h->fd), h->fd);
+    close(unconnected);
+    ck_assert_int_eq(pyloop_stream_shutdown(&h->stream), -ENOTCONN);
+    ck_assert_int_eq(h->errors, 0);
+    ck_assert_int_eq(pyloop_stream_closed(&h->stream), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&h->stream), 0); /* not failed */
+    ck_assert_int_eq(pyloop_stream_write(&h->stream, &late, 1, 0), -EPIPE); /* but shut */
+    ck_assert_int_eq(pyloop_stream_shutdown(&h->stream), 0);                 /* once */
+    host_free(h);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* A pipe has no half-close: shutdown refuses writes; the host closes the fd. */
 START_TEST(test_shutdown_of_a_pipe_only_refuses_writes)
 {
@@ -1849,6 +1874,7 @@ static Suite *stream_suite(void)
     tcase_add_test(shutdown_, test_shutdown_now_gives_the_peer_end_of_file);
     tcase_add_test(shutdown_, test_shutdown_waits_for_the_queue_to_drain);
     tcase_add_test(shutdown_, test_shutdown_flushes_deferred_buffers);
+    tcase_add_test(shutdown_, test_failed_shutdown_is_returned_and_reading_goes_on);
     tcase_add_test(shutdown_, test_shutdown_of_a_pipe_only_refuses_writes);
     suite_add_tcase(suite, shutdown_);
 

@@ -669,9 +669,21 @@ int pyloop_stream_shutdown(pyloop_stream *stream)
         return -EPIPE;
     if (stream->flags & S_SHUT)
         return 0;
-    stream->flags |= S_SHUT | S_SHUT_PENDING;
-    /* Sends what was deferred; with the queue empty, shuts down now. */
-    return flush_now(stream);
+    stream->flags |= S_SHUT;
+    /* Sends what was deferred; what the kernel refuses drains first. */
+    if (stream->queue_count) {
+        int rc = flush_now(stream);
+        if (rc < 0 || gone(stream))
+            return rc;
+        if (stream->queue_count) {
+            stream->flags |= S_SHUT_PENDING;
+            return 0;
+        }
+    }
+    /* With the queue empty, shut down now. As asyncio's write_eof, a
+     * shutdown(2) that fails (the peer reset) is only returned: the stream
+     * reads on, so the reset still reaches the host through the read. */
+    return shutdown_now(stream);
 }
 
 void pyloop_stream_close(pyloop_stream *stream)
