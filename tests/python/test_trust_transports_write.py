@@ -386,5 +386,58 @@ report(got=got, received=received)
         })
 
 
+@both_loops
+class _UninitialisedTransports:
+    """A transport object whose __init__ never ran (cls.__new__(cls)): every
+    entry point returns or raises, and none touches fd 0, which is what a
+    zeroed C struct's fd was (PyLoop wrote the bytes of write() there).
+    asyncio's classes raise AttributeError for their missing attributes."""
+
+    def test_entry_points_of_an_uninitialised_transport(self):
+        result, proc = child.run_child(self, r'''
+import os, socket
+async def classes(loop):
+    a, b = socket.socketpair()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+    r, w = os.pipe()
+    reader, _ = await loop.connect_read_pipe(asyncio.Protocol, os.fdopen(r, "rb", 0))
+    writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(w, "wb", 0))
+    found = [type(transport), type(reader), type(writer)]
+    for t in (transport, reader, writer):
+        t.close()
+    await asyncio.sleep(0)
+    b.close()
+    return found
+
+loop = new_loop()
+found = loop.run_until_complete(classes(loop))
+calls = [("write", b"stray"), ("writelines", [b"stray"]), ("write_eof",), ("set_write_buffer_limits", 1),
+         ("get_write_buffer_size",), ("pause_reading",), ("resume_reading",), ("is_reading",), ("is_closing",),
+         ("abort",), ("close",), ("get_extra_info", "socket"), ("__repr__",)]
+saved = os.dup(0)
+r, w = os.pipe()
+os.dup2(w, 0)
+made = 0
+for cls in found:
+    made += 1
+    transport = cls.__new__(cls)
+    for name, *args in calls:
+        try:
+            getattr(transport, name)(*args)
+        except Exception:
+            pass
+    try:
+        del transport
+    except Exception:
+        pass
+os.dup2(saved, 0)
+os.close(w)
+stray = os.read(r, 100)
+loop.close()
+report(classes=made, stray=stray.decode())
+''')
+        child.assert_child(self, result, proc, {"classes": 3, "stray": ""})
+
+
 if __name__ == "__main__":
     unittest.main()

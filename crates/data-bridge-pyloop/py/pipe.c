@@ -695,7 +695,8 @@ static PyObject *write_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = data_of(self);
 
-    if (t->closing)
+    /* Closing or lost (asyncio's _closing); no loop: never initialised. */
+    if (t->closing || !t->loop)
         Py_RETURN_NONE;
     t->closing = 1;
     if (!pyloop_stream_write_queue_size(&t->stream)) {

@@ -1167,6 +1167,8 @@ static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
 
     if (t->closing) /* T_CLOSING, T_LOSING, T_LOST */
         Py_RETURN_NONE;
+    if (state_of(t) == T_LOST) /* never initialised: no loop to call soon */
+        return lost_attribute_error("call_soon");
     t->closing = 1;
     pyloop_stream_read_stop(&t->stream);
     /* Bytes this callback deferred are bytes asyncio's write() already

@@ -64,10 +64,11 @@ struct pyloop_stream_queued {
     pyloop_stream_buffer buffer;
 };
 
-/* Closed or failed: the stream does no more I/O. */
+/* Closed or failed, or never initialised (a zeroed struct: its fd 0 is
+ * not the stream's): the stream does no I/O. */
 static int gone(const pyloop_stream *stream)
 {
-    return (stream->flags & (S_CLOSED | S_FAILED)) != 0;
+    return !stream->loop || (stream->flags & (S_CLOSED | S_FAILED)) != 0;
 }
 
 /* Errors that only mean "not now": the watcher is level-triggered and the

@@ -74,6 +74,8 @@
  *               CPython does at startup; the write then fails with EPIPE.
  *
  * Every function returns 0 or a negative errno; nothing aborts on bad input.
+ * A zeroed struct that pyloop_stream_init never set up is as a closed one
+ * (a host object whose constructor did not run): no call touches fd 0.
  * Callbacks run on the loop's thread, never from another thread: from the
  * stream's loop tasks, or (on_write_pause, and buffer releases) from inside
  * pyloop_stream_write/flush/shutdown/set_write_limits, or (buffer releases)
