@@ -11,6 +11,7 @@ that waited for the next event.
 """
 
 import asyncio
+import os
 import socket
 import struct
 import sys
@@ -384,6 +385,52 @@ report(got=got, received=received)
                     "AttributeError: 'NoneType' object has no attribute 'call_soon'", None, None, 0],
             "received": 8 << 20,
         })
+
+
+@both_loops
+class _PipeCallsAfterConnectionLost:
+    """The pipe transports once connection_lost ran: writes are dropped,
+    close/write_eof/pause/resume do nothing, and a write pipe's abort()
+    raises what asyncio's _close raises with _loop None."""
+
+    def test_pipe_calls_after_connection_lost(self):
+        class Lost(asyncio.Protocol):
+            def __init__(self, loop):
+                self.lost = loop.create_future()
+
+            def connection_lost(self, exc):
+                self.lost.set_result(exc)
+
+        def outcome(call, *args):
+            try:
+                return call(*args)
+            except Exception as exc:
+                return "%s: %s" % (type(exc).__name__, exc)
+
+        async def main():
+            r, w = os.pipe()
+            writer_protocol = Lost(self.loop)
+            writer, _ = await self.loop.connect_write_pipe(lambda: writer_protocol, os.fdopen(w, "wb", 0))
+            writer.write(b"x")
+            writer.close()
+            await writer_protocol.lost
+            rr, ww = os.pipe()
+            reader_protocol = Lost(self.loop)
+            reader, _ = await self.loop.connect_read_pipe(lambda: reader_protocol, os.fdopen(rr, "rb", 0))
+            reader.close()
+            await reader_protocol.lost
+            got = [outcome(writer.write, b"late"), outcome(writer.write_eof), outcome(writer.close),
+                   outcome(writer.abort), outcome(writer.set_write_buffer_limits, 1),
+                   outcome(writer.get_write_buffer_size), writer.is_closing(),
+                   outcome(reader.pause_reading), outcome(reader.resume_reading), outcome(reader.close),
+                   reader.is_closing()]
+            self.assertEqual(os.read(r, 10), b"x")
+            os.close(r)
+            os.close(ww)
+            return got
+        self.assertEqual(self.run_coro(main()), [
+            None, None, None, "AttributeError: 'NoneType' object has no attribute '_remove_reader'", None, 0, True,
+            None, None, None, True])
 
 
 @both_loops

@@ -723,6 +723,12 @@ static PyObject *write_close(PyObject *self, PyObject *unused)
 
 static PyObject *write_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
+    /* Lost (or never initialised): asyncio's _close reaches
+     * self._loop._remove_reader with _loop None. */
+    if (!data_of(self)->loop) {
+        PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_reader'");
+        return NULL;
+    }
     if (close_with(data_of(self), NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
