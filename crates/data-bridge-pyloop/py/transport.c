@@ -12,8 +12,10 @@
  *   write buffer meanwhile: get_write_buffer_size() counts them, which is
  *   the real buffered amount; pause_writing() still fires only when the
  *   kernel refuses bytes, at asyncio's thresholds; order is kept; nothing
- *   waits past the callback. Outside a running callback, and for larger
- *   writes, write() sends at once as asyncio does.
+ *   waits past the callback. Outside a running callback (from another
+ *   thread too), and for larger writes, write() sends at once as asyncio
+ *   does; close(), abort(), write_eof() and set_write_buffer_limits() send
+ *   the deferred bytes first (the state table in docs/architecture.md).
  *
  * The type subclasses asyncio.transports._FlowControlMixin (so isinstance()
  * against asyncio's transport classes holds, as asyncio's own sendfile
