@@ -1571,6 +1571,60 @@ START_TEST(test_shutdown_flushes_deferred_buffers)
 }
 END_TEST
 
+/* A host object whose constructor never ran holds a zeroed struct: every
+ * call refuses it, and nothing reaches fd 0 (here a pipe to look into). */
+START_TEST(test_a_zeroed_stream_is_as_a_closed_one)
+{
+    pyloop_stream stream;
+    pyloop_stream_buffer text = {"stray", 5, NULL, NULL};
+    int fds[2], saved = dup(0);
+    char byte;
+
+    memset(&stream, 0, sizeof(stream));
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    ck_assert_int_eq(dup2(fds[1], 0), 0);
+    ck_assert_int_eq(pyloop_stream_write(&stream, &text, 1, 0), -EPIPE);
+    ck_assert_int_eq(pyloop_stream_flush(&stream), -EPIPE);
+    ck_assert_int_eq(pyloop_stream_shutdown(&stream), -EPIPE);
+    ck_assert_int_eq(pyloop_stream_read_start(&stream), -EBADF);
+    ck_assert_int_eq(pyloop_stream_set_write_limits(&stream, 0, 0), 0);
+    ck_assert_int_eq(pyloop_stream_write_queue_size(&stream), 0);
+    pyloop_stream_close(&stream);
+    ck_assert_int_eq(dup2(saved, 0), 0);
+    close(saved);
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &byte, 1), 0); /* nothing written: end of file */
+    close(fds[0]);
+}
+END_TEST
+
+/* asyncio's write_eof raises what shutdown(2) raised (a peer that reset)
+ * and the transport reads on, so the reset still arrives through the read:
+ * a failing shutdown is returned, and the stream is not failed by it. */
+START_TEST(test_failed_shutdown_is_returned_and_reading_goes_on)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    host *h = host_new(loop, KIND_SOCKET, STREAM_WRITES);
+    pyloop_stream_buffer late = {"late", 4, NULL, NULL};
+    int unconnected = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0); /* TCP: unix sockets shut down unconnected */
+
+    /* The same fd number, now a socket shutdown(2) fails on (ENOTCONN). */
+    ck_assert_int_ge(unconnected, 0);
+    ck_assert_int_eq(dup2(unconnected, h->fd), h->fd);
+    close(unconnected);
+    ck_assert_int_eq(pyloop_stream_shutdown(&h->stream), -ENOTCONN);
+    ck_assert_int_eq(h->errors, 0);
+    ck_assert_int_eq(pyloop_stream_closed(&h->stream), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&h->stream), 0); /* not failed */
+    ck_assert_int_eq(pyloop_stream_write(&h->stream, &late, 1, 0), -EPIPE); /* but shut */
+    ck_assert_int_eq(pyloop_stream_shutdown(&h->stream), 0);                 /* once */
+    host_free(h);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* A pipe has no half-close: shutdown refuses writes; the host closes the fd. */
 START_TEST(test_shutdown_of_a_pipe_only_refuses_writes)
 {
@@ -1940,6 +1994,8 @@ static Suite *stream_suite(void)
     tcase_add_test(shutdown_, test_shutdown_now_gives_the_peer_end_of_file);
     tcase_add_test(shutdown_, test_shutdown_waits_for_the_queue_to_drain);
     tcase_add_test(shutdown_, test_shutdown_flushes_deferred_buffers);
+    tcase_add_test(shutdown_, test_failed_shutdown_is_returned_and_reading_goes_on);
+    tcase_add_test(shutdown_, test_a_zeroed_stream_is_as_a_closed_one);
     tcase_add_test(shutdown_, test_shutdown_of_a_pipe_only_refuses_writes);
     suite_add_tcase(suite, shutdown_);
 

@@ -53,6 +53,7 @@ static void after_wait(pyloop_loop *core, void *context)
      * leave the loop if it raised (Ctrl+C gives KeyboardInterrupt). */
     if (PyErr_CheckSignals() < 0)
         end_run_with_exception(self);
+    PyLoopLoop_RunDeferred(self); /* what a handler wrote leaves now */
 }
 
 /* ------------------------------------------------------------------ */
@@ -63,7 +64,10 @@ int PyLoopLoop_Defer(LoopObject *loop, PyLoopDeferred *entry)
 {
     if (entry->queued)
         return 1;
-    if (!loop->core || !pyloop_is_running(loop->core))
+    /* Another thread (the loop asleep, or inside a callback that let the
+     * GIL go) has no callback end to wait for: asyncio's write sends at
+     * once there too. One pointer compare on the hot path. */
+    if (!loop->core || loop->running_thread != PyThreadState_Get() || !pyloop_is_running(loop->core))
         return 0;
     entry->queued = 1;
     entry->next = NULL;
@@ -446,20 +450,33 @@ static PyObject *finish_run(LoopObject *self, int rc)
     Py_RETURN_NONE;
 }
 
+/* pyloop_run or pyloop_run_once, with running_thread set around it (not
+ * touched by a call the core refuses because the loop already runs). */
+static PyObject *run_here(LoopObject *self, int once)
+{
+    PyThreadState *outer = self->running_thread;
+    int rc;
+
+    if (check_open(self) < 0)
+        return NULL;
+    if (!outer)
+        self->running_thread = PyThreadState_Get();
+    rc = once ? pyloop_run_once(self->core) : pyloop_run(self->core);
+    if (!outer)
+        self->running_thread = NULL;
+    return finish_run(self, rc);
+}
+
 static PyObject *loop_run(LoopObject *self, PyObject *unused)
 {
     (void)unused;
-    if (check_open(self) < 0)
-        return NULL;
-    return finish_run(self, pyloop_run(self->core));
+    return run_here(self, 0);
 }
 
 static PyObject *loop_run_once(LoopObject *self, PyObject *unused)
 {
     (void)unused;
-    if (check_open(self) < 0)
-        return NULL;
-    return finish_run(self, pyloop_run_once(self->core));
+    return run_here(self, 1);
 }
 
 static PyObject *loop_stop(LoopObject *self, PyObject *unused)

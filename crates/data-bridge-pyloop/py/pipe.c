@@ -715,7 +715,8 @@ static PyObject *write_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = data_of(self);
 
-    if (t->closing)
+    /* Closing or lost (asyncio's _closing); no loop: never initialised. */
+    if (t->closing || !t->loop)
         Py_RETURN_NONE;
     t->closing = 1;
     if (!pyloop_stream_write_queue_size(&t->stream)) {
@@ -742,6 +743,12 @@ static PyObject *write_close(PyObject *self, PyObject *unused)
 
 static PyObject *write_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
+    /* Lost (or never initialised): asyncio's _close reaches
+     * self._loop._remove_reader with _loop None. */
+    if (!data_of(self)->loop) {
+        PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_reader'");
+        return NULL;
+    }
     if (close_with(data_of(self), NULL) < 0)
         return NULL;
     Py_RETURN_NONE;

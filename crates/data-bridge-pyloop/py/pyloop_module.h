@@ -82,6 +82,9 @@ typedef struct LoopObject {
     /* PyLoopDeferred entries, run when the callback that queued them
      * returns (PyLoopLoop_RunDeferred), in the order they were queued. */
     PyLoopDeferred *deferred_head, **deferred_tail;
+    /* The thread running the loop (run/run_once), NULL otherwise: work is
+     * deferred only for a caller on it, inside a callback. */
+    PyThreadState *running_thread;
     char closed;
     char debug;
 } LoopObject;

@@ -12,8 +12,10 @@
  *   write buffer meanwhile: get_write_buffer_size() counts them, which is
  *   the real buffered amount; pause_writing() still fires only when the
  *   kernel refuses bytes, at asyncio's thresholds; order is kept; nothing
- *   waits past the callback. Outside a running callback, and for larger
- *   writes, write() sends at once as asyncio does.
+ *   waits past the callback. Outside a running callback (from another
+ *   thread too), and for larger writes, write() sends at once as asyncio
+ *   does; close(), abort(), write_eof() and set_write_buffer_limits() send
+ *   the deferred bytes first (the state table in docs/architecture.md).
  *
  * The type subclasses asyncio.transports._FlowControlMixin (so isinstance()
  * against asyncio's transport classes holds, as asyncio's own sendfile
@@ -173,6 +175,38 @@ static void call_server(TransportData *t, PyObject *name)
 }
 
 /* ------------------------------------------------------------------ */
+/* the state machine (docs/architecture.md, "Transport states")        */
+/* ------------------------------------------------------------------ */
+
+/* One state, read from the fields asyncio's own class keeps (_closing,
+ * _conn_lost, _loop: None once connection_lost ran), so the two cannot
+ * disagree. Every public entry point looks at it first. */
+typedef enum {
+    T_OPEN,    /* reading (unless paused) and writing */
+    T_CLOSING, /* close() with bytes the kernel refused: they drain, then connection_lost */
+    T_LOSING,  /* connection_lost is queued (call_soon): writes are counted, dropped */
+    T_LOST     /* connection_lost ran (or never initialised): no loop, no socket */
+} transport_state;
+
+static inline transport_state state_of(const TransportData *t)
+{
+    if (!t->loop)
+        return T_LOST;
+    if (t->conn_lost)
+        return T_LOSING;
+    return t->closing ? T_CLOSING : T_OPEN;
+}
+
+/* T_LOST with _conn_lost still 0 (connection_lost came after the buffer
+ * drained): asyncio's method then reaches `self._loop.<name>` with _loop
+ * None and raises that AttributeError; so does this. */
+static PyObject *lost_attribute_error(const char *name)
+{
+    PyErr_Format(PyExc_AttributeError, "'NoneType' object has no attribute '%s'", name);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* closing and errors                                                  */
 /* ------------------------------------------------------------------ */
 
@@ -187,6 +221,10 @@ static int force_close(TransportData *t, PyObject *exception)
 
     if (t->conn_lost)
         return 0;
+    if (state_of(t) == T_LOST) {
+        lost_attribute_error("call_soon");
+        return -1;
+    }
     /* Bytes this callback deferred are bytes asyncio's write() handed to the
      * kernel at once: they leave before the rest is dropped (write() then
      * abort() delivers the write, as on asyncio). A failure here is the
@@ -854,6 +892,25 @@ static int defer_flush(TransportData *t)
     return 1;
 }
 
+/* Sends now what this callback deferred, where asyncio's write() would
+ * already have sent it (close, set_write_buffer_limits). -1 when the send
+ * failed: reported as asyncio's write() would have (fatal_error). */
+static int flush_deferred(TransportData *t)
+{
+    int rc;
+
+    if (!t->flush.queued || pyloop_stream_is_writing(&t->stream) || !pyloop_stream_write_queue_size(&t->stream))
+        return 0;
+    rc = pyloop_stream_flush(&t->stream);
+    if (rc < 0) {
+        PyObject *exception = os_error(-rc);
+        fatal_error(t, exception, "Fatal write error on socket transport");
+        Py_XDECREF(exception);
+        return -1;
+    }
+    return 0;
+}
+
 static size_t defer_limit(TransportData *t)
 {
     size_t high, low, limit = DEFER_LIMIT;
@@ -945,6 +1002,8 @@ static PyObject *transport_write(PyObject *self, PyObject *data)
             return NULL;
         Py_RETURN_NONE;
     }
+    if (state_of(t) == T_LOST) /* the sock.send(data) on None, reported through _loop None */
+        return lost_attribute_error("call_exception_handler");
     chunk = PyLoopTransport_ImmutableBytes(data);
     if (!chunk)
         return NULL;
@@ -1000,8 +1059,14 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
         chunks[kept++] = chunk;
     }
     rc = 0;
-    if (kept && !t->conn_lost)
+    if (count && state_of(t) == T_LOST) {
+        /* asyncio buffers the items, then calls self._write_ready, which
+         * its _call_connection_lost set to None. */
+        PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
+        rc = -1;
+    } else if (kept && !t->conn_lost) {
         rc = write_buffers(t, chunks, kept);
+    }
     for (i = 0; i < kept; i++)
         Py_DECREF(chunks[i]);
     PyMem_Free(chunks);
@@ -1039,9 +1104,15 @@ static PyObject *transport_write_eof(PyObject *self, PyObject *Py_UNUSED(unused)
     TransportData *t = data_of(self);
     int rc;
 
-    if (t->closing || t->eof)
+    if (t->closing || t->eof || state_of(t) == T_LOST)
+        Py_RETURN_NONE;
+    /* What this callback deferred, asyncio's write() had sent: a failure
+     * there is its fatal error, after which write_eof does nothing. */
+    if (flush_deferred(t) < 0)
         Py_RETURN_NONE;
     t->eof = 1;
+    /* A failing shutdown(2) raises, and reading goes on (stream.h): the
+     * peer's reset reaches the protocol through the read, as on asyncio. */
     rc = pyloop_stream_shutdown(&t->stream);
     if (rc < 0) {
         errno = -rc;
@@ -1118,6 +1189,11 @@ static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *arg
 
     if (PyLoopTransport_ParseWriteLimits(args, keywords, &high, &low) < 0)
         return NULL;
+    /* asyncio's _maybe_pause_protocol compares the new limit with what the
+     * kernel refused; deferred bytes are not that (and once the flush sent
+     * them, nothing would resume the protocol): they leave first. */
+    if (state_of(data_of(self)) != T_LOST)
+        (void)flush_deferred(data_of(self));
     pyloop_stream_set_write_limits(&data_of(self)->stream, high, low);
     Py_RETURN_NONE;
 }
@@ -1203,12 +1279,21 @@ static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
     PyObject *method;
     int rc;
 
-    if (t->closing)
+    if (t->closing) /* T_CLOSING, T_LOSING, T_LOST */
         Py_RETURN_NONE;
+    if (state_of(t) == T_LOST) /* never initialised: no loop to call soon */
+        return lost_attribute_error("call_soon");
     t->closing = 1;
     pyloop_stream_read_stop(&t->stream);
+    /* Bytes this callback deferred are bytes asyncio's write() already
+     * handed to the kernel: they leave now, so that what decides between
+     * "connection_lost soon" and "after the drain" is what the kernel
+     * refused, as on asyncio (a write after close() is then dropped, and
+     * connection_lost runs after the callbacks queued before it). */
+    if (flush_deferred(t) < 0)
+        Py_RETURN_NONE; /* failed: fatal_error queued connection_lost */
     if (pyloop_stream_write_queue_size(&t->stream))
-        Py_RETURN_NONE; /* connection_lost comes once the buffer is sent */
+        Py_RETURN_NONE; /* T_CLOSING: connection_lost comes once the buffer is sent */
     t->conn_lost++;
     method = PyObject_GetAttr(self, T.str_call_connection_lost);
     if (!method)
@@ -1260,6 +1345,8 @@ static PyObject *transport_make_empty_waiter(PyObject *self, PyObject *Py_UNUSED
         PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
         return NULL;
     }
+    if (state_of(t) == T_LOST)
+        return lost_attribute_error("create_future");
     t->empty_waiter = PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_create_future, NULL);
     if (!t->empty_waiter)
         return NULL;

@@ -64,10 +64,11 @@ struct pyloop_stream_queued {
     pyloop_stream_buffer buffer;
 };
 
-/* Closed or failed: the stream does no more I/O. */
+/* Closed or failed, or never initialised (a zeroed struct: its fd 0 is
+ * not the stream's): the stream does no I/O. */
 static int gone(const pyloop_stream *stream)
 {
-    return (stream->flags & (S_CLOSED | S_FAILED)) != 0;
+    return !stream->loop || (stream->flags & (S_CLOSED | S_FAILED)) != 0;
 }
 
 /* Errors that only mean "not now": the watcher is level-triggered and the
@@ -689,9 +690,21 @@ int pyloop_stream_shutdown(pyloop_stream *stream)
         return -EPIPE;
     if (stream->flags & S_SHUT)
         return 0;
-    stream->flags |= S_SHUT | S_SHUT_PENDING;
-    /* Sends what was deferred; with the queue empty, shuts down now. */
-    return flush_now(stream);
+    stream->flags |= S_SHUT;
+    /* Sends what was deferred; what the kernel refuses drains first. */
+    if (stream->queue_count) {
+        int rc = flush_now(stream);
+        if (rc < 0 || gone(stream))
+            return rc;
+        if (stream->queue_count) {
+            stream->flags |= S_SHUT_PENDING;
+            return 0;
+        }
+    }
+    /* With the queue empty, shut down now. As asyncio's write_eof, a
+     * shutdown(2) that fails (the peer reset) is only returned: the stream
+     * reads on, so the reset still reaches the host through the read. */
+    return shutdown_now(stream);
 }
 
 void pyloop_stream_close(pyloop_stream *stream)

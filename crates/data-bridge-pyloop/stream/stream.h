@@ -55,6 +55,8 @@
  *   half-close  pyloop_stream_shutdown: shutdown(SHUT_WR) now if nothing is
  *               queued, else once the queue is empty (before on_drain); it
  *               flushes what was deferred. Writes after it fail with -EPIPE.
+ *               A shutdown(2) made at once that fails is returned and fails
+ *               nothing else (reading goes on; asyncio's write_eof raises).
  *               A pipe has no half-close: the stream only refuses writes, and
  *               the host closes the fd once the queue is empty.
  *   close       pyloop_stream_close: stops both watchers, drops the queue
@@ -72,6 +74,8 @@
  *               CPython does at startup; the write then fails with EPIPE.
  *
  * Every function returns 0 or a negative errno; nothing aborts on bad input.
+ * A zeroed struct that pyloop_stream_init never set up is as a closed one
+ * (a host object whose constructor did not run): no call touches fd 0.
  * Callbacks run on the loop's thread, never from another thread: from the
  * stream's loop tasks, or (on_write_pause, and buffer releases) from inside
  * pyloop_stream_write/flush/shutdown/set_write_limits, or (buffer releases)
@@ -198,8 +202,10 @@ int pyloop_stream_is_writing(const pyloop_stream *stream);          /* a writer 
 int pyloop_stream_set_write_limits(pyloop_stream *stream, size_t high, size_t low);
 void pyloop_stream_get_write_limits(const pyloop_stream *stream, size_t *high, size_t *low);
 int pyloop_stream_write_paused(const pyloop_stream *stream);
-/* 0 (also when already shut down), -EPIPE once closed or failed, or the
- * error of shutdown(2) or of the flush (the stream is then failed). */
+/* 0 (also when already shut down), -EPIPE once closed or failed, the error
+ * of the flush (the stream is then failed), or the error of a shutdown(2)
+ * made now: that one only refuses writes, as asyncio's write_eof raises and
+ * reads on (a peer's reset then arrives through the read). */
 int pyloop_stream_shutdown(pyloop_stream *stream);
 /* Drops the queue (releasing every buffer), stops watching. Idempotent. */
 void pyloop_stream_close(pyloop_stream *stream);
