@@ -1846,6 +1846,10 @@ static const char probe_source[] =
     "        self._loop = Loop()\n"
     "    def __getattr__(self, name):\n"
     "        return getattr(cls, name)\n"
+    /* 3.15: sendto() calls the transport's own _add_writer (it passes the
+     * transport's context= to the loop's), not the loop's directly. */
+    "    def _add_writer(self, *args):\n"
+    "        pass\n"
     "    def _maybe_pause_protocol(self):\n"
     "        pass\n"
     "    _maybe_resume_protocol = _maybe_pause_protocol\n"
