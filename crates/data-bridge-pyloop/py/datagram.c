@@ -2,7 +2,7 @@
  * DatagramTransport: asyncio's _SelectorDatagramTransport in C, for UDP and
  * Unix datagram sockets. Every method keeps the behaviour, the error types
  * and the messages of the Python class of the running interpreter
- * (3.9-3.13): what differs between versions (empty datagrams, the 8 header
+ * (3.10-3.15): what differs between versions (empty datagrams, the 8 header
  * bytes counted per queued datagram, the DatagramTransport base class) is
  * probed from that interpreter's asyncio when the module loads, so patch
  * releases that changed it are followed too.
@@ -1096,7 +1096,7 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
         PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
         return NULL;
     }
-    if (!D.probed.sends_empty) { /* 3.9-3.12: an empty datagram is not sent */
+    if (!D.probed.sends_empty) { /* 3.10-3.12: an empty datagram is not sent */
         rc = PyObject_IsTrue(data);
         if (rc <= 0) {
             if (rc < 0)
