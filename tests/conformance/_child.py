@@ -252,7 +252,7 @@ class Recorder(unittest.TextTestResult):
     def startTest(self, test):
         # Loops are attributed to a test if they were constructed since the
         # previous test stopped, not since startTest: IsolatedAsyncioTestCase
-        # (3.9/3.10) creates its loop in run() before calling startTest, and
+        # (3.10) creates its loop in run() before calling startTest, and
         # setUpClass also runs before it.
         if self._snap is None:
             self._snap = (COUNTER.target, COUNTER.other_total())

@@ -90,7 +90,7 @@ metadata() {
         "$work/wheel-venv/bin/python" -c "
 import importlib.metadata as m
 meta = m.metadata('data-bridge-pyloop')
-assert meta['Requires-Python'] == '>=3.9', meta['Requires-Python']
+assert meta['Requires-Python'] == '>=3.10', meta['Requires-Python']
 assert meta['License-Expression'] == 'MIT', meta['License-Expression']
 assert 'Typing :: Typed' in meta.get_all('Classifier'), meta.get_all('Classifier')
 print(meta['Summary'])"

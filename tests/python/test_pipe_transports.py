@@ -27,7 +27,7 @@ from asyncio import transports
 from base import TIMEOUT, both_loops
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-HAS_IS_READING = sys.version_info >= (3, 11)  # 3.9/3.10: ReadTransport's NotImplementedError
+HAS_IS_READING = sys.version_info >= (3, 11)  # 3.10: ReadTransport's NotImplementedError
 
 
 class _Recorder(asyncio.Protocol):
@@ -203,7 +203,7 @@ class _PipeTransports:
 
     def test_pause_before_connection_made(self):
         if not HAS_IS_READING:
-            self.skipTest("3.9/3.10's asyncio starts reading even when paused first")
+            self.skipTest("3.10's asyncio starts reading even when paused first")
         r, w = os.pipe()
         os.write(w, b"early")
         pipe = os.fdopen(r, "rb", 0)

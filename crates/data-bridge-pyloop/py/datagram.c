@@ -2,7 +2,7 @@
  * DatagramTransport: asyncio's _SelectorDatagramTransport in C, for UDP and
  * Unix datagram sockets. Every method keeps the behaviour, the error types
  * and the messages of the Python class of the running interpreter
- * (3.9-3.13): what differs between versions (empty datagrams, the 8 header
+ * (3.10-3.15): what differs between versions (empty datagrams, the 8 header
  * bytes counted per queued datagram, the DatagramTransport base class) is
  * probed from that interpreter's asyncio when the module loads, so patch
  * releases that changed it are followed too.
@@ -1096,7 +1096,7 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
         PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
         return NULL;
     }
-    if (!D.probed.sends_empty) { /* 3.9-3.12: an empty datagram is not sent */
+    if (!D.probed.sends_empty) { /* 3.10-3.12: an empty datagram is not sent */
         rc = PyObject_IsTrue(data);
         if (rc <= 0) {
             if (rc < 0)
@@ -1846,6 +1846,10 @@ static const char probe_source[] =
     "        self._loop = Loop()\n"
     "    def __getattr__(self, name):\n"
     "        return getattr(cls, name)\n"
+    /* 3.15: sendto() calls the transport's own _add_writer (it passes the
+     * transport's context= to the loop's), not the loop's directly. */
+    "    def _add_writer(self, *args):\n"
+    "        pass\n"
     "    def _maybe_pause_protocol(self):\n"
     "        pass\n"
     "    _maybe_resume_protocol = _maybe_pause_protocol\n"

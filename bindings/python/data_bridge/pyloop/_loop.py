@@ -246,7 +246,10 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
 Loop = PyLoop
 
 
-class EventLoopPolicy(unix_events.DefaultEventLoopPolicy):
+# unix_events._UnixDefaultEventLoopPolicy is the class every version names:
+# 3.14 renamed its public alias DefaultEventLoopPolicy to
+# _DefaultEventLoopPolicy (the policy system is deprecated, gone in 3.16).
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
     """asyncio's default Unix policy, making PyLoop loops."""
 
     _loop_factory = PyLoop

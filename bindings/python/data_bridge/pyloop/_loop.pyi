@@ -12,7 +12,7 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
 
 Loop = PyLoop
 
-class EventLoopPolicy(unix_events.DefaultEventLoopPolicy):
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
     """asyncio's default Unix policy, making PyLoop loops."""
 
 def new_event_loop() -> PyLoop:
