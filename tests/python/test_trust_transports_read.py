@@ -18,6 +18,7 @@ import asyncio
 import gc
 import os
 import socket
+import tracemalloc
 import weakref
 
 import base
@@ -308,6 +309,43 @@ class _TransportReads:
         self.refused_buffer(lambda: [0] * 8)
 
     # -- the shared read buffer -------------------------------------------
+
+    def test_bytes_never_cross_between_connections(self):
+        # A read that found nothing (EAGAIN) into PyLoop's shared buffer,
+        # then a max_size above it: the next read must deliver its own
+        # bytes, not what another connection left in the shared buffer.
+        events = []
+        x, px, peer_x = self.connect(lambda: _Plain(events))
+        y, py, peer_y = self.connect(lambda: _Plain(events))
+        peer_x.send(b"first")
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "data_received")))
+        self.steal_next_read(x, peer_x, b"stolen")
+        x.max_size = 300 * 1024
+        peer_y.send(b"SECRET")
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 2, "data_received")))
+        peer_x.send(b"hello")
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 3, "data_received")))
+        self.assertEqual(events, [("data_received", "bytes", b"first"), ("data_received", "bytes", b"SECRET"),
+                                  ("data_received", "bytes", b"hello")])
+
+    def test_read_buffer_of_a_read_that_found_nothing_is_freed(self):
+        # A read of a large max_size that found nothing, then a small
+        # max_size: the large buffer is freed, not leaked.
+        large = 64 * 1024 * 1024
+        events = []
+        transport, protocol, peer = self.connect(lambda: _Plain(events))
+        transport.max_size = large
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        before = tracemalloc.get_traced_memory()[0]
+        self.steal_next_read(transport, peer, b"stolen")
+        transport.max_size = 1024
+        peer.send(b"small")
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "data_received")))
+        self.assertEqual(events, [("data_received", "bytes", b"small")])
+        gc.collect()
+        self.assertLess(tracemalloc.get_traced_memory()[0] - before, large // 2,
+                        "the max_size buffer of the read that found nothing leaked")
 
     def test_data_received_gets_bytes_that_never_change(self):
         events = []

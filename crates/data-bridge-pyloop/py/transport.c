@@ -485,14 +485,16 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
         eof_received(t);
         return 1;
     }
+    /* A read that found nothing (EAGAIN) left the last buffer unused: the
+     * bytes of this one are not there, whichever it was. */
+    t->read_shared = 0;
+    Py_CLEAR(t->read_bytes);
     if (!t->read_bulk && (size_t)size <= sizeof shared_read_buffer) {
         t->read_shared = 1;
         *data = shared_read_buffer;
         *length = (size_t)size;
         return 0;
     }
-    /* A read that found nothing (EAGAIN) left the last one unused. */
-    Py_CLEAR(t->read_bytes);
     t->read_bytes = PyBytes_FromStringAndSize(NULL, size);
     if (!t->read_bytes) {
         end_run_or_fail(t, "Fatal read error on socket transport");
