@@ -107,6 +107,45 @@ report(events=events)
 '''
 
 
+EOF_INTERRUPTED = r"""
+import socket
+loop = new_loop()
+events = []
+done = loop.create_future()
+class Recorder:
+    buffer = bytearray(16)
+    def get_buffer(self, sizehint):
+        return self.buffer
+    def buffer_updated(self, nbytes):
+        pass
+    def data_received(self, data):
+        pass
+    def eof_received(self):
+        events.append("eof_received")
+        if events.count("eof_received") == 1:
+            raise %s
+    def connection_lost(self, exc):
+        events.append("connection_lost")
+        done.set_result(None)
+class Protocol(Recorder, asyncio.%s):
+    pass
+a, b = socket.socketpair()
+async def connect():
+    return await loop.create_connection(Protocol, sock=a)
+loop.run_until_complete(connect())
+b.shutdown(socket.SHUT_WR)
+for attempt in range(2):
+    try:
+        loop.run_until_complete(done)
+        events.append("completed")
+    except (KeyboardInterrupt, SystemExit) as exc:
+        events.append(type(exc).__name__)
+loop.close()
+b.close()
+report(events=events)
+"""
+
+
 @both_loops
 class _TransportReads:
 
@@ -387,3 +426,15 @@ class _TransportReads:
         self.assertEqual(self.eof_then(_Buffered, False),
                          ["get_buffer", "buffer_updated", "get_buffer", "eof_received", "connection_lost"])
         self.assertEqual(self.eof_then(_Plain, None), ["data_received", "eof_received", "connection_lost"])
+
+    def test_eof_received_interrupted_reads_end_of_file_again(self):
+        # KeyboardInterrupt/SystemExit out of eof_received() leave asyncio's
+        # reader in place: the next run reads end of file again, and the
+        # transport closes then. PyLoop's stream had stopped reading at end
+        # of file, so the transport stayed open for ever.
+        for exception in ("KeyboardInterrupt", "SystemExit"):
+            for kind in ("Protocol", "BufferedProtocol"):
+                with self.subTest(exception=exception, protocol=kind):
+                    result, proc = run_child(self, EOF_INTERRUPTED % (exception, kind))
+                    assert_child(self, (result or {}).get("events"), proc, [
+                        "eof_received", exception, "eof_received", "connection_lost", "completed"])

@@ -534,13 +534,14 @@ static void eof_received(TransportData *t)
 
     debug_log(t, "%r received EOF");
     keep_open = PyObject_CallMethodObjArgs(t->protocol, T.str_eof_received, NULL);
-    if (!keep_open) {
-        end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
-        return;
-    }
-    truth = PyObject_IsTrue(keep_open);
-    Py_DECREF(keep_open);
+    truth = keep_open ? PyObject_IsTrue(keep_open) : -1;
+    Py_XDECREF(keep_open);
     if (truth < 0) {
+        /* KeyboardInterrupt/SystemExit leave asyncio's reader in place, so
+         * the next run reads end of file again: the stream stopped reading
+         * at end of file, start it again. */
+        if (is_fatal_to_run() && !t->closing && !t->paused && t->loop)
+            (void)pyloop_stream_read_start(&t->stream);
         end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
         return;
     }
