@@ -438,3 +438,43 @@ class _TransportReads:
                     result, proc = run_child(self, EOF_INTERRUPTED % (exception, kind))
                     assert_child(self, (result or {}).get("events"), proc, [
                         "eof_received", exception, "eof_received", "connection_lost", "completed"])
+
+    # -- max_size ------------------------------------------------------------
+
+    def test_max_size_past_ssize_t_is_recvs_overflow_error(self):
+        a, b = socket.socketpair()
+        try:
+            with self.assertRaises(OverflowError) as refused:
+                a.recv(2 ** 70)
+        finally:
+            a.close()
+            b.close()
+        events = []
+        transport, protocol, peer = self.connect(lambda: _Plain(events))
+        transport.max_size = 2 ** 70
+        peer.send(b"data")
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "connection_lost")))
+        self.assertEqual(events, [("connection_lost", "_Plain", "OverflowError")])
+        self.assertEqual([(c["message"], type(c["exception"]), str(c["exception"])) for c in self.take_loop_errors()],
+                         [("Fatal read error on socket transport", OverflowError, str(refused.exception))])
+
+    def test_read_pipe_max_size_past_ssize_t_is_os_reads_overflow_error(self):
+        r, w = os.pipe()
+        self.addCleanup(os.close, w)
+        with self.assertRaises(OverflowError) as refused:
+            os.read(r, 2 ** 70)
+        events = []
+        transport, protocol = self.run_coro(self.loop.connect_read_pipe(lambda: _Plain(events), os.fdopen(r, "rb", 0)))
+        self.transports.append(transport)
+        transport.max_size = 2 ** 70
+        os.write(w, b"data")
+
+        async def reported():
+            while not self._loop_errors:
+                await asyncio.sleep(0)
+        self.run_until(self.loop.create_task(reported()))
+        transport.max_size = 1024
+        self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "data_received")))
+        self.assertEqual(events, [("data_received", "bytes", b"data")])
+        self.assertEqual({(type(c["exception"]), str(c["exception"])) for c in self.take_loop_errors()},
+                         {(OverflowError, str(refused.exception))})

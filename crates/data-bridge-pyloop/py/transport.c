@@ -340,7 +340,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
                              const char *call, Py_ssize_t *size)
 {
-    PyObject *value;
+    PyObject *value, *index;
     char message[64];
 
     if (!dict || !PyDict_GetItemWithError(dict, name)) {
@@ -354,8 +354,14 @@ int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_t
     value = PyObject_GetAttr(self, name);
     if (!value)
         return -1;
-    *size = PyNumber_AsSsize_t(value, PyExc_OverflowError);
+    /* As recv's "n" and os.read's Py_ssize_t convert it: __index__, then
+     * PyLong_AsSsize_t's own OverflowError past ssize_t. */
+    index = PyNumber_Index(value);
     Py_DECREF(value);
+    if (!index)
+        return -1;
+    *size = PyLong_AsSsize_t(index);
+    Py_DECREF(index);
     if (*size == -1 && PyErr_Occurred())
         return -1;
     if (*size < 0) {
