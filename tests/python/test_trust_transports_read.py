@@ -478,3 +478,49 @@ class _TransportReads:
         self.assertEqual(events, [("data_received", "bytes", b"data")])
         self.assertEqual({(type(c["exception"]), str(c["exception"])) for c in self.take_loop_errors()},
                          {(OverflowError, str(refused.exception))})
+
+    # -- what the delivering callback does ------------------------------------
+
+    def test_raise_close_abort_inside_the_delivering_callback(self):
+        def fail(protocol, *args):
+            raise ValueError("from the protocol")
+        actions = {"raise": fail,
+                   "close": lambda p, *args: p.transport.close(),
+                   "abort": lambda p, *args: p.transport.abort()}
+        for factory, callback, first in ((_Plain, "data_received", ("data_received", "bytes", b"one")),
+                                         (_Buffered, "buffer_updated", ("buffer_updated", b"one"))):
+            for name, action in actions.items():
+                with self.subTest(callback=callback, action=name):
+                    events = []
+                    transport, protocol, peer = self.connect(lambda: factory(events, {callback: action}))
+                    peer.send(b"one")
+                    self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "connection_lost")))
+                    lost = ("connection_lost", factory.__name__, "ValueError" if name == "raise" else None)
+                    self.assertEqual([e for e in events if e[0] != "get_buffer"], [first, lost])
+                    errors = self.take_loop_errors()
+                    self.assertEqual([(c["message"], type(c["exception"])) for c in errors],
+                                     [("Fatal error: protocol.%s() call failed." % callback, ValueError)]
+                                     if name == "raise" else [])
+                    self.assertFalse(transport.is_reading())
+
+    def test_pause_inside_the_delivering_callback(self):
+        for factory, callback in ((_Plain, "data_received"), (_Buffered, "buffer_updated")):
+            with self.subTest(callback=callback):
+                events = []
+                paused = self.loop.create_future()
+
+                def pause(protocol, *args):
+                    protocol.transport.pause_reading()
+                    del protocol.hooks[callback]
+                    self.loop.call_soon(paused.set_result, None)
+                transport, protocol, peer = self.connect(lambda: factory(events, {callback: pause}))
+                peer.send(b"one")
+                self.run_until(paused)
+                peer.send(b"two")
+                self.run_briefly()
+                self.run_briefly()
+                self.assertEqual(sum(1 for e in events if e[0] == callback), 1, events)
+                self.assertFalse(transport.is_reading())
+                transport.resume_reading()
+                self.run_until(self.loop.create_task(self.wait_for_events(events, 2, callback)))
+                self.assertEqual([e[-1] for e in events if e[0] == callback], [b"one", b"two"])
