@@ -524,3 +524,24 @@ class _TransportReads:
                 transport.resume_reading()
                 self.run_until(self.loop.create_task(self.wait_for_events(events, 2, callback)))
                 self.assertEqual([e[-1] for e in events if e[0] == callback], [b"one", b"two"])
+
+    def test_get_buffer_failures(self):
+        def fail(protocol):
+            raise ValueError("from get_buffer")
+        try:
+            len(None)
+        except TypeError as exc:
+            no_len = str(exc)
+        cases = [(fail, ValueError, "from get_buffer"),
+                 (lambda p: False, TypeError, no_len.replace("NoneType", "bool")),
+                 (lambda p: bytearray(), RuntimeError, "get_buffer() returned an empty buffer")]
+        for get_buffer, kind, message in cases:
+            with self.subTest(kind=kind.__name__):
+                events = []
+                transport, protocol, peer = self.connect(lambda: _Buffered(events, {"get_buffer": get_buffer}))
+                peer.send(b"data")
+                self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "connection_lost")))
+                self.assertEqual(events, [("get_buffer",), ("connection_lost", "_Buffered", kind.__name__)])
+                self.assertEqual([(c["message"], type(c["exception"]), str(c["exception"]))
+                                  for c in self.take_loop_errors()],
+                                 [("Fatal error: protocol.get_buffer() call failed.", kind, message)])
