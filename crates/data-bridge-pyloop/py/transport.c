@@ -56,7 +56,6 @@ typedef struct TransportData {
     PyObject *weakreflist;
     PyLoopContexts contexts; /* what the protocol's callbacks run in */
     PyObject *read_bytes; /* data_received: the bytes object being read into */
-    Py_buffer read_view;  /* get_buffer: the protocol's buffer, while held */
     Py_ssize_t conn_lost;
     int fd;
     char closing;
@@ -64,7 +63,6 @@ typedef struct TransportData {
     char paused; /* pause_reading() */
     char protocol_connected;
     char buffered; /* the protocol is an asyncio.BufferedProtocol */
-    char has_read_view;
     char read_shared; /* data_received: the bytes are in shared_read_buffer */
     char read_bulk;   /* the last read filled BULK_READ or more */
 } TransportData;
@@ -381,7 +379,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
                              const char *call, Py_ssize_t *size)
 {
-    PyObject *value;
+    PyObject *value, *index;
     char message[64];
 
     if (!dict || !PyDict_GetItemWithError(dict, name)) {
@@ -395,8 +393,14 @@ int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_t
     value = PyObject_GetAttr(self, name);
     if (!value)
         return -1;
-    *size = PyNumber_AsSsize_t(value, PyExc_OverflowError);
+    /* As recv's "n" and os.read's Py_ssize_t convert it: __index__, then
+     * PyLong_AsSsize_t's own OverflowError past ssize_t. */
+    index = PyNumber_Index(value);
     Py_DECREF(value);
+    if (!index)
+        return -1;
+    *size = PyLong_AsSsize_t(index);
+    Py_DECREF(index);
     if (*size == -1 && PyErr_Occurred())
         return -1;
     if (*size < 0) {
@@ -421,10 +425,24 @@ static int read_size(TransportData *t, Py_ssize_t *size)
 
 static void eof_received(TransportData *t);
 
-static int alloc_for_protocol(TransportData *t, void **data, size_t *length)
+static void deliver_count(TransportData *t, ssize_t nread);
+
+/* asyncio's _read_ready__get_buffer, whole: get_buffer(-1), recv_into(),
+ * buffer_updated(). The transport makes this read itself instead of the
+ * stream, so that it happens exactly where asyncio's does: get_buffer() may
+ * pause reading, close or abort the transport, or set another protocol, and
+ * asyncio still fills the buffer and calls buffer_updated() on whatever
+ * protocol is set by then (the stream would skip a read its alloc stopped).
+ * The protocol's buffer is exported only around the recv, as recv_into()
+ * does, so the protocol can resize it whatever the read found (nothing,
+ * end of file, an error). Returns 1: the stream has nothing to read. */
+static int read_for_protocol(TransportData *t)
 {
-    PyObject *buffer;
+    PyObject *buffer, *exception;
+    Py_buffer view;
     Py_ssize_t size;
+    ssize_t nread;
+    int error;
 
     buffer = PyObject_CallMethodObjArgs(t->protocol, T.str_get_buffer, T.minus_one, NULL);
     if (!buffer || (size = PyObject_Size(buffer)) < 0) {
@@ -438,16 +456,46 @@ static int alloc_for_protocol(TransportData *t, void **data, size_t *length)
         end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
         return 1;
     }
-    if (PyObject_GetBuffer(buffer, &t->read_view, PyBUF_WRITABLE) < 0) {
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) {
+        /* recv_into()'s own refusal ("w*": a writable C-contiguous
+         * buffer), the same on 3.9-3.13: a TypeError, whatever the
+         * exporter raised. */
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "recv_into() argument 1 must be read-write bytes-like object, not %.50s",
+                     buffer == Py_None ? "None" : Py_TYPE(buffer)->tp_name);
         Py_DECREF(buffer);
         end_run_or_fail(t, "Fatal read error on socket transport");
         return 1;
     }
-    Py_DECREF(buffer); /* the view holds it */
-    t->has_read_view = 1;
-    *data = t->read_view.buf;
-    *length = (size_t)t->read_view.len;
-    return 0;
+    if (!t->sock || !t->protocol) { /* the protocol ran connection_lost itself: the fd is closed */
+        PyBuffer_Release(&view);
+        Py_DECREF(buffer);
+        return 1;
+    }
+    nread = recv(t->fd, view.buf, (size_t)view.len, 0);
+    error = errno;
+    PyBuffer_Release(&view);
+    Py_DECREF(buffer);
+    if (!t->protocol) /* releasing the buffer ran connection_lost */
+        return 1;
+    if (nread < 0) {
+        if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR)
+            return 1; /* asyncio's BlockingIOError/InterruptedError: nothing */
+        exception = os_error(error);
+        if (exception) {
+            fatal_error(t, exception, "Fatal read error on socket transport");
+            Py_DECREF(exception);
+        } else {
+            PyErr_WriteUnraisable(object_of(t));
+        }
+        return 1;
+    }
+    if (nread == 0) {
+        eof_received(t);
+        return 1;
+    }
+    deliver_count(t, nread);
+    return 1;
 }
 
 /* Reads for data_received land here and are copied into a bytes object of
@@ -482,14 +530,16 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
         eof_received(t);
         return 1;
     }
+    /* A read that found nothing (EAGAIN) left the last buffer unused: the
+     * bytes of this one are not there, whichever it was. */
+    t->read_shared = 0;
+    Py_CLEAR(t->read_bytes);
     if (!t->read_bulk && (size_t)size <= sizeof shared_read_buffer) {
         t->read_shared = 1;
         *data = shared_read_buffer;
         *length = (size_t)size;
         return 0;
     }
-    /* A read that found nothing (EAGAIN) left the last one unused. */
-    Py_CLEAR(t->read_bytes);
     t->read_bytes = PyBytes_FromStringAndSize(NULL, size);
     if (!t->read_bytes) {
         end_run_or_fail(t, "Fatal read error on socket transport");
@@ -503,18 +553,22 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
 static int on_alloc(pyloop_stream *stream, void **data, size_t *length)
 {
     TransportData *t = data_of_stream(stream);
+    PyObject *self = object_of(t);
+    LoopObject *loop = t->loop;
+    int rc;
 
-    if (t->conn_lost || !t->protocol)
+    if (t->conn_lost || !t->protocol || !loop)
         return 1;
-    return t->buffered ? alloc_for_protocol(t, data, length) : alloc_bytes(t, data, length);
-}
-
-static void release_read_buffer(TransportData *t)
-{
-    if (t->has_read_view) {
-        t->has_read_view = 0;
-        PyBuffer_Release(&t->read_view);
-    }
+    Py_INCREF(self);
+    Py_INCREF(loop);
+    rc = t->buffered ? read_for_protocol(t) : alloc_bytes(t, data, length);
+    /* No read follows for the stream to report: what the protocol wrote
+     * in its callbacks leaves now, as at the end of on_read. */
+    if (rc == 1)
+        PyLoopLoop_RunDeferred(loop);
+    Py_DECREF(loop);
+    Py_DECREF(self);
+    return rc;
 }
 
 /* asyncio's _read_ready__on_eof. */
@@ -525,13 +579,14 @@ static void eof_received(TransportData *t)
 
     debug_log(t, "%r received EOF");
     keep_open = PyObject_CallMethodObjArgs(t->protocol, T.str_eof_received, NULL);
-    if (!keep_open) {
-        end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
-        return;
-    }
-    truth = PyObject_IsTrue(keep_open);
-    Py_DECREF(keep_open);
+    truth = keep_open ? PyObject_IsTrue(keep_open) : -1;
+    Py_XDECREF(keep_open);
     if (truth < 0) {
+        /* KeyboardInterrupt/SystemExit leave asyncio's reader in place, so
+         * the next run reads end of file again: the stream stopped reading
+         * at end of file, start it again. */
+        if (is_fatal_to_run() && !t->closing && !t->paused && t->loop)
+            (void)pyloop_stream_read_start(&t->stream);
         end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
         return;
     }
@@ -576,7 +631,6 @@ static void deliver_count(TransportData *t, ssize_t nread)
 {
     PyObject *count = PyLong_FromSsize_t(nread), *result;
 
-    release_read_buffer(t);
     result = count ? PyObject_CallMethodObjArgs(t->protocol, T.str_buffer_updated, count, NULL) : NULL;
     Py_XDECREF(count);
     if (!result)
@@ -593,13 +647,14 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
 
     Py_INCREF(self);
     Py_XINCREF(loop);
-    if (nread > 0) {
-        if (t->buffered)
-            deliver_count(t, nread);
-        else
-            deliver_bytes(t, nread);
+    /* Only alloc_bytes lets the stream read (read_for_protocol reads
+     * itself): the bytes are data_received's, whatever protocol is set. */
+    if (nread > 0 && t->protocol) {
+        deliver_bytes(t, nread);
+    } else if (nread > 0) {
+        Py_CLEAR(t->read_bytes);
+        t->read_shared = 0;
     } else {
-        release_read_buffer(t);
         Py_CLEAR(t->read_bytes);
         t->read_shared = 0;
         if (nread == 0) {
@@ -1654,7 +1709,6 @@ static void transport_dealloc(PyObject *self)
     if (t->weakreflist)
         PyObject_ClearWeakRefs(self);
     pyloop_stream_close(&t->stream);
-    release_read_buffer(t);
     Py_CLEAR(t->read_bytes);
     transport_clear(self);
     Py_CLEAR(t->sock);

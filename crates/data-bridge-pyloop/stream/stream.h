@@ -119,7 +119,8 @@ typedef struct pyloop_stream_callbacks {
      * suggested on entry (64 KiB), actual on return). Return 0 with the
      * buffer; -errno to report an error instead (the stream then calls
      * on_error); or 1 to skip this read (the host stopped reading
-     * meanwhile). Any other value, or no buffer, is an error (-EINVAL).
+     * meanwhile, or read the fd itself). Any other value, or no buffer, is
+     * an error (-EINVAL).
      * Required for reading, with on_read. */
     int (*alloc)(pyloop_stream *stream, void **data, size_t *length);
     /* nread > 0 bytes in data, or 0: end of file (reading stopped). */
