@@ -44,6 +44,9 @@
 
 /* Where MSG_NOSIGNAL does not exist, sockets are like pipes: the host
  * ignores SIGPIPE (stream.h). */
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT 0
+#endif
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
 #endif
@@ -68,6 +71,13 @@ struct pyloop_stream_queued {
 static int gone(const pyloop_stream *stream)
 {
     return (stream->flags & (S_CLOSED | S_FAILED)) != 0;
+}
+
+/* 0 while the host's fd is still stream->fd; -errno once the host's object
+ * closed it (stream.h, check_fd): then no system call may use the number. */
+static int check_fd(pyloop_stream *stream)
+{
+    return stream->callbacks->check_fd ? stream->callbacks->check_fd(stream) : 0;
 }
 
 /* Errors that only mean "not now": the watcher is level-triggered and the
@@ -202,6 +212,8 @@ static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callba
         return 0;
     if (!slot_is_ours(stream, flag == S_READING ? PYLOOP_READABLE : PYLOOP_WRITABLE))
         return -EBUSY;
+    if ((rc = check_fd(stream)) < 0)
+        return rc;
     if (flag == S_READING)
         rc = pyloop_fd_set_reader(stream->loop, stream->fd, callback, stream);
     else
@@ -323,7 +335,11 @@ static void read_once(pyloop_stream *stream)
         fail_stream(stream, -EINVAL, 0, 1);
         return;
     }
-    nread = stream->is_socket ? recv(stream->fd, data, length, 0) : read(stream->fd, data, length);
+    if ((rc = check_fd(stream)) < 0) {
+        fail_stream(stream, rc, 0, 1);
+        return;
+    }
+    nread = stream->is_socket ? recv(stream->fd, data, length, MSG_DONTWAIT) : read(stream->fd, data, length);
     if (nread < 0) {
         int error = errno;
         if (!would_block(error))
@@ -396,7 +412,7 @@ static ssize_t send_some(pyloop_stream *stream, size_t *offered)
     memset(&message, 0, sizeof(message));
     message.msg_iov = iov;
     message.msg_iovlen = (size_t)count;
-    return sendmsg(stream->fd, &message, MSG_NOSIGNAL);
+    return sendmsg(stream->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Sends from the front of the queue until the kernel refuses (or takes
@@ -408,9 +424,13 @@ static int send_queue(pyloop_stream *stream)
         size_t offered;
         ssize_t sent;
 
+        int rc;
+
         queue_reap(stream);
         if (!stream->queued_bytes)
             return 0; /* empty, or a release closed the stream */
+        if ((rc = check_fd(stream)) < 0)
+            return rc;
         sent = send_some(stream, &offered);
         if (sent < 0)
             return would_block(errno) ? 0 : -errno;
@@ -425,7 +445,11 @@ static int send_queue(pyloop_stream *stream)
 
 static int shutdown_now(pyloop_stream *stream)
 {
+    int rc;
+
     stream->flags &= ~(unsigned)S_SHUT_PENDING;
+    if ((rc = check_fd(stream)) < 0)
+        return rc;
     /* A pipe has no half-close: the host closes its write end instead. */
     if (stream->is_socket && shutdown(stream->fd, SHUT_WR) < 0)
         return -errno;
@@ -564,6 +588,11 @@ int pyloop_stream_read_start(pyloop_stream *stream)
         return -EBADF;
     if (!stream->callbacks->alloc || !stream->callbacks->on_read)
         return -EINVAL;
+    if (!(stream->flags & S_READING) && check_fd(stream) < 0) {
+        /* asyncio's reader would run and its recv fail: a read error. */
+        fail_stream(stream, check_fd(stream), 0, 1);
+        return 0;
+    }
     return start_watching(stream, S_READING, on_readable);
 }
 
