@@ -226,3 +226,355 @@ if child_loop.run_until_complete(in_child()) != b"child":
 child_loop.close()
 loop.close()
 """)
+
+
+# ---------------------------------------------------------------------------
+# fd reuse
+
+def newcomer_pair(number):
+    """A connected socket pair (newcomer, peer) whose newcomer has fd
+    `number`, which the caller just closed: what the next socket() or
+    accept() usually gets."""
+    c, d = socket.socketpair()
+    if d.fileno() == number:
+        c, d = d, c
+    if c.fileno() != number:
+        os.dup2(c.fileno(), number)  # `number` is free: it was just closed
+        c.close()
+        c = socket.socket(fileno=number)
+    return c, d
+
+
+class Recorder:
+    """A protocol that records what reaches it."""
+
+    def __init__(self, loop):
+        self.data = []
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.data.append(data)
+
+    def eof_received(self):
+        pass
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+@base.both_loops
+class _SocketClosedBehindTransport:
+    """The program closes the socket it gave create_connection(sock=...)
+    and a new socket takes its fd number: asyncio's transport goes through
+    the closed socket object (EBADF, connection_lost), and never touches
+    the newcomer. Neither may PyLoop's."""
+
+    KINDS = ("tcp", "unix")
+
+    def setUp(self):
+        super().setUp()
+        self._closing = []
+        self._transports = []
+
+    def tearDown(self):
+        for transport in self._transports:
+            transport.close()
+        for sock in self._closing:
+            sock.close()
+        super().tearDown()
+
+    def _pair(self, kind):
+        if kind == "unix":
+            a, b = socket.socketpair()
+        else:
+            with socket.create_server(("127.0.0.1", 0)) as server:
+                a = socket.create_connection(server.getsockname())
+                b, _ = server.accept()
+        a.setblocking(False)
+        b.setblocking(False)
+        self._closing += [a, b]
+        return a, b
+
+    def _connect(self, kind):
+        a, b = self._pair(kind)
+        transport, protocol = self.run_coro(self.loop.create_connection(
+            lambda: Recorder(self.loop), sock=a))
+        self._transports.append(transport)
+        return a, b, transport, protocol
+
+    def _newcomer(self, number, blocking):
+        c, d = newcomer_pair(number)
+        c.setblocking(blocking)
+        d.setblocking(False)
+        self._closing += [c, d]
+        return c, d
+
+    def _assert_untouched(self, c, d, protocol):
+        # The newcomer's peer got nothing from the old transport, and what
+        # the peer sends is the newcomer's alone.
+        with self.assertRaises(BlockingIOError):
+            d.recv(100)
+        d.send(b"newcomer's")
+        c.settimeout(base.TIMEOUT)
+        self.assertEqual(c.recv(100), b"newcomer's")
+        self.assertNotIn(b"newcomer's", b"".join(protocol.data))
+
+    def _assert_ebadf_lost(self, protocol):
+        exc = self.run_coro(protocol.lost)
+        self.assertIsInstance(exc, OSError)
+        self.assertEqual(exc.errno, 9)  # EBADF
+
+    def test_write_after_close_reports_ebadf_and_spares_the_newcomer(self):
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                a, b, transport, protocol = self._connect(kind)
+                number = a.fileno()
+                a.close()
+                c, d = self._newcomer(number, blocking=False)
+                transport.write(b"late")
+                self._assert_ebadf_lost(protocol)
+                self._assert_untouched(c, d, protocol)
+
+    def test_writelines_after_close_reports_ebadf(self):
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                a, b, transport, protocol = self._connect(kind)
+                number = a.fileno()
+                a.close()
+                c, d = self._newcomer(number, blocking=False)
+                transport.writelines([b"la", b"te"])
+                self._assert_ebadf_lost(protocol)
+                self._assert_untouched(c, d, protocol)
+
+    def test_resume_reading_after_close_reads_nothing_of_the_newcomer(self):
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                a, b, transport, protocol = self._connect(kind)
+                self.run_briefly()
+                number = a.fileno()
+                a.close()
+                c, d = self._newcomer(number, blocking=False)
+                d.send(b"secret")
+                transport.pause_reading()
+                # asyncio registers the number again, and its recv on the
+                # closed socket fails: a fatal read error.
+                transport.resume_reading()
+                self._assert_ebadf_lost(protocol)
+                self.assertEqual(protocol.data, [])
+                c.settimeout(base.TIMEOUT)
+                self.assertEqual(c.recv(100), b"secret")
+
+    def test_transport_socket_close_counts_as_closing_the_socket(self):
+        a, b, transport, protocol = self._connect("unix")
+        number = a.fileno()
+        tsock = transport.get_extra_info("socket")
+        if not hasattr(tsock, "close"):
+            self.skipTest("this asyncio's TransportSocket has no close()")
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tsock.close()
+        c, d = self._newcomer(number, blocking=False)
+        transport.write(b"late")
+        self._assert_ebadf_lost(protocol)
+        self._assert_untouched(c, d, protocol)
+
+    def test_blocking_newcomer_never_blocks_the_loop(self):
+        # Before the fix the old transport's send went to a blocking
+        # newcomer whose peer does not read: the loop thread blocked with
+        # the GIL held. In a child, so that a hang fails the test.
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                result, proc = run_child(self, BLOCKING_NEWCOMER.replace(
+                    "KIND", kind))
+                assert_child(self, result, proc, {
+                    "lost_errno": 9, "peer_got": 0, "newcomer_kept": True})
+
+
+BLOCKING_NEWCOMER = r'''
+import os, socket
+loop = new_loop()
+
+class Recorder(asyncio.Protocol):
+    def __init__(self): self.data = []; self.lost = loop.create_future()
+    def data_received(self, data): self.data.append(data)
+    def connection_lost(self, exc): self.lost.set_result(exc)
+
+async def main():
+    if "KIND" == "unix":
+        a, b = socket.socketpair()
+    else:
+        server = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(server.getsockname())
+        b, _ = server.accept()
+        server.close()
+    a.setblocking(False)
+    transport, protocol = await loop.create_connection(Recorder, sock=a)
+    number = a.fileno()
+    a.close()
+    c, d = socket.socketpair()
+    if d.fileno() == number:
+        c, d = d, c
+    if c.fileno() != number:
+        os.dup2(c.fileno(), number)
+        c.close()
+        c = socket.socket(fileno=number)
+    c.setblocking(True)  # the newcomer blocks; its peer never reads
+    transport.write(b"x" * (8 << 20))
+    exc = await asyncio.wait_for(protocol.lost, 5)
+    d.setblocking(False)
+    try:
+        peer_got = len(d.recv(1 << 20))
+    except BlockingIOError:
+        peer_got = 0
+    d.send(b"mine")
+    kept = c.recv(100) == b"mine"
+    report(lost_errno=getattr(exc, "errno", repr(exc)), peer_got=peer_got,
+           newcomer_kept=kept and b"mine" not in b"".join(protocol.data))
+
+loop.run_until_complete(main())
+'''
+
+
+@base.both_loops
+class _FdClosedBehindTransport:
+    """os.close() of the transport's fd: the socket object still holds the
+    number, and asyncio sends through it; but the kernel dropped the
+    epoll registration with the old file, and neither loop may register
+    the newcomer in its place: the old transport never reads its data."""
+
+    def test_buffered_write_never_registers_the_newcomer(self):
+        result, proc = run_child(self, OS_CLOSED_BUFFERED_WRITE)
+        assert_child(self, result, proc, {
+            "error_errno": 2, "protocol_saw_secret": False,
+            "newcomer_kept": True})
+
+    def test_blocking_newcomer_never_blocks_the_loop(self):
+        if self.LOOP_NAME == "asyncio":
+            self.skipTest(
+                "asyncio's sock.send() goes to the blocking newcomer under "
+                "the number and blocks the loop for good; PyLoop sends "
+                "with MSG_DONTWAIT and never blocks")
+        result, proc = run_child(self, OS_CLOSED_BLOCKING)
+        assert_child(self, result, proc, {"loop_alive": True})
+
+
+OS_CLOSED_BUFFERED_WRITE = r'''
+import os, socket
+loop = new_loop()
+errors = []
+loop.set_exception_handler(lambda loop, ctx: errors.append(ctx))
+
+class Recorder(asyncio.Protocol):
+    def __init__(self): self.data = []; self.lost = loop.create_future()
+    def data_received(self, data): self.data.append(data)
+    def connection_lost(self, exc): self.lost.set_result(exc)
+
+async def main():
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    transport, protocol = await loop.create_connection(Recorder, sock=a)
+    await asyncio.sleep(0)
+    number = a.fileno()
+    os.close(number)
+    c, d = socket.socketpair()
+    assert c.fileno() == number
+    c.setblocking(False)
+    d.setblocking(False)
+    d.send(b"secret")
+    # The newcomer's file, whoever closes the number later (PyLoop's
+    # connection_lost closes the old socket object, as asyncio's would).
+    keep = socket.socket(fileno=os.dup(number))
+    keep.setblocking(False)
+    # More than the newcomer's buffer takes: the transport must wait for
+    # writability, which asks epoll to watch the number for writing.
+    error = None
+    try:
+        transport.write(b"x" * (8 << 20))
+    except OSError as exc:  # asyncio: selectors' modify() raises
+        error = exc
+    if error is None:  # PyLoop: a fatal write error
+        error = await asyncio.wait_for(protocol.lost, 5)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # The newcomer's data is still there for the newcomer.
+    chunks = []
+    while True:
+        try:
+            chunk = keep.recv(1 << 20)
+        except BlockingIOError:
+            break
+        chunks.append(chunk)
+    report(error_errno=getattr(error, "errno", repr(error)),
+           protocol_saw_secret=b"secret" in b"".join(protocol.data),
+           newcomer_kept=b"secret" in b"".join(chunks))
+
+loop.run_until_complete(main())
+os._exit(0)  # the socket objects hold numbers that are not theirs any more
+'''
+
+OS_CLOSED_BLOCKING = r'''
+import os, socket
+loop = new_loop()
+loop.set_exception_handler(lambda loop, ctx: None)
+
+async def main():
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    transport, protocol = await loop.create_connection(asyncio.Protocol, sock=a)
+    number = a.fileno()
+    os.close(number)
+    c, d = socket.socketpair()
+    assert c.fileno() == number
+    c.setblocking(True)
+    transport.write(b"x" * (8 << 20))
+    await asyncio.sleep(0)
+    report(loop_alive=True)
+
+loop.run_until_complete(main())
+os._exit(0)
+'''
+
+
+@base.both_loops
+class _WatcherOnClosedFd:
+    """add_reader on a socket that is then closed without remove_reader,
+    its number reused: the old callback never runs for the newcomer;
+    adding the other direction raises FileNotFoundError (selectors'
+    modify()) and forgets the stale registration, so that the next
+    add_reader watches the newcomer."""
+
+    def test_stale_watcher_never_fires_for_the_newcomer(self):
+        for close in ("close", "os.close"):
+            with self.subTest(close=close):
+                a, b = socket.socketpair()
+                self.addCleanup(b.close)
+                a.setblocking(False)
+                number = a.fileno()
+                old_calls = []
+                self.loop.add_reader(a, lambda: old_calls.append(1))
+                if close == "close":
+                    a.close()
+                else:
+                    os.close(number)
+                    a.detach()
+                c, d = newcomer_pair(number)
+                self.addCleanup(c.close)
+                self.addCleanup(d.close)
+                c.setblocking(False)
+                d.send(b"x")
+                for _ in range(3):
+                    self.run_briefly()
+                self.assertEqual(old_calls, [])
+                with self.assertRaises(FileNotFoundError):
+                    self.loop.add_writer(c, lambda: None)
+                self.assertEqual(old_calls, [])
+                fired = self.loop.create_future()
+                self.loop.add_reader(c, lambda: fired.done() or fired.set_result(c.recv(10)))
+                self.assertEqual(self.run_coro(fired), b"x")
+                self.assertTrue(self.loop.remove_reader(c))
+                self.assertFalse(self.loop.remove_writer(c))
+                self.assertEqual(old_calls, [])
