@@ -13,6 +13,7 @@ Every scenario runs in a child process (child.py): the regressions are a
 hang or a parent that stops serving.
 """
 
+import asyncio
 import os
 import socket
 import sys
@@ -578,3 +579,97 @@ class _WatcherOnClosedFd:
                 self.assertTrue(self.loop.remove_reader(c))
                 self.assertFalse(self.loop.remove_writer(c))
                 self.assertEqual(old_calls, [])
+
+
+@base.both_loops
+class _OtherTransportsAfterReuse:
+    """The same guarantee for the datagram transport, read pipes and the
+    sock_* coroutines: a closed fd's number, taken by a newcomer, gets no
+    byte from the old owner and gives it none (asyncio's behaviour, which
+    goes through the socket object or the kernel's dropped registration)."""
+
+    def test_datagram_sendto_after_close(self):
+        loop = self.loop
+
+        class Proto(asyncio.DatagramProtocol):
+            def __init__(self):
+                self.got, self.errors = [], []
+
+            def datagram_received(self, data, addr):
+                self.got.append(data)
+
+            def error_received(self, exc):
+                self.errors.append(exc)
+
+        def udp():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.setblocking(False)
+            return s
+
+        a, peer = udp(), udp()
+        self.addCleanup(peer.close)
+        transport, protocol = self.run_coro(
+            loop.create_datagram_endpoint(Proto, sock=a))
+        number = a.fileno()
+        a.close()
+        c = udp()
+        self.addCleanup(c.close)
+        if c.fileno() != number:
+            self.skipTest("the next socket did not take the closed number")
+        transport.sendto(b"late", peer.getsockname())
+        peer.sendto(b"newcomer's", c.getsockname())
+        for _ in range(3):
+            self.run_briefly()
+        self.assertEqual([e.errno for e in protocol.errors], [9])
+        self.assertEqual(protocol.got, [])
+        with self.assertRaises(BlockingIOError):
+            peer.recv(100)
+        c.settimeout(base.TIMEOUT)
+        self.assertEqual(c.recv(100), b"newcomer's")
+        transport.close()
+        self.run_briefly()
+
+    def test_read_pipe_closed_behind_its_transport(self):
+        loop = self.loop
+        r, w = os.pipe()
+        self.addCleanup(os.close, w)
+        pipe = os.fdopen(r, "rb", 0)
+        transport, protocol = self.run_coro(loop.connect_read_pipe(
+            lambda: Recorder(loop), pipe))
+        self.run_briefly()
+        pipe.close()
+        r2, w2 = os.pipe()
+        self.addCleanup(os.close, r2)
+        self.addCleanup(os.close, w2)
+        if r2 != r:
+            self.skipTest("the next pipe did not take the closed number")
+        os.write(w2, b"newcomer's")
+        for _ in range(3):
+            self.run_briefly()
+        self.assertEqual(protocol.data, [])
+        self.assertEqual(os.read(r2, 100), b"newcomer's")
+        transport.close()
+        self.run_briefly()
+
+    def test_sock_recv_waiting_on_a_closed_socket(self):
+        loop = self.loop
+        a, b = socket.socketpair()
+        self.addCleanup(b.close)
+        a.setblocking(False)
+        number = a.fileno()
+        task = loop.create_task(loop.sock_recv(a, 100))
+        self.run_briefly()
+        a.close()
+        c, d = newcomer_pair(number)
+        self.addCleanup(c.close)
+        self.addCleanup(d.close)
+        d.send(b"newcomer's")
+        for _ in range(3):
+            self.run_briefly()
+        self.assertFalse(task.done())
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            self.run_coro(task)
+        c.settimeout(base.TIMEOUT)
+        self.assertEqual(c.recv(100), b"newcomer's")
