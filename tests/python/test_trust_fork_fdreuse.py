@@ -156,9 +156,17 @@ class _ForkedChildLeavesParentServing:
             self.skipTest("os.fork is not available")
         super().setUp()
 
-    def _fork(self, action):
+    def _fork(self, action, in_callback=False):
         body = FORK_BODY.replace("CHILD_ACTION", "\n".join(
             "    " + line for line in action.strip().splitlines()))
+        if in_callback:
+            # The fork happens while the loop runs: the child's copy goes
+            # on with the iteration (asyncio 3.12+ resets the running loop
+            # in the child; the run still returns there).
+            body = body.replace("pid = os.fork()", """
+async def fork_in_callback():
+    return os.fork()
+pid = loop.run_until_complete(fork_in_callback())""")
         result, proc = run_child(self, body, timeout=30)
         expected = dict(ALL_SERVING, child_status=0)
         assert_child(self, result, proc, expected)
@@ -192,6 +200,9 @@ asyncio.set_event_loop(None)
 gc.collect()
 sys.exit(0)
 """)
+
+    def test_child_forked_while_the_loop_runs_closes_it(self):
+        self._fork("loop.close()", in_callback=True)
 
     def test_child_os_exit(self):
         self._fork("os._exit(0)")
