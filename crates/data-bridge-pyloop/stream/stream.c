@@ -203,6 +203,34 @@ static int slot_is_ours(pyloop_stream *stream, int event)
     return (event == PYLOOP_READABLE ? reader : writer) == stream;
 }
 
+static void on_readable(pyloop_loop *loop, int fd, int events, void *arg);
+static void on_writable(pyloop_loop *loop, int fd, int events, void *arg);
+static void fail_stream(pyloop_stream *stream, int error, int while_writing, int report);
+
+/* Another stream still watching this fd's number because its host closed
+ * the fd behind it (check_fd), while the number went to this stream's fd:
+ * its registration died with its file, and it would never work again. It
+ * fails as its next system call would (EBADF, its watchers cleared), so
+ * the newcomer gets the number instead of -EBUSY. */
+static void evict_stale(pyloop_stream *stream)
+{
+    pyloop_io_callback callbacks[2];
+    void *args[2];
+    int i, rc;
+
+    if (!pyloop_fd_events(stream->loop, stream->fd, &args[0], &args[1]))
+        return;
+    pyloop_fd_callbacks(stream->loop, stream->fd, &callbacks[0], &callbacks[1]);
+    for (i = 0; i < 2; i++) {
+        pyloop_stream *other = args[i];
+        if (other && other != stream && callbacks[i] == (i ? on_writable : on_readable) &&
+            (rc = check_fd(other)) < 0)
+            fail_stream(other, rc, 0, 1);
+        if (!i) /* the first failure may have cleared both */
+            pyloop_fd_events(stream->loop, stream->fd, &args[0], &args[1]);
+    }
+}
+
 /* A watcher holds the stream as a queued task does: the loop will call it. */
 static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callback callback)
 {
@@ -210,6 +238,7 @@ static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callba
 
     if (stream->flags & flag)
         return 0;
+    evict_stale(stream);
     if (!slot_is_ours(stream, flag == S_READING ? PYLOOP_READABLE : PYLOOP_WRITABLE))
         return -EBUSY;
     if ((rc = check_fd(stream)) < 0)
