@@ -263,12 +263,15 @@ class Recorder:
     def __init__(self, loop):
         self.data = []
         self.lost = loop.create_future()
+        self.first_data = loop.create_future()
 
     def connection_made(self, transport):
         self.transport = transport
 
     def data_received(self, data):
         self.data.append(data)
+        if not self.first_data.done():
+            self.first_data.set_result(None)
 
     def eof_received(self):
         pass
@@ -393,6 +396,35 @@ class _SocketClosedBehindTransport:
         transport.write(b"late")
         self._assert_ebadf_lost(protocol)
         self._assert_untouched(c, d, protocol)
+
+    def test_new_transport_on_the_reused_number_reads(self):
+        # The old transport never learned of the close (nothing written):
+        # its watchers still hold the number when a new connection gets it
+        # on the same loop.
+        if self.LOOP_NAME == "asyncio":
+            self.skipTest(
+                "asyncio's selector keeps the stale key: the newcomer's "
+                "_add_reader is a modify() without a system call, and the "
+                "new transport never reads")
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                a, b, transport, protocol = self._connect(kind)
+                self.run_briefly()
+                number = a.fileno()
+                a.close()
+                c, d = self._newcomer(number, blocking=False)
+                new_transport, new_protocol = self.run_coro(
+                    self.loop.create_connection(lambda: Recorder(self.loop), sock=c))
+                self._transports.append(new_transport)
+                d.send(b"newcomer's")
+                # The old transport fails as its next recv would.
+                self._assert_ebadf_lost(protocol)
+                self.run_coro(new_protocol.first_data)
+                self.assertEqual(new_protocol.data, [b"newcomer's"])
+                new_transport.write(b"reply")
+                d.settimeout(base.TIMEOUT)
+                self.assertEqual(d.recv(100), b"reply")
+                self.assertEqual(protocol.data, [])
 
     def test_blocking_newcomer_never_blocks_the_loop(self):
         # Before the fix the old transport's send went to a blocking
