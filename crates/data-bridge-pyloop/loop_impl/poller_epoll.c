@@ -27,7 +27,6 @@ static int inherited(const struct pyloop_poller *poller)
     return poller->generation != pyloop__fork_generation();
 }
 
-
 int pyloop__poller_init(pyloop_loop *loop)
 {
     struct pyloop_poller *poller = calloc(1, sizeof(*poller));
