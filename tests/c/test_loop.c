@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -621,6 +622,79 @@ START_TEST(test_closed_watched_fd_is_forgotten_and_reused)
     pyloop_fd_clear_reader(loop, again[0]);
     close(again[0]);
     close(again[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* The kernel dropped a watched fd's registration when the fd was closed
+ * behind the loop's back; a newcomer under the same number must not be
+ * registered in its place when the old slot changes (uvloop #645, #738):
+ * the old watcher would read the stranger's data. */
+START_TEST(test_stale_registration_never_comes_back_on_a_reused_fd)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe probe = {0};
+    int fds[2], again[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, fds[0], on_io, &probe), 0);
+    close(fds[0]);
+    ck_assert_int_eq(pipe(again), 0);
+    ck_assert_int_eq(again[0], fds[0]); /* the lowest free number */
+    ck_assert_int_eq(write(again[1], "s", 1), 1);
+    /* Adding the other direction to the stale slot fails, as selectors'
+     * modify() does, instead of watching the newcomer. */
+    ck_assert_int_lt(pyloop_fd_set_writer(loop, fds[0], on_io, &probe), 0);
+    ck_assert_int_eq(pyloop_call_soon(loop, stop_loop, NULL), 0);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 0);
+    pyloop_fd_clear_reader(loop, fds[0]);
+    close(again[0]);
+    close(again[1]);
+    close(fds[1]);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* A fork() child shares the parent's epoll instance and eventfd: whatever
+ * it does with its copy of the loop (watch, unwatch, wake, run, close),
+ * the parent's watchers keep firing and its wakeups keep arriving. */
+START_TEST(test_forked_child_never_changes_the_parents_watchers)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    io_probe probe = {0};
+    int pair[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], on_io_drain_and_stop, &probe), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* The child's loop works on objects of its own... */
+        io_probe child_probe = {0};
+        int fds[2];
+        if (pipe(fds) < 0 || pyloop_fd_set_reader(loop, fds[0], on_io_drain_and_stop, &child_probe) < 0 ||
+            write(fds[1], "c", 1) != 1 || pyloop_run(loop) < 0 || child_probe.calls != 1)
+            _exit(2);
+        if (pyloop_call_soon_threadsafe(loop, stop_loop, NULL) < 0 || pyloop_run(loop) < 0)
+            _exit(3);
+        /* ...and its clean-up leaves the parent's set alone. */
+        pyloop_fd_clear_reader(loop, pair[0]);
+        pyloop_fd_forget(loop, fds[0]);
+        pyloop_loop_free(loop);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_int_eq(write(pair[1], "p", 1), 1);
+    ck_assert_int_eq(pyloop_run(loop), 0);
+    ck_assert_int_eq(probe.calls, 1);
+    ck_assert_int_eq(probe.last_fd, pair[0]);
+    pyloop_fd_clear_reader(loop, pair[0]);
+    close(pair[0]);
+    close(pair[1]);
     pyloop_loop_free(loop);
 }
 END_TEST
@@ -1454,6 +1528,8 @@ static Suite *loop_suite(void)
     tcase_add_test(io, test_writer_and_reader_on_one_socket);
     tcase_add_test(io, test_bad_fds_give_errors);
     tcase_add_test(io, test_closed_watched_fd_is_forgotten_and_reused);
+    tcase_add_test(io, test_stale_registration_never_comes_back_on_a_reused_fd);
+    tcase_add_test(io, test_forked_child_never_changes_the_parents_watchers);
     tcase_add_test(io, test_busy_loop_still_services_io);
     tcase_add_test(io, test_quiet_mark_goes_with_the_last_watcher);
     suite_add_tcase(suite, io);

@@ -191,6 +191,7 @@ typedef struct host {
     /* the hooks: watchers set (reader, writer), tasks entered, and which
      * task runs now (0 none, 1 a read, 2 a send) */
     int watches[2], enters[2], exits, entered, reads_inside, drains_inside;
+    int fd_gone; /* check_fd: the host "closed" its fd (it stays open) */
 } host;
 
 /* What the loop holds of the host right now: a watcher or a queued task. */
@@ -353,6 +354,24 @@ static const pyloop_stream_callbacks hooked_callbacks = {
     .on_watch = on_watch,
     .task_enter = on_task_enter,
     .task_exit = on_task_exit,
+};
+
+static int on_check_fd(pyloop_stream *stream)
+{
+    return host_of(stream)->fd_gone ? -EBADF : 0;
+}
+
+/* host_callbacks with check_fd: the host may close its fd behind the stream. */
+static const pyloop_stream_callbacks checked_callbacks = {
+    .alloc = on_alloc,
+    .on_read = on_read,
+    .on_write_pause = on_write_pause,
+    .on_write_resume = on_write_resume,
+    .on_drain = on_drain,
+    .on_error = on_error,
+    .hold = on_hold,
+    .release = on_release,
+    .check_fd = on_check_fd,
 };
 
 static void set_nonblocking(int fd)
@@ -1200,6 +1219,82 @@ START_TEST(test_send_error_is_returned_not_reported)
 }
 END_TEST
 
+/* The host closed its fd behind the stream (check_fd says so; the number
+ * may be a newcomer's by now): no write, read or watch reaches the number.
+ * A write fails with -EBADF at once, a queued read reports it through
+ * on_error, and the bytes stay where they are. */
+START_TEST(test_an_fd_the_host_closed_is_never_touched)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    host *writer = host_new(loop, _i, STREAM_WRITES), *reader = host_new(loop, _i, STREAM_READS);
+    tracked counter = {0};
+    pyloop_stream_buffer buffer = tracked_buffer("abc", 3, &counter);
+    bytes seen = {0};
+    char byte;
+
+    ck_assert_int_eq(pyloop_stream_init(&writer->stream, loop, writer->fd, &checked_callbacks, writer), 0);
+    ck_assert_int_eq(pyloop_stream_init(&reader->stream, loop, reader->fd, &checked_callbacks, reader), 0);
+    writer->fd_gone = 1;
+    ck_assert_int_eq(pyloop_stream_write(&writer->stream, &buffer, 1, 0), -EBADF);
+    ck_assert_int_eq(counter.released, 1);
+    ck_assert_int_eq(writer->errors, 0); /* returned, not reported */
+    peer_drain(writer, &seen);
+    ck_assert_uint_eq(seen.length, 0);
+
+    ck_assert_int_eq(pyloop_stream_read_start(&reader->stream), 0);
+    ck_assert_int_eq(write(reader->peer, "x", 1), 1);
+    reader->fd_gone = 1;
+    spin(loop);
+    spin(loop);
+    ck_assert_int_eq(reader->errors, 1);
+    ck_assert_int_eq(reader->last_error, -EBADF);
+    ck_assert_int_eq(reader->error_while_writing, 0);
+    ck_assert_uint_eq(reader->got.length, 0);
+    ck_assert_int_eq(read(reader->fd, &byte, 1), 1); /* still there */
+    bytes_free(&seen);
+    host_free(writer);
+    host_free(reader);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
+/* A stream whose host closed its fd still watches the number when a new
+ * stream gets that number: the old one fails (-EBADF, as its next call
+ * would) and the newcomer watches the number instead of getting -EBUSY. */
+START_TEST(test_a_stale_stream_gives_way_to_the_newcomer)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    host *old = host_new(loop, KIND_SOCKET, STREAM_READS);
+    host *newcomer = calloc(1, sizeof(*newcomer));
+
+    ck_assert_ptr_nonnull(newcomer);
+    ck_assert_int_eq(pyloop_stream_init(&old->stream, loop, old->fd, &checked_callbacks, old), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&old->stream), 0);
+    old->fd_gone = 1;
+    /* The newcomer under the same number (here: the same fd). */
+    newcomer->loop = loop;
+    newcomer->fd = old->fd;
+    newcomer->peer = -1;
+    newcomer->refs = 1;
+    ck_assert_int_eq(pyloop_stream_init(&newcomer->stream, loop, newcomer->fd, &checked_callbacks, newcomer), 0);
+    ck_assert_int_eq(pyloop_stream_read_start(&newcomer->stream), 0);
+    ck_assert_int_eq(old->errors, 1);
+    ck_assert_int_eq(old->last_error, -EBADF);
+    ck_assert_int_eq(HELD(old), 0);
+    ck_assert_int_eq(write(old->peer, "n", 1), 1);
+    spin(loop);
+    spin(loop);
+    assert_text(&newcomer->got, "n");
+    ck_assert_uint_eq(old->got.length, 0);
+    pyloop_stream_close(&newcomer->stream);
+    ck_assert_int_eq(HELD(newcomer), 0);
+    bytes_free(&newcomer->got);
+    free(newcomer);
+    host_free(old);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 /* The peer goes away while buffers are queued: the loop's send fails, once,
  * through on_error, and every queued buffer is released. */
 START_TEST(test_queued_send_error_goes_to_on_error)
@@ -1954,6 +2049,8 @@ static Suite *stream_suite(void)
     tcase_add_test(setup, test_init_checks_its_arguments);
     tcase_add_loop_test(setup, test_socket_is_found_once_at_init, KIND_SOCKET, KIND_PIPE + 1);
     tcase_add_test(setup, test_a_foreign_watcher_is_refused);
+    tcase_add_loop_test(setup, test_an_fd_the_host_closed_is_never_touched, KIND_SOCKET, KIND_PIPE + 1);
+    tcase_add_test(setup, test_a_stale_stream_gives_way_to_the_newcomer);
     suite_add_tcase(suite, setup);
 
     tcase_add_loop_test(reading, test_read_start_and_stop, KIND_SOCKET, KIND_PIPE + 1);

@@ -38,6 +38,25 @@ const pyloop_build *pyloop_build_info(void)
 /* lifecycle                                                           */
 /* ------------------------------------------------------------------ */
 
+static atomic_uint fork_generation;
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child of every fork(): async-signal-safe (one atomic add). */
+static void count_fork(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+    (void)pthread_atfork(NULL, NULL, count_fork);
+}
+
+unsigned pyloop__fork_generation(void)
+{
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
+
 pyloop_loop *pyloop_loop_new(void)
 {
     pyloop_loop *loop = calloc(1, sizeof(*loop));
@@ -45,6 +64,8 @@ pyloop_loop *pyloop_loop_new(void)
 
     if (!loop)
         return NULL;
+    /* Before the poller exists, so that no fork can go uncounted for it. */
+    pthread_once(&fork_watch_once, watch_forks);
     pyloop_ring_init(&loop->ready);
     pyloop_timer_heap_init(&loop->timers);
     atomic_init(&loop->polling, 0);

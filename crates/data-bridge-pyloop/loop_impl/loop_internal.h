@@ -33,6 +33,15 @@ typedef struct pyloop_fired {
 struct pyloop_poller;
 struct pyloop_wait;
 
+/* How many times this process is a fork() child of the process that
+ * started counting (pthread_atfork, registered by the first loop). A poller
+ * or wait strategy records it when it makes its kernel objects; a different
+ * value means they are the parent's: the child must never change the
+ * parent's epoll set, nor read or write its eventfd, so it replaces them
+ * (pyloop__poller_update/wait/forget, pyloop__wait_block/wake). One relaxed
+ * load: cheaper than getpid(), which is a system call. */
+unsigned pyloop__fork_generation(void);
+
 struct pyloop_loop {
     /* Ready callbacks. native: only the loop thread touches it. */
     pyloop_ring ready;

@@ -696,6 +696,17 @@ static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callbac
     if (rc < 0) {
         Py_DECREF(handle);
         Py_DECREF(handle);
+        if (rc == -ENOENT && !first) {
+            /* The watched fd was closed behind the loop (the kernel dropped
+             * its registration) and the number may be a newcomer's, which
+             * the engine never registers in its place. selectors' modify()
+             * unregisters the fd before it raises FileNotFoundError, so the
+             * next add_reader/add_writer starts afresh: the same here. The
+             * old handles are dropped, not cancelled, as there. */
+            pyloop_fd_forget(self->core, (int)fd);
+            Py_XDECREF(watchers.reader);
+            Py_XDECREF(watchers.writer);
+        }
         forget_fd_object(self, (int)fd);
         return error_from_core(rc);
     }

@@ -65,6 +65,7 @@ typedef struct TransportData {
     char buffered; /* the protocol is an asyncio.BufferedProtocol */
     char read_shared; /* data_received: the bytes are in shared_read_buffer */
     char read_bulk;   /* the last read filled BULK_READ or more */
+    char sock_fd_readable; /* sock is a _socket.socket: check_fd reads its fd */
 } TransportData;
 
 /* Python objects and names used here, looked up once. */
@@ -77,6 +78,7 @@ static struct {
     Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
     int server_attach_takes_transport;
     Py_ssize_t data_offset; /* where TransportData starts in an instance */
+    PyTypeObject *socket_type;     /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
     PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
         *str_connection_lost, *str_data_received, *str_eof_received, *str_get_buffer, *str_buffer_updated,
@@ -426,6 +428,7 @@ static int read_size(TransportData *t, Py_ssize_t *size)
 static void eof_received(TransportData *t);
 
 static void deliver_count(TransportData *t, ssize_t nread);
+static int on_check_fd(pyloop_stream *stream);
 
 /* asyncio's _read_ready__get_buffer, whole: get_buffer(-1), recv_into(),
  * buffer_updated(). The transport makes this read itself instead of the
@@ -472,8 +475,15 @@ static int read_for_protocol(TransportData *t)
         Py_DECREF(buffer);
         return 1;
     }
-    nread = recv(t->fd, view.buf, (size_t)view.len, 0);
-    error = errno;
+    /* The stream's read is skipped here, so its check_fd is made here: a
+     * socket closed behind the transport is EBADF, its number never read. */
+    if (on_check_fd(&t->stream) < 0) {
+        nread = -1;
+        error = EBADF;
+    } else {
+        nread = recv(t->fd, view.buf, (size_t)view.len, MSG_DONTWAIT);
+        error = errno;
+    }
     PyBuffer_Release(&view);
     Py_DECREF(buffer);
     if (!t->protocol) /* releasing the buffer ran connection_lost */
@@ -774,6 +784,29 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
+/* The head of CPython's socket object (Modules/socketmodule.h,
+ * PySocketSockObject: PyObject_HEAD; SOCKET_T sock_fd; ..., the same in
+ * 3.9-3.15; load_names checks it on a real socket before trusting it). */
+typedef struct SocketHead {
+    PyObject_HEAD
+    int sock_fd; /* -1 once close() or detach() ran */
+} SocketHead;
+
+/* The stream's check_fd: asyncio's transport sends and receives through
+ * self._sock, so once the program closed that socket (sock.close(), or
+ * the TransportSocket's close()) its next call fails with EBADF and the
+ * transport reports connection_lost; the number itself may belong to a
+ * newcomer by then, which must never see a byte of this connection, nor
+ * give it one. One field read per system call, no Python call. */
+static int on_check_fd(pyloop_stream *stream)
+{
+    TransportData *t = data_of_stream(stream);
+
+    if (t->sock_fd_readable && (!t->sock || ((SocketHead *)t->sock)->sock_fd != t->fd))
+        return -EBADF;
+    return 0;
+}
+
 /* While the loop holds the stream (a watcher or a queued task), it owns a
  * reference to the transport, as asyncio's selector owns the reader handle
  * and through it the transport. */
@@ -873,6 +906,7 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .on_watch = on_watch,
     .task_enter = on_task_enter,
     .task_exit = on_task_exit,
+    .check_fd = on_check_fd,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1601,6 +1635,7 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_INCREF(sock);
     t->sock = sock;
     t->fd = (int)fd;
+    t->sock_fd_readable = T.socket_type && PyObject_TypeCheck(sock, T.socket_type);
     t->flush.run = run_flush;
     t->flush.owner = self;
     t->protocol_connected = 0;
@@ -1934,6 +1969,40 @@ static PyMethodDef accept_functions[] = {
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
+/* T.socket_type = _socket.socket once a real socket shows its fd where
+ * SocketHead says, and -1 there after close(); otherwise NULL, and the
+ * transports trust their fd as before. */
+static int load_socket_type(void)
+{
+    PyObject *type = NULL, *probe = NULL, *number = NULL, *closed = NULL;
+    int rc = -1, fd;
+
+    if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
+        return -1;
+    if (!PyType_Check(type) || ((PyTypeObject *)type)->tp_basicsize < (Py_ssize_t)sizeof(SocketHead)) {
+        rc = 0;
+        goto done;
+    }
+    probe = PyObject_CallFunction(type, "ii", AF_UNIX, SOCK_STREAM);
+    number = probe ? PyObject_CallMethod(probe, "fileno", NULL) : NULL;
+    if (!number)
+        goto done;
+    fd = ((SocketHead *)probe)->sock_fd;
+    if (!(closed = PyObject_CallMethod(probe, "close", NULL)))
+        goto done;
+    if (fd >= 0 && PyLong_AsLong(number) == fd && ((SocketHead *)probe)->sock_fd == -1) {
+        Py_INCREF(type);
+        T.socket_type = (PyTypeObject *)type;
+    }
+    rc = PyErr_Occurred() ? -1 : 0;
+done:
+    Py_XDECREF(closed);
+    Py_XDECREF(number);
+    Py_XDECREF(probe);
+    Py_XDECREF(type);
+    return rc;
+}
+
 static int load_names(void)
 {
     PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
@@ -1945,7 +2014,7 @@ static int load_names(void)
         || PyLoop_ImportInto(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
         || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
-        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0)
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0)
         goto done;
     T.connlost_threshold = PyLong_AsSsize_t(threshold);
     if (T.connlost_threshold == -1 && PyErr_Occurred())

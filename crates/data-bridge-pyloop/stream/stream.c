@@ -44,6 +44,9 @@
 
 /* Where MSG_NOSIGNAL does not exist, sockets are like pipes: the host
  * ignores SIGPIPE (stream.h). */
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT 0
+#endif
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
 #endif
@@ -69,6 +72,13 @@ struct pyloop_stream_queued {
 static int gone(const pyloop_stream *stream)
 {
     return !stream->loop || (stream->flags & (S_CLOSED | S_FAILED)) != 0;
+}
+
+/* 0 while the host's fd is still stream->fd; -errno once the host's object
+ * closed it (stream.h, check_fd): then no system call may use the number. */
+static int check_fd(pyloop_stream *stream)
+{
+    return stream->callbacks->check_fd ? stream->callbacks->check_fd(stream) : 0;
 }
 
 /* Errors that only mean "not now": the watcher is level-triggered and the
@@ -194,6 +204,34 @@ static int slot_is_ours(pyloop_stream *stream, int event)
     return (event == PYLOOP_READABLE ? reader : writer) == stream;
 }
 
+static void on_readable(pyloop_loop *loop, int fd, int events, void *arg);
+static void on_writable(pyloop_loop *loop, int fd, int events, void *arg);
+static void fail_stream(pyloop_stream *stream, int error, int while_writing, int report);
+
+/* Another stream still watching this fd's number because its host closed
+ * the fd behind it (check_fd), while the number went to this stream's fd:
+ * its registration died with its file, and it would never work again. It
+ * fails as its next system call would (EBADF, its watchers cleared), so
+ * the newcomer gets the number instead of -EBUSY. */
+static void evict_stale(pyloop_stream *stream)
+{
+    pyloop_io_callback callbacks[2];
+    void *args[2];
+    int i, rc;
+
+    if (!pyloop_fd_events(stream->loop, stream->fd, &args[0], &args[1]))
+        return;
+    pyloop_fd_callbacks(stream->loop, stream->fd, &callbacks[0], &callbacks[1]);
+    for (i = 0; i < 2; i++) {
+        pyloop_stream *other = args[i];
+        if (other && other != stream && callbacks[i] == (i ? on_writable : on_readable) &&
+            (rc = check_fd(other)) < 0)
+            fail_stream(other, rc, 0, 1);
+        if (!i) /* the first failure may have cleared both */
+            pyloop_fd_events(stream->loop, stream->fd, &args[0], &args[1]);
+    }
+}
+
 /* A watcher holds the stream as a queued task does: the loop will call it. */
 static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callback callback)
 {
@@ -201,8 +239,11 @@ static int start_watching(pyloop_stream *stream, unsigned flag, pyloop_io_callba
 
     if (stream->flags & flag)
         return 0;
+    evict_stale(stream);
     if (!slot_is_ours(stream, flag == S_READING ? PYLOOP_READABLE : PYLOOP_WRITABLE))
         return -EBUSY;
+    if ((rc = check_fd(stream)) < 0)
+        return rc;
     if (flag == S_READING)
         rc = pyloop_fd_set_reader(stream->loop, stream->fd, callback, stream);
     else
@@ -338,7 +379,11 @@ static void read_once(pyloop_stream *stream)
         fail_stream(stream, -EINVAL, 0, 1);
         return;
     }
-    nread = stream->is_socket ? recv(stream->fd, data, length, 0) : read(stream->fd, data, length);
+    if ((rc = check_fd(stream)) < 0) {
+        fail_stream(stream, rc, 0, 1);
+        return;
+    }
+    nread = stream->is_socket ? recv(stream->fd, data, length, MSG_DONTWAIT) : read(stream->fd, data, length);
     if (nread < 0) {
         int error = errno;
         if (!would_block(error))
@@ -414,7 +459,7 @@ static ssize_t send_some(pyloop_stream *stream, size_t *offered)
     memset(&message, 0, sizeof(message));
     message.msg_iov = iov;
     message.msg_iovlen = (size_t)count;
-    return sendmsg(stream->fd, &message, MSG_NOSIGNAL);
+    return sendmsg(stream->fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Sends from the front of the queue until the kernel refuses (or takes
@@ -426,9 +471,13 @@ static int send_queue(pyloop_stream *stream)
         size_t offered;
         ssize_t sent;
 
+        int rc;
+
         queue_reap(stream);
         if (!stream->queued_bytes)
             return 0; /* empty, or a release closed the stream */
+        if ((rc = check_fd(stream)) < 0)
+            return rc;
         sent = send_some(stream, &offered);
         if (sent < 0)
             return would_block(errno) ? 0 : -errno;
@@ -443,7 +492,11 @@ static int send_queue(pyloop_stream *stream)
 
 static int shutdown_now(pyloop_stream *stream)
 {
+    int rc;
+
     stream->flags &= ~(unsigned)S_SHUT_PENDING;
+    if ((rc = check_fd(stream)) < 0)
+        return rc;
     /* A pipe has no half-close: the host closes its write end instead. */
     if (stream->is_socket && shutdown(stream->fd, SHUT_WR) < 0)
         return -errno;
@@ -585,6 +638,11 @@ int pyloop_stream_read_start(pyloop_stream *stream)
         return -EBADF;
     if (!stream->callbacks->alloc || !stream->callbacks->on_read)
         return -EINVAL;
+    if (!(stream->flags & S_READING) && check_fd(stream) < 0) {
+        /* asyncio's reader would run and its recv fail: a read error. */
+        fail_stream(stream, check_fd(stream), 0, 1);
+        return 0;
+    }
     return start_watching(stream, S_READING, on_readable);
 }
 

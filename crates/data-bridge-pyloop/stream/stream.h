@@ -69,6 +69,12 @@
  *               writing (its queue is dropped), as asyncio's _fatal_error
  *               does; the host closes it. When write, flush or shutdown made
  *               the failing call, it returns the error instead.
+ *   closed fd   the host's check_fd runs before each system call on the fd:
+ *               an fd the host's object closed behind the stream fails it
+ *               (EBADF), so a reused number is never read, written, shut
+ *               down or watched. Sockets are sent to and received from with
+ *               MSG_DONTWAIT as well, so even a blocking newcomer under the
+ *               number could never block the loop.
  *   SIGPIPE     never raised for sockets (MSG_NOSIGNAL). A write to a pipe
  *               whose reader is gone raises it: the host ignores SIGPIPE, as
  *               CPython does at startup; the write then fails with EPIPE.
@@ -153,6 +159,15 @@ typedef struct pyloop_stream_callbacks {
     void (*on_watch)(pyloop_stream *stream, int writing);
     void *(*task_enter)(pyloop_stream *stream, int writing);
     void (*task_exit)(pyloop_stream *stream, void *entered);
+    /* Before every system call on the fd (recv/read, send/writev, shutdown,
+     * watching it): 0 when the fd is still the one the host gave, or
+     * -errno (-EBADF) when the host's object has closed it since. The
+     * stream then fails with that error as if the call had, and never
+     * touches the number, which may belong to a newcomer by now (a closed
+     * or reused fd number is never touched). Runs often: a field read, no
+     * system call. May be NULL (the host never closes the fd first). It
+     * may not call into the stream. */
+    int (*check_fd)(pyloop_stream *stream);
 } pyloop_stream_callbacks;
 
 /* Opaque to the host but for `context`; embedded, not allocated. */
@@ -181,7 +196,9 @@ enum { PYLOOP_STREAM_DEFER = 1 };
 int pyloop_stream_init(pyloop_stream *stream, pyloop_loop *loop, int fd, const pyloop_stream_callbacks *callbacks,
                        void *context);
 /* -EINVAL without alloc/on_read, -EBADF once closed or failed, -EBUSY when
- * another reader watches the fd, or the loop's watcher error. */
+ * another reader watches the fd, or the loop's watcher error. An fd the
+ * host closed behind the stream (check_fd) fails it as a recv would:
+ * on_error, and 0 returned. */
 int pyloop_stream_read_start(pyloop_stream *stream);
 int pyloop_stream_read_stop(pyloop_stream *stream);
 int pyloop_stream_is_reading(const pyloop_stream *stream);
