@@ -382,6 +382,47 @@ class _SocketClosedBehindTransport:
                 c.settimeout(base.TIMEOUT)
                 self.assertEqual(c.recv(100), b"secret")
 
+    def test_buffered_read_queued_before_the_close_reads_nothing_of_the_newcomer(self):
+        # A BufferedProtocol's read is the transport's own recv_into (not
+        # the stream's): it must make the same check. The read is queued
+        # (the socket is readable when the iteration starts) behind a
+        # callback that closes the socket and opens the newcomer.
+        import select
+
+        class BufferedRecorder(Recorder, asyncio.BufferedProtocol):
+            def get_buffer(self, sizehint):
+                self.buffer = bytearray(100)
+                return self.buffer
+
+            def buffer_updated(self, nbytes):
+                self.data_received(bytes(self.buffer[:nbytes]))
+
+        for kind in self.KINDS:
+            with self.subTest(kind=kind):
+                a, b = self._pair(kind)
+                transport, protocol = self.run_coro(self.loop.create_connection(
+                    lambda: BufferedRecorder(self.loop), sock=a))
+                self._transports.append(transport)
+                self.run_briefly()
+                newcomer = []
+
+                def close_and_reuse():
+                    number = a.fileno()
+                    a.close()
+                    c, d = self._newcomer(number, blocking=False)
+                    d.send(b"secret")
+                    select.select([c], [], [], base.TIMEOUT)
+                    newcomer.append(c)
+
+                b.send(b"old")
+                select.select([a], [], [], base.TIMEOUT)
+                self.loop.call_soon(close_and_reuse)
+                self._assert_ebadf_lost(protocol)
+                self.assertEqual(protocol.data, [])
+                c = newcomer[0]
+                c.settimeout(base.TIMEOUT)
+                self.assertEqual(c.recv(100), b"secret")
+
     def test_transport_socket_close_counts_as_closing_the_socket(self):
         a, b, transport, protocol = self._connect("unix")
         number = a.fileno()
