@@ -1,0 +1,139 @@
+"""The accept loop's protocol factories, and a patched loop.time (issue 14,
+items 10 and 11), differential: each body runs on stock asyncio and on PyLoop.
+
+asyncio accepts every pending connection of a readiness first and calls the
+protocol factories afterwards (each in a task): a factory that closes its
+own server leaves the other connections accepted, their transports fail
+Server._attach, and asyncio drops them without a word. asyncio's scheduler
+reads self.time(), so a `time` patched on the instance (aiohttp's and
+pytest-aiohttp's tests do it) decides when timers fire.
+"""
+
+import asyncio
+import gc
+import inspect
+import socket
+import sys
+import unittest
+import warnings
+from asyncio import base_events, selector_events
+
+import base
+from base import TIMEOUT
+
+HOST = "127.0.0.1"
+
+
+def _asyncio_del_detach_raises_after_close():
+    """3.13's _SelectorTransport.__del__ calls server._detach(self), whose
+    _wakeup() then iterates the None that Server.close() left: each
+    transport dropped for a closed server without clients gives an
+    unraisable TypeError. Probed, not version-sniffed."""
+    if "_detach" not in inspect.getsource(selector_events._SelectorTransport.__del__):
+        return False
+    server = base_events.Server(None, [], None, None, 100, None)
+    server.close()
+    try:
+        server._detach(object())
+    except TypeError:
+        return True
+    return False
+
+
+class _Unraisable:
+    """sys.unraisablehook, recording the exception types."""
+
+    def __enter__(self):
+        self.seen = []
+        self._saved = sys.unraisablehook
+        sys.unraisablehook = lambda u: self.seen.append(type(u.exc_value).__name__)
+        return self
+
+    def __exit__(self, *exc_info):
+        sys.unraisablehook = self._saved
+
+
+@base.both_loops
+class _AcceptLoopFactories:
+
+    def wait_for(self, predicate):
+        async def poll():
+            while not predicate():
+                await asyncio.sleep(0)
+        self.run_coro(poll())
+
+    def serve_one_batch(self, close_at, clients=3):
+        """`clients` connections queued before the loop runs (one readiness
+        of the listening socket); the factory's `close_at`-th call closes the
+        server. Returns (factory calls, protocols made, unraisable types,
+        [peer sees EOF] per client)."""
+        made, calls = [], []
+        server = None
+
+        class Recorder(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+                made.append(self)
+
+        def factory():
+            calls.append(len(calls) + 1)
+            if len(calls) == close_at:
+                server.close()
+            return Recorder()
+
+        with _Unraisable() as unraisable, warnings.catch_warnings():
+            # The dropped connections' sockets: "unclosed transport" (and,
+            # in the collector's order, "unclosed socket") on both loops.
+            warnings.simplefilter("ignore", ResourceWarning)
+            server = self.loop.run_until_complete(self.loop.create_server(factory, HOST, 0))
+            address = server.sockets[0].getsockname()
+            peers = [socket.create_connection(address, timeout=TIMEOUT) for _ in range(clients)]
+            for peer in peers:
+                self.addCleanup(peer.close)
+            # Every accepted connection meets the factory (or something
+            # went wrong that the loop reported).
+            self.wait_for(lambda: len(calls) == clients or self._loop_errors or unraisable.seen)
+            # The survivors' connection_made runs in one iteration, so a
+            # dropped one that got it would show up by then too.
+            self.wait_for(lambda: len(made) >= close_at - 1 or self._loop_errors)
+            self.run_briefly()
+            gc.collect()  # asyncio's dropped transports sit in a cycle
+            eof = []
+            for peer in peers:
+                peer.setblocking(False)
+                try:
+                    eof.append(peer.recv(1) == b"")
+                except BlockingIOError:
+                    eof.append(False)
+                except ConnectionResetError:
+                    eof.append("reset")
+            for protocol in made:
+                protocol.transport.close()
+            self.run_coro(server.wait_closed())
+            gc.collect()
+        return calls, len(made), unraisable.seen, eof
+
+    def test_factory_closing_its_server_drops_the_other_connections_silently(self):
+        # The first factory call closes the server: no connection is made,
+        # every peer sees its connection closed, nothing is reported.
+        calls, made, unraisable, eof = self.serve_one_batch(close_at=1)
+        self.assertEqual(self.take_loop_errors(), [])
+        self.assertEqual(calls, [1, 2, 3])
+        self.assertEqual(made, 0)
+        self.assertEqual(eof, [True, True, True])
+        expected = ["TypeError"] * 3 if _asyncio_del_detach_raises_after_close() else []
+        self.assertEqual(unraisable, expected)
+
+    def test_factory_closing_its_server_keeps_the_connections_made_before(self):
+        # A live connection keeps the server's clients non-empty, so no
+        # version of asyncio reports anything here.
+        calls, made, unraisable, eof = self.serve_one_batch(close_at=2)
+        self.assertEqual(self.take_loop_errors(), [])
+        self.assertEqual(calls, [1, 2, 3])
+        self.assertEqual(made, 1)
+        self.assertEqual(eof, [False, True, True])
+        self.assertEqual(unraisable, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
