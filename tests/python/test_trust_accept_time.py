@@ -16,6 +16,7 @@ import socket
 import sys
 import unittest
 import warnings
+from unittest import mock
 from asyncio import base_events, selector_events
 
 import base
@@ -133,6 +134,93 @@ class _AcceptLoopFactories:
         self.assertEqual(made, 1)
         self.assertEqual(eof, [False, True, True])
         self.assertEqual(unraisable, [])
+
+
+@base.both_loops
+class _PatchedTime:
+    """asyncio's scheduler reads self.time(): once for the selector's
+    timeout when it would block with timers pending, once per iteration for
+    the due timers; call_later is call_at(self.time() + delay)."""
+
+    def test_instance_time_decides_which_timers_are_due(self):
+        real = self.loop.time
+        fired = []
+        self.loop.call_at(real() + 3600, fired.append, "an hour away")
+        self.loop.time = lambda: real() + 7200
+        try:
+            self.run_briefly()
+        finally:
+            del self.loop.time
+        self.assertEqual(fired, ["an hour away"])
+
+    def test_advancing_a_patched_clock_wakes_a_sleeper_without_a_wait(self):
+        # pytest-aiohttp's clock advancer: time is real time plus an offset
+        # the test moves forward.
+        real = self.loop.time
+        offset = [0.0]
+        self.loop.time = lambda: real() + offset[0]
+        woke = []
+
+        async def sleeper():
+            await asyncio.sleep(3600)
+            woke.append(True)
+            self.loop.stop()
+
+        task = self.loop.create_task(sleeper())
+        try:
+            self.run_briefly()  # asleep, an hour to go
+            self.assertEqual(woke, [])
+            offset[0] = 3600.0
+            # The hang guard is an hour and TIMEOUT away on this clock.
+            self.run_forever_guarded()
+        finally:
+            del self.loop.time
+        self.assertEqual(woke, [True])
+        self.assertTrue(task.done())
+
+    def test_call_later_counts_from_the_patched_time(self):
+        fired = []
+        with mock.patch.object(self.loop, "time", return_value=0.0):
+            handle = self.loop.call_later(1, fired.append, "later")
+            self.assertEqual(handle.when(), 1.0)
+            self.run_briefly()  # 1.0 is a second away on this clock
+            self.assertEqual(fired, [])
+        # Unpatched (delattr): the engine's clock is back, long past 1.0.
+        self.run_briefly()
+        self.assertEqual(fired, ["later"])
+
+    def test_a_subclass_time_decides_which_timers_are_due(self):
+        class Shifted(type(self.loop)):
+            def time(self):
+                return super().time() + 7200
+
+        loop = Shifted()
+        try:
+            fired = []
+            loop.call_at(self.loop.time() + 3600, fired.append, "an hour away")
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            self.assertEqual(fired, ["an hour away"])
+            # call_later counts from it too.
+            handle = loop.call_later(10, fired.append, "never")
+            self.assertGreater(handle.when() - self.loop.time(), 7200)
+            handle.cancel()
+        finally:
+            loop.close()
+
+    def test_a_raising_time_ends_the_run_with_its_exception(self):
+        def broken():
+            raise ZeroDivisionError("no clock")
+
+        self.loop.call_soon(self.loop.stop)
+        self.loop.time = broken
+        try:
+            with self.assertRaises(ZeroDivisionError):
+                self.loop.run_forever()
+        finally:
+            del self.loop.time
+        self.assertFalse(self.loop.is_running())
+        self.run_briefly()  # the loop is usable again
 
 
 if __name__ == "__main__":
