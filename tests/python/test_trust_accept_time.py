@@ -20,6 +20,7 @@ from unittest import mock
 from asyncio import base_events, selector_events
 
 import base
+import child
 from base import TIMEOUT
 
 HOST = "127.0.0.1"
@@ -134,6 +135,55 @@ class _AcceptLoopFactories:
         self.assertEqual(made, 1)
         self.assertEqual(eof, [False, True, True])
         self.assertEqual(unraisable, [])
+
+    def test_out_of_fds_is_reported_before_the_accepted_connection_is_made(self):
+        # asyncio reports each failed accept() from its accept loop and
+        # calls the factories afterwards, in their tasks. The fd limit is
+        # the process's: a child process runs it.
+        result, proc = child.run_child(self, r"""
+            import os, resource, socket
+            loop = new_loop()
+            events = []
+            loop.set_exception_handler(lambda loop, context: events.append(context["message"]))
+
+            def factory():
+                events.append("factory")
+                return asyncio.Protocol()
+
+            server = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0, backlog=3))
+            peers = [socket.create_connection(server.sockets[0].getsockname()) for _ in range(2)]
+            # Every fd number below `free` in use and the limit just above
+            # it: the first accept() takes `free`, the next ones fail.
+            top = max(int(n) for n in os.listdir("/proc/self/fd"))
+            fillers = []
+            while True:
+                fd = os.open(os.devnull, os.O_RDONLY)
+                if fd > top:
+                    os.close(fd)
+                    free = fd
+                    break
+                fillers.append(fd)
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (free + 1, hard))
+
+            async def until_made():
+                while "factory" not in events:
+                    await asyncio.sleep(0)
+            try:
+                loop.run_until_complete(asyncio.wait_for(until_made(), 5))
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            for fd in fillers:
+                os.close(fd)
+            report(events=events)
+            server.close()
+            for peer in peers:
+                peer.close()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+        """)
+        shortage = "socket.accept() out of system resource"
+        child.assert_child(self, result, proc, {"events": [shortage, shortage, "factory"]})
 
 
 @base.both_loops
