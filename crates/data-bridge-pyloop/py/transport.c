@@ -1911,7 +1911,10 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
         /* The list lets go of it: a dropped connection closes now. */
         Py_INCREF(Py_None);
         PyList_SET_ITEM(accepted, i, Py_None);
-        rc = accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server);
+        /* Only accept()'s pairs are made (a caller's list may hold else). */
+        rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
+                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server)
+                 : 0;
         Py_DECREF(pair);
         if (rc < 0) {
             PyObject *interrupt = PyLoop_FetchException(), *handle = NULL,
