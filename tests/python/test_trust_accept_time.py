@@ -239,6 +239,27 @@ class _PatchedTime:
         self.run_briefly()
         self.assertEqual(fired, ["later"])
 
+    def test_mock_time_moved_to_a_deadline_fires_it(self):
+        # aiohttp's test_keepalive_expires_on_time: loop.time is a mock, its
+        # return value is moved to a handle's deadline, and two sleep(0)
+        # later the handle has run.
+        fired = []
+
+        async def main():
+            now = self.loop.time()
+            with mock.patch.object(self.loop, "time") as time_mock:
+                time_mock.return_value = now
+                handle = self.loop.call_at(now + 3600, fired.append, "expired")
+                await asyncio.sleep(0)
+                self.assertEqual(fired, [])
+                time_mock.return_value = handle.when()
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                self.assertEqual(fired, ["expired"])
+                self.assertGreater(time_mock.call_count, 0)
+
+        self.run_coro(main())
+
     def test_a_subclass_time_decides_which_timers_are_due(self):
         class Shifted(type(self.loop)):
             def time(self):
