@@ -185,6 +185,51 @@ class _AcceptLoopFactories:
         shortage = "socket.accept() out of system resource"
         child.assert_child(self, result, proc, {"events": [shortage, shortage, "factory"]})
 
+    def test_an_interrupting_factory_leaves_the_rest_for_the_next_run(self):
+        # KeyboardInterrupt from the second factory ends the run, as it
+        # leaves asyncio's task; the third connection is made in the next
+        # run, as asyncio's pending task is. A child: the interrupt must
+        # not reach the test process.
+        result, proc = child.run_child(self, r"""
+            import socket
+            loop = new_loop()
+            calls, made = [], []
+
+            class Recorder(asyncio.Protocol):
+                def connection_made(self, transport):
+                    made.append(transport)
+
+            def factory():
+                calls.append(len(calls) + 1)
+                if len(calls) == 2:
+                    raise KeyboardInterrupt
+                return Recorder()
+
+            server = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0))
+            peers = [socket.create_connection(server.sockets[0].getsockname()) for _ in range(3)]
+
+            async def until(predicate):
+                while not predicate():
+                    await asyncio.sleep(0)
+            try:
+                loop.run_until_complete(asyncio.wait_for(until(lambda: False), 5))
+                interrupted = False
+            except KeyboardInterrupt:
+                interrupted = True
+            calls_at_interrupt = list(calls)
+            loop.run_until_complete(asyncio.wait_for(until(lambda: len(made) == 2), 5))
+            report(interrupted=interrupted, calls_at_interrupt=calls_at_interrupt, calls=calls, made=len(made))
+            for transport in made:
+                transport.close()
+            server.close()
+            loop.run_until_complete(server.wait_closed())
+            for peer in peers:
+                peer.close()
+            loop.close()
+        """)
+        child.assert_child(self, result, proc, {"interrupted": True, "calls_at_interrupt": [1, 2],
+                                                "calls": [1, 2, 3], "made": 2})
+
 
 @base.both_loops
 class _PatchedTime:
