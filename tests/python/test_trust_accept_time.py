@@ -294,7 +294,9 @@ class _PatchedTime:
             now = self.loop.time()
             with mock.patch.object(self.loop, "time") as time_mock:
                 time_mock.return_value = now
-                handle = self.loop.call_at(now + 3600, fired.append, "expired")
+                # A second ahead: before run_coro's hang guard (TIMEOUT),
+                # which would fire too once the clock passed it.
+                handle = self.loop.call_at(now + 1, fired.append, "expired")
                 await asyncio.sleep(0)
                 self.assertEqual(fired, [])
                 time_mock.return_value = handle.when()
