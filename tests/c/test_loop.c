@@ -427,6 +427,80 @@ START_TEST(test_cancelled_timers_never_run)
 }
 END_TEST
 
+/* A host's clock (an instance's patched `time` in the Python binding)
+ * decides which timers are due and how long a wait may block. */
+typedef struct host_clock {
+    double now;
+    int reads;
+} host_clock;
+
+static double read_host_clock(pyloop_loop *loop, void *context)
+{
+    host_clock *clock = context;
+    (void)loop;
+    clock->reads++;
+    return clock->now;
+}
+
+START_TEST(test_host_clock_decides_which_timers_are_due)
+{
+    pyloop_loop *loop = pyloop_loop_new();
+    /* Deadlines far past CLOCK_MONOTONIC's: only the host's clock reaches them. */
+    const double base = 1e9;
+    host_clock clock = {.now = base + 1.5};
+    timer_probe *first = &probes[0], *second = &probes[1], *real = &probes[2];
+    int ran = 0;
+    uint64_t waits;
+
+    fired_count = 0;
+    fire_target = 0;
+    for (int i = 0; i < 3; i++) {
+        probes[i] = (timer_probe){.index = i};
+        pyloop_timer_init(&probes[i].timer, on_probe, &probes[i]);
+    }
+    pyloop_set_clock(loop, read_host_clock, &clock);
+    ck_assert_int_eq(pyloop_timer_start(loop, &first->timer, base + 1), 0);
+    ck_assert_int_eq(pyloop_timer_start(loop, &second->timer, base + 2), 0);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(first->fired, 1);
+    ck_assert_int_eq(second->fired, 0);
+    /* asyncio reads self.time() in every iteration, with or without
+     * timers due; the timeout is read only for a wait that would block. */
+    clock.reads = 0;
+    ck_assert_int_eq(pyloop_call_soon(loop, count_call, &ran), 0);
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(ran, 1);
+    ck_assert_int_eq(clock.reads, 1);
+    /* A wait blocks until the host's clock says the deadline has come:
+     * 20 ms before it, one blocking wait, and the timer is still not due
+     * by a clock that stood still meanwhile. */
+    waits = stats_of(loop).blocking_waits;
+    clock.now = base + 2 - 0.02;
+    clock.reads = 0;
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_uint_eq(stats_of(loop).blocking_waits, waits + 1);
+    ck_assert_int_eq(clock.reads, 2);
+    ck_assert_int_eq(second->fired, 0);
+    /* A failed host clock (NaN): nothing due, and no blocking wait. */
+    clock.now = 0.0 / 0.0;
+    waits = stats_of(loop).blocking_waits;
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_uint_eq(stats_of(loop).blocking_waits, waits);
+    ck_assert_int_eq(second->fired, 0);
+    clock.now = base + 3;
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(second->fired, 1);
+    /* Back on CLOCK_MONOTONIC. */
+    pyloop_set_clock(loop, NULL, NULL);
+    ck_assert_int_eq(pyloop_timer_start(loop, &real->timer, pyloop_time(loop) - 1), 0);
+    clock.reads = 0;
+    ck_assert_int_eq(pyloop_run_once(loop), 0);
+    ck_assert_int_eq(real->fired, 1);
+    ck_assert_int_eq(clock.reads, 0);
+    pyloop_loop_free(loop);
+}
+END_TEST
+
 START_TEST(test_timer_rejects_nan_and_restarts)
 {
     pyloop_loop *loop = pyloop_loop_new();
@@ -1521,6 +1595,7 @@ static Suite *loop_suite(void)
     tcase_add_test(timers, test_equal_deadlines_fire_in_start_order);
     tcase_add_test(timers, test_cancelled_timers_never_run);
     tcase_add_test(timers, test_timer_rejects_nan_and_restarts);
+    tcase_add_test(timers, test_host_clock_decides_which_timers_are_due);
     tcase_add_test(timers, test_due_timer_runs_after_ready_callbacks);
     suite_add_tcase(suite, timers);
 

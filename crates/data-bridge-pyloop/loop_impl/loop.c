@@ -294,16 +294,23 @@ size_t pyloop_timer_count(pyloop_loop *loop)
     return pyloop_timer_heap_count(&loop->timers);
 }
 
+/* The clock the timers follow (pyloop_set_clock). */
+static inline double loop_now(pyloop_loop *loop)
+{
+    return loop->clock ? loop->clock(loop, loop->clock_context) : pyloop_time(loop);
+}
+
 /* Queues every timer due by now (within the clock's resolution, as asyncio
- * does) behind the callbacks already ready, earliest first. */
+ * does) behind the callbacks already ready, earliest first. A host's clock
+ * is read even with no timer, as asyncio reads self.time() every iteration. */
 static int queue_due_timers(pyloop_loop *loop)
 {
     pyloop_heap_node *first = pyloop_timer_heap_peek(&loop->timers);
     double end;
 
-    if (!first)
+    if (!first && !loop->clock)
         return 0;
-    end = pyloop_time(loop) + pyloop_clock_resolution(loop);
+    end = loop_now(loop) + pyloop_clock_resolution(loop);
     while ((first = pyloop_timer_heap_peek(&loop->timers)) && first->when < end) {
         pyloop_timer *timer = (pyloop_timer *)first;
         int rc;
@@ -328,9 +335,9 @@ static int64_t timer_timeout(pyloop_loop *loop)
 
     if (!first)
         return -1;
-    delay = first->when - pyloop_time(loop);
+    delay = first->when - loop_now(loop);
     if (!(delay > 0))
-        return 0;
+        return 0; /* due, or a host clock that failed (NaN) */
     if (delay > 86400.0 * 365)
         return -1; /* far enough to be "no deadline"; the loop re-checks on wake */
     return (int64_t)ceil(delay * 1e9);
@@ -775,6 +782,12 @@ double pyloop_clock_resolution(const pyloop_loop *loop)
     if (clock_getres(CLOCK_MONOTONIC, &resolution) != 0)
         return 1e-9;
     return (double)resolution.tv_sec + (double)resolution.tv_nsec * 1e-9;
+}
+
+void pyloop_set_clock(pyloop_loop *loop, pyloop_clock now, void *context)
+{
+    loop->clock = now;
+    loop->clock_context = context;
 }
 
 void pyloop_set_wait_hooks(pyloop_loop *loop, pyloop_hook before_wait, pyloop_hook after_wait, void *context)

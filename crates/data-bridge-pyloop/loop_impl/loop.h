@@ -165,8 +165,18 @@ int pyloop_is_running(pyloop_loop *loop);
 int pyloop_stopping(pyloop_loop *loop);
 
 /* ---- clock ---- */
+/* CLOCK_MONOTONIC, whatever clock the loop's timers follow. */
 double pyloop_time(const pyloop_loop *loop);
 double pyloop_clock_resolution(const pyloop_loop *loop);
+/* The clock the loop's timers follow (which are due, how long a wait may
+ * block), read as asyncio's _run_once reads self.time(): once for the
+ * wait's timeout when it would block with timers pending, and once per
+ * iteration for the due timers. NULL (the default) is pyloop_time, at no
+ * cost. A host whose clock can be replaced (an instance's `time`) installs
+ * one; a NaN from it (the host's clock failed and the host ends the run)
+ * makes no timer due and the wait not block. Loop thread only. */
+typedef double (*pyloop_clock)(pyloop_loop *loop, void *context);
+void pyloop_set_clock(pyloop_loop *loop, pyloop_clock now, void *context);
 
 /* ---- host hooks ---- */
 typedef void (*pyloop_hook)(pyloop_loop *loop, void *context);

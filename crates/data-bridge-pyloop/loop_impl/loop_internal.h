@@ -90,6 +90,9 @@ struct pyloop_loop {
     /* ...and by any thread. */
     atomic_uint_fast64_t wakeups_written;
     atomic_uint_fast64_t throttled;
+
+    pyloop_clock clock; /* pyloop_set_clock; NULL: pyloop_time */
+    void *clock_context;
 };
 
 #endif

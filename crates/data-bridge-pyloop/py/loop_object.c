@@ -57,6 +57,71 @@ static void after_wait(pyloop_loop *core, void *context)
 }
 
 /* ------------------------------------------------------------------ */
+/* a replaced `time`                                                   */
+/* ------------------------------------------------------------------ */
+
+static PyObject *str_time; /* "time", interned */
+static PyObject *loop_time(LoopObject *self, PyObject *unused);
+
+/* The engine's clock while `time` is replaced: self.time(), as asyncio's
+ * _run_once reads it. What it raises ends the run, as it leaves asyncio's
+ * run_forever; the engine then takes no timer as due (NaN). */
+static double overridden_now(pyloop_loop *core, void *context)
+{
+    LoopObject *self = context;
+    PyObject *now;
+    double seconds;
+    (void)core;
+
+    if (self->pending_exception)
+        return NAN; /* the run ends already */
+    now = PyObject_CallMethodNoArgs((PyObject *)self, str_time);
+    seconds = now ? PyFloat_AsDouble(now) : -1.0;
+    Py_XDECREF(now);
+    if (seconds == -1.0 && PyErr_Occurred()) {
+        end_run_with_exception(self);
+        return NAN;
+    }
+    if (isnan(seconds)) {
+        /* asyncio's selector fails on it (math.ceil of a NaN timeout); the
+         * engine would otherwise spin without a deadline. */
+        PyErr_SetString(PyExc_ValueError, "loop.time() returned NaN");
+        end_run_with_exception(self);
+    }
+    return seconds;
+}
+
+/* Is self.time the C method? A getattr, so at set-up, at each run's start
+ * and when `time` is assigned or deleted on the instance, never per
+ * callback. A `time` that cannot be looked up counts as replaced: the run
+ * then raises what asyncio's self.time() would. */
+static void sync_clock(LoopObject *self)
+{
+    PyObject *method = PyObject_GetAttr((PyObject *)self, str_time);
+    int own = method && PyCFunction_Check(method) && PyCFunction_GET_SELF(method) == (PyObject *)self
+              && PyCFunction_GET_FUNCTION(method) == (PyCFunction)loop_time;
+
+    if (!method)
+        PyErr_Clear();
+    Py_XDECREF(method);
+    self->clock_overridden = (char)!own;
+    if (self->core)
+        pyloop_set_clock(self->core, own ? NULL : overridden_now, self);
+}
+
+/* Instance attributes go where object's would; `time` re-checks the clock
+ * (mock.patch.object(loop, "time") sets it, and deletes it on exit). */
+static int loop_setattro(PyObject *self, PyObject *name, PyObject *value)
+{
+    int rc = PyObject_GenericSetAttr(self, name, value);
+
+    if (rc == 0 && PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 4
+        && PyUnicode_Compare(name, str_time) == 0)
+        sync_clock((LoopObject *)self);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* work deferred to the end of the running callback                    */
 /* ------------------------------------------------------------------ */
 
@@ -399,8 +464,23 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
                      nargs == 1 ? ": 'callback'" : "s: 'delay' and 'callback'");
         return NULL;
     }
-    if (parse_context(args, nargs, keywords, "call_later", &context) < 0
-        || to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
+    if (parse_context(args, nargs, keywords, "call_later", &context) < 0)
+        return NULL;
+    if (self->clock_overridden && args[0] != Py_None) {
+        /* asyncio's call_at(self.time() + delay, ...): when() is that sum. */
+        PyObject *now = PyObject_CallMethodNoArgs((PyObject *)self, str_time), *sum, *timer;
+
+        sum = now ? PyNumber_Add(now, args[0]) : NULL;
+        Py_XDECREF(now);
+        if (!sum)
+            return NULL;
+        timer = to_seconds(sum, 0.0, "delay", &when) < 0
+                    ? NULL
+                    : schedule_at(self, when, sum, args + 1, nargs - 1, context, "call_later");
+        Py_DECREF(sum);
+        return timer;
+    }
+    if (to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
         return NULL;
     return schedule_at(self, when, NULL, args + 1, nargs - 1, context, "call_later");
 }
@@ -459,6 +539,7 @@ static PyObject *run_here(LoopObject *self, int once)
 
     if (check_open(self) < 0)
         return NULL;
+    sync_clock(self); /* a subclass's or class-level `time` changed since */
     if (!outer)
         self->running_thread = PyThreadState_Get();
     rc = once ? pyloop_run_once(self->core) : pyloop_run(self->core);
@@ -1051,6 +1132,7 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObjec
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     pyloop_set_wait_hooks(self->core, before_wait, after_wait, self);
+    sync_clock(self); /* a subclass's own `time` */
     return (PyObject *)self;
 }
 
@@ -1192,9 +1274,12 @@ PyTypeObject PyLoop_LoopType = {
     .tp_clear = (inquiry)loop_clear,
     .tp_methods = loop_methods,
     .tp_getset = loop_getset,
+    .tp_setattro = loop_setattro,
 };
 
 int PyLoopLoop_TypeReady(void)
 {
+    if (PyLoop_InternInto(&str_time, "time") < 0)
+        return -1;
     return PyType_Ready(&PyLoop_LoopType);
 }

@@ -87,6 +87,9 @@ typedef struct LoopObject {
     PyThreadState *running_thread;
     char closed;
     char debug;
+    /* `time` is not the C one (an instance's patched `time`, a subclass's):
+     * the engine's timers and call_later follow self.time(), as asyncio's. */
+    char clock_overridden;
 } LoopObject;
 
 typedef struct HandleObject {

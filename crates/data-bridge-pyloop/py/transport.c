@@ -1642,9 +1642,19 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     if (set_protocol(t, protocol) < 0)
         return -1;
     if (server != Py_None) {
+        PyObject *attached;
+
         Py_INCREF(server);
         t->server = server;
-        call_server(t, T.str_attach);
+        /* Raised out of __init__, as asyncio's _attach() asserts: a
+         * connection accepted for a server closed since (its protocol
+         * factory closed it) is dropped by the accept loop, and the
+         * finalizer closes its socket, as asyncio's __del__ does. */
+        attached = T.server_attach_takes_transport ? PyObject_CallMethodObjArgs(server, T.str_attach, self, NULL)
+                                                   : PyObject_CallMethodObjArgs(server, T.str_attach, NULL);
+        if (!attached)
+            return -1;
+        Py_DECREF(attached);
     }
     rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
     if (rc < 0) {
@@ -1880,88 +1890,166 @@ static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObjec
     return 0;
 }
 
+static PyObject *accept_rest_function; /* accept_rest, as a callable for call_soon */
+
+/* Gives each accepted connection of `accepted` (accept()'s (conn, addr)
+ * pairs) its protocol and transport, in accept order. asyncio calls every
+ * protocol factory of a readiness after its accept loop (each in a task):
+ * a factory that closes the server then finds the others accepted, and
+ * their transports fail Server._attach and are dropped. Returns -1 only
+ * for KeyboardInterrupt/SystemExit, which end the run where asyncio's task
+ * raised it; the connections after it are left for the next iteration,
+ * as asyncio's tasks are. */
+static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < PyList_GET_SIZE(accepted); i++) {
+        PyObject *pair = PyList_GET_ITEM(accepted, i);
+        int rc;
+
+        /* The list lets go of it: a dropped connection closes now. */
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(accepted, i, Py_None);
+        /* Only accept()'s pairs are made (a caller's list may hold else). */
+        rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
+                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server)
+                 : 0;
+        Py_DECREF(pair);
+        if (rc < 0) {
+            PyObject *interrupt = PyLoop_FetchException(), *handle = NULL,
+                     *rest = PyList_GetSlice(accepted, i + 1, PyList_GET_SIZE(accepted));
+
+            if (rest && PyList_GET_SIZE(rest))
+                handle = PyObject_CallMethodObjArgs(loop, T.str_call_soon, accept_rest_function, loop, factory,
+                                                    server, rest, NULL);
+            if (!handle)
+                PyErr_Clear(); /* the interrupt is what the run reports */
+            Py_XDECREF(handle);
+            Py_XDECREF(rest);
+            PyLoop_RestoreException(interrupt);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* accept_rest(loop, protocol_factory, server, accepted): make_accepted()
+ * for the connections an interrupt left behind. */
+static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list)");
+        return NULL;
+    }
+    if (make_accepted(args[0], args[1], args[2], args[3]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void))accept_rest, METH_FASTCALL, NULL};
+
 /* asyncio's _accept_connection for a listening socket without TLS, in C:
- * at most `backlog` accepts per readiness, each connection given its
- * protocol and transport at once. Returns None, or (OSError, accepts left
- * of the backlog) on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM)
- * for _loop.py to handle as asyncio does (report it, stop watching, retry
- * later, and go on through the backlog); any other error is raised, to the
- * loop's exception handler. The socket's own
- * accept() and setblocking() are called, as asyncio calls them. */
+ * at most `backlog` accepts per readiness, then each connection given its
+ * protocol and transport at once, in accept order. Returns None, or
+ * (OSError, accepts left of the backlog, the connections accepted so far)
+ * on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) for _loop.py to
+ * handle as asyncio does (report it, stop watching, retry later, and go on
+ * through the backlog, passing those connections back as `accepted`); any
+ * other error is raised, to the loop's exception handler, after the
+ * connections accepted before it are made, as asyncio's tasks still make
+ * them. The socket's own accept() and setblocking() are called, as asyncio
+ * calls them. */
 static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *loop, *factory, *sock, *server;
+    PyObject *loop, *factory, *sock, *server, *accepted, *result = NULL, *raised;
     Py_ssize_t backlog, i;
 
     (void)module;
-    if (nargs != 5) {
-        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 arguments (%zd given)", nargs);
+    if (nargs != 5 && nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 or 6 arguments (%zd given)", nargs);
         return NULL;
     }
     loop = args[0], factory = args[1], sock = args[2], server = args[3];
     backlog = PyLong_AsSsize_t(args[4]);
     if (backlog == -1 && PyErr_Occurred())
         return NULL;
+    if (nargs == 6 && args[5] != Py_None) {
+        if (!PyList_CheckExact(args[5])) {
+            PyErr_SetString(PyExc_TypeError, "accept_connections(): accepted must be a list");
+            return NULL;
+        }
+        accepted = args[5];
+        Py_INCREF(accepted);
+    } else if (!(accepted = PyList_New(0))) {
+        return NULL;
+    }
     for (i = 0; i < backlog; i++) {
-        PyObject *pair = PyObject_CallMethodNoArgs(sock, T.str_accept), *conn = NULL, *addr = NULL, *done = NULL;
-        int rc;
+        PyObject *pair = PyObject_CallMethodNoArgs(sock, T.str_accept), *items = NULL, *done = NULL;
 
         if (pair) {
-            PyObject *items = PySequence_Tuple(pair);
+            items = PySequence_Tuple(pair);
             Py_DECREF(pair);
             if (!items)
-                return NULL;
+                goto raise;
             if (PyTuple_GET_SIZE(items) != 2) {
                 PyErr_Format(PyExc_ValueError, "expected 2 values to unpack from accept() (got %zd)",
                              PyTuple_GET_SIZE(items));
                 Py_DECREF(items);
-                return NULL;
+                goto raise;
             }
-            conn = PyTuple_GET_ITEM(items, 0);
-            addr = PyTuple_GET_ITEM(items, 1);
-            Py_INCREF(conn);
-            Py_INCREF(addr);
-            Py_DECREF(items);
-            done = PyObject_CallMethodOneArg(conn, T.str_setblocking, Py_False);
+            done = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(items, 0), T.str_setblocking, Py_False);
         }
         if (!done) {
             PyObject *exception, *number;
             long error;
 
-            Py_XDECREF(conn);
-            Py_XDECREF(addr);
+            Py_XDECREF(items);
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)
                 || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
                 PyErr_Clear(); /* the backlog is empty */
-                Py_RETURN_NONE;
+                break;
             }
             if (!PyErr_ExceptionMatches(PyExc_OSError))
-                return NULL;
+                goto raise;
             exception = PyLoop_FetchException();
             number = exception ? PyObject_GetAttr(exception, T.str_errno) : NULL;
             error = number && PyLong_Check(number) ? PyLong_AsLong(number) : 0;
             Py_XDECREF(number);
             PyErr_Clear();
             if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-                PyObject *result = Py_BuildValue("(Nn)", exception, backlog - i - 1);
-                return result;
+                result = Py_BuildValue("(NnO)", exception, backlog - i - 1, accepted);
+                goto done;
             }
             PyLoop_RestoreException(exception);
-            return NULL;
+            goto raise;
         }
         Py_DECREF(done);
-        rc = accept_one(loop, factory, conn, addr, server);
-        Py_DECREF(conn);
-        Py_DECREF(addr);
-        if (rc < 0)
-            return NULL;
+        if (PyList_Append(accepted, items) < 0) {
+            Py_DECREF(items);
+            goto raise;
+        }
+        Py_DECREF(items);
     }
-    Py_RETURN_NONE;
+    if (make_accepted(loop, factory, server, accepted) == 0)
+        result = (Py_INCREF(Py_None), Py_None);
+    goto done;
+raise:
+    raised = PyLoop_FetchException();
+    if (make_accepted(loop, factory, server, accepted) == 0)
+        PyLoop_RestoreException(raised);
+    else
+        Py_XDECREF(raised); /* the interrupt goes first */
+done:
+    Py_DECREF(accepted);
+    return result;
 }
 
 static PyMethodDef accept_functions[] = {
     {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
-     "accept_connections(loop, protocol_factory, sock, server, backlog): asyncio's accept loop, without TLS."},
+     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None): asyncio's accept loop, "
+     "without TLS."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2127,5 +2215,7 @@ int PyLoopTransport_TypeReady(PyObject *module)
         Py_DECREF(PyLoop_SocketTransportType);
         return -1;
     }
+    if (!(accept_rest_function = PyCFunction_New(&accept_rest_def, NULL)))
+        return -1;
     return PyModule_AddFunctions(module, accept_functions);
 }

@@ -181,15 +181,16 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
                                               **kw_timeouts)
         if not kw_timeouts:
             timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
-        left = backlog
+        left, accepted = backlog, None
         while True:
-            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left)
+            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted)
             if shortage is None:
                 return None
             # Out of a system resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): as
             # asyncio, report it, stop watching, try again in a while, and
-            # go on through the backlog.
-            exc, left = shortage
+            # go on through the backlog; the connections accepted so far
+            # get their protocols after it, as asyncio's tasks do.
+            exc, left, accepted = shortage
             self.call_exception_handler({
                 'message': 'socket.accept() out of system resource',
                 'exception': exc,
