@@ -18,7 +18,8 @@ run method), what is collected divided by N is the cost per callback.
 `floor` times what asyncio's Handle costs CPython per callback whatever
 the loop: copy_context() and Context.run(), in CPU ns per call.
 
-docs/architecture.md quotes runs of both.
+docs/architecture.md quotes a run of the chain; docs/benchmarks.md compares
+interpreters with all three (issue 15).
 """
 import socket, sys, time, statistics
 name = sys.argv[1]
