@@ -11,8 +11,9 @@ a TCP socket (create_connection(sock=) or connect_accepted_socket), a Unix
 socket (create_unix_connection(sock=) or connect_accepted_socket), a write
 pipe (connect_write_pipe) or a read pipe (connect_read_pipe), with a plain
 socket or pipe end as the peer. A driver coroutine runs the plan's ops one
-by one with `await asyncio.sleep(0)` (1-3 of them, from the plan) between
-them, so every op runs at a defined point of the loop's iterations:
+by one with `await asyncio.sleep(0)` (0-3 of them, from the plan; 0: the
+next op runs in the same callback) between them, so every op runs at a
+defined point of the loop's iterations:
   * on the transport: write (bytes, bytearray, memoryview, empty, a str),
     writelines, write_eof, pause_reading, resume_reading,
     set_write_buffer_limits (valid, inverted, below what is buffered),
@@ -196,7 +197,9 @@ def make_op(rng, kind):
     choices += [("set_protocol", 1), ("close", 1), ("abort", 1), ("query", 2),
                 ("thread_op", 2)]
     name = rng.choices([c[0] for c in choices], [c[1] for c in choices])[0]
-    op = {"op": name, "yield": rng.choice((1, 1, 1, 2, 3))}
+    # yield 0: the next op runs in the same callback (PyLoop's write rule
+    # defers a callback's writes to its end)
+    op = {"op": name, "yield": rng.choice((0, 0, 1, 1, 1, 2, 3))}
     if name in ("write", "thread_write"):
         op["n"] = size() if name == "write" else rng.randint(1, 2000)
         op["form"] = rng.choice(("bytes", "bytes", "bytearray", "memoryview", "empty"))
@@ -314,8 +317,10 @@ class Recorder:
         self.paused = False     # between pause_writing and resume_writing
         self.paused_at_lost = None
         self.lost_done = False  # connection_lost has returned
+        self.timeline = []      # everything in order, for the report only
 
     def event(self, pid, name, detail=None):
+        self.timeline.append("%s(p%d)" % (name, pid))
         if self.lost_done and name != "lost":
             self.after_lost.append("%s(p%d)" % (name, pid))
         if name == "data":
@@ -389,6 +394,7 @@ class ProtocolBase:
 
     def pause_writing(self):
         self.rec.flow.append(["pause", self.pid])
+        self.rec.timeline.append("pause_writing(p%d)" % self.pid)
         self.rec.paused = True
         if self.rec.lost_done:
             self.rec.after_lost.append("pause_writing(p%d)" % self.pid)
@@ -396,6 +402,7 @@ class ProtocolBase:
 
     def resume_writing(self):
         self.rec.flow.append(["resume", self.pid])
+        self.rec.timeline.append("resume_writing(p%d)" % self.pid)
         self.rec.paused = False
         if self.rec.lost_done:
             self.rec.after_lost.append("resume_writing(p%d)" % self.pid)
@@ -458,6 +465,7 @@ class Case:
         self.results = []
         self.handler_calls = []
         self.log = []
+        self.peer_log = []      # what the peer's own calls raised
         self.peer_bytes = bytearray()
         self.peer_sent = 0
         self.peer = None        # socket, or fd for pipes
@@ -486,7 +494,7 @@ class Case:
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
-                self.log.append(["peer_recv", exc_desc(exc)])
+                self.peer_log.append(["peer_recv", exc_desc(exc)])
                 return -1
             if not chunk:
                 return -1 if not got else got
@@ -522,6 +530,18 @@ class Case:
                 return
             if self.peer_recv(1 << 30) < 0:
                 return
+
+    def wait_fin(self):
+        """After the peer's shutdown or close: TCP over loopback may hand the
+        FIN to the transport's socket later (in a softirq, under load).
+        Waits for it here, without yielding to the loop, so that the loop's
+        next poll sees it on both loops (waiting in loop iterations instead
+        would let one loop read the EOF before the next op and not the
+        other, depending on when the FIN came)."""
+        if self.kind == "tcp" and not self.rec.lost and self.sock.fileno() >= 0:
+            poller = select.poll()
+            poller.register(self.sock.fileno(), select.POLLRDHUP)
+            poller.poll(WAIT_LIMIT * 1000)
 
     def peer_close(self):
         if not self.peer_open:
@@ -801,6 +821,7 @@ class Case:
 
     async def run_op(self, index, op):
         name = op["op"]
+        self.rec.timeline.append("op%d:%s" % (index, name if name != "thread_op" else op["inner"]))
         if name == "peer_read":
             self.peer_recv(op["n"])
         elif name == "peer_send":
@@ -816,7 +837,7 @@ class Case:
                     self.unread_at_close = True
                 result = self.peer_send(payload(str(index % 10), n))
                 if isinstance(result, str):
-                    self.log.append([index, result])
+                    self.peer_log.append([index, result])
             await self.settle_inbound()
         elif name == "peer_shutdown":
             if self.peer_open and self.peer_wr_open:
@@ -824,10 +845,8 @@ class Case:
                 try:
                     self.peer.shutdown(socket.SHUT_WR)
                 except OSError as exc:
-                    self.log.append([index, "peer shutdown: " + exc_desc(exc)])
-                # the FIN counts in SIOCOUTQ until acknowledged: in the
-                # transport's kernel before the loop polls again
-                await self.settle_inbound()
+                    self.peer_log.append([index, "peer shutdown: " + exc_desc(exc)])
+                self.wait_fin()
         elif name == "resume_reading":
             self.transport_op(index, op)
             await self.settle_inbound()
@@ -851,16 +870,12 @@ class Case:
                 await asyncio.sleep(0)
         # The end.
         end = self.plan["end"]
+        self.rec.timeline.append("end:" + end)
         if end == "peer_close":
             if self.kind != "pipe_r":
                 await self.drain_peer()
             self.peer_close()
-            if self.kind == "tcp" and not self.rec.lost:
-                # the FIN (or RST) may reach the transport's socket later
-                # (a softirq under load): let it arrive before the loop polls
-                poller = select.poll()
-                poller.register(self.sock.fileno(), select.POLLRDHUP)
-                poller.poll(WAIT_LIMIT * 1000)
+            self.wait_fin()
             for _ in range(3):
                 await asyncio.sleep(0)
         if end != "abort" and self.peer_open:
@@ -940,9 +955,10 @@ class Case:
         ops = [op.get("inner", op["op"]) for op in self.ops]
         lossy = (self.unread_at_close or "abort" in ops or self.plan["end"] in ("abort", "peer_close")
                  or bool(self.handler_calls) or any(ev[0] == "lost" and len(ev) > 2 for ev in rec.events))
-        return {"lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
+        return {"timeline": rec.timeline[-60:], "lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
                 "events": rec.events, "flow": rec.flow, "ops": self.results,
-                "handler": self.handler_calls, "log": self.log}
+                "handler": self.handler_calls, "log": self.log,
+                "peer_log": self.peer_log}
 
 
 class ListHandler(logging.Handler):
@@ -1149,7 +1165,7 @@ def source_line(path, lineno):
         return "?"
 
 
-COMPARED = ("peer_bytes", "proto_bytes", "events", "ops", "handler", "log")
+COMPARED = ("peer_bytes", "proto_bytes", "events", "ops", "handler", "log", "peer_log")
 
 
 def is_prefix(short, long):
@@ -1227,6 +1243,8 @@ def compare(a, b):
                       "paused (pause_writing, no resume_writing) when connection_lost ran"
                       % (a["paused_at_lost"], b["paused_at_lost"])))
     for key in COMPARED:
+        if key == "peer_log" and (a["lossy"] or b["lossy"]):
+            continue        # a reset the peer sees, or not, is then timing too
         if key == "peer_bytes" and (a["lossy"] or b["lossy"]):
             if not (is_prefix(a[key], b[key]) or is_prefix(b[key], a[key])):
                 diffs.append((key, "(neither is a prefix of the other) "
@@ -1330,6 +1348,9 @@ class Parent:
             case, self.args.seed, plan["kind"], len(plan["ops"]), signature(diffs)), flush=True)
         for key, text in diffs[:4]:
             print("     %s: %s" % (key, text.replace("\n", "\n     ")))
+        if "timeline" in ref and "timeline" in other and ref["timeline"] != other["timeline"]:
+            print("     timeline (ops, callbacks; the last 60):\n       reference: %s\n"
+                  "       other:     %s" % (" ".join(ref["timeline"]), " ".join(other["timeline"])))
         if "crash" in other and not self.crash_shown:
             self.crash_shown = True
             print("     " + other.get("stderr", "").replace("\n", "\n     ")[-3000:])
