@@ -90,6 +90,7 @@ KINDS = ("tcp", "unix", "pipe_w", "pipe_r")
 TAGS = string.ascii_letters
 CRASH_HEADLINES = ("ERROR: AddressSanitizer", "SUMMARY: AddressSanitizer", "runtime error:",
                    "Fatal Python error")
+THREAD_WRITE_LIMIT = 1.0   # seconds for the peer to see a write made from a thread
 PEER_BACKLOG = 150000   # bytes the peer may have sent and the transport not read
 WAIT_LIMIT = 5.0        # seconds a driver wait (for connection_lost, for the peer) may take
 OBJ_TYPES = ("SocketTransport", "_SelectorSocketTransport", "ReadPipeTransport",
@@ -769,8 +770,19 @@ class Case:
         expect = self.peer_open and not tr.is_closing() and not self.rec.lost
         fut = self.loop.create_future()
         outcome = []
+        loop_thread = threading.get_ident()
 
         def thread():
+            # Write once the loop thread waits for I/O (its innermost Python
+            # frame is the selector's select(), or PyLoop's run_forever with
+            # only C below it), not while it still runs this callback (where
+            # PyLoop defers the write to the callback's end): a bounded spin,
+            # which at worst tests the other case.
+            for _ in range(2000):
+                frame = sys._current_frames().get(loop_thread)
+                if frame is None or frame.f_code.co_name in ("select", "run_forever"):
+                    break
+                time.sleep(0.0005)
             try:
                 tr.write(data)
                 outcome.append("ok")
@@ -778,7 +790,8 @@ class Case:
                 outcome.append(exc_desc(exc))
             if expect and outcome == ["ok"]:
                 got = bytearray()
-                deadline = time.monotonic() + WAIT_LIMIT
+                # asyncio's write() has sent them when it returns
+                deadline = time.monotonic() + THREAD_WRITE_LIMIT
                 while len(got) < len(data) and time.monotonic() < deadline:
                     ready, _, _ = select.select([self.peer], [], [], 0.1)
                     if not ready:
