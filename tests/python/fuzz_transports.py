@@ -30,7 +30,8 @@ defined point of the loop's iterations:
   * the protocols react as the plan says: echo what they receive, write and
     close in connection_made, write in connection_lost (after the end), raise
     in a callback, keep the transport open on EOF, switch protocol or pause
-    inside get_buffer(); buffered protocols resize their buffer in each
+    inside get_buffer() or return a read-only, non-contiguous or empty
+    buffer there; buffered protocols resize their buffer in each
     get_buffer() (a buffer still exported by the transport cannot resize);
 then an end (close, abort or the peer closing), ops after connection_lost,
 three more iterations, loop.close().
@@ -179,7 +180,8 @@ def proto_config(rng, kind, first=False):
     if first and kind != "pipe_r" and rng.random() < 0.15:
         cfg["made"] = rng.choice(("write", "write_close", "close", "write_eof"))
     if cfg["buffered"] and rng.random() < 0.15:
-        cfg["in_get_buffer"] = rng.choice(("set_protocol", "pause_reading", "close"))
+        cfg["in_get_buffer"] = rng.choice(("set_protocol", "pause_reading", "close",
+                                           "readonly", "noncontiguous", "empty"))
     return cfg
 
 
@@ -449,6 +451,12 @@ class FuzzBufferedProtocol(ProtocolBase, asyncio.BufferedProtocol):
                 tr.pause_reading()
             elif action == "close":
                 tr.close()
+            elif action == "readonly":
+                return bytes(self.buf)
+            elif action == "noncontiguous":
+                return memoryview(self.buf)[::2]
+            elif action == "empty":
+                return bytearray()
         return self.buf
 
     def buffer_updated(self, nbytes):
@@ -473,6 +481,7 @@ class Case:
         self.peer_open = True
         self.peer_wr_open = True
         self.unread_at_close = False
+        self.inbound_pending = 0    # bytes the peer sent since the transport last read all
         self.tr = None
         self.sock = None        # the transport's socket
         self.pipe_file = None   # the transport's pipe
@@ -687,6 +696,7 @@ class Case:
         deadline = time.monotonic() + WAIT_LIMIT
         while not self.tr.is_closing() and self.reading() and not self.rec.lost:
             if self.unread() == 0 and self.peer_unsent() == 0:
+                self.inbound_pending = 0
                 return
             if time.monotonic() > deadline:
                 self.rec.problems.append("the transport left %d bytes unread for %g s while "
@@ -840,8 +850,11 @@ class Case:
         elif name == "peer_send":
             n = op["n"]
             if self.kind in ("tcp", "unix"):
-                # bounded so that the peer's send queue always takes it all
-                n = min(n, PEER_BACKLOG - self.unread() - self.peer_unsent())
+                # bounded so that the peer's send queue always takes it all;
+                # counted here, not asked of the kernel (whose counts, acks
+                # included, are timing)
+                n = min(n, PEER_BACKLOG - self.inbound_pending)
+                self.inbound_pending += max(n, 0)
             if self.peer_open and self.peer_wr_open and n > 0:
                 if self.tr.is_closing() or not self.reading():
                     # Perhaps never read: a socket closed with unread bytes
