@@ -499,6 +499,7 @@ class Case:
         self.peer_open = True
         self.peer_wr_open = True
         self.unread_at_close = False
+        self.aborted = False        # abort() (or the peer's close) before connection_lost
         self.inbound_pending = 0    # bytes the peer sent since the transport last read all
         self.tr = None
         self.sock = None        # the transport's socket
@@ -694,6 +695,8 @@ class Case:
             if self.kind == "pipe_w" and self.rec.lost_fut is not None and tr.is_closing():
                 self.results.append([index, label, "skipped (closing write pipe)"])
                 return
+            if not self.rec.lost:
+                self.aborted = True
             self.call(index, label, tr.abort)
         elif name == "set_write_buffer_limits":
             self.call(index, label, lambda: tr.set_write_buffer_limits(
@@ -918,6 +921,8 @@ class Case:
         if end == "peer_close":
             if self.kind != "pipe_r":
                 await self.drain_peer()
+            if not self.rec.lost:
+                self.aborted = True     # what the transport still sends may be lost
             self.peer_close()
             self.wait_fin()
             for _ in range(3):
@@ -927,6 +932,7 @@ class Case:
             await self.drain_peer()
         if not self.tr.is_closing():
             if end == "abort" and method_exists(self.kind, "abort"):
+                self.aborted = True
                 self.tr.abort()
             else:
                 self.tr.close()
@@ -996,8 +1002,7 @@ class Case:
         # throws the rest away depends on how the kernel packs what it was
         # given (PyLoop's writev of one callback's writes, asyncio's sends):
         # then the peer's bytes need only be a prefix of the other loop's.
-        ops = [op.get("inner", op["op"]) for op in self.ops]
-        lossy = (self.unread_at_close or "abort" in ops or self.plan["end"] in ("abort", "peer_close")
+        lossy = (self.unread_at_close or self.aborted
                  or bool(self.handler_calls) or any(ev[0] == "lost" and len(ev) > 2 for ev in rec.events))
         return {"timeline": rec.timeline[-60:], "lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
                 "events": rec.events, "flow": rec.flow, "ops": self.results,
