@@ -488,3 +488,90 @@ report(classes=made, stray=stray.decode())
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@both_loops
+class _ReportsAfterClose:
+    """What the transport fuzz found: how errors and warnings after close()
+    are reported."""
+
+    def test_connection_lost_raising_after_the_drain_goes_to_the_handler(self):
+        # close() with bytes the kernel refused: connection_lost runs once
+        # they drain, from asyncio's _write_ready Handle, so what it raises
+        # is "Exception in callback ...", not an unraisable.
+        class Boom(Exception):
+            pass
+
+        class Raiser(_Recorder):
+            def connection_lost(self, exc):
+                super().connection_lost(exc)
+                raise Boom("from connection_lost")
+
+        def on_request(p):
+            p.transport.write(b"x" * (8 << 20))
+            p.transport.close()
+
+        reports = []
+        self.loop.set_exception_handler(lambda loop, context: reports.append(context))
+        unraisable = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        async def main():
+            server, client, made = await _serve_one(self.loop, lambda: Raiser(self.loop, on_request))
+            try:
+                client.sendall(b"request")
+                got = await self.loop.run_in_executor(None, _read_to_eof, client)
+                await asyncio.wait_for(made[0].lost, TIMEOUT)
+                return got
+            finally:
+                client.close()
+                server.close()
+                await server.wait_closed()
+        try:
+            got = self.run_coro(main())
+        finally:
+            sys.unraisablehook = old_hook
+        self.assertEqual(len(got), 8 << 20)
+        self.assertEqual(unraisable, [])
+        self.assertEqual(len(reports), 1, reports)
+        self.assertTrue(reports[0]["message"].startswith("Exception in callback "), reports[0]["message"])
+        self.assertIsInstance(reports[0]["exception"], Boom)
+        self.assertIn("handle", reports[0])
+
+    def test_write_pipe_warns_of_writes_after_connection_lost(self):
+        # asyncio's write pipe logs a warning for every write from the 5th
+        # after connection_lost (LOG_THRESHOLD_FOR_CONNLOST_WRITES), a
+        # message without arguments.
+        import logging
+        messages = []
+
+        class Collect(logging.Handler):
+            def emit(self, record):
+                try:
+                    messages.append(record.getMessage())
+                except Exception as exc:
+                    messages.append("logging error: %r" % exc)
+
+        handler = Collect(logging.WARNING)
+        logger = logging.getLogger("asyncio")
+        logger.addHandler(handler)
+        try:
+            async def main():
+                r, w = os.pipe()
+                lost = self.loop.create_future()
+
+                class Lost(asyncio.Protocol):
+                    def connection_lost(self, exc):
+                        lost.set_result(exc)
+
+                writer, _ = await self.loop.connect_write_pipe(Lost, os.fdopen(w, "wb", 0))
+                writer.close()
+                await lost
+                for _ in range(7):
+                    writer.write(b"late")
+                os.close(r)
+            self.run_coro(main())
+        finally:
+            logger.removeHandler(handler)
+        self.assertTrue(messages)
+        self.assertEqual(set(messages), {"pipe closed by peer or os.write(pipe, data) raised exception."})

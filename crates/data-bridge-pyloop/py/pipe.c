@@ -80,11 +80,6 @@ static inline PipeData *data_of_stream(pyloop_stream *stream)
     return data_of(stream->context);
 }
 
-static int is_fatal_to_run(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
-}
-
 static int loop_debug(PipeData *t)
 {
     return t->loop && t->loop->debug;
@@ -99,41 +94,11 @@ static int call_soon_own(PipeData *t, PyObject *name, PyObject *first)
     return rc;
 }
 
-/* The exception raised now, from a protocol call asyncio makes inside its
- * reader or writer callback (`callback`: _read_ready or _write_ready): the
- * loop's exception handler gets it as Handle._run would report it, or, for
- * KeyboardInterrupt/SystemExit, the run ends. */
+/* A protocol call's exception, reported as asyncio's reader or writer
+ * callback `callback` (_read_ready or _write_ready) would be. */
 static void report_as_callback(PipeData *t, LoopObject *loop, PyObject *callback)
 {
-    PyObject *self = object_of(t), *method = NULL, *args = NULL, *context = NULL;
-    HandleObject *handle = NULL;
-    PyObject *exception;
-
-    if (is_fatal_to_run() || !loop) {
-        if (loop)
-            PyLoopLoop_EndRun(loop);
-        else
-            PyErr_WriteUnraisable(self);
-        return;
-    }
-    exception = PyLoop_FetchException();
-    method = PyObject_GetAttr(self, callback);
-    args = PyTuple_New(0);
-    context = PyContext_CopyCurrent();
-    if (method && args && context)
-        handle = PyLoopHandle_New(method, args, loop, context);
-    Py_XDECREF(method);
-    Py_XDECREF(args);
-    Py_XDECREF(context);
-    if (!handle) {
-        PyErr_WriteUnraisable(self);
-        Py_XDECREF(exception);
-        return;
-    }
-    PyLoop_RestoreException(exception);
-    if (PyLoopHandle_ReportError(handle) < 0)
-        PyLoopLoop_EndRun(loop);
-    Py_DECREF(handle);
+    PyLoopTransport_ReportAsCallback(object_of(t), loop, callback);
 }
 
 /* ------------------------------------------------------------------ */

@@ -243,6 +243,11 @@ PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, s
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
 /* asyncio's logger.<level>(message, transport); failures are unraisable. */
 void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message);
+/* The exception raised now, from a protocol call asyncio makes inside a
+ * Handle of the transport's: reported as that Handle's ("Exception in
+ * callback <Type>.<callback>()"), or the run ends (KeyboardInterrupt,
+ * SystemExit). */
+void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback);
 /* OSError for -error's errno, as a new exception object (not raised). */
 PyObject *PyLoopTransport_OSError(int error);
 /* The report half of asyncio's _fatal_error: log_only (an error asyncio

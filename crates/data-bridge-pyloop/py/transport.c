@@ -133,7 +133,9 @@ static int loop_debug(TransportData *t)
 /* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
 void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message)
 {
-    PyObject *result = PyObject_CallMethod(T.logger, level, "sO", message, transport);
+    /* The transport is the argument of a message that formats it ("%r"). */
+    PyObject *result = strstr(message, "%r") ? PyObject_CallMethod(T.logger, level, "sO", message, transport)
+                                             : PyObject_CallMethod(T.logger, level, "s", message);
     if (!result)
         PyErr_WriteUnraisable(transport);
     Py_XDECREF(result);
@@ -163,6 +165,45 @@ PyObject *PyLoopTransport_OSError(int error)
 }
 
 #define os_error PyLoopTransport_OSError
+
+/* The exception raised now, from a protocol call asyncio makes inside its
+ * reader or writer callback (`callback`, a method of self's: the pipes'
+ * _read_ready or _write_ready; the socket transport's _call_connection_lost): the
+ * loop's exception handler gets it as Handle._run would report it, or, for
+ * KeyboardInterrupt/SystemExit, the run ends. */
+void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback)
+{
+    PyObject *method = NULL, *args = NULL, *context = NULL;
+    HandleObject *handle = NULL;
+    PyObject *exception;
+
+    if (is_fatal_to_run() || !loop) {
+        if (loop)
+            PyLoopLoop_EndRun(loop);
+        else
+            PyErr_WriteUnraisable(self);
+        return;
+    }
+    exception = PyLoop_FetchException();
+    method = PyObject_GetAttr(self, callback);
+    args = PyTuple_New(0);
+    context = PyContext_CopyCurrent();
+    if (method && args && context)
+        handle = PyLoopHandle_New(method, args, loop, context);
+    Py_XDECREF(method);
+    Py_XDECREF(args);
+    Py_XDECREF(context);
+    if (!handle) {
+        PyErr_WriteUnraisable(self);
+        Py_XDECREF(exception);
+        return;
+    }
+    PyLoop_RestoreException(exception);
+    if (PyLoopHandle_ReportError(handle) < 0)
+        PyLoopLoop_EndRun(loop);
+    Py_DECREF(handle);
+}
+
 
 static void call_server(TransportData *t, PyObject *name)
 {
@@ -740,12 +781,17 @@ static void drained(TransportData *t)
         Py_XDECREF(set);
     }
     if (t->closing && t->loop && !t->conn_lost) {
-        PyObject *result = call_connection_lost(t, Py_None);
-        if (!result && is_fatal_to_run() && t->loop)
-            PyLoopLoop_EndRun(t->loop);
-        else if (!result)
-            PyErr_WriteUnraisable(self);
+        /* asyncio calls it from _write_ready, a Handle: what it raises
+         * goes to the exception handler ("Exception in callback ..."). */
+        LoopObject *loop = t->loop;
+        PyObject *result;
+
+        Py_INCREF(loop);
+        result = call_connection_lost(t, Py_None);
+        if (!result)
+            PyLoopTransport_ReportAsCallback(self, loop, T.str_call_connection_lost);
         Py_XDECREF(result);
+        Py_DECREF(loop);
     }
     Py_DECREF(self);
 }
