@@ -47,7 +47,8 @@ goes on with the next case):
     writes its own letter, echoes are digits, writes from connection_made
     '@', from connection_lost '#', after it '%'); exactly, unless the case
     can lose bytes (an abort, a fatal error, the peer closing, a socket
-    closed with unread bytes): how much the kernel took before that is how
+    closed with unread bytes) or writes after close() that may or may not
+    find it still draining: how much the kernel took before that is how
     a loop packs its writes into system calls, so then one loop's bytes
     need only be a prefix of the other's;
   * the bytes the protocols received, in order;
@@ -499,6 +500,7 @@ class Case:
         self.peer_open = True
         self.peer_wr_open = True
         self.unread_at_close = False
+        self.wrote_while_closing = False
         self.aborted = False        # abort() (or the peer's close) before connection_lost
         self.inbound_pending = 0    # bytes the peer sent since the transport last read all
         self.tr = None
@@ -671,6 +673,8 @@ class Case:
             # --without late-writes: none once the transport is closing
             self.results.append([index, label, "skipped (closing)"])
             return
+        if name in ("write", "writelines") and tr.is_closing() and not self.rec.lost:
+            self.wrote_while_closing = True
         if name == "write":
             n = op.get("n", 1)
             self.call(index, label, lambda: tr.write(payload(tag, n, op.get("form", "bytes"))))
@@ -1002,7 +1006,10 @@ class Case:
         # throws the rest away depends on how the kernel packs what it was
         # given (PyLoop's writev of one callback's writes, asyncio's sends):
         # then the peer's bytes need only be a prefix of the other loop's.
-        lossy = (self.unread_at_close or self.aborted
+        # So does whether a write made after close() (CLOSING: queued behind
+        # what the kernel refused) still finds the transport draining: how
+        # much was left to drain is how the kernel took a loop's writes.
+        lossy = (self.unread_at_close or self.aborted or self.wrote_while_closing
                  or bool(self.handler_calls) or any(ev[0] == "lost" and len(ev) > 2 for ev in rec.events))
         return {"timeline": rec.timeline[-60:], "lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
                 "events": rec.events, "flow": rec.flow, "ops": self.results,
