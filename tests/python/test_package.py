@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import threading
 import warnings
 
@@ -192,6 +193,24 @@ class _Package:
                               timeout=60)
         self.assertEqual((proc.returncode, proc.stdout.strip()), (0, b"ok"),
                          proc.stderr.decode("utf-8", "replace"))
+
+    def test_free_threaded_build_turns_the_gil_back_on(self):
+        # The extension declares it needs the GIL (module.c): a free-threaded
+        # interpreter turns the GIL back on when it is imported, and says so
+        # with a RuntimeWarning, instead of running the engine without it.
+        if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+            self.skipTest("not a free-threaded interpreter (3.13t+): the GIL is on anyway")
+        env = dict(os.environ)
+        env.pop("PYTHON_GIL", None)   # PYTHON_GIL=0 would force it off
+        code = ("import sys; assert not sys._is_gil_enabled(); "
+                "import data_bridge.pyloop; print(sys._is_gil_enabled())")
+        proc = subprocess.run([sys.executable, "-W", "always::RuntimeWarning", "-c", code],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+        err = proc.stderr.decode("utf-8", "replace")
+        self.assertEqual((proc.returncode, proc.stdout.strip()), (0, b"True"), err)
+        self.assertIn("data_bridge.pyloop._pyloop", err)
+        self.assertIn("RuntimeWarning", err)
 
     def test_run(self):
         async def main(x):

@@ -92,6 +92,17 @@ PyMODINIT_FUNC PyInit__pyloop(void)
     module = PyModule_Create(&module_definition);
     if (!module)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* The engine relies on the GIL (docs/architecture.md, "Free-threading"):
+     * on a free-threaded build (3.13t+), importing it turns the GIL back on,
+     * with the interpreter's RuntimeWarning, instead of running it unsafely.
+     * A single-phase module without this call gets the same default; it is
+     * said here so that nobody flips it by accident. */
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
         || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0
         || PyLoopDatagram_TypeReady(module) < 0 || PyLoopPipe_TypesReady(module) < 0) {
