@@ -62,7 +62,7 @@ for python in $pythons; do
     # A fresh venv, the wheel alone (no index), then use it.
     if { "$python" -m venv "$work/smoke-$v" &&
          "$work/smoke-$v/bin/python" $pip_q install --no-index "$wheel" &&
-         (cd "$work" && "$work/smoke-$v/bin/python" -c "
+         (cd "$work" && "$work/smoke-$v/bin/python" -W error::DeprecationWarning -c "
 import asyncio, sys
 import data_bridge.pyloop as p
 info = p.build_info()
@@ -71,8 +71,8 @@ async def main():
     await asyncio.sleep(0.001)
     return type(asyncio.get_running_loop()).__name__
 assert p.run(main()) == 'PyLoop'
-p.install()
-assert asyncio.run(main()) == 'PyLoop'
+if sys.version_info >= (3, 12):
+    assert asyncio.run(main(), loop_factory=p.new_event_loop) == 'PyLoop'
 assert p.__file__.startswith(sys.prefix), p.__file__
 " && "$work/smoke-$v/bin/python" -m data_bridge.pyloop); } >>"$log" 2>&1; then
         say "ok: CPython $v: $(basename "$wheel") installed in a fresh venv and runs"; passed=$((passed + 1))

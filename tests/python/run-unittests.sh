@@ -9,4 +9,9 @@ if [ "${PYLOOP_SANITIZERS:-}" = yes ]; then
     "$PYTHON" -c 'import sys; maps = open("/proc/self/maps").read(); sys.exit(0 if "libasan" in maps else "sanitizers: ASan runtime NOT loaded")'
     echo "sanitizers: the Python suite runs with the ASan runtime loaded ($LD_PRELOAD)"
 fi
-exec "$PYTHON" -m unittest discover -s "$PYLOOP_SRCDIR/tests/python" -t "$PYLOOP_SRCDIR/tests/python" -v
+# A DeprecationWarning is an error: the package calls no deprecated asyncio
+# API on any version (3.14 deprecates the policy system and
+# asyncio.iscoroutinefunction), and a test that calls one on purpose says so
+# (catch_warnings), on both loops. Given as -W, it also keeps unittest from
+# resetting the filters to "default".
+exec "$PYTHON" -W error::DeprecationWarning -m unittest discover -s "$PYLOOP_SRCDIR/tests/python" -t "$PYLOOP_SRCDIR/tests/python" -v

@@ -5,6 +5,7 @@ import asyncio
 import math
 import os
 import socket
+import warnings
 
 import base
 
@@ -111,6 +112,26 @@ class _BadInput:
             self.loop.call_soon(_coro_func)
         self._assert_loop_usable()
         self.loop.set_debug(False)
+
+    def test_debug_mode_callback_check_calls_nothing_deprecated(self):
+        # asyncio's debug-mode check of call_soon's callback uses
+        # coroutines._iscoroutinefunction from 3.14, where the public
+        # asyncio.iscoroutinefunction is deprecated: no warning, on any
+        # version, as on stock asyncio.
+        self.loop.set_debug(True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            handles = [self.loop.call_soon(lambda: None),
+                       self.loop.call_later(3600, lambda: None),
+                       self.loop.call_soon_threadsafe(lambda: None)]
+            with self.assertRaisesRegex(
+                    TypeError, r"coroutines cannot be used with call_soon\(\)"):
+                self.loop.call_soon(_coro_func)
+        for handle in handles:
+            handle.cancel()
+        self.loop.set_debug(False)
+        self.assertEqual([str(w.message) for w in caught
+                          if issubclass(w.category, DeprecationWarning)], [])
 
     # ---- wrong argument types / counts ----------------------------------
 

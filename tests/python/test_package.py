@@ -2,9 +2,12 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 import threading
+import warnings
 
 import base
 
@@ -43,6 +46,7 @@ class _Package:
         # The class can be instantiated directly too.
         loop = pl.PyLoop()
         loop.close()
+        self._policy_api()
         for name in ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop",
                      "install", "is_installed", "run", "build_info"):
             self.assertTrue(hasattr(pl, name), name)
@@ -55,7 +59,18 @@ class _Package:
         h.cancel()
         t.cancel()
 
+    def _policy_api(self):
+        # asyncio's policy system and ours wrapping it are deprecated from
+        # 3.14 (test_policy_api_warns_as_asyncio_policy_calls_do holds the
+        # warnings): the tests of what they do call them knowingly, for the
+        # rest of the test.
+        context = warnings.catch_warnings()
+        context.__enter__()
+        self.addCleanup(context.__exit__, None, None, None)
+        warnings.simplefilter("ignore", DeprecationWarning)
+
     def test_policy(self):
+        self._policy_api()
         policy = self.pyloop.EventLoopPolicy()
         self.assertIsInstance(policy, asyncio.AbstractEventLoopPolicy)
         loop = policy.new_event_loop()
@@ -65,6 +80,7 @@ class _Package:
             loop.close()
 
     def test_install_and_is_installed(self):
+        self._policy_api()
         previous = asyncio.get_event_loop_policy()
         was_installed = self.pyloop.is_installed()
         try:
@@ -92,6 +108,7 @@ class _Package:
                 loop.close()
 
     def test_install_then_asyncio_run_uses_pyloop(self):
+        self._policy_api()
         previous = asyncio.get_event_loop_policy()
         try:
             self.pyloop.install()
@@ -103,6 +120,97 @@ class _Package:
         finally:
             asyncio.set_event_loop_policy(previous)
             asyncio.set_event_loop(self.loop)
+
+    def _deprecations(self, call):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call()
+        return result, [w for w in caught if issubclass(w.category, DeprecationWarning)]
+
+    def test_policy_api_warns_as_asyncio_policy_calls_do(self):
+        # 3.14 deprecates asyncio's policy system: get_event_loop_policy(),
+        # set_event_loop_policy() and asyncio.DefaultEventLoopPolicy warn,
+        # pointing at their caller. is_installed(), install() and
+        # EventLoopPolicy wrap them: they warn exactly then, pointing at
+        # their caller too (not at the package's own call of asyncio).
+        previous, stock_get = self._deprecations(asyncio.get_event_loop_policy)
+        try:
+            _, stock_set = self._deprecations(lambda: asyncio.set_event_loop_policy(previous))
+            _, stock_class = self._deprecations(lambda: asyncio.DefaultEventLoopPolicy)
+            _, ours_install = self._deprecations(lambda: self.pyloop.install())
+            installed, ours_is_installed = self._deprecations(lambda: self.pyloop.is_installed())
+            policy_class, ours_class = self._deprecations(lambda: self.pyloop.EventLoopPolicy)
+        finally:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                asyncio.set_event_loop_policy(previous)
+            asyncio.set_event_loop(self.loop)
+        self.assertTrue(installed)
+        self.assertIs(policy_class, self.pyloop._loop.EventLoopPolicy)
+        self.assertEqual(len(stock_get), 1 if sys.version_info >= (3, 14) else 0)
+        said = lambda caught: [re.match(r"'[\w.]+' (is deprecated and slated for removal in Python [\d.]+)",
+                                        str(w.message)).group(1) for w in caught]
+        for stock, ours in ((stock_get, ours_is_installed), (stock_set, ours_install),
+                            (stock_class, ours_class)):
+            self.assertEqual(said(ours), said(stock))
+            for w in stock + ours:
+                self.assertEqual((w.filename, w.category), (__file__, DeprecationWarning),
+                                 str(w.message))
+        # `import *` of 3.14's asyncio leaves the policy classes out, so that
+        # it does not warn: the same for ours.
+        self.assertEqual("EventLoopPolicy" in self.pyloop.__all__,
+                         "DefaultEventLoopPolicy" in asyncio.__all__)
+        _, star = self._deprecations(
+            lambda: exec("from data_bridge.pyloop import *", {}))
+        self.assertEqual(star, [])
+
+    def test_policy_free_api_calls_nothing_deprecated(self):
+        # The documented way in, with every DeprecationWarning an error: the
+        # package calls no deprecated asyncio API on any version.
+        code = """if True:
+            import asyncio, sys
+            import data_bridge.pyloop as pyloop
+            async def main():
+                await asyncio.sleep(0)
+                server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+                async with server:
+                    reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+                    await reader.read()
+                    writer.close()
+                    await writer.wait_closed()
+                return type(asyncio.get_running_loop()).__name__
+            assert pyloop.run(main()) == "PyLoop"
+            assert pyloop.run(main(), debug=True) == "PyLoop"
+            if sys.version_info >= (3, 11):
+                with asyncio.Runner(loop_factory=pyloop.new_event_loop) as runner:
+                    assert runner.run(main()) == "PyLoop"
+            if sys.version_info >= (3, 12):
+                assert asyncio.run(main(), loop_factory=pyloop.new_event_loop) == "PyLoop"
+            print("ok")
+        """
+        proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+        self.assertEqual((proc.returncode, proc.stdout.strip()), (0, b"ok"),
+                         proc.stderr.decode("utf-8", "replace"))
+
+    def test_free_threaded_build_turns_the_gil_back_on(self):
+        # The extension declares it needs the GIL (module.c): a free-threaded
+        # interpreter turns the GIL back on when it is imported, and says so
+        # with a RuntimeWarning, instead of running the engine without it.
+        if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+            self.skipTest("not a free-threaded interpreter (3.13t+): the GIL is on anyway")
+        env = dict(os.environ)
+        env.pop("PYTHON_GIL", None)   # PYTHON_GIL=0 would force it off
+        code = ("import sys; assert not sys._is_gil_enabled(); "
+                "import data_bridge.pyloop; print(sys._is_gil_enabled())")
+        proc = subprocess.run([sys.executable, "-W", "always::RuntimeWarning", "-c", code],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+        err = proc.stderr.decode("utf-8", "replace")
+        self.assertEqual((proc.returncode, proc.stdout.strip()), (0, b"True"), err)
+        self.assertIn("data_bridge.pyloop._pyloop", err)
+        self.assertIn("RuntimeWarning", err)
 
     def test_run(self):
         async def main(x):

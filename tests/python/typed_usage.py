@@ -34,21 +34,26 @@ def main() -> None:
     if sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=data_bridge.pyloop.new_event_loop) as runner:
             assert runner.run(double(3)) == 6
+    if sys.version_info >= (3, 12):
+        tripled: List[int] = [asyncio.run(double(6), loop_factory=data_bridge.pyloop.new_event_loop)]
+        assert tripled == [12]
 
-    policy: asyncio.AbstractEventLoopPolicy = data_bridge.pyloop.EventLoopPolicy()
-    previous = asyncio.get_event_loop_policy()
-    data_bridge.pyloop.install()
-    try:
-        assert data_bridge.pyloop.is_installed()
-        doubled: List[int] = [asyncio.run(double(5))]
-        assert doubled == [10]
-    finally:
-        asyncio.set_event_loop_policy(previous)
-    made = policy.new_event_loop()
-    try:
-        assert isinstance(made, data_bridge.pyloop.PyLoop)
-    finally:
-        made.close()
+    # asyncio's policy system, deprecated from 3.14 (and ours with it).
+    if sys.version_info < (3, 14):
+        policy: asyncio.AbstractEventLoopPolicy = data_bridge.pyloop.EventLoopPolicy()
+        previous = asyncio.get_event_loop_policy()
+        data_bridge.pyloop.install()
+        try:
+            assert data_bridge.pyloop.is_installed()
+            doubled: List[int] = [asyncio.run(double(5))]
+            assert doubled == [10]
+        finally:
+            asyncio.set_event_loop_policy(previous)
+        made = policy.new_event_loop()
+        try:
+            assert isinstance(made, data_bridge.pyloop.PyLoop)
+        finally:
+            made.close()
     print("typed usage: ok")
 
 

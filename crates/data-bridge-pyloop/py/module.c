@@ -21,13 +21,22 @@ int PyLoop_InternInto(PyObject **slot, const char *text)
     return *slot ? 0 : -1;
 }
 
+/* The debug-mode callback check asyncio's base_events makes: 3.14 deprecates
+ * the public asyncio.iscoroutinefunction (it warns) and checks with
+ * coroutines._iscoroutinefunction. */
+#if PY_VERSION_HEX >= 0x030E0000
+#define PYLOOP_ISCOROUTINEFUNCTION "_iscoroutinefunction"
+#else
+#define PYLOOP_ISCOROUTINEFUNCTION "iscoroutinefunction"
+#endif
+
 static int load_refs(void)
 {
     if (PyLoop_ImportInto(&PyLoop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
         || PyLoop_ImportInto(&PyLoop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
         || PyLoop_ImportInto(&PyLoop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
         || PyLoop_ImportInto(&PyLoop_refs.logger, "asyncio.log", "logger") < 0
-        || PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
+        || PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", PYLOOP_ISCOROUTINEFUNCTION) < 0
         || PyLoop_InternInto(&PyLoop_refs.str_call_exception_handler, "call_exception_handler") < 0
         || PyLoop_InternInto(&PyLoop_refs.str_check_thread, "_check_thread") < 0
         || PyLoop_InternInto(&PyLoop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)
@@ -83,6 +92,17 @@ PyMODINIT_FUNC PyInit__pyloop(void)
     module = PyModule_Create(&module_definition);
     if (!module)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* The engine relies on the GIL (docs/architecture.md, "Free-threading"):
+     * on a free-threaded build (3.13t+), importing it turns the GIL back on,
+     * with the interpreter's RuntimeWarning, instead of running it unsafely.
+     * A single-phase module without this call gets the same default; it is
+     * said here so that nobody flips it by accident. */
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     if (PyModule_AddType(module, &PyLoop_LoopType) < 0 || PyModule_AddType(module, &PyLoop_HandleType) < 0
         || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 || PyLoopTransport_TypeReady(module) < 0
         || PyLoopDatagram_TypeReady(module) < 0 || PyLoopPipe_TypesReady(module) < 0) {

@@ -249,11 +249,15 @@ Loop = PyLoop
 
 # unix_events._UnixDefaultEventLoopPolicy is the class every version names:
 # 3.14 renamed its public alias DefaultEventLoopPolicy to
-# _DefaultEventLoopPolicy (the policy system is deprecated, gone in 3.16).
-class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
-    """asyncio's default Unix policy, making PyLoop loops."""
+# _DefaultEventLoopPolicy (the policy system is deprecated, gone in 3.16:
+# EventLoopPolicy lives as long as asyncio's policies do).
+if hasattr(unix_events, "_UnixDefaultEventLoopPolicy"):
+    class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+        """asyncio's default Unix policy, making PyLoop loops."""
 
-    _loop_factory = PyLoop
+        _loop_factory = PyLoop
+else:
+    __all__ = ("PyLoop", "Loop", "new_event_loop")
 
 
 def new_event_loop():
