@@ -86,6 +86,7 @@ static struct {
         *str_create_future, *str_set_result, *str_set_exception, *str_max_size, *str_debug,
         *str_add_reader_after_connect, *str_call_connection_lost, *str_accept, *str_setblocking, *str_errno,
         *str_peername;
+    PyObject *kw_context; /* ("context",): call_soon's and SocketTransport's keyword */
 } T;
 
 PyTypeObject *PyLoop_SocketTransportType;
@@ -122,7 +123,23 @@ int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *fir
 
 static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
 {
-    return PyLoopTransport_CallSoon(t->loop, callable, first, second);
+    PyObject *args[5], *handle;
+    size_t n = 0;
+
+    if (!t->contexts.given)
+        return PyLoopTransport_CallSoon(t->loop, callable, first, second);
+    /* 3.15's _SelectorTransport._call_soon: call_soon(..., context=
+     * self._context), the transport's own context rather than a copy. */
+    args[n++] = (PyObject *)t->loop;
+    args[n++] = callable;
+    if (first)
+        args[n++] = first;
+    if (first && second)
+        args[n++] = second;
+    args[n] = t->contexts.given;
+    handle = PyObject_VectorcallMethod(T.str_call_soon, args, n, T.kw_context);
+    Py_XDECREF(handle);
+    return handle ? 0 : -1;
 }
 
 static int loop_debug(TransportData *t)
@@ -1602,19 +1619,25 @@ fail:
     return -1;
 }
 
-/* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None) */
+/* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None,
+ * context=None). context: 3.15's, the contextvars.Context every callback of
+ * the transport runs in (None: copies, as before 3.15). */
 static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
 {
-    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", NULL};
+    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", "context", NULL};
     TransportData *t = data_of(self);
     PyObject *loop, *sock, *protocol, *waiter = Py_None, *extra = Py_None, *server = Py_None, *fileno, *transports;
-    PyObject *method;
+    PyObject *context = Py_None, *method;
     long fd;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:SocketTransport", names, &loop, &sock, &protocol,
-                                     &waiter, &extra, &server))
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOOO:SocketTransport", names, &loop, &sock, &protocol,
+                                     &waiter, &extra, &server, &context))
         return -1;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_Format(PyExc_TypeError, "context must be a contextvars.Context or None, got %R", context);
+        return -1;
+    }
     if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
         PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
         return -1;
@@ -1625,6 +1648,10 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     }
     if (fill_extra(t, sock, extra) < 0)
         return -1;
+    if (context != Py_None) {
+        Py_INCREF(context);
+        Py_XSETREF(t->contexts.given, context);
+    }
     fileno = PyObject_CallMethod(sock, "fileno", NULL);
     fd = fileno ? PyLong_AsLong(fileno) : -1;
     Py_XDECREF(fileno);
@@ -1860,19 +1887,25 @@ static PyMethodDef transport_methods[] = {
  * the difference). Returns -1 only for KeyboardInterrupt/SystemExit; any
  * other failure is dropped, as asyncio drops it outside debug mode (the
  * caller takes debug mode to asyncio's own path). */
-static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server)
+static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server,
+                      PyObject *server_context)
 {
     PyObject *protocol = NULL, *extra = NULL, *transport = NULL;
     /* asyncio runs _accept_connection2 as a task, in its own copy of the
      * accept Handle's context: the factory's context changes stay with its
-     * connection (its callbacks see them), and the next one starts afresh. */
-    PyObject *context = PyContext_CopyCurrent();
+     * connection (its callbacks see them), and the next one starts afresh.
+     * 3.15 passes the server's context (Server._context): each connection
+     * gets a copy of it, its task runs in it and so does every callback of
+     * its transport (context=). */
+    int given = server_context != Py_None;
+    PyObject *context = given ? PyContext_Copy(server_context) : PyContext_CopyCurrent();
 
     if (context && PyContext_Enter(context) == 0) {
         protocol = PyObject_CallNoArgs(factory);
         if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
-            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server};
-            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6, NULL);
+            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server, context};
+            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6,
+                                            given ? T.kw_context : NULL);
         }
         if (PyContext_Exit(context) < 0)
             Py_CLEAR(transport);
@@ -1900,7 +1933,8 @@ static PyObject *accept_rest_function; /* accept_rest, as a callable for call_so
  * for KeyboardInterrupt/SystemExit, which end the run where asyncio's task
  * raised it; the connections after it are left for the next iteration,
  * as asyncio's tasks are. */
-static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted)
+static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted,
+                         PyObject *context)
 {
     Py_ssize_t i;
 
@@ -1913,7 +1947,7 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
         PyList_SET_ITEM(accepted, i, Py_None);
         /* Only accept()'s pairs are made (a caller's list may hold else). */
         rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
-                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server)
+                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server, context)
                  : 0;
         Py_DECREF(pair);
         if (rc < 0) {
@@ -1922,7 +1956,7 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
 
             if (rest && PyList_GET_SIZE(rest))
                 handle = PyObject_CallMethodObjArgs(loop, T.str_call_soon, accept_rest_function, loop, factory,
-                                                    server, rest, NULL);
+                                                    server, rest, context, NULL);
             if (!handle)
                 PyErr_Clear(); /* the interrupt is what the run reports */
             Py_XDECREF(handle);
@@ -1934,16 +1968,16 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
     return 0;
 }
 
-/* accept_rest(loop, protocol_factory, server, accepted): make_accepted()
- * for the connections an interrupt left behind. */
+/* accept_rest(loop, protocol_factory, server, accepted, context):
+ * make_accepted() for the connections an interrupt left behind. */
 static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4 || !PyList_CheckExact(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list)");
+    if (nargs != 5 || !PyList_CheckExact(args[3]) || (args[4] != Py_None && !PyContext_CheckExact(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list, context)");
         return NULL;
     }
-    if (make_accepted(args[0], args[1], args[2], args[3]) < 0)
+    if (make_accepted(args[0], args[1], args[2], args[3], args[4]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1951,8 +1985,11 @@ static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t
 static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void))accept_rest, METH_FASTCALL, NULL};
 
 /* asyncio's _accept_connection for a listening socket without TLS, in C:
- * at most `backlog` accepts per readiness, then each connection given its
- * protocol and transport at once, in accept order. Returns None, or
+ * at most `backlog` accepts per readiness (_loop.py passes asyncio's count:
+ * backlog + 1 in the bug-fix releases that make one more), then each
+ * connection given its protocol and transport at once, in accept order, in
+ * a copy of `context` when one is given (3.15's Server._context). Returns
+ * None, or
  * (OSError, accepts left of the backlog, the connections accepted so far)
  * on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) for _loop.py to
  * handle as asyncio does (report it, stop watching, retry later, and go on
@@ -1963,19 +2000,24 @@ static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void
  * calls them. */
 static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *loop, *factory, *sock, *server, *accepted, *result = NULL, *raised;
+    PyObject *loop, *factory, *sock, *server, *accepted, *context, *result = NULL, *raised;
     Py_ssize_t backlog, i;
 
     (void)module;
-    if (nargs != 5 && nargs != 6) {
-        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 or 6 arguments (%zd given)", nargs);
+    if (nargs < 5 || nargs > 7) {
+        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 to 7 arguments (%zd given)", nargs);
         return NULL;
     }
     loop = args[0], factory = args[1], sock = args[2], server = args[3];
+    context = nargs == 7 ? args[6] : Py_None;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_SetString(PyExc_TypeError, "accept_connections(): context must be a contextvars.Context or None");
+        return NULL;
+    }
     backlog = PyLong_AsSsize_t(args[4]);
     if (backlog == -1 && PyErr_Occurred())
         return NULL;
-    if (nargs == 6 && args[5] != Py_None) {
+    if (nargs >= 6 && args[5] != Py_None) {
         if (!PyList_CheckExact(args[5])) {
             PyErr_SetString(PyExc_TypeError, "accept_connections(): accepted must be a list");
             return NULL;
@@ -2032,12 +2074,12 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
         }
         Py_DECREF(items);
     }
-    if (make_accepted(loop, factory, server, accepted) == 0)
+    if (make_accepted(loop, factory, server, accepted, context) == 0)
         result = (Py_INCREF(Py_None), Py_None);
     goto done;
 raise:
     raised = PyLoop_FetchException();
-    if (make_accepted(loop, factory, server, accepted) == 0)
+    if (make_accepted(loop, factory, server, accepted, context) == 0)
         PyLoop_RestoreException(raised);
     else
         Py_XDECREF(raised); /* the interrupt goes first */
@@ -2048,8 +2090,8 @@ done:
 
 static PyMethodDef accept_functions[] = {
     {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
-     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None): asyncio's accept loop, "
-     "without TLS."},
+     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None, context=None): asyncio's "
+     "accept loop, without TLS."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2130,7 +2172,7 @@ static int load_names(void)
         || PyLoop_InternInto(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
         || PyLoop_InternInto(&T.str_call_connection_lost, "_call_connection_lost") < 0 || PyLoop_InternInto(&T.str_accept, "accept") < 0
         || PyLoop_InternInto(&T.str_setblocking, "setblocking") < 0 || PyLoop_InternInto(&T.str_errno, "errno") < 0
-        || PyLoop_InternInto(&T.str_peername, "peername") < 0)
+        || PyLoop_InternInto(&T.str_peername, "peername") < 0 || !(T.kw_context = Py_BuildValue("(s)", "context")))
         goto done;
     rc = 0;
 done:
