@@ -77,6 +77,7 @@ static struct {
     PyObject *logger;
     Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
     int server_attach_takes_transport;
+    int accept_aborted_continues; /* asyncio's accept loop goes on past ConnectionAbortedError */
     Py_ssize_t data_offset; /* where TransportData starts in an instance */
     PyTypeObject *socket_type;     /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
@@ -2048,6 +2049,10 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
             long error;
 
             Py_XDECREF(items);
+            if (T.accept_aborted_continues && PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
+                PyErr_Clear(); /* discarded, as asyncio's `continue` */
+                continue;
+            }
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)
                 || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
                 PyErr_Clear(); /* the backlog is empty */
@@ -2133,6 +2138,44 @@ done:
     return rc;
 }
 
+/* What asyncio's accept loop does on ConnectionAbortedError: returns, as the
+ * buffer were empty (3.10 to 3.13.0), or discards that connection and goes
+ * on (the bug-fix releases since: 3.13.x, 3.14+). Asked of asyncio's own
+ * _accept_connection, with a backlog of 2 and a stand-in socket whose every
+ * accept() is aborted, as datagram.c asks its datagram transport. */
+static const char accept_probe_source[] =
+    "from asyncio import selector_events\n"
+    "class Sock:\n"
+    "    accepts = 0\n"
+    "    def accept(self):\n"
+    "        self.accepts += 1\n"
+    "        raise ConnectionAbortedError\n"
+    "sock = Sock()\n"
+    "selector_events.BaseSelectorEventLoop._accept_connection(None, None, sock, None, None, 2)\n"
+    "result = sock.accepts > 1\n";
+
+static int probe_accept_loop(void)
+{
+    PyObject *globals = PyDict_New(), *ran = NULL, *result;
+    int rc = -1;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
+        goto done;
+    if (!(ran = PyRun_String(accept_probe_source, Py_file_input, globals, globals)))
+        goto done;
+    result = PyDict_GetItemString(globals, "result");
+    if (!result) {
+        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's accept loop");
+        goto done;
+    }
+    T.accept_aborted_continues = PyObject_IsTrue(result);
+    rc = T.accept_aborted_continues < 0 ? -1 : 0;
+done:
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
 static int load_names(void)
 {
     PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
@@ -2144,7 +2187,8 @@ static int load_names(void)
         || PyLoop_ImportInto(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
         || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
-        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0)
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0
+        || probe_accept_loop() < 0)
         goto done;
     T.connlost_threshold = PyLong_AsSsize_t(threshold);
     if (T.connlost_threshold == -1 && PyErr_Occurred())

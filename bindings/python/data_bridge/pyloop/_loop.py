@@ -25,6 +25,26 @@ _ACCEPT_TIMEOUTS = selector_events.BaseSelectorEventLoop._accept_connection.__de
 _ACCEPT_CODE = selector_events.BaseSelectorEventLoop._accept_connection.__code__
 _ACCEPT_CONTEXT = (_ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount] + ("context",)).index("context")
 
+
+def _accepts_beyond_backlog():
+    """How many accepts asyncio's accept loop makes per readiness beyond
+    the backlog: 0, or 1 in the bug-fix releases (3.13.x, 3.14+) whose loop
+    is range(backlog + 1). Asked of asyncio's own _accept_connection, with
+    a backlog of 0 and a stand-in socket that has nothing to accept."""
+    class Sock:
+        accepts = 0
+
+        def accept(self):
+            self.accepts += 1
+            raise BlockingIOError
+
+    sock = Sock()
+    selector_events.BaseSelectorEventLoop._accept_connection(None, None, sock, None, None, 0)
+    return sock.accepts
+
+
+_ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
+
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
 
@@ -185,7 +205,7 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
         if not kw_timeouts:
             timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
         context = kw_timeouts.get("context", timeouts[_ACCEPT_CONTEXT] if _ACCEPT_CONTEXT < len(timeouts) else None)
-        left, accepted = backlog, None
+        left, accepted = backlog + _ACCEPTS_BEYOND_BACKLOG, None
         while True:
             shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context)
             if shortage is None:
