@@ -131,7 +131,30 @@ class _Accept:
         made[0].transport.close()
         self.close_server(server)
 
+    def stock_accepts(self, error, backlog):
+        """How many accepts stock asyncio's accept loop makes in one
+        readiness when every accept() fails with `error` (an errno): the
+        running interpreter's, which the bug-fix releases changed (3.13.x,
+        3.14+: backlog + 1 accepts, and past ConnectionAbortedError)."""
+        stock = asyncio.SelectorEventLoop()
+        try:
+            stock.set_exception_handler(lambda loop, context: None)
+            stock._remove_reader = lambda fd: None
+            stock.call_later = lambda delay, callback, *args: None
+            sock = _FakeListeningSocket(error)
+            try:
+                stock._accept_connection(asyncio.Protocol, sock, None, None, backlog)
+            except OSError:
+                pass
+            finally:
+                del stock._remove_reader, stock.call_later
+            return sock.accepts
+        finally:
+            stock.close()
+
     def test_out_of_file_descriptors_is_reported_and_retried(self):
+        accepts = self.stock_accepts(errno.EMFILE, 3)
+        self.assertIn(accepts, (3, 4))  # the backlog, or one more
         handled, removed, later = [], [], []
         self.loop.set_exception_handler(lambda loop, context: handled.append(context))
         self.loop._remove_reader = lambda fd: removed.append(fd)
@@ -142,19 +165,32 @@ class _Accept:
         finally:
             del self.loop._remove_reader, self.loop.call_later
         # asyncio goes on through the backlog, reporting each failure.
-        self.assertEqual(sock.accepts, 3)
-        self.assertEqual(len(handled), 3)
+        self.assertEqual(sock.accepts, accepts)
+        self.assertEqual(len(handled), accepts)
         for context in handled:
             self.assertEqual(context["message"], "socket.accept() out of system resource")
             self.assertIsInstance(context["exception"], OSError)
             self.assertEqual(context["exception"].errno, errno.EMFILE)
             self.assertEqual(type(context["socket"]).__name__, "TransportSocket")
-        self.assertEqual(removed, [1000] * 3)
-        self.assertEqual(len(later), 3)
+        self.assertEqual(removed, [1000] * accepts)
+        self.assertEqual(len(later), accepts)
         for delay, args in later:
             self.assertEqual(delay, asyncio.constants.ACCEPT_RETRY_DELAY)
             self.assertEqual(args[:5], (asyncio.Protocol, sock, None, None, 3))
             self.assertEqual(len(args), 5 + len(asyncio.selector_events.BaseSelectorEventLoop._accept_connection.__defaults__[3:]))
+
+    def test_aborted_connections_end_or_skip_as_asyncio(self):
+        # ConnectionAbortedError: asyncio's accept loop returned, as for an
+        # empty backlog; the bug-fix releases discard that connection and
+        # go on (through backlog + 1 accepts). Nothing is reported.
+        accepts = self.stock_accepts(errno.ECONNABORTED, 3)
+        self.assertIn(accepts, (1, 4))
+        handled = []
+        self.loop.set_exception_handler(lambda loop, context: handled.append(context))
+        sock = _FakeListeningSocket(errno.ECONNABORTED)
+        self.assertIsNone(self.loop._accept_connection(asyncio.Protocol, sock, None, None, 3))
+        self.assertEqual(sock.accepts, accepts)
+        self.assertEqual(handled, [])
 
     def test_other_accept_errors_reach_the_exception_handler(self):
         sock = _FakeListeningSocket(errno.EINVAL)

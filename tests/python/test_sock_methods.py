@@ -12,6 +12,7 @@ import errno
 import gc
 import os
 import re
+import select
 import selectors
 import socket
 import ssl
@@ -384,8 +385,62 @@ class _SockImmediateAndWaiting(_SockBase):
 # --------------------------------------------------------------------------
 # Cancellation
 
+def _asyncio_sock_accept_checks_done():
+    """Does stock asyncio's _sock_accept return at once on a done future
+    (gh-153761, in the bug-fix releases: 3.13.x, 3.14+)? Asked of its own
+    _sock_accept, with a done stand-in future and a socket that raises."""
+    class Done:
+        def done(self):
+            return True
+
+    class Sock:
+        def fileno(self):
+            raise LookupError
+        accept = fileno
+
+    try:
+        asyncio.selector_events.BaseSelectorEventLoop._sock_accept(None, Done(), Sock())
+    except LookupError:
+        return False
+    return True
+
+
 @base.both_loops
 class _SockCancellation(_SockBase):
+
+    def test_accept_cancelled_when_its_watcher_is_due(self):
+        # CPython's test_sock_accept_racing: the cancel and the listener's
+        # readiness come in one iteration, the cancel first. With gh-153761
+        # the connection stays for the next sock_accept; before it, the
+        # watcher accepts it and set_result on the cancelled future fails.
+        listener = self.listener()
+        checks_done = _asyncio_sock_accept_checks_done()
+
+        async def body():
+            task = asyncio.ensure_future(self.loop.sock_accept(listener))
+            await asyncio.sleep(0)
+            client = self.keep(socket.create_connection(listener.getsockname()))
+            select.select([listener], [], [], base.TIMEOUT)
+            self.loop.call_soon(task.cancel)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            errors = self.take_loop_errors()
+            if not checks_done:
+                self.assertEqual(len(errors), 1)
+                self.assertIsInstance(errors[0].get("exception"), asyncio.InvalidStateError)
+                return
+            self.assertEqual(errors, [])
+            conn, address = await self.loop.sock_accept(listener)
+            self.keep(conn)
+            self.assertEqual(address, client.getsockname())
+
+        with warnings.catch_warnings():
+            # before gh-153761 the accepted socket is dropped unclosed
+            warnings.simplefilter("ignore", ResourceWarning)
+            self.run_coro(body())
+            gc.collect()
 
     def test_cancelled_recv_removes_watcher_and_consumes_nothing(self):
         a, b = self.pair()

@@ -10,6 +10,13 @@ makes a new one, from resume_reading's caller); sends after a refused write
 of write()'s caller; pause_writing in write()'s caller itself; a server's
 connections in a copy per connection (the task of _accept_connection2).
 
+CPython 3.15 gives each transport one context of its own instead (context=
+to _make_socket_transport): a copy of the connecting task's context for a
+client, a copy of the server's (Server._context, taken when the server is
+made) per connection; every callback of the transport then runs in that one
+context, not in copies of it. Where the two rules part, the expected traces
+say `given(3.15's, before)`.
+
 Each test records, per callback, the value of VAR the callback sees, then
 sets VAR to the callback's own name, so the trace shows which callbacks
 share a context. The same scenario runs on the test's loop and on a stock
@@ -20,6 +27,7 @@ expectation itself.
 
 import asyncio
 import contextvars
+import inspect
 import os
 import shutil
 import socket
@@ -36,6 +44,15 @@ except ImportError:  # pragma: no cover - CPython built without ssl
     ssl = None
 
 VAR = contextvars.ContextVar("transport_context_var", default="outer")
+# Does this asyncio run a transport's callbacks in one context (3.15)?
+GIVEN = "context" in inspect.signature(
+    asyncio.selector_events._SelectorSocketTransport).parameters
+
+
+def given(one_context, copies):
+    """What a callback sees under 3.15's rule, or else under the copies."""
+    return one_context if GIVEN else copies
+
 HOST = "127.0.0.1"
 BIG = 8 * 1024 * 1024  # more than any socket or pipe buffer here
 
@@ -153,6 +170,7 @@ def nonblocking(sock):
 
 @base.both_loops
 class _TransportContexts:
+    maxDiff = None
 
     # -- the differential harness ----------------------------------------
 
@@ -176,11 +194,13 @@ class _TransportContexts:
         self.assertEqual(trace, [
             ("connection_made", "main"),
             # the reader's context: a copy of where the transport was made
-            ("received(one)", "main"),
+            # (3.15: the transport's own, where connection_made ran)
+            ("received(one)", given("connection_made", "main")),
             # one reader Handle, one context, for every read
             ("received(two)", "received(one)"),
             # resume_reading's new reader Handle copies its caller's context
-            ("received(three)", "main-resumed"),
+            # (3.15: it takes the transport's)
+            ("received(three)", given("received(two)", "main-resumed")),
             ("eof_received", "received(three)"),
             # close() from the reader: call_soon copies its context
             ("connection_lost", "eof_received"),
@@ -245,9 +265,9 @@ class _TransportContexts:
         trace = self.differential(scenario)
         self.assertEqual(trace, [
             ("connection_made", "main"),
-            ("get_buffer", "main"),
+            ("get_buffer", given("connection_made", "main")),
             ("received(x)", "get_buffer"),
-            ("connection_lost", "main"),
+            ("connection_lost", given("received(x)", "main")),
         ])
 
     def test_accepted_socket(self):
@@ -301,11 +321,13 @@ class _TransportContexts:
                 # each connection in its own copy of the accept Handle's
                 # context (the one current at create_server): the second
                 # factory does not see what the first one set
+                # (3.15: each in its own copy of the server's context,
+                # the one current at create_server too)
                 ("factory", "main"),
                 ("connection_made", "factory"),
-                ("received(one)", "factory"),
+                ("received(one)", given("connection_made", "factory")),
                 ("received(two)", "received(one)"),
-                ("received(three)", "main-resumed"),
+                ("received(three)", given("received(two)", "main-resumed")),
                 ("eof_received", "received(three)"),
                 ("connection_lost", "eof_received"),
             ])
@@ -321,6 +343,84 @@ class _TransportContexts:
 
     def test_unix_server_buffered_protocol(self):
         self.server_scenario(BufferedRecorder, socket.AF_UNIX)
+
+    def test_server_connections_copy_the_servers_context(self):
+        # 3.15: a copy of the context current when the server was made
+        # (Server._context); before: a copy of the accept Handle's, the one
+        # current at start_serving().
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            protos = []
+            arrived = loop.create_future()
+
+            def factory():
+                protos.append(StreamRecorder())
+                protos[-1].note("factory")
+                arrived.set_result(None)
+                return protos[-1]
+
+            VAR.set("at-create")
+            server = await loop.create_server(factory, HOST, 0,
+                                              start_serving=False)
+            VAR.set("at-start")
+            await server.start_serving()
+            VAR.set("main")
+            async with server:
+                peer = nonblocking(socket.socket())
+                with peer:
+                    await loop.sock_connect(
+                        peer, server.sockets[0].getsockname())
+                    await asyncio.wait_for(arrived, base.TIMEOUT)
+                    proto = protos[0]
+                    await proto.until(lambda: proto.transport is not None)
+                    proto.transport.close()
+                    await proto.until(lambda: proto.lost)
+            return proto.trace
+        self.assertEqual(self.differential(scenario), [
+            ("factory", given("at-create", "at-start")),
+            ("connection_made", "factory"),
+            # close() from the main task: call_soon copies its context
+            # (3.15: the connection's own)
+            ("connection_lost", given("connection_made", "main")),
+        ])
+
+    def test_make_socket_transport_runs_in_the_given_context(self):
+        # 3.15's _make_socket_transport(context=ctx): every callback runs
+        # in ctx itself, so what they set is in ctx afterwards.
+        if not GIVEN:
+            self.skipTest("asyncio's _make_socket_transport takes no "
+                          "context= before 3.15")
+
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            VAR.set("given")
+            ctx = contextvars.copy_context()
+            VAR.set("main")
+            a, b = socket.socketpair()
+            waiter = loop.create_future()
+            proto = StreamRecorder()
+            transport = loop._make_socket_transport(
+                nonblocking(a), proto, waiter, context=ctx)
+            await waiter
+            with nonblocking(b):
+                await loop.sock_sendall(b, b"one")
+                await proto.until(lambda: proto.data == b"one")
+                VAR.set("resumer")
+                transport.pause_reading()
+                transport.resume_reading()
+                await loop.sock_sendall(b, b"two")
+                await proto.until(lambda: proto.data == b"onetwo")
+                transport.close()
+                await proto.until(lambda: proto.lost)
+            return proto.trace + [("ctx after", ctx[VAR]), ("main", VAR.get())]
+        self.assertEqual(self.differential(scenario), [
+            ("connection_made", "given"),
+            ("received(one)", "connection_made"),
+            ("received(two)", "received(one)"),
+            ("connection_lost", "received(two)"),
+            ("ctx after", "connection_lost"),
+            ("main", "resumer"),
+        ])
 
     def test_start_server_handler_sees_context_set_before_serving(self):
         # uvicorn's way: a ContextVar set before serving is visible in the
@@ -422,7 +522,8 @@ class _TransportContexts:
             # pause_writing ran in write()'s caller's own context
             ("main after write", "pause_writing"),
             # the writer Handle's copy, taken before pause_writing ran
-            ("resume_writing", "writer"),
+            # (3.15: the transport's own context)
+            ("resume_writing", given("connection_made", "writer")),
             ("connection_lost", "resume_writing"),
         ])
 
@@ -462,7 +563,7 @@ class _TransportContexts:
             return proto.trace
         self.assertEqual(self.differential(scenario), [
             ("connection_made", "main"),
-            ("connection_lost", "writer"),
+            ("connection_lost", given("connection_made", "writer")),
         ])
 
     def test_small_write_from_a_task_fails(self):
@@ -483,7 +584,7 @@ class _TransportContexts:
             return proto.trace
         self.assertEqual(self.differential(scenario), [
             ("connection_made", "main"),
-            ("connection_lost", "writer"),
+            ("connection_lost", given("connection_made", "writer")),
         ])
 
     # -- TLS over the C transport ---------------------------------------
@@ -554,7 +655,8 @@ class _TransportContexts:
 
     def test_start_tls(self):
         # start_tls pauses reading and resumes it through call_soon: the
-        # new reader's context descends from start_tls's caller's.
+        # new reader's context descends from start_tls's caller's (3.15:
+        # resume_reading takes the transport's own context).
         server_ctx, client_ctx = self.tls_contexts()
 
         async def scenario():
@@ -595,8 +697,10 @@ class _TransportContexts:
             return client.trace, srv.trace
         client, server = self.differential(scenario)
         self.assertEqual(client[0], ("connection_made", "client-main"))
-        self.assertEqual(client[1], ("received(two)", "client-upgrade"))
-        self.assertEqual(server[1], ("received(one)", "server-upgrade"))
+        self.assertEqual(client[1], ("received(two)",
+                                     given("connection_made", "client-upgrade")))
+        self.assertEqual(server[1], ("received(one)",
+                                     given("connection_made", "server-upgrade")))
 
     # -- datagram ---------------------------------------------------------
 

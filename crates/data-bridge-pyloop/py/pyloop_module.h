@@ -287,9 +287,11 @@ char *PyLoopTransport_SharedReadBuffer(size_t *size);
  * task_exit enter it around one whole loop task (one enter per read, not
  * per protocol call). `given` is for a context= argument (CPython 3.15
  * passes the server's context to _make_socket_transport): when set, every
- * watcher uses it itself instead of a copy. `deferred`: a copy of the
- * context where a write was deferred to the end of its callback
- * (SocketTransport's write rule), entered for that flush. Strong
+ * watcher uses it itself instead of a copy, and so do the transport's own
+ * call_soon()s (3.15's _SelectorTransport._call_soon). `deferred`: a copy
+ * of the context where a write was deferred to the end of its callback
+ * (SocketTransport's write rule), entered for that flush; a copy even with
+ * `given`, as asyncio's write() sends in its caller's context. Strong
  * references: the owner traverses and clears them. */
 typedef struct PyLoopContexts {
     PyObject *given, *reader, *writer, *deferred;

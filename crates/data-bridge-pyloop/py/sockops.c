@@ -105,6 +105,7 @@ static struct {
     PyObject *warn_unawaited;           /* warnings._warn_unawaited_coroutine */
     /* _socket.socket's own methods, for the direct reads (recv_direct) */
     PyObject *socket_recv, *socket_recv_into, *socket_fileno, *socket_gettimeout;
+    int accept_checks_done;             /* asyncio's _sock_accept looks at fut.done() first */
 } S;
 
 /* ------------------------------------------------------------------ */
@@ -678,13 +679,21 @@ static PyObject *accept_now(PyObject *sock)
     return pair; /* (conn, address) */
 }
 
-/* _sock_accept(fut, sock). asyncio's does not look at fut.done() first, nor
- * does this. Where asyncio's registers itself again when accept() would
- * block, this one's watcher simply stays. */
+/* _sock_accept(fut, sock). Where asyncio's looks at fut.done() first (the
+ * bug-fix releases since gh-153761: 3.13.x, 3.14+; probed), so does this: a
+ * cancellation that came before the watcher ran leaves the pending
+ * connection to the next accept. Where asyncio's does not, the connection
+ * is accepted and set_result fails, as there. Where asyncio's registers
+ * itself again when accept() would block, this one's watcher simply stays. */
 static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (check_ready_args("_sock_accept", nargs, 2) < 0)
         return NULL;
+    if (S.accept_checks_done) {
+        int done = future_done(args[0]);
+        if (done)
+            return done < 0 ? NULL : none();
+    }
     return settle(args[0], accept_now(args[1]));
 }
 
@@ -1690,6 +1699,46 @@ static int load_asyncio(void)
     return load_socket_methods();
 }
 
+/* Does asyncio's _sock_accept return at once on a done future (gh-153761)?
+ * Asked of asyncio's own, with a done stand-in future and a socket that
+ * raises on any call. */
+static const char accept_probe_source[] =
+    "from asyncio import selector_events\n"
+    "class Done:\n"
+    "    def done(self):\n"
+    "        return True\n"
+    "class Sock:\n"
+    "    def fileno(self):\n"
+    "        raise LookupError\n"
+    "    accept = fileno\n"
+    "try:\n"
+    "    selector_events.BaseSelectorEventLoop._sock_accept(None, Done(), Sock())\n"
+    "    result = True\n"
+    "except LookupError:\n"
+    "    result = False\n";
+
+static int probe_sock_accept(void)
+{
+    PyObject *globals = PyDict_New(), *ran = NULL, *result;
+    int rc = -1;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
+        goto done;
+    if (!(ran = PyRun_String(accept_probe_source, Py_file_input, globals, globals)))
+        goto done;
+    result = PyDict_GetItemString(globals, "result");
+    if (!result) {
+        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's _sock_accept");
+        goto done;
+    }
+    S.accept_checks_done = PyObject_IsTrue(result);
+    rc = S.accept_checks_done < 0 ? -1 : 0;
+done:
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
 int PyLoopSock_TypesReady(void)
 {
     int kind;
@@ -1726,5 +1775,7 @@ int PyLoopSock_TypesReady(void)
         if (!S.ready[kind])
             return -1;
     }
+    if (probe_sock_accept() < 0)
+        return -1;
     return load_asyncio();
 }

@@ -77,6 +77,7 @@ static struct {
     PyObject *logger;
     Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
     int server_attach_takes_transport;
+    int accept_aborted_continues; /* asyncio's accept loop goes on past ConnectionAbortedError */
     Py_ssize_t data_offset; /* where TransportData starts in an instance */
     PyTypeObject *socket_type;     /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
@@ -86,6 +87,7 @@ static struct {
         *str_create_future, *str_set_result, *str_set_exception, *str_max_size, *str_debug,
         *str_add_reader_after_connect, *str_call_connection_lost, *str_accept, *str_setblocking, *str_errno,
         *str_peername;
+    PyObject *kw_context; /* ("context",): call_soon's and SocketTransport's keyword */
 } T;
 
 PyTypeObject *PyLoop_SocketTransportType;
@@ -122,7 +124,23 @@ int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *fir
 
 static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
 {
-    return PyLoopTransport_CallSoon(t->loop, callable, first, second);
+    PyObject *args[5], *handle;
+    size_t n = 0;
+
+    if (!t->contexts.given)
+        return PyLoopTransport_CallSoon(t->loop, callable, first, second);
+    /* 3.15's _SelectorTransport._call_soon: call_soon(..., context=
+     * self._context), the transport's own context rather than a copy. */
+    args[n++] = (PyObject *)t->loop;
+    args[n++] = callable;
+    if (first)
+        args[n++] = first;
+    if (first && second)
+        args[n++] = second;
+    args[n] = t->contexts.given;
+    handle = PyObject_VectorcallMethod(T.str_call_soon, args, n, T.kw_context);
+    Py_XDECREF(handle);
+    return handle ? 0 : -1;
 }
 
 static int loop_debug(TransportData *t)
@@ -1648,19 +1666,25 @@ fail:
     return -1;
 }
 
-/* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None) */
+/* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None,
+ * context=None). context: 3.15's, the contextvars.Context every callback of
+ * the transport runs in (None: copies, as before 3.15). */
 static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
 {
-    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", NULL};
+    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", "context", NULL};
     TransportData *t = data_of(self);
     PyObject *loop, *sock, *protocol, *waiter = Py_None, *extra = Py_None, *server = Py_None, *fileno, *transports;
-    PyObject *method;
+    PyObject *context = Py_None, *method;
     long fd;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:SocketTransport", names, &loop, &sock, &protocol,
-                                     &waiter, &extra, &server))
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOOO:SocketTransport", names, &loop, &sock, &protocol,
+                                     &waiter, &extra, &server, &context))
         return -1;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_Format(PyExc_TypeError, "context must be a contextvars.Context or None, got %R", context);
+        return -1;
+    }
     if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
         PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
         return -1;
@@ -1671,6 +1695,10 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     }
     if (fill_extra(t, sock, extra) < 0)
         return -1;
+    if (context != Py_None) {
+        Py_INCREF(context);
+        Py_XSETREF(t->contexts.given, context);
+    }
     fileno = PyObject_CallMethod(sock, "fileno", NULL);
     fd = fileno ? PyLong_AsLong(fileno) : -1;
     Py_XDECREF(fileno);
@@ -1906,19 +1934,25 @@ static PyMethodDef transport_methods[] = {
  * the difference). Returns -1 only for KeyboardInterrupt/SystemExit; any
  * other failure is dropped, as asyncio drops it outside debug mode (the
  * caller takes debug mode to asyncio's own path). */
-static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server)
+static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server,
+                      PyObject *server_context)
 {
     PyObject *protocol = NULL, *extra = NULL, *transport = NULL;
     /* asyncio runs _accept_connection2 as a task, in its own copy of the
      * accept Handle's context: the factory's context changes stay with its
-     * connection (its callbacks see them), and the next one starts afresh. */
-    PyObject *context = PyContext_CopyCurrent();
+     * connection (its callbacks see them), and the next one starts afresh.
+     * 3.15 passes the server's context (Server._context): each connection
+     * gets a copy of it, its task runs in it and so does every callback of
+     * its transport (context=). */
+    int given = server_context != Py_None;
+    PyObject *context = given ? PyContext_Copy(server_context) : PyContext_CopyCurrent();
 
     if (context && PyContext_Enter(context) == 0) {
         protocol = PyObject_CallNoArgs(factory);
         if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
-            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server};
-            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6, NULL);
+            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server, context};
+            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6,
+                                            given ? T.kw_context : NULL);
         }
         if (PyContext_Exit(context) < 0)
             Py_CLEAR(transport);
@@ -1946,7 +1980,8 @@ static PyObject *accept_rest_function; /* accept_rest, as a callable for call_so
  * for KeyboardInterrupt/SystemExit, which end the run where asyncio's task
  * raised it; the connections after it are left for the next iteration,
  * as asyncio's tasks are. */
-static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted)
+static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted,
+                         PyObject *context)
 {
     Py_ssize_t i;
 
@@ -1959,7 +1994,7 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
         PyList_SET_ITEM(accepted, i, Py_None);
         /* Only accept()'s pairs are made (a caller's list may hold else). */
         rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
-                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server)
+                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server, context)
                  : 0;
         Py_DECREF(pair);
         if (rc < 0) {
@@ -1968,7 +2003,7 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
 
             if (rest && PyList_GET_SIZE(rest))
                 handle = PyObject_CallMethodObjArgs(loop, T.str_call_soon, accept_rest_function, loop, factory,
-                                                    server, rest, NULL);
+                                                    server, rest, context, NULL);
             if (!handle)
                 PyErr_Clear(); /* the interrupt is what the run reports */
             Py_XDECREF(handle);
@@ -1980,16 +2015,16 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
     return 0;
 }
 
-/* accept_rest(loop, protocol_factory, server, accepted): make_accepted()
- * for the connections an interrupt left behind. */
+/* accept_rest(loop, protocol_factory, server, accepted, context):
+ * make_accepted() for the connections an interrupt left behind. */
 static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4 || !PyList_CheckExact(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list)");
+    if (nargs != 5 || !PyList_CheckExact(args[3]) || (args[4] != Py_None && !PyContext_CheckExact(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list, context)");
         return NULL;
     }
-    if (make_accepted(args[0], args[1], args[2], args[3]) < 0)
+    if (make_accepted(args[0], args[1], args[2], args[3], args[4]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1997,8 +2032,11 @@ static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t
 static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void))accept_rest, METH_FASTCALL, NULL};
 
 /* asyncio's _accept_connection for a listening socket without TLS, in C:
- * at most `backlog` accepts per readiness, then each connection given its
- * protocol and transport at once, in accept order. Returns None, or
+ * at most `backlog` accepts per readiness (_loop.py passes asyncio's count:
+ * backlog + 1 in the bug-fix releases that make one more), then each
+ * connection given its protocol and transport at once, in accept order, in
+ * a copy of `context` when one is given (3.15's Server._context). Returns
+ * None, or
  * (OSError, accepts left of the backlog, the connections accepted so far)
  * on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) for _loop.py to
  * handle as asyncio does (report it, stop watching, retry later, and go on
@@ -2009,19 +2047,24 @@ static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void
  * calls them. */
 static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *loop, *factory, *sock, *server, *accepted, *result = NULL, *raised;
+    PyObject *loop, *factory, *sock, *server, *accepted, *context, *result = NULL, *raised;
     Py_ssize_t backlog, i;
 
     (void)module;
-    if (nargs != 5 && nargs != 6) {
-        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 or 6 arguments (%zd given)", nargs);
+    if (nargs < 5 || nargs > 7) {
+        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 to 7 arguments (%zd given)", nargs);
         return NULL;
     }
     loop = args[0], factory = args[1], sock = args[2], server = args[3];
+    context = nargs == 7 ? args[6] : Py_None;
+    if (context != Py_None && !PyContext_CheckExact(context)) {
+        PyErr_SetString(PyExc_TypeError, "accept_connections(): context must be a contextvars.Context or None");
+        return NULL;
+    }
     backlog = PyLong_AsSsize_t(args[4]);
     if (backlog == -1 && PyErr_Occurred())
         return NULL;
-    if (nargs == 6 && args[5] != Py_None) {
+    if (nargs >= 6 && args[5] != Py_None) {
         if (!PyList_CheckExact(args[5])) {
             PyErr_SetString(PyExc_TypeError, "accept_connections(): accepted must be a list");
             return NULL;
@@ -2052,6 +2095,10 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
             long error;
 
             Py_XDECREF(items);
+            if (T.accept_aborted_continues && PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
+                PyErr_Clear(); /* discarded, as asyncio's `continue` */
+                continue;
+            }
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)
                 || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
                 PyErr_Clear(); /* the backlog is empty */
@@ -2078,12 +2125,12 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
         }
         Py_DECREF(items);
     }
-    if (make_accepted(loop, factory, server, accepted) == 0)
+    if (make_accepted(loop, factory, server, accepted, context) == 0)
         result = (Py_INCREF(Py_None), Py_None);
     goto done;
 raise:
     raised = PyLoop_FetchException();
-    if (make_accepted(loop, factory, server, accepted) == 0)
+    if (make_accepted(loop, factory, server, accepted, context) == 0)
         PyLoop_RestoreException(raised);
     else
         Py_XDECREF(raised); /* the interrupt goes first */
@@ -2094,8 +2141,8 @@ done:
 
 static PyMethodDef accept_functions[] = {
     {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
-     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None): asyncio's accept loop, "
-     "without TLS."},
+     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None, context=None): asyncio's "
+     "accept loop, without TLS."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2137,6 +2184,44 @@ done:
     return rc;
 }
 
+/* What asyncio's accept loop does on ConnectionAbortedError: returns, as the
+ * buffer were empty (3.10 to 3.13.0), or discards that connection and goes
+ * on (the bug-fix releases since: 3.13.x, 3.14+). Asked of asyncio's own
+ * _accept_connection, with a backlog of 2 and a stand-in socket whose every
+ * accept() is aborted, as datagram.c asks its datagram transport. */
+static const char accept_probe_source[] =
+    "from asyncio import selector_events\n"
+    "class Sock:\n"
+    "    accepts = 0\n"
+    "    def accept(self):\n"
+    "        self.accepts += 1\n"
+    "        raise ConnectionAbortedError\n"
+    "sock = Sock()\n"
+    "selector_events.BaseSelectorEventLoop._accept_connection(None, None, sock, None, None, 2)\n"
+    "result = sock.accepts > 1\n";
+
+static int probe_accept_loop(void)
+{
+    PyObject *globals = PyDict_New(), *ran = NULL, *result;
+    int rc = -1;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
+        goto done;
+    if (!(ran = PyRun_String(accept_probe_source, Py_file_input, globals, globals)))
+        goto done;
+    result = PyDict_GetItemString(globals, "result");
+    if (!result) {
+        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's accept loop");
+        goto done;
+    }
+    T.accept_aborted_continues = PyObject_IsTrue(result);
+    rc = T.accept_aborted_continues < 0 ? -1 : 0;
+done:
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
 static int load_names(void)
 {
     PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
@@ -2148,7 +2233,8 @@ static int load_names(void)
         || PyLoop_ImportInto(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
         || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
-        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0)
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0
+        || probe_accept_loop() < 0)
         goto done;
     T.connlost_threshold = PyLong_AsSsize_t(threshold);
     if (T.connlost_threshold == -1 && PyErr_Occurred())
@@ -2176,7 +2262,7 @@ static int load_names(void)
         || PyLoop_InternInto(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
         || PyLoop_InternInto(&T.str_call_connection_lost, "_call_connection_lost") < 0 || PyLoop_InternInto(&T.str_accept, "accept") < 0
         || PyLoop_InternInto(&T.str_setblocking, "setblocking") < 0 || PyLoop_InternInto(&T.str_errno, "errno") < 0
-        || PyLoop_InternInto(&T.str_peername, "peername") < 0)
+        || PyLoop_InternInto(&T.str_peername, "peername") < 0 || !(T.kw_context = Py_BuildValue("(s)", "context")))
         goto done;
     rc = 0;
 done:

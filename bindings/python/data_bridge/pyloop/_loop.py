@@ -21,6 +21,29 @@ from . import _pyloop
 # (ssl_handshake_timeout; from 3.11 ssl_shutdown_timeout too), with its
 # defaults: _start_serving is called back with all of them, as asyncio does.
 _ACCEPT_TIMEOUTS = selector_events.BaseSelectorEventLoop._accept_connection.__defaults__[3:]
+# 3.15 passes the server's context after them (context=None): where it is.
+_ACCEPT_CODE = selector_events.BaseSelectorEventLoop._accept_connection.__code__
+_ACCEPT_CONTEXT = (_ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount] + ("context",)).index("context")
+
+
+def _accepts_beyond_backlog():
+    """How many accepts asyncio's accept loop makes per readiness beyond
+    the backlog: 0, or 1 in the bug-fix releases (3.13.x, 3.14+) whose loop
+    is range(backlog + 1). Asked of asyncio's own _accept_connection, with
+    a backlog of 0 and a stand-in socket that has nothing to accept."""
+    class Sock:
+        accepts = 0
+
+        def accept(self):
+            self.accepts += 1
+            raise BlockingIOError
+
+    sock = Sock()
+    selector_events.BaseSelectorEventLoop._accept_connection(None, None, sock, None, None, 0)
+    return sock.accepts
+
+
+_ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
 
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
@@ -181,9 +204,10 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
                                               **kw_timeouts)
         if not kw_timeouts:
             timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
-        left, accepted = backlog, None
+        context = kw_timeouts.get("context", timeouts[_ACCEPT_CONTEXT] if _ACCEPT_CONTEXT < len(timeouts) else None)
+        left, accepted = backlog + _ACCEPTS_BEYOND_BACKLOG, None
         while True:
-            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted)
+            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context)
             if shortage is None:
                 return None
             # Out of a system resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): as
@@ -201,8 +225,9 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
                             server, backlog, *timeouts, **kw_timeouts)
 
     # -- transports: the C ones, on the engine's stream layer ---------------
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        return _pyloop.SocketTransport(self, sock, protocol, waiter, extra, server)
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None, context=None):
+        # context: 3.15's, the Context every callback of the transport runs in.
+        return _pyloop.SocketTransport(self, sock, protocol, waiter, extra, server, context)
 
     def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
         return _pyloop.DatagramTransport(self, sock, protocol, address, waiter, extra)
@@ -214,13 +239,13 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
         return _pyloop.WritePipeTransport(self, pipe, protocol, waiter, extra)
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
-                            server_hostname=None, extra=None, server=None, **timeouts):
+                            server_hostname=None, extra=None, server=None, context=None, **timeouts):
         # asyncio's own, with asyncio's SSLProtocol over the C transport.
         # `timeouts` are ssl_handshake_timeout (and, from 3.11,
         # ssl_shutdown_timeout), as this interpreter's asyncio passes them.
         ssl_protocol = sslproto.SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname,
                                             **timeouts)
-        _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server, context=context)
         return ssl_protocol._app_transport
 
     # -- asyncio internals that would append to the (unused) _ready deque --
