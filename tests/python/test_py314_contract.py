@@ -247,6 +247,32 @@ class _CreateTaskKeywords:
 
 
 @base.both_loops
+class _EagerTaskFactory:
+
+    def setUp(self):
+        if not hasattr(asyncio, "eager_task_factory"):
+            self.skipTest("asyncio.eager_task_factory is new in 3.12")
+        super().setUp()
+
+    def test_eager_task_factory_starts_the_task_in_create_task(self):
+        loop = self.loop
+        loop.set_task_factory(asyncio.eager_task_factory)
+        steps = []
+
+        async def done_at_once():
+            steps.append("ran")
+            return "done"
+
+        async def main():
+            task = loop.create_task(done_at_once())
+            steps.append("create_task returned, done=%s" % task.done())
+            return await task
+
+        self.assertEqual(self.run_coro(main()), "done")
+        self.assertEqual(steps, ["ran", "create_task returned, done=True"])
+
+
+@base.both_loops
 class _GetEventLoop:
 
     def test_inside_a_running_loop(self):
