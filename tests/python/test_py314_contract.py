@@ -72,6 +72,15 @@ class _ThreadSafeHandle:
                          "<_ThreadSafeHandle" if THREADSAFE_HANDLE else "<Handle")
         self.assertEqual(repr(plain).split()[0], "<Handle")
 
+    @unittest.skipUnless(THREADSAFE_HANDLE, "this asyncio has no events._ThreadSafeHandle (3.14 has)")
+    def test_isinstance_of_asyncios_class(self):
+        # CPython's test_events asserts it from another thread, before that
+        # thread stops the loop: False there hangs the test.
+        handle = self.loop.call_soon_threadsafe(lambda: None)
+        self.run_briefly()
+        self.assertIsInstance(handle, asyncio.events._ThreadSafeHandle)
+        self.assertIsInstance(handle, asyncio.Handle)
+
     def test_cancel_from_other_thread_while_running(self):
         # 3.14: the other thread's cancel() returns only once the callback
         # has returned (and then marks the handle cancelled). Before: at

@@ -781,6 +781,7 @@ typedef struct ThreadSafeHandleObject {
 
 static PyTypeObject ThreadSafeHandleType;
 int PyLoop_ThreadSafeHandles;
+static PyObject *asyncio_threadsafe_handle; /* asyncio.events._ThreadSafeHandle */
 
 HandleObject *PyLoopThreadSafeHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
 {
@@ -875,6 +876,21 @@ static PyMethodDef threadsafe_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* isinstance(handle, events._ThreadSafeHandle) (and so asyncio.Handle) is
+ * true, as for asyncio's: isinstance falls back to __class__ (as for a mock
+ * with a spec), which CPython's test_events asserts from another thread
+ * before it stops the loop. type(handle) stays the C type. */
+static PyObject *threadsafe_get_class(PyObject *Py_UNUSED(handle), void *Py_UNUSED(closure))
+{
+    Py_INCREF(asyncio_threadsafe_handle);
+    return asyncio_threadsafe_handle;
+}
+
+static PyGetSetDef threadsafe_getset[] = {
+    {"__class__", (getter)threadsafe_get_class, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 /* Named as asyncio's class, for the repr ("<_ThreadSafeHandle ...>"). */
 static PyTypeObject ThreadSafeHandleType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop._ThreadSafeHandle",
@@ -887,6 +903,7 @@ static PyTypeObject ThreadSafeHandleType = {
     .tp_traverse = (traverseproc)handle_traverse,
     .tp_clear = (inquiry)handle_clear,
     .tp_methods = threadsafe_methods,
+    .tp_getset = threadsafe_getset,
 };
 
 int PyLoopHandle_TypesReady(void)
@@ -899,7 +916,10 @@ int PyLoopHandle_TypesReady(void)
     events = PyImport_ImportModule("asyncio.events");
     if (!events)
         return -1;
-    PyLoop_ThreadSafeHandles = PyObject_HasAttrString(events, "_ThreadSafeHandle");
+    asyncio_threadsafe_handle = PyObject_GetAttrString(events, "_ThreadSafeHandle");
     Py_DECREF(events);
+    if (!asyncio_threadsafe_handle)
+        PyErr_Clear();
+    PyLoop_ThreadSafeHandles = asyncio_threadsafe_handle != NULL;
     return 0;
 }
