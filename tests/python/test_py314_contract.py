@@ -6,19 +6,20 @@
   asyncio, so each version's differential test compares like with like.
 - create_task(coro, **kwargs) passes every keyword through (eager_start
   included) where asyncio's BaseEventLoop.create_task takes **kwargs.
-- asyncio.get_event_loop() inside and outside a running loop, and
-  `python -m asyncio ps`/`pstree` (3.14's task introspection of another
-  process) against a process running the loop.
+- asyncio.get_event_loop() inside a running loop (in a coroutine and in a
+  callback), and `python -m asyncio ps`/`pstree` (3.14's task
+  introspection of another process) against a process running the loop.
+- No deprecated asyncio API on the loop's own paths (3.14 deprecated
+  asyncio.iscoroutinefunction, which debug mode's callback check called).
 """
 
 import asyncio
 import inspect
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 import unittest
+import warnings
 
 import base
 import child
@@ -200,6 +201,28 @@ class _ThreadSafeHandle:
         self.assertIsInstance(errors[0]["exception"], ZeroDivisionError)
         self.assertIs(errors[0]["handle"], handle)
         self.assertFalse(handle.cancelled())
+
+
+@base.both_loops
+class _NoDeprecatedAsyncioCalls:
+
+    def test_debug_mode_callback_checks_do_not_warn(self):
+        # 3.14 deprecated asyncio.iscoroutinefunction; the loop's own
+        # debug-mode check of a callback must not call it (asyncio's uses
+        # the private _iscoroutinefunction).
+        loop = self.loop
+        loop.set_debug(True)
+        ran = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loop.call_soon(ran.append, 1)
+            loop.call_soon_threadsafe(ran.append, 2)
+            loop.call_later(0, ran.append, 3)
+            self.run_coro(asyncio.sleep(0))
+            self.run_briefly()
+        self.assertEqual(sorted(ran), [1, 2, 3])
+        self.assertEqual([str(w.message) for w in caught
+                          if issubclass(w.category, DeprecationWarning)], [])
 
 
 def create_task_takes_kwargs():

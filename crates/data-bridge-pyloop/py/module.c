@@ -21,13 +21,26 @@ int PyLoop_InternInto(PyObject **slot, const char *text)
     return *slot ? 0 : -1;
 }
 
+/* What BaseEventLoop._check_callback calls: 3.14 deprecated the public
+ * asyncio.iscoroutinefunction (it warns on every call) and checks with the
+ * private _iscoroutinefunction; older versions have only the public one. */
+static int load_iscoroutinefunction(void)
+{
+    if (PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "_iscoroutinefunction") == 0)
+        return 0;
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return -1;
+    PyErr_Clear();
+    return PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction");
+}
+
 static int load_refs(void)
 {
     if (PyLoop_ImportInto(&PyLoop_refs.format_callback_source, "asyncio.format_helpers", "_format_callback_source") < 0
         || PyLoop_ImportInto(&PyLoop_refs.extract_stack, "asyncio.format_helpers", "extract_stack") < 0
         || PyLoop_ImportInto(&PyLoop_refs.format_handle, "asyncio.base_events", "_format_handle") < 0
         || PyLoop_ImportInto(&PyLoop_refs.logger, "asyncio.log", "logger") < 0
-        || PyLoop_ImportInto(&PyLoop_refs.iscoroutinefunction, "asyncio.coroutines", "iscoroutinefunction") < 0
+        || load_iscoroutinefunction() < 0
         || PyLoop_InternInto(&PyLoop_refs.str_call_exception_handler, "call_exception_handler") < 0
         || PyLoop_InternInto(&PyLoop_refs.str_check_thread, "_check_thread") < 0
         || PyLoop_InternInto(&PyLoop_refs.str_slow_callback_duration, "slow_callback_duration") < 0)

@@ -122,7 +122,7 @@ typedef struct PyLoop_refs_t {
     PyObject *extract_stack;          /* asyncio.format_helpers.extract_stack */
     PyObject *format_handle;          /* asyncio.base_events._format_handle */
     PyObject *logger;                 /* asyncio.log.logger */
-    PyObject *iscoroutinefunction;    /* asyncio.coroutines.iscoroutinefunction */
+    PyObject *iscoroutinefunction;    /* asyncio.coroutines(._)iscoroutinefunction */
     PyObject *str_call_exception_handler;
     PyObject *str_check_thread;
     PyObject *str_slow_callback_duration;
