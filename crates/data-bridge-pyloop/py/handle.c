@@ -276,12 +276,15 @@ static void timer_dealloc(TimerHandleObject *timer)
     handle_dealloc_common(&timer->base, &timer_free_list, &PyLoop_TimerHandleType);
 }
 
+static void threadsafe_clear_free_list(void);
+
 void PyLoopHandle_ClearFreeLists(void)
 {
     while (handle_free_list.count)
         PyObject_GC_Del(handle_free_list.items[--handle_free_list.count]);
     while (timer_free_list.count)
         PyObject_GC_Del(timer_free_list.items[--timer_free_list.count]);
+    threadsafe_clear_free_list();
 }
 
 /* ------------------------------------------------------------------ */
@@ -780,18 +783,24 @@ typedef struct ThreadSafeHandleObject {
 } ThreadSafeHandleObject;
 
 static PyTypeObject ThreadSafeHandleType;
+/* Kept with their lock, so a producer thread's call_soon_threadsafe reuses
+ * both instead of allocating a lock per call. */
+static free_list threadsafe_free_list;
 int PyLoop_ThreadSafeHandles;
 static PyObject *asyncio_threadsafe_handle; /* asyncio.events._ThreadSafeHandle */
 
 HandleObject *PyLoopThreadSafeHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
 {
-    ThreadSafeHandleObject *handle = PyObject_GC_New(ThreadSafeHandleObject, &ThreadSafeHandleType);
+    int reused = threadsafe_free_list.count > 0;
+    ThreadSafeHandleObject *handle =
+        (ThreadSafeHandleObject *)free_list_take(&threadsafe_free_list, &ThreadSafeHandleType);
 
     if (!handle)
         return NULL;
     handle->running = 0;
     handle->runner = 0;
-    handle->lock = PyThread_allocate_lock();
+    if (!reused)
+        handle->lock = PyThread_allocate_lock();
     if (!handle->lock) {
         /* handle_init_fields has not run: nothing to clear yet. */
         PyObject_GC_Del(handle);
@@ -800,12 +809,28 @@ HandleObject *PyLoopThreadSafeHandle_New(PyObject *callback, PyObject *args, Loo
     return (HandleObject *)track(&handle->base, handle_init_fields(&handle->base, callback, args, loop, context));
 }
 
+/* Nobody waits on the lock (a waiter holds a reference) and nobody holds
+ * it (the run holds one too): it is free, fit for the next handle. */
 static void threadsafe_dealloc(ThreadSafeHandleObject *handle)
 {
-    /* Nobody waits on the lock: a waiter holds a reference. */
-    if (handle->lock)
+    PyObject_GC_UnTrack(handle);
+    if (handle->base.weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)handle);
+    handle_clear(&handle->base);
+    if (free_list_keep(&threadsafe_free_list, (PyObject *)handle))
+        return;
+    PyThread_free_lock(handle->lock);
+    Py_TYPE(handle)->tp_free(handle);
+}
+
+static void threadsafe_clear_free_list(void)
+{
+    while (threadsafe_free_list.count) {
+        ThreadSafeHandleObject *handle =
+            (ThreadSafeHandleObject *)threadsafe_free_list.items[--threadsafe_free_list.count];
         PyThread_free_lock(handle->lock);
-    handle_dealloc_common(&handle->base, &handle_free_list, NULL);
+        PyObject_GC_Del(handle);
+    }
 }
 
 /* Another thread's wait for the run to end, as acquiring asyncio's RLock. */
