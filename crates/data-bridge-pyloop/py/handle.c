@@ -276,12 +276,15 @@ static void timer_dealloc(TimerHandleObject *timer)
     handle_dealloc_common(&timer->base, &timer_free_list, &PyLoop_TimerHandleType);
 }
 
+static void threadsafe_clear_free_list(void);
+
 void PyLoopHandle_ClearFreeLists(void)
 {
     while (handle_free_list.count)
         PyObject_GC_Del(handle_free_list.items[--handle_free_list.count]);
     while (timer_free_list.count)
         PyObject_GC_Del(timer_free_list.items[--timer_free_list.count]);
+    threadsafe_clear_free_list();
 }
 
 /* ------------------------------------------------------------------ */
@@ -759,9 +762,189 @@ PyTypeObject PyLoop_TimerHandleType = {
     .tp_getset = timer_getset,
 };
 
+/* ------------------------------------------------------------------ */
+/* call_soon_threadsafe's handle                                        */
+/* ------------------------------------------------------------------ */
+
+/* asyncio 3.14's events._ThreadSafeHandle: cancel() and cancelled() take an
+ * RLock that _run holds while the callback runs, so another thread's cancel
+ * waits for the callback to finish (and then only marks it), and the
+ * callback's own thread gets through (the lock is reentrant). Here the GIL
+ * guards the fields; `lock` is only what another thread sleeps on, with the
+ * GIL released, while `running`. call_soon's Handle is untouched: only
+ * call_soon_threadsafe makes these, and only where asyncio has the class
+ * (PyLoop_ThreadSafeHandles), so each version's threadsafe handle cancels as
+ * its own asyncio's does. */
+typedef struct ThreadSafeHandleObject {
+    HandleObject base;
+    PyThread_type_lock lock; /* held by the runner while `running` */
+    unsigned long runner;    /* PyThread_get_thread_ident() of the runner */
+    char running;
+} ThreadSafeHandleObject;
+
+static PyTypeObject ThreadSafeHandleType;
+/* Kept with their lock, so a producer thread's call_soon_threadsafe reuses
+ * both instead of allocating a lock per call. */
+static free_list threadsafe_free_list;
+int PyLoop_ThreadSafeHandles;
+static PyObject *asyncio_threadsafe_handle; /* asyncio.events._ThreadSafeHandle */
+
+HandleObject *PyLoopThreadSafeHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context)
+{
+    int reused = threadsafe_free_list.count > 0;
+    ThreadSafeHandleObject *handle =
+        (ThreadSafeHandleObject *)free_list_take(&threadsafe_free_list, &ThreadSafeHandleType);
+
+    if (!handle)
+        return NULL;
+    handle->running = 0;
+    handle->runner = 0;
+    if (!reused)
+        handle->lock = PyThread_allocate_lock();
+    if (!handle->lock) {
+        /* handle_init_fields has not run: nothing to clear yet. */
+        PyObject_GC_Del(handle);
+        return (HandleObject *)PyErr_NoMemory();
+    }
+    return (HandleObject *)track(&handle->base, handle_init_fields(&handle->base, callback, args, loop, context));
+}
+
+/* Nobody waits on the lock (a waiter holds a reference) and nobody holds
+ * it (the run holds one too): it is free, fit for the next handle. */
+static void threadsafe_dealloc(ThreadSafeHandleObject *handle)
+{
+    PyObject_GC_UnTrack(handle);
+    if (handle->base.weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)handle);
+    handle_clear(&handle->base);
+    if (free_list_keep(&threadsafe_free_list, (PyObject *)handle))
+        return;
+    PyThread_free_lock(handle->lock);
+    Py_TYPE(handle)->tp_free(handle);
+}
+
+static void threadsafe_clear_free_list(void)
+{
+    while (threadsafe_free_list.count) {
+        ThreadSafeHandleObject *handle =
+            (ThreadSafeHandleObject *)threadsafe_free_list.items[--threadsafe_free_list.count];
+        PyThread_free_lock(handle->lock);
+        PyObject_GC_Del(handle);
+    }
+}
+
+/* Another thread's wait for the run to end, as acquiring asyncio's RLock. */
+static void threadsafe_wait(ThreadSafeHandleObject *handle)
+{
+    while (handle->running && handle->runner != PyThread_get_thread_ident()) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(handle->lock, WAIT_LOCK);
+        PyThread_release_lock(handle->lock);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+int PyLoopThreadSafeHandle_Run(HandleObject *base)
+{
+    ThreadSafeHandleObject *handle = (ThreadSafeHandleObject *)base;
+    int rc;
+
+    /* A nested _run() from the callback itself: the RLock lets it in. */
+    if (handle->running && handle->runner == PyThread_get_thread_ident())
+        return PyLoopHandle_Run(base);
+    threadsafe_wait(handle);
+    if (base->cancelled)
+        return 0;
+    /* Free unless a waiter of an earlier run is between its acquire and
+     * release, which it does without the GIL: then wait for it without. */
+    if (!PyThread_acquire_lock(handle->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(handle->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    Py_INCREF(base);
+    handle->running = 1;
+    handle->runner = PyThread_get_thread_ident();
+    rc = PyLoopHandle_Run(base); /* rechecks cancelled, as _ThreadSafeHandle._run */
+    handle->running = 0;
+    PyThread_release_lock(handle->lock);
+    Py_DECREF(base);
+    return rc;
+}
+
+static PyObject *threadsafe_cancel(ThreadSafeHandleObject *handle, PyObject *Py_UNUSED(unused))
+{
+    threadsafe_wait(handle);
+    PyLoopHandle_Cancel(&handle->base);
+    Py_RETURN_NONE;
+}
+
+static PyObject *threadsafe_cancelled(ThreadSafeHandleObject *handle, PyObject *Py_UNUSED(unused))
+{
+    threadsafe_wait(handle);
+    return PyBool_FromLong(handle->base.cancelled);
+}
+
+static PyObject *threadsafe_run_method(ThreadSafeHandleObject *handle, PyObject *Py_UNUSED(unused))
+{
+    if (PyLoopThreadSafeHandle_Run(&handle->base) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef threadsafe_methods[] = {
+    {"cancel", (PyCFunction)threadsafe_cancel, METH_NOARGS,
+     "Cancel the callback; from another thread, waits while it runs."},
+    {"cancelled", (PyCFunction)threadsafe_cancelled, METH_NOARGS,
+     "Return True if the callback was cancelled; from another thread, waits while it runs."},
+    {"_run", (PyCFunction)threadsafe_run_method, METH_NOARGS, "Run the callback now (_ThreadSafeHandle._run)."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* isinstance(handle, events._ThreadSafeHandle) (and so asyncio.Handle) is
+ * true, as for asyncio's: isinstance falls back to __class__ (as for a mock
+ * with a spec), which CPython's test_events asserts from another thread
+ * before it stops the loop. type(handle) stays the C type. */
+static PyObject *threadsafe_get_class(PyObject *Py_UNUSED(handle), void *Py_UNUSED(closure))
+{
+    Py_INCREF(asyncio_threadsafe_handle);
+    return asyncio_threadsafe_handle;
+}
+
+static PyGetSetDef threadsafe_getset[] = {
+    {"__class__", (getter)threadsafe_get_class, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* Named as asyncio's class, for the repr ("<_ThreadSafeHandle ...>"). */
+static PyTypeObject ThreadSafeHandleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop._ThreadSafeHandle",
+    .tp_doc = "Object returned by call_soon_threadsafe (asyncio.events._ThreadSafeHandle's surface).",
+    .tp_basicsize = sizeof(ThreadSafeHandleObject),
+    /* Only call_soon_threadsafe makes them (with their lock). */
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .tp_base = &PyLoop_HandleType,
+    .tp_dealloc = (destructor)threadsafe_dealloc,
+    .tp_traverse = (traverseproc)handle_traverse,
+    .tp_clear = (inquiry)handle_clear,
+    .tp_methods = threadsafe_methods,
+    .tp_getset = threadsafe_getset,
+};
+
 int PyLoopHandle_TypesReady(void)
 {
-    if (PyType_Ready(&PyLoop_HandleType) < 0)
+    PyObject *events;
+
+    if (PyType_Ready(&PyLoop_HandleType) < 0 || PyType_Ready(&PyLoop_TimerHandleType) < 0
+        || PyType_Ready(&ThreadSafeHandleType) < 0)
         return -1;
-    return PyType_Ready(&PyLoop_TimerHandleType);
+    events = PyImport_ImportModule("asyncio.events");
+    if (!events)
+        return -1;
+    asyncio_threadsafe_handle = PyObject_GetAttrString(events, "_ThreadSafeHandle");
+    Py_DECREF(events);
+    if (!asyncio_threadsafe_handle)
+        PyErr_Clear();
+    PyLoop_ThreadSafeHandles = asyncio_threadsafe_handle != NULL;
+    return 0;
 }

@@ -191,15 +191,13 @@ static inline LoopObject *handle_loop(HandleObject *handle)
 
 /* The queue's reference is released after the run: it keeps the handle
  * alive while its callback runs. KeyboardInterrupt/SystemExit end the run. */
-static void run_queued_handle(pyloop_loop *core, void *arg)
+static inline void run_queued(HandleObject *handle, int (*run)(HandleObject *))
 {
-    HandleObject *handle = arg;
     LoopObject *loop = handle_loop(handle);
-    (void)core;
     handle->queued = 0;
     if (loop->last_queued == handle)
         Py_CLEAR(loop->last_queued); /* it goes when it has run, as in asyncio */
-    if (PyLoopHandle_Run(handle) < 0)
+    if (run(handle) < 0)
         end_run_with_exception(loop);
     PyLoopLoop_RunDeferred(loop);
     /* Someone took a reference while it ran (an exception handler kept
@@ -207,6 +205,19 @@ static void run_queued_handle(pyloop_loop *core, void *arg)
     if (Py_REFCNT(handle) > 1 && !PyObject_GC_IsTracked((PyObject *)handle))
         PyObject_GC_Track(handle);
     Py_DECREF(handle);
+}
+
+static void run_queued_handle(pyloop_loop *core, void *arg)
+{
+    (void)core;
+    run_queued(arg, PyLoopHandle_Run);
+}
+
+/* call_soon_threadsafe's, where it is asyncio's _ThreadSafeHandle. */
+static void run_queued_threadsafe_handle(pyloop_loop *core, void *arg)
+{
+    (void)core;
+    run_queued(arg, PyLoopThreadSafeHandle_Run);
 }
 
 /* call_soon returned `last_queued` to its caller; by the next call_soon the
@@ -359,12 +370,16 @@ static PyObject *schedule_soon(LoopObject *self, PyObject *const *args, size_t n
         || (!threadsafe && check_thread(self) < 0) || check_callback(self, args[0], method) < 0
         || pack_args(args + 1, nargs - 1, &packed) < 0)
         return NULL;
-    handle = PyLoopHandle_New(args[0], packed, self, context);
+    handle = threadsafe && PyLoop_ThreadSafeHandles ? PyLoopThreadSafeHandle_New(args[0], packed, self, context)
+                                                    : PyLoopHandle_New(args[0], packed, self, context);
     Py_XDECREF(packed);
     if (!handle)
         return NULL;
     Py_INCREF(handle); /* the queue's reference */
-    rc = threadsafe ? pyloop_call_soon_threadsafe(self->core, run_queued_handle, handle)
+    rc = threadsafe ? pyloop_call_soon_threadsafe(self->core,
+                                                  PyLoop_ThreadSafeHandles ? run_queued_threadsafe_handle
+                                                                           : run_queued_handle,
+                                                  handle)
                     : pyloop_call_soon(self->core, run_queued_handle, handle);
     if (rc < 0) {
         Py_DECREF(handle);
@@ -953,7 +968,7 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
 
 static int is_handle_task(pyloop_callback fn)
 {
-    return fn == run_queued_handle || fn == run_timer;
+    return fn == run_queued_handle || fn == run_timer || fn == run_queued_threadsafe_handle;
 }
 
 static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))

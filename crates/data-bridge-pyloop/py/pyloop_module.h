@@ -167,6 +167,14 @@ static inline void PyLoop_RestoreException(PyObject *exception)
 /* handle.c */
 void PyLoopHandle_ClearFreeLists(void);
 int PyLoopHandle_TypesReady(void);
+/* Whether the running asyncio has events._ThreadSafeHandle (3.14: a
+ * cancel() or cancelled() from another thread waits while the callback
+ * runs); call_soon_threadsafe then returns PyLoopThreadSafeHandle_New's. */
+extern int PyLoop_ThreadSafeHandles;
+HandleObject *PyLoopThreadSafeHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context);
+/* PyLoopHandle_Run for a handle of PyLoopThreadSafeHandle_New, under its
+ * lock as asyncio's _ThreadSafeHandle._run. */
+int PyLoopThreadSafeHandle_Run(HandleObject *handle);
 /* New handles, GC-tracked, owning a reference to `loop`. `when_object`:
  * what call_at() was given (NULL: call_later's float). */
 HandleObject *PyLoopHandle_New(PyObject *callback, PyObject *args, LoopObject *loop, PyObject *context);
