@@ -324,7 +324,7 @@ class Recorder(unittest.TextTestResult):
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
         if err is not None:
-            outcome = ("fail" if issubclass(err[0], self.failureException)
+            outcome = ("fail" if issubclass(err[0], test.failureException)
                        else "error")
             self._set(test.id(), outcome, err, subtest)
 
