@@ -146,6 +146,12 @@ for v in ${sid:+$sid_pythons}; do
     if readelf -d "$so" | grep -q 'NEEDED.*libpython'; then
         fail "CPython $v: $so links libpython"; continue
     fi
+    # Its debug info names the header folders it was compiled with: $v's
+    # only, never the tools' Python's (its folder is on the path too).
+    headers=$(strings -a "$so" | grep -o 'include/python3\.[0-9]*' | sort -u | tr '\n' ' ')
+    if [ "$headers" != "include/python$v " ]; then
+        fail "CPython $v: $so compiled with the headers of ${headers:-no Python}"; continue
+    fi
     # Our .so in place of the chroot's, RECORD's hash and size with it.
     if ! "$work/tools/bin/python" - "$wheel" "$so" >>"$log" 2>&1 <<'EOF'
 import base64, hashlib, shutil, sys, zipfile
