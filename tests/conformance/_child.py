@@ -64,6 +64,7 @@ import sys
 import time
 import traceback
 import unittest
+import warnings
 
 MARKER = "@@CONFORMANCE-RESULT@@ "
 
@@ -141,18 +142,32 @@ def patch_asyncio(target, policy_cls):
     import asyncio.unix_events as ue
 
     stock_loop = ue.SelectorEventLoop
-    stock_policy = ue.DefaultEventLoopPolicy
+    # 3.14 renamed unix_events.DefaultEventLoopPolicy to
+    # _DefaultEventLoopPolicy (what _init_event_loop_policy() imports now);
+    # asyncio.DefaultEventLoopPolicy became a module __getattr__ that warns
+    # and returns it. Only names really defined are rebound (vars(), not
+    # getattr()), so that 3.14's deprecation warning stays as stock's.
+    stock_policy = (vars(ue).get("DefaultEventLoopPolicy")
+                    or vars(ue)["_DefaultEventLoopPolicy"])
     patched = []
-    for mod in (asyncio, ue):
-        for attr, old, new in (("SelectorEventLoop", stock_loop, target),
-                               ("EventLoop", stock_loop, target),
-                               ("DefaultEventLoopPolicy", stock_policy,
-                                policy_cls)):
-            if getattr(mod, attr, None) is old and old is not new:
-                setattr(mod, attr, new)
-                patched.append("%s.%s" % (mod.__name__, attr))
-    asyncio.events._event_loop_policy = None
-    asyncio.set_event_loop_policy(policy_cls())
+    with warnings.catch_warnings():
+        # 3.14+: the policy classes and calls are deprecated; the harness
+        # itself must not trip over that (-W error in a test's run).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = policy_cls()
+        for mod in (asyncio, ue):
+            for attr, old, new in (("SelectorEventLoop", stock_loop, target),
+                                   ("EventLoop", stock_loop, target),
+                                   ("DefaultEventLoopPolicy", stock_policy,
+                                    policy_cls),
+                                   ("_DefaultEventLoopPolicy", stock_policy,
+                                    policy_cls)):
+                if vars(mod).get(attr) is old and old is not new:
+                    setattr(mod, attr, new)
+                    patched.append("%s.%s" % (mod.__name__, attr))
+        asyncio.events._event_loop_policy = None
+        getattr(asyncio.events, "_set_event_loop_policy",
+                asyncio.set_event_loop_policy)(policy)
     return patched
 
 
@@ -309,7 +324,7 @@ class Recorder(unittest.TextTestResult):
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
         if err is not None:
-            outcome = ("fail" if issubclass(err[0], self.failureException)
+            outcome = ("fail" if issubclass(err[0], test.failureException)
                        else "error")
             self._set(test.id(), outcome, err, subtest)
 
@@ -388,7 +403,9 @@ def main():
             for what, make in (("new_event_loop()", factory),
                                ("EventLoopPolicy().new_event_loop()",
                                 lambda: policy_cls().new_event_loop())):
-                loop = make()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    loop = make()
                 try:
                     if not isinstance(loop, target):
                         result["notes"].append(
@@ -439,7 +456,11 @@ def main():
     import asyncio.events
     pol = asyncio.events._event_loop_policy
     result["policy_at_end"] = qualname(type(pol)) if pol is not None else None
-    result["default_policy_at_end"] = qualname(asyncio.DefaultEventLoopPolicy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        result["default_policy_at_end"] = qualname(
+            asyncio.unix_events.__dict__.get("_DefaultEventLoopPolicy")
+            or asyncio.DefaultEventLoopPolicy)
     result["tests"] = res.outcomes
     result["counts"] = counts_of(res.outcomes)
     result["failures"] = {

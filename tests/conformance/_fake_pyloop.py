@@ -8,10 +8,14 @@ child must report `_fake_pyloop.PyLoop` as the class the tests constructed.
 """
 
 import asyncio
+import asyncio.unix_events
 
-# Captured at import time, i.e. before the harness patches asyncio's names.
+# Captured at import time, i.e. before the harness patches asyncio's names
+# (3.14 made asyncio.DefaultEventLoopPolicy a deprecated alias of
+# unix_events._DefaultEventLoopPolicy).
 _StockSelectorEventLoop = asyncio.SelectorEventLoop
-_StockPolicy = asyncio.DefaultEventLoopPolicy
+_StockPolicy = (vars(asyncio.unix_events).get("_DefaultEventLoopPolicy")
+                or asyncio.unix_events.DefaultEventLoopPolicy)
 
 
 class PyLoop(_StockSelectorEventLoop):
