@@ -21,6 +21,26 @@ int PyLoop_InternInto(PyObject **slot, const char *text)
     return *slot ? 0 : -1;
 }
 
+int PyLoop_Probe(const char *source, const char *what)
+{
+    PyObject *globals = PyDict_New(), *ran = NULL, *result;
+    int rc = -1;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
+        goto done;
+    if (!(ran = PyRun_String(source, Py_file_input, globals, globals)))
+        goto done;
+    result = PyDict_GetItemString(globals, "result");
+    if (!result)
+        PyErr_Format(PyExc_RuntimeError, "could not probe %s", what);
+    else
+        rc = PyObject_IsTrue(result);
+done:
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
 /* The debug-mode callback check asyncio's base_events makes: 3.14 deprecates
  * the public asyncio.iscoroutinefunction (it warns) and checks with
  * coroutines._iscoroutinefunction. */

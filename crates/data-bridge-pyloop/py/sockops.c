@@ -1719,24 +1719,8 @@ static const char accept_probe_source[] =
 
 static int probe_sock_accept(void)
 {
-    PyObject *globals = PyDict_New(), *ran = NULL, *result;
-    int rc = -1;
-
-    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
-        goto done;
-    if (!(ran = PyRun_String(accept_probe_source, Py_file_input, globals, globals)))
-        goto done;
-    result = PyDict_GetItemString(globals, "result");
-    if (!result) {
-        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's _sock_accept");
-        goto done;
-    }
-    S.accept_checks_done = PyObject_IsTrue(result);
-    rc = S.accept_checks_done < 0 ? -1 : 0;
-done:
-    Py_XDECREF(ran);
-    Py_XDECREF(globals);
-    return rc;
+    S.accept_checks_done = PyLoop_Probe(accept_probe_source, "asyncio's _sock_accept");
+    return S.accept_checks_done < 0 ? -1 : 0;
 }
 
 int PyLoopSock_TypesReady(void)

@@ -2202,24 +2202,8 @@ static const char accept_probe_source[] =
 
 static int probe_accept_loop(void)
 {
-    PyObject *globals = PyDict_New(), *ran = NULL, *result;
-    int rc = -1;
-
-    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
-        goto done;
-    if (!(ran = PyRun_String(accept_probe_source, Py_file_input, globals, globals)))
-        goto done;
-    result = PyDict_GetItemString(globals, "result");
-    if (!result) {
-        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's accept loop");
-        goto done;
-    }
-    T.accept_aborted_continues = PyObject_IsTrue(result);
-    rc = T.accept_aborted_continues < 0 ? -1 : 0;
-done:
-    Py_XDECREF(ran);
-    Py_XDECREF(globals);
-    return rc;
+    T.accept_aborted_continues = PyLoop_Probe(accept_probe_source, "asyncio's accept loop");
+    return T.accept_aborted_continues < 0 ? -1 : 0;
 }
 
 static int load_names(void)
