@@ -11,6 +11,7 @@ that waited for the next event.
 """
 
 import asyncio
+import collections
 import os
 import socket
 import struct
@@ -267,13 +268,57 @@ class _WriteFromAnotherThread:
         self.assertEqual(self.run_coro(main(), timeout=3 * TIMEOUT), b"from a thread")
 
 
+def _asyncio_lost_rules():
+    """What the running asyncio does after connection_lost, which its
+    bug-fix releases changed (3.13.x, 3.14.x), asked of its own methods on a
+    stand-in transport rather than of the version: (writelines() once
+    _conn_lost counts and drops as write() does, the close after a drain
+    sets _conn_lost before connection_lost (gh-156512))."""
+    from asyncio import selector_events
+    cls = selector_events._SelectorSocketTransport
+
+    class Sock:
+        def send(self, data):
+            return len(data)
+
+    class Loop:
+        def _remove_writer(self, fd):
+            pass
+
+    def stand_in(conn_lost, buffer):
+        t = object.__new__(cls)
+        t._sock, t._sock_fd, t._loop, t._buffer, t._buffer_size = None, -1, Loop(), buffer, len(buffer)
+        t._conn_lost, t._closing, t._eof, t._empty_waiter = conn_lost, True, False, None
+        t._maybe_resume_protocol = lambda: None
+        return t
+
+    t = stand_in(1, collections.deque())
+    try:
+        t.writelines([b"x"])
+        writelines_counts = t._conn_lost == 2
+    except (TypeError, AttributeError):
+        writelines_counts = False
+    write_send = getattr(cls, "_write_send", None)
+    t = stand_in(0, collections.deque([memoryview(b"x")]) if write_send else bytearray(b"x"))
+    lost = []
+    t._call_connection_lost = lambda exc: lost.append(t._conn_lost)
+    t._sock = Sock()
+    try:
+        (write_send or cls._write_ready)(t)
+    finally:
+        t._sock = None
+    return writelines_counts, lost == [1]
+
+
 @both_loops
 class _WritesAfterConnectionLost:
     """Item 2: write(); close() in connection_made, and then, once
     connection_lost ran, write(), writelines() and abort(). asyncio drops
     the writes and counts them (and logs past its threshold); on 3.12+ its
-    writelines() reaches the _write_ready that _call_connection_lost set to
-    None. PyLoop crashed. Run in a child: a regression is a crash."""
+    writelines() reached the _write_ready that _call_connection_lost set to
+    None, until its bug-fix releases made it count and drop as write()
+    (_asyncio_lost_rules). PyLoop crashed. Run in a child: a regression is
+    a crash."""
 
     def test_calls_after_connection_lost_of_a_closed_transport(self):
         result, proc = child.run_child(self, r'''
@@ -328,19 +373,22 @@ got, received = loop.run_until_complete(main(loop))
 loop.close()
 report(got=got, received=received, warnings=warnings)
 ''')
-        writelines = "TypeError: 'NoneType' object is not callable" if sys.version_info >= (3, 12) else None
+        writelines_counts, _ = _asyncio_lost_rules()
+        writelines = None if writelines_counts else "TypeError: 'NoneType' object is not callable"
         child.assert_child(self, result, proc, {
             "got": [None] * 8 + [writelines, None, None, None, True],
             "received": "resp",
             # _conn_lost went 1 (close) .. 9: the writes from the 5th on log
-            # (LOG_THRESHOLD_FOR_CONNLOST_WRITES), and writelines too before 3.12.
+            # (LOG_THRESHOLD_FOR_CONNLOST_WRITES), and writelines too where it counts.
             "warnings": ["socket.send() raised exception."] * (4 if writelines else 5),
         })
 
     def test_calls_after_connection_lost_that_followed_a_drain(self):
         # close() with bytes the kernel refused: connection_lost comes from
-        # the drain and _conn_lost stays 0, so asyncio's methods reach
-        # self._loop, None by then, and raise its AttributeError.
+        # the drain. Before gh-156512 _conn_lost stays 0, so asyncio's
+        # methods reach self._loop, None by then, and raise its
+        # AttributeError; since, _conn_lost is 1: write() is counted and
+        # dropped, abort() does nothing.
         result, proc = child.run_child(self, r'''
 import socket
 class P(asyncio.Protocol):
@@ -380,8 +428,10 @@ got, received = loop.run_until_complete(main(loop))
 loop.close()
 report(got=got, received=received)
 ''')
+        _, drain_counts = _asyncio_lost_rules()
         child.assert_child(self, result, proc, {
-            "got": ["AttributeError: 'NoneType' object has no attribute 'call_exception_handler'",
+            "got": [None, None, None, None, 0] if drain_counts else
+                   ["AttributeError: 'NoneType' object has no attribute 'call_exception_handler'",
                     "AttributeError: 'NoneType' object has no attribute 'call_soon'", None, None, 0],
             "received": 8 << 20,
         })

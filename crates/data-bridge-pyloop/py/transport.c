@@ -78,6 +78,8 @@ static struct {
     Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
     int server_attach_takes_transport;
     int accept_aborted_continues; /* asyncio's accept loop goes on past ConnectionAbortedError */
+    int writelines_counts_lost;   /* writelines() once _conn_lost: counted and dropped, as write() */
+    int drain_counts_lost;        /* close after the drain sets _conn_lost before connection_lost */
     Py_ssize_t data_offset; /* where TransportData starts in an instance */
     PyTypeObject *socket_type;     /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
@@ -805,6 +807,10 @@ static void drained(TransportData *t)
         PyObject *result;
 
         Py_INCREF(loop);
+        /* gh-156512 (probe_lost_rules): from here on the transport counts
+         * and drops writes, and abort() does nothing, as after close(). */
+        if (T.drain_counts_lost)
+            t->conn_lost++;
         result = call_connection_lost(t, Py_None);
         if (!result)
             PyLoopTransport_ReportAsCallback(self, loop, T.str_call_connection_lost);
@@ -1186,6 +1192,13 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
     }
     rc = PyObject_IsTrue(list_of_data);
     if (rc <= 0) {
+        if (rc < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    /* The bug-fix releases count and drop as write() does, before looking
+     * at the items (probe_lost_rules). */
+    if (T.writelines_counts_lost && (rc = count_lost_write(t)) != 0) {
         if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
@@ -2206,6 +2219,71 @@ static int probe_accept_loop(void)
     return T.accept_aborted_continues < 0 ? -1 : 0;
 }
 
+/* What asyncio's transport does with calls after connection_lost, which its
+ * bug-fix releases changed (3.13.x, 3.14.x): writelines() once _conn_lost
+ * counts and drops as write() does (before: it buffered and called the
+ * _write_ready that _call_connection_lost set to None, a TypeError), and
+ * the close after a drain sets _conn_lost before it calls connection_lost
+ * (gh-156512; before: _conn_lost stayed 0, and a later write() or abort()
+ * reached _loop None, an AttributeError). Asked of asyncio's own methods on
+ * a stand-in transport, as probe_accept_loop asks its accept loop. */
+static const char lost_probe_source[] =
+    "import collections\n"
+    "from asyncio import selector_events\n"
+    "cls = selector_events._SelectorSocketTransport\n"
+    "class Sock:\n"
+    "    def send(self, data):\n"
+    "        return len(data)\n"
+    "class Loop:\n"
+    "    def _remove_writer(self, fd):\n"
+    "        pass\n"
+    "def stand_in(conn_lost, buffer):\n"
+    "    t = object.__new__(cls)\n"
+    "    t._sock, t._sock_fd, t._loop, t._buffer, t._buffer_size = None, -1, Loop(), buffer, len(buffer)\n"
+    "    t._conn_lost, t._closing, t._eof, t._empty_waiter = conn_lost, True, False, None\n"
+    "    t._maybe_resume_protocol = lambda: None\n"
+    "    return t\n"
+    "t = stand_in(1, collections.deque())\n"
+    "try:\n"
+    "    t.writelines([b'x'])\n"
+    "    writelines_counts = t._conn_lost == 2\n"
+    "except (TypeError, AttributeError):\n"
+    "    writelines_counts = False\n"
+    "write_send = getattr(cls, '_write_send', None)\n"
+    "t = stand_in(0, collections.deque([memoryview(b'x')]) if write_send else bytearray(b'x'))\n"
+    "lost = []\n"
+    "t._call_connection_lost = lambda exc: lost.append(t._conn_lost)\n"
+    "t._sock = Sock()\n"
+    "try:\n"
+    "    (write_send or cls._write_ready)(t)\n"
+    "finally:\n"
+    "    t._sock = None\n"
+    "drain_counts = lost == [1]\n";
+
+static int probe_lost_rules(void)
+{
+    PyObject *globals = PyDict_New(), *ran = NULL, *writelines, *drain;
+    int rc = -1;
+
+    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
+        goto done;
+    if (!(ran = PyRun_String(lost_probe_source, Py_file_input, globals, globals)))
+        goto done;
+    writelines = PyDict_GetItemString(globals, "writelines_counts");
+    drain = PyDict_GetItemString(globals, "drain_counts");
+    if (!writelines || !drain) {
+        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's transport after connection_lost");
+        goto done;
+    }
+    T.writelines_counts_lost = PyObject_IsTrue(writelines);
+    T.drain_counts_lost = PyObject_IsTrue(drain);
+    rc = T.writelines_counts_lost < 0 || T.drain_counts_lost < 0 ? -1 : 0;
+done:
+    Py_XDECREF(ran);
+    Py_XDECREF(globals);
+    return rc;
+}
+
 static int load_names(void)
 {
     PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
@@ -2218,7 +2296,7 @@ static int load_names(void)
         || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
         || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0
-        || probe_accept_loop() < 0)
+        || probe_accept_loop() < 0 || probe_lost_rules() < 0)
         goto done;
     T.connlost_threshold = PyLong_AsSsize_t(threshold);
     if (T.connlost_threshold == -1 && PyErr_Occurred())
