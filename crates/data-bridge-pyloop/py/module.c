@@ -31,10 +31,11 @@ int PyLoop_Probe(const char *source, const char *what)
     if (!(ran = PyRun_String(source, Py_file_input, globals, globals)))
         goto done;
     result = PyDict_GetItemString(globals, "result");
-    if (!result)
-        PyErr_Format(PyExc_RuntimeError, "could not probe %s", what);
-    else
-        rc = PyObject_IsTrue(result);
+    if (!result || !PyLong_Check(result) || (rc = (int)PyLong_AsLong(result)) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_RuntimeError, "could not probe %s", what);
+        rc = -1;
+    }
 done:
     Py_XDECREF(ran);
     Py_XDECREF(globals);

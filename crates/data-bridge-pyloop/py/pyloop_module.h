@@ -135,8 +135,8 @@ extern PyLoop_refs_t PyLoop_refs;
 int PyLoop_ImportInto(PyObject **slot, const char *module_name, const char *attribute);
 int PyLoop_InternInto(PyObject **slot, const char *text);
 /* Runs `source` (asking asyncio's own code how it behaves, with stand-ins)
- * in fresh globals and returns the truth of its `result`: 1 or 0, or -1 with
- * an exception set ("could not probe <what>" when it set no result). */
+ * in fresh globals and returns its `result`, a bool or a small int of flags,
+ * or -1 with an exception set ("could not probe <what>" when it set none). */
 int PyLoop_Probe(const char *source, const char *what);
 
 /* The raised exception as one object, on every supported version. */

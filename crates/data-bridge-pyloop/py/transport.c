@@ -2258,30 +2258,18 @@ static const char lost_probe_source[] =
     "    (write_send or cls._write_ready)(t)\n"
     "finally:\n"
     "    t._sock = None\n"
-    "drain_counts = lost == [1]\n";
+    "drain_counts = lost == [1]\n"
+    "result = writelines_counts | drain_counts << 1\n";
 
 static int probe_lost_rules(void)
 {
-    PyObject *globals = PyDict_New(), *ran = NULL, *writelines, *drain;
-    int rc = -1;
+    int rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
 
-    if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
-        goto done;
-    if (!(ran = PyRun_String(lost_probe_source, Py_file_input, globals, globals)))
-        goto done;
-    writelines = PyDict_GetItemString(globals, "writelines_counts");
-    drain = PyDict_GetItemString(globals, "drain_counts");
-    if (!writelines || !drain) {
-        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's transport after connection_lost");
-        goto done;
-    }
-    T.writelines_counts_lost = PyObject_IsTrue(writelines);
-    T.drain_counts_lost = PyObject_IsTrue(drain);
-    rc = T.writelines_counts_lost < 0 || T.drain_counts_lost < 0 ? -1 : 0;
-done:
-    Py_XDECREF(ran);
-    Py_XDECREF(globals);
-    return rc;
+    if (rules < 0)
+        return -1;
+    T.writelines_counts_lost = rules & 1;
+    T.drain_counts_lost = (rules >> 1) & 1;
+    return 0;
 }
 
 static int load_names(void)
