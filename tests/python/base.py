@@ -372,3 +372,15 @@ def tempdir():
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+async def next_round():
+    """Yield to the loop so that it looks at I/O and timers before resuming.
+
+    For a coroutine that waits for something in a loop (`while not done:
+    await next_round()`). `asyncio.sleep(0)` is not enough in every build:
+    the baseline phase drains its queue until it is empty, new callbacks
+    included, so a coroutine that only sleep(0)s keeps one iteration going
+    forever and the loop never polls. A timer that is due at once ends the
+    drain in every build and blocks in none."""
+    await asyncio.sleep(1e-9)

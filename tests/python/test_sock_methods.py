@@ -413,6 +413,7 @@ class _SockCancellation(_SockBase):
         # readiness come in one iteration, the cancel first. With gh-153761
         # the connection stays for the next sock_accept; before it, the
         # watcher accepts it and set_result on the cancelled future fails.
+        self.require_asyncio_iteration_semantics()
         listener = self.listener()
         checks_done = _asyncio_sock_accept_checks_done()
 

@@ -909,7 +909,7 @@ class _TransportContexts:
                 task = loop.create_task(receive())
                 await asyncio.sleep(0)
                 while not trace:  # the first recv has been tried
-                    await asyncio.sleep(0)
+                    await base.next_round()
                 VAR.set("sender")
                 await loop.sock_sendall(b, b"ping")
                 self.assertEqual(await task, b"ping")
@@ -937,7 +937,7 @@ class _TransportContexts:
                     trace.append(("acceptor after", VAR.get()))
                 task = loop.create_task(accept())
                 while not trace or trace[-1][0] != "accept":
-                    await asyncio.sleep(0)
+                    await base.next_round()
                 client = cls(socket.AF_INET, socket.SOCK_STREAM)
                 with client:
                     client.setblocking(False)

@@ -78,7 +78,7 @@ class _AcceptLoopFactories:
     def wait_for(self, predicate):
         async def poll():
             while not predicate():
-                await asyncio.sleep(0)
+                await base.next_round()
         self.run_coro(poll())
 
     def serve_one_batch(self, close_at, clients=3):
@@ -187,7 +187,7 @@ class _AcceptLoopFactories:
 
             async def until_made():
                 while "factory" not in events:
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(1e-9)  # base.next_round()
             try:
                 loop.run_until_complete(asyncio.wait_for(until_made(), 5))
             finally:
@@ -230,7 +230,7 @@ class _AcceptLoopFactories:
 
             async def until(predicate):
                 while not predicate():
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(1e-9)  # base.next_round()
             try:
                 loop.run_until_complete(asyncio.wait_for(until(lambda: False), 5))
                 interrupted = False
@@ -307,7 +307,8 @@ class _PatchedTime:
     def test_mock_time_moved_to_a_deadline_fires_it(self):
         # aiohttp's test_keepalive_expires_on_time: loop.time is a mock, its
         # return value is moved to a handle's deadline, and two sleep(0)
-        # later the handle has run.
+        # later the handle has run (asyncio's iterations: native only).
+        self.require_asyncio_iteration_semantics()
         fired = []
 
         async def main():

@@ -228,7 +228,7 @@ class _TransportReads:
 
     async def wait_for_events(self, events, count, name):
         while sum(1 for e in events if e[0] == name) < count:
-            await asyncio.sleep(0)
+            await base.next_round()
 
     # -- item 9: the exported buffer -----------------------------------------
 
@@ -471,7 +471,7 @@ class _TransportReads:
 
         async def reported():
             while not self._loop_errors:
-                await asyncio.sleep(0)
+                await base.next_round()
         self.run_until(self.loop.create_task(reported()))
         transport.max_size = 1024
         self.run_until(self.loop.create_task(self.wait_for_events(events, 1, "data_received")))

@@ -20,6 +20,7 @@ import threading
 import time
 import unittest
 
+import base
 import child
 from base import TIMEOUT, both_loops
 
@@ -146,7 +147,7 @@ class _WriteFlowControl:
                 self.assertEqual(got, b"x" * 1000)
                 protocol = made[0]
                 while "after" not in protocol.events:
-                    await asyncio.sleep(0)
+                    await base.next_round()
                 # asyncio's _maybe_pause_protocol saw an empty buffer: no
                 # pause_writing, so a drain() would not wait for a resume.
                 self.assertEqual(protocol.events, ["after"])
