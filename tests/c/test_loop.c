@@ -746,9 +746,14 @@ START_TEST(test_forked_child_never_changes_the_parents_watchers)
 {
     pyloop_loop *loop = pyloop_loop_new();
     io_probe probe = {0};
-    int pair[2], status;
+    int pair[2], report[2], status;
+    char verdict = 9;
     pid_t pid;
 
+    /* The child reports through a pipe, not its exit status: under
+     * valgrind (make check-valgrind) a child's exit runs a leak check that
+     * counts Check's own memory, still reachable, as an error. */
+    ck_assert_int_eq(pipe(report), 0);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
     ck_assert_int_eq(pyloop_fd_set_reader(loop, pair[0], on_io_drain_and_stop, &probe), 0);
     pid = fork();
@@ -757,20 +762,23 @@ START_TEST(test_forked_child_never_changes_the_parents_watchers)
         /* The child's loop works on objects of its own... */
         io_probe child_probe = {0};
         int fds[2];
+        char code = 0;
         if (pipe(fds) < 0 || pyloop_fd_set_reader(loop, fds[0], on_io_drain_and_stop, &child_probe) < 0 ||
             write(fds[1], "c", 1) != 1 || pyloop_run(loop) < 0 || child_probe.calls != 1)
-            _exit(2);
-        if (pyloop_call_soon_threadsafe(loop, stop_loop, NULL) < 0 || pyloop_run(loop) < 0)
-            _exit(3);
+            code = 2;
+        else if (pyloop_call_soon_threadsafe(loop, stop_loop, NULL) < 0 || pyloop_run(loop) < 0)
+            code = 3;
         /* ...and its clean-up leaves the parent's set alone. */
         pyloop_fd_clear_reader(loop, pair[0]);
         pyloop_fd_forget(loop, fds[0]);
         pyloop_loop_free(loop);
-        _exit(0);
+        _exit(write(report[1], &code, 1) == 1 ? 0 : 4);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status));
-    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    close(report[1]);
+    ck_assert_int_eq(read(report[0], &verdict, 1), 1);
+    ck_assert_int_eq(verdict, 0);
+    close(report[0]);
     ck_assert_int_eq(write(pair[1], "p", 1), 1);
     ck_assert_int_eq(pyloop_run(loop), 0);
     ck_assert_int_eq(probe.calls, 1);
