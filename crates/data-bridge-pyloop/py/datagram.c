@@ -1871,26 +1871,16 @@ static const char probe_source[] =
 
 static int probe_asyncio(void)
 {
-    PyObject *globals = PyDict_New(), *builtins = PyEval_GetBuiltins(), *ran = NULL, *result;
-    int rc = -1, sends_empty, tracked, base;
+    PyObject *result = PyLoop_Probe(probe_source, "asyncio's datagram transport");
     Py_ssize_t header_add, header_sub;
+    int sends_empty, tracked, base,
+        ok = result && PyArg_ParseTuple(result, "ppnnp", &sends_empty, &tracked, &header_add, &header_sub, &base);
 
-    if (!globals || PyDict_SetItemString(globals, "__builtins__", builtins) < 0)
-        goto done;
-    ran = PyRun_String(probe_source, Py_file_input, globals, globals);
-    if (!ran)
-        goto done;
-    result = PyDict_GetItemString(globals, "result");
-    if (!result || !PyArg_ParseTuple(result, "ppnnp", &sends_empty, &tracked, &header_add, &header_sub, &base))
-        goto done;
+    Py_XDECREF(result);
+    if (!ok)
+        return -1;
     D.probed = (Probed){sends_empty, tracked, header_add, header_sub, base};
-    rc = 0;
-done:
-    if (rc < 0 && !PyErr_Occurred())
-        PyErr_SetString(PyExc_RuntimeError, "could not probe asyncio's datagram transport");
-    Py_XDECREF(ran);
-    Py_XDECREF(globals);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -21,25 +21,32 @@ int PyLoop_InternInto(PyObject **slot, const char *text)
     return *slot ? 0 : -1;
 }
 
-int PyLoop_Probe(const char *source, const char *what)
+PyObject *PyLoop_Probe(const char *source, const char *what)
 {
-    PyObject *globals = PyDict_New(), *ran = NULL, *result;
-    int rc = -1;
+    PyObject *globals = PyDict_New(), *ran = NULL, *result = NULL;
 
     if (!globals || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
         goto done;
     if (!(ran = PyRun_String(source, Py_file_input, globals, globals)))
         goto done;
     result = PyDict_GetItemString(globals, "result");
-    if (!result || !PyLong_Check(result) || (rc = (int)PyLong_AsLong(result)) < 0) {
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_RuntimeError, "could not probe %s", what);
-        rc = -1;
-    }
+    if (result)
+        Py_INCREF(result);
+    else
+        PyErr_Format(PyExc_RuntimeError, "could not probe %s", what);
 done:
     Py_XDECREF(ran);
     Py_XDECREF(globals);
-    return rc;
+    return result;
+}
+
+int PyLoop_ProbeFlag(const char *source, const char *what)
+{
+    PyObject *result = PyLoop_Probe(source, what);
+    int flag = result ? PyObject_IsTrue(result) : -1;
+
+    Py_XDECREF(result);
+    return flag;
 }
 
 /* The debug-mode callback check asyncio's base_events makes: 3.14 deprecates

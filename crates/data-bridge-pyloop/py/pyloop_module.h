@@ -135,9 +135,11 @@ extern PyLoop_refs_t PyLoop_refs;
 int PyLoop_ImportInto(PyObject **slot, const char *module_name, const char *attribute);
 int PyLoop_InternInto(PyObject **slot, const char *text);
 /* Runs `source` (asking asyncio's own code how it behaves, with stand-ins)
- * in fresh globals and returns its `result`, a bool or a small int of flags,
- * or -1 with an exception set ("could not probe <what>" when it set none). */
-int PyLoop_Probe(const char *source, const char *what);
+ * in fresh globals and returns its `result` (a new reference), or NULL with
+ * an exception set ("could not probe <what>" when it set none). ProbeFlag:
+ * the truth of that result, 1 or 0, or -1. */
+PyObject *PyLoop_Probe(const char *source, const char *what);
+int PyLoop_ProbeFlag(const char *source, const char *what);
 
 /* The raised exception as one object, on every supported version. */
 static inline PyObject *PyLoop_FetchException(void)

@@ -1719,7 +1719,7 @@ static const char accept_probe_source[] =
 
 static int probe_sock_accept(void)
 {
-    S.accept_checks_done = PyLoop_Probe(accept_probe_source, "asyncio's _sock_accept");
+    S.accept_checks_done = PyLoop_ProbeFlag(accept_probe_source, "asyncio's _sock_accept");
     return S.accept_checks_done < 0 ? -1 : 0;
 }
 

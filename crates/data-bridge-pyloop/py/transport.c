@@ -2215,7 +2215,7 @@ static const char accept_probe_source[] =
 
 static int probe_accept_loop(void)
 {
-    T.accept_aborted_continues = PyLoop_Probe(accept_probe_source, "asyncio's accept loop");
+    T.accept_aborted_continues = PyLoop_ProbeFlag(accept_probe_source, "asyncio's accept loop");
     return T.accept_aborted_continues < 0 ? -1 : 0;
 }
 
@@ -2259,16 +2259,18 @@ static const char lost_probe_source[] =
     "finally:\n"
     "    t._sock = None\n"
     "drain_counts = lost == [1]\n"
-    "result = writelines_counts | drain_counts << 1\n";
+    "result = (writelines_counts, drain_counts)\n";
 
 static int probe_lost_rules(void)
 {
-    int rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
+    PyObject *rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
+    int writelines, drain, ok = rules && PyArg_ParseTuple(rules, "pp", &writelines, &drain);
 
-    if (rules < 0)
+    Py_XDECREF(rules);
+    if (!ok)
         return -1;
-    T.writelines_counts_lost = rules & 1;
-    T.drain_counts_lost = (rules >> 1) & 1;
+    T.writelines_counts_lost = writelines;
+    T.drain_counts_lost = drain;
     return 0;
 }
 
