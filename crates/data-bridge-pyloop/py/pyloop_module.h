@@ -239,7 +239,7 @@ PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t 
 PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 #endif
 
-/* transport.c */
+/* socket_transport.c */
 extern PyTypeObject *PyLoop_SocketTransportType;
 int PyLoopTransport_TypeReady(PyObject *module);
 /* A C transport type over asyncio's Python classes (bases; the first is the
@@ -251,7 +251,7 @@ int PyLoopTransport_TypeReady(PyObject *module);
 PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
                                            size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset);
 
-/* Helpers transport.c shares with the other transports (pipe.c). */
+/* Helpers socket_transport.c shares with the other transports (pipe_transport.c). */
 /* loop.call_soon(callable, first, second) (NULL ends the arguments); the
  * handle is dropped. */
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
@@ -316,13 +316,13 @@ void PyLoopContexts_Exit(void *entered, PyObject *owner);
 int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg);
 void PyLoopContexts_Clear(PyLoopContexts *contexts);
 
-/* pipe.c: ReadPipeTransport and WritePipeTransport, asyncio's
+/* pipe_transport.c: ReadPipeTransport and WritePipeTransport, asyncio's
  * _UnixReadPipeTransport / _UnixWritePipeTransport. */
 extern PyTypeObject *PyLoop_ReadPipeTransportType;
 extern PyTypeObject *PyLoop_WritePipeTransportType;
 int PyLoopPipe_TypesReady(PyObject *module);
 
-/* datagram.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
+/* datagram_transport.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
 extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_TypeReady(PyObject *module);
 

@@ -2201,7 +2201,7 @@ done:
  * buffer were empty (3.10 to 3.13.0), or discards that connection and goes
  * on (the bug-fix releases since: 3.13.x, 3.14+). Asked of asyncio's own
  * _accept_connection, with a backlog of 2 and a stand-in socket whose every
- * accept() is aborted, as datagram.c asks its datagram transport. */
+ * accept() is aborted, as datagram_transport.c asks its datagram transport. */
 static const char accept_probe_source[] =
     "from asyncio import selector_events\n"
     "class Sock:\n"
