@@ -1970,7 +1970,7 @@ done:
 /* Built at run time: the layout starts where _FlowControlMixin's ends. */
 static PyMemberDef dg_members[3];
 
-int PyLoopDatagram_TypeReady(PyObject *module)
+int PyLoopDatagram_Add(PyObject *module)
 {
     PyObject *bases;
     PyType_Slot slots[] = {

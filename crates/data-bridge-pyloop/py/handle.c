@@ -102,7 +102,7 @@ static int handle_init_fields(HandleObject *handle, PyObject *callback, PyObject
         /* Like asyncio: the stack of the code that scheduled the callback
          * (call_soon itself has no Python frame here, so nothing to drop). */
         PyObject *frame = (PyObject *)PyEval_GetFrame();
-        handle->source_traceback = PyObject_CallFunctionObjArgs(PyLoop_refs.extract_stack, frame ? frame : Py_None, NULL);
+        handle->source_traceback = PyObject_CallFunctionObjArgs(PyLoop_asyncio.extract_stack, frame ? frame : Py_None, NULL);
         if (!handle->source_traceback)
             return -1;
     }
@@ -301,14 +301,14 @@ static PyObject *format_callback(HandleObject *handle)
     LoopObject *loop = (LoopObject *)handle->loop;
     if (loop && loop->debug) {
         PyObject *positional = PyTuple_Pack(2, callback, args), *keywords = Py_BuildValue("{sO}", "debug", Py_True);
-        PyObject *result = positional && keywords ? PyObject_Call(PyLoop_refs.format_callback_source, positional, keywords)
+        PyObject *result = positional && keywords ? PyObject_Call(PyLoop_asyncio.format_callback_source, positional, keywords)
                                                   : NULL;
         Py_XDECREF(positional);
         Py_XDECREF(keywords);
         return result;
     }
 #endif
-    return PyObject_CallFunctionObjArgs(PyLoop_refs.format_callback_source, callback, args, NULL);
+    return PyObject_CallFunctionObjArgs(PyLoop_asyncio.format_callback_source, callback, args, NULL);
 }
 
 /* Handle._run's except-clause for an ordinary exception: the loop's
@@ -340,7 +340,7 @@ int PyLoopHandle_ReportError(HandleObject *handle)
         goto fail;
     if (handle->source_traceback && PyDict_SetItemString(context, "source_traceback", handle->source_traceback) < 0)
         goto fail;
-    result = PyObject_CallMethodObjArgs(handle->loop, PyLoop_refs.str_call_exception_handler, context, NULL);
+    result = PyObject_CallMethodObjArgs(handle->loop, PyLoop_str.call_exception_handler, context, NULL);
     if (!result)
         goto fail;
     Py_DECREF(result);
@@ -389,7 +389,7 @@ static void warn_if_slow(HandleObject *handle, double started)
     double elapsed = pyloop_time(loop->core) - started, limit;
     PyObject *limit_object, *formatted, *result;
 
-    limit_object = PyObject_GetAttr((PyObject *)loop, PyLoop_refs.str_slow_callback_duration);
+    limit_object = PyObject_GetAttr((PyObject *)loop, PyLoop_str.slow_callback_duration);
     if (!limit_object) {
         PyErr_Clear();
         return;
@@ -402,12 +402,12 @@ static void warn_if_slow(HandleObject *handle, double started)
     }
     if (elapsed < limit)
         return;
-    formatted = PyObject_CallFunctionObjArgs(PyLoop_refs.format_handle, (PyObject *)handle, NULL);
+    formatted = PyObject_CallFunctionObjArgs(PyLoop_asyncio.format_handle, (PyObject *)handle, NULL);
     if (!formatted) {
         PyErr_Clear();
         return;
     }
-    result = PyObject_CallMethod(PyLoop_refs.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
+    result = PyObject_CallMethod(PyLoop_asyncio.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
                                  elapsed);
     Py_DECREF(formatted);
     if (!result)
@@ -931,7 +931,7 @@ static PyTypeObject ThreadSafeHandleType = {
     .tp_getset = threadsafe_getset,
 };
 
-int PyLoopHandle_TypesReady(void)
+int PyLoopHandle_Add(PyObject *module)
 {
     PyObject *events;
 
@@ -946,5 +946,6 @@ int PyLoopHandle_TypesReady(void)
     if (!asyncio_threadsafe_handle)
         PyErr_Clear();
     PyLoop_ThreadSafeHandles = asyncio_threadsafe_handle != NULL;
-    return 0;
+    return PyModule_AddType(module, &PyLoop_HandleType) < 0 || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 ? -1
+                                                                                                                  : 0;
 }

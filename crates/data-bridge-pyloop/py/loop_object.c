@@ -60,7 +60,6 @@ static void after_wait(pyloop_loop *core, void *context)
 /* a replaced `time`                                                   */
 /* ------------------------------------------------------------------ */
 
-static PyObject *str_time; /* "time", interned */
 static PyObject *loop_time(LoopObject *self, PyObject *unused);
 
 /* The engine's clock while `time` is replaced: self.time(), as asyncio's
@@ -75,7 +74,7 @@ static double overridden_now(pyloop_loop *core, void *context)
 
     if (self->pending_exception)
         return NAN; /* the run ends already */
-    now = PyObject_CallMethodNoArgs((PyObject *)self, str_time);
+    now = PyObject_CallMethodNoArgs((PyObject *)self, PyLoop_str.time);
     seconds = now ? PyFloat_AsDouble(now) : -1.0;
     Py_XDECREF(now);
     if (seconds == -1.0 && PyErr_Occurred()) {
@@ -97,7 +96,7 @@ static double overridden_now(pyloop_loop *core, void *context)
  * then raises what asyncio's self.time() would. */
 static void sync_clock(LoopObject *self)
 {
-    PyObject *method = PyObject_GetAttr((PyObject *)self, str_time);
+    PyObject *method = PyObject_GetAttr((PyObject *)self, PyLoop_str.time);
     int own = method && PyCFunction_Check(method) && PyCFunction_GET_SELF(method) == (PyObject *)self
               && PyCFunction_GET_FUNCTION(method) == (PyCFunction)loop_time;
 
@@ -116,7 +115,7 @@ static int loop_setattro(PyObject *self, PyObject *name, PyObject *value)
     int rc = PyObject_GenericSetAttr(self, name, value);
 
     if (rc == 0 && PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 4
-        && PyUnicode_Compare(name, str_time) == 0)
+        && PyUnicode_Compare(name, PyLoop_str.time) == 0)
         sync_clock((LoopObject *)self);
     return rc;
 }
@@ -268,7 +267,7 @@ static int check_callback(LoopObject *self, PyObject *callback, const char *meth
         return -1;
     }
     if (self->debug) {
-        PyObject *is_coroutine = PyObject_CallFunctionObjArgs(PyLoop_refs.iscoroutinefunction, callback, NULL);
+        PyObject *is_coroutine = PyObject_CallFunctionObjArgs(PyLoop_asyncio.iscoroutinefunction, callback, NULL);
         int truth = is_coroutine ? PyObject_IsTrue(is_coroutine) : -1;
         Py_XDECREF(is_coroutine);
         if (truth < 0)
@@ -286,7 +285,7 @@ static int check_thread(LoopObject *self)
     PyObject *result;
     if (!self->debug)
         return 0;
-    result = PyObject_CallMethodObjArgs((PyObject *)self, PyLoop_refs.str_check_thread, NULL);
+    result = PyObject_CallMethodObjArgs((PyObject *)self, PyLoop_str._check_thread, NULL);
     if (!result)
         return -1;
     Py_DECREF(result);
@@ -483,7 +482,7 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
         return NULL;
     if (self->clock_overridden && args[0] != Py_None) {
         /* asyncio's call_at(self.time() + delay, ...): when() is that sum. */
-        PyObject *now = PyObject_CallMethodNoArgs((PyObject *)self, str_time), *sum, *timer;
+        PyObject *now = PyObject_CallMethodNoArgs((PyObject *)self, PyLoop_str.time), *sum, *timer;
 
         sum = now ? PyNumber_Add(now, args[0]) : NULL;
         Py_XDECREF(now);
@@ -1292,9 +1291,7 @@ PyTypeObject PyLoop_LoopType = {
     .tp_setattro = loop_setattro,
 };
 
-int PyLoopLoop_TypeReady(void)
+int PyLoopLoop_Add(PyObject *module)
 {
-    if (PyLoop_InternInto(&str_time, "time") < 0)
-        return -1;
-    return PyType_Ready(&PyLoop_LoopType);
+    return PyModule_AddType(module, &PyLoop_LoopType);
 }

@@ -1115,7 +1115,7 @@ static PyTypeObject *make_type(const char *name, const char *doc, PyObject *base
     return type;
 }
 
-int PyLoopPipe_TypesReady(PyObject *module)
+int PyLoopPipe_Add(PyObject *module)
 {
     PyObject *max_size;
     int rc;

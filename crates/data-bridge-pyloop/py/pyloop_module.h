@@ -50,8 +50,7 @@
 #ifndef PYLOOP_PY_MODULE_H
 #define PYLOOP_PY_MODULE_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "names.h"
 
 #include "loop.h"
 
@@ -116,63 +115,9 @@ extern PyTypeObject PyLoop_LoopType;
 extern PyTypeObject PyLoop_HandleType;
 extern PyTypeObject PyLoop_TimerHandleType;
 
-/* Python objects the extension calls on slow paths, imported once. */
-typedef struct PyLoop_refs_t {
-    PyObject *format_callback_source; /* asyncio.format_helpers._format_callback_source */
-    PyObject *extract_stack;          /* asyncio.format_helpers.extract_stack */
-    PyObject *format_handle;          /* asyncio.base_events._format_handle */
-    PyObject *logger;                 /* asyncio.log.logger */
-    PyObject *iscoroutinefunction;    /* asyncio.coroutines.(_)iscoroutinefunction */
-    PyObject *str_call_exception_handler;
-    PyObject *str_check_thread;
-    PyObject *str_slow_callback_duration;
-} PyLoop_refs_t;
-extern PyLoop_refs_t PyLoop_refs;
-
-/* module.c: *slot = module_name.attribute (a new reference), or the
- * interned string; 0, or -1 with an exception. Every file's set-up uses
- * them. */
-int PyLoop_ImportInto(PyObject **slot, const char *module_name, const char *attribute);
-int PyLoop_InternInto(PyObject **slot, const char *text);
-/* Runs `source` (asking asyncio's own code how it behaves, with stand-ins)
- * in fresh globals and returns its `result` (a new reference), or NULL with
- * an exception set ("could not probe <what>" when it set none). ProbeFlag:
- * the truth of that result, 1 or 0, or -1. */
-PyObject *PyLoop_Probe(const char *source, const char *what);
-int PyLoop_ProbeFlag(const char *source, const char *what);
-
-/* The raised exception as one object, on every supported version. */
-static inline PyObject *PyLoop_FetchException(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyErr_NormalizeException(&type, &value, &traceback);
-    if (value && traceback)
-        PyException_SetTraceback(value, traceback);
-    Py_XDECREF(type);
-    Py_XDECREF(traceback);
-    return value;
-#endif
-}
-
-/* Steals the reference. */
-static inline void PyLoop_RestoreException(PyObject *exception)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(exception);
-#else
-    PyObject *type = (PyObject *)Py_TYPE(exception);
-    Py_INCREF(type);
-    PyErr_Restore(type, exception, PyException_GetTraceback(exception));
-#endif
-}
-
 /* handle.c */
 void PyLoopHandle_ClearFreeLists(void);
-int PyLoopHandle_TypesReady(void);
+int PyLoopHandle_Add(PyObject *module);
 /* Whether the running asyncio has events._ThreadSafeHandle (3.14: a
  * cancel() or cancelled() from another thread waits while the callback
  * runs); call_soon_threadsafe then returns PyLoopThreadSafeHandle_New's. */
@@ -200,7 +145,7 @@ int PyLoopHandle_ReportError(HandleObject *handle);
 int PyLoopHandle_TraverseContents(HandleObject *handle, visitproc visit, void *arg);
 
 /* loop_object.c */
-int PyLoopLoop_TypeReady(void);
+int PyLoopLoop_Add(PyObject *module);
 /* Queues `entry` (once) to run when the running callback returns; takes a
  * reference to entry->owner. Only while an iteration is under way: returns
  * 0 without queueing otherwise, and the caller does the work now. */
@@ -227,7 +172,7 @@ int PyLoopLoop_RemoveWatcher(LoopObject *loop, PyObject *fileobj, int event);
  * for one) that tries the system call when first resumed and waits on a
  * watcher of the loop's fd table (PyLoopLoop_AddWatcher) only when it would
  * block, as asyncio's selector loop does. */
-int PyLoopSock_TypesReady(void);
+int PyLoopSock_Add(PyObject *module);
 PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
@@ -241,7 +186,7 @@ PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf
 
 /* socket_transport.c */
 extern PyTypeObject *PyLoop_SocketTransportType;
-int PyLoopTransport_TypeReady(PyObject *module);
+int PyLoopSocketTransport_Add(PyObject *module);
 /* A C transport type over asyncio's Python classes (bases; the first is the
  * layout base, _FlowControlMixin): its C data (data_size bytes, __dict__
  * and weak-reference slots at dict_at and weaklist_at within it) starts at
@@ -320,10 +265,10 @@ void PyLoopContexts_Clear(PyLoopContexts *contexts);
  * _UnixReadPipeTransport / _UnixWritePipeTransport. */
 extern PyTypeObject *PyLoop_ReadPipeTransportType;
 extern PyTypeObject *PyLoop_WritePipeTransportType;
-int PyLoopPipe_TypesReady(PyObject *module);
+int PyLoopPipe_Add(PyObject *module);
 
 /* datagram_transport.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
 extern PyTypeObject *PyLoop_DatagramTransportType;
-int PyLoopDatagram_TypeReady(PyObject *module);
+int PyLoopDatagram_Add(PyObject *module);
 
 #endif

@@ -2342,7 +2342,7 @@ PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, s
 /* Built at run time: the layout starts where _FlowControlMixin's ends. */
 static PyMemberDef transport_members[3];
 
-int PyLoopTransport_TypeReady(PyObject *module)
+int PyLoopSocketTransport_Add(PyObject *module)
 {
     PyObject *bases, *sendfile_mode = NULL, *try_native = NULL;
     PyType_Slot slots[] = {

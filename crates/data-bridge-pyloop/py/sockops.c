@@ -88,7 +88,7 @@ static const sock_method sock_methods[SOCK_KINDS] = {
     [SOCK_ACCEPT] = {"sock_accept", "BaseSelectorEventLoop.sock_accept", {"sock", NULL, NULL}, 1, 1},
 };
 
-/* Names, constants and asyncio objects, set up once by PyLoopSock_TypesReady. */
+/* Names, constants and asyncio objects, set up once by PyLoopSock_Add. */
 static struct {
     PyObject *recv, *recv_into, *recvfrom, *recvfrom_into, *send, *sendto, *connect, *accept, *setblocking;
     PyObject *fileno, *gettimeout, *getsockopt, *family, *type, *proto, *loop;
@@ -1723,10 +1723,11 @@ static int probe_sock_accept(void)
     return S.accept_checks_done < 0 ? -1 : 0;
 }
 
-int PyLoopSock_TypesReady(void)
+int PyLoopSock_Add(PyObject *module)
 {
     int kind;
 
+    (void)module;
     if (PyType_Ready(&SockCoroType) < 0 || PyType_Ready(&SockDoneType) < 0)
         return -1;
     if (PyLoop_InternInto(&S.recv, "recv") < 0 || PyLoop_InternInto(&S.recv_into, "recv_into") < 0 || PyLoop_InternInto(&S.recvfrom, "recvfrom") < 0
