@@ -47,6 +47,7 @@
  * outlives the future's completion but by the callbacks already queued.
  */
 #include "pyloop_module.h"
+#include "args.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -70,23 +71,22 @@ enum sock_kind {
 };
 
 typedef struct sock_method {
-    const char *name;     /* the method */
-    const char *qualname; /* what asyncio's coroutine is called */
-    const char *params[3];
-    int required, total;
+    const char *name;    /* the method */
+    PyLoopParams params; /* params.qualname: what asyncio's coroutine is called */
 } sock_method;
 
+#define SOCK_METHOD(name, ...) {name, {"BaseSelectorEventLoop." name, __VA_ARGS__}}
 static const sock_method sock_methods[SOCK_KINDS] = {
-    [SOCK_RECV] = {"sock_recv", "BaseSelectorEventLoop.sock_recv", {"sock", "n", NULL}, 2, 2},
-    [SOCK_RECV_INTO] = {"sock_recv_into", "BaseSelectorEventLoop.sock_recv_into", {"sock", "buf", NULL}, 2, 2},
-    [SOCK_RECVFROM] = {"sock_recvfrom", "BaseSelectorEventLoop.sock_recvfrom", {"sock", "bufsize", NULL}, 2, 2},
-    [SOCK_RECVFROM_INTO] = {"sock_recvfrom_into", "BaseSelectorEventLoop.sock_recvfrom_into",
-                            {"sock", "buf", "nbytes"}, 2, 3},
-    [SOCK_SENDALL] = {"sock_sendall", "BaseSelectorEventLoop.sock_sendall", {"sock", "data", NULL}, 2, 2},
-    [SOCK_SENDTO] = {"sock_sendto", "BaseSelectorEventLoop.sock_sendto", {"sock", "data", "address"}, 3, 3},
-    [SOCK_CONNECT] = {"sock_connect", "BaseSelectorEventLoop.sock_connect", {"sock", "address", NULL}, 2, 2},
-    [SOCK_ACCEPT] = {"sock_accept", "BaseSelectorEventLoop.sock_accept", {"sock", NULL, NULL}, 1, 1},
+    [SOCK_RECV] = SOCK_METHOD("sock_recv", {"sock", "n"}, 2, 2),
+    [SOCK_RECV_INTO] = SOCK_METHOD("sock_recv_into", {"sock", "buf"}, 2, 2),
+    [SOCK_RECVFROM] = SOCK_METHOD("sock_recvfrom", {"sock", "bufsize"}, 2, 2),
+    [SOCK_RECVFROM_INTO] = SOCK_METHOD("sock_recvfrom_into", {"sock", "buf", "nbytes"}, 2, 3),
+    [SOCK_SENDALL] = SOCK_METHOD("sock_sendall", {"sock", "data"}, 2, 2),
+    [SOCK_SENDTO] = SOCK_METHOD("sock_sendto", {"sock", "data", "address"}, 3, 3),
+    [SOCK_CONNECT] = SOCK_METHOD("sock_connect", {"sock", "address"}, 2, 2),
+    [SOCK_ACCEPT] = SOCK_METHOD("sock_accept", {"sock"}, 1, 1),
 };
+#undef SOCK_METHOD
 
 /* Names, constants and asyncio objects, set up once by PyLoopSock_Add. */
 static struct {
@@ -1412,7 +1412,7 @@ static void coro_dealloc(SockCoro *self)
 
 static PyObject *coro_repr(SockCoro *self)
 {
-    return PyUnicode_FromFormat("<coroutine object %s at %p>", sock_methods[self->kind].qualname, (void *)self);
+    return PyUnicode_FromFormat("<coroutine object %s at %p>", sock_methods[self->kind].params.qualname, (void *)self);
 }
 
 static PyObject *coro_get_name(SockCoro *self, void *Py_UNUSED(closure))
@@ -1497,85 +1497,12 @@ static PyTypeObject SockCoroType = {
 /* the methods: argument binding as Python's, then a coroutine         */
 /* ------------------------------------------------------------------ */
 
-static const char *error_prefix(int kind)
-{
-#if PY_VERSION_HEX >= 0x030A0000
-    return sock_methods[kind].qualname;
-#else
-    return sock_methods[kind].name;
-#endif
-}
-
-/* "'a'", "'a' and 'b'", "'a', 'b', and 'c'" */
-static PyObject *missing_names(const char *names[], int count)
-{
-    switch (count) {
-    case 1:
-        return PyUnicode_FromFormat("'%s'", names[0]);
-    case 2:
-        return PyUnicode_FromFormat("'%s' and '%s'", names[0], names[1]);
-    default:
-        return PyUnicode_FromFormat("'%s', '%s', and '%s'", names[0], names[1], names[2]);
-    }
-}
-
-/* Binds the call's arguments to the method's parameters, with the errors a
- * Python function's call gives. `bound` gets borrowed references. */
-static int bind_arguments(int kind, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **bound)
-{
-    const sock_method *method = &sock_methods[kind];
-    const char *missing[3];
-    Py_ssize_t i, positional = nargs < method->total ? nargs : method->total;
-    int j, count = 0;
-
-    for (j = 0; j < 3; j++)
-        bound[j] = j < positional ? args[j] : NULL;
-    for (i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-        for (j = 0; j < method->total; j++)
-            if (PyUnicode_CompareWithASCIIString(name, method->params[j]) == 0)
-                break;
-        if (j == method->total) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", error_prefix(kind), name);
-            return -1;
-        }
-        if (bound[j] || j < nargs) {
-            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", error_prefix(kind),
-                         method->params[j]);
-            return -1;
-        }
-        bound[j] = args[nargs + i];
-    }
-    if (nargs > method->total) {
-        if (method->required == method->total)
-            PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments but %zd were given", error_prefix(kind),
-                         method->total + 1, nargs + 1);
-        else
-            PyErr_Format(PyExc_TypeError, "%s() takes from %d to %d positional arguments but %zd were given",
-                         error_prefix(kind), method->required + 1, method->total + 1, nargs + 1);
-        return -1;
-    }
-    for (j = 0; j < method->required; j++)
-        if (!bound[j])
-            missing[count++] = method->params[j];
-    if (count) {
-        PyObject *names = missing_names(missing, count);
-        if (names) {
-            PyErr_Format(PyExc_TypeError, "%s() missing %d required positional argument%s: %U", error_prefix(kind),
-                         count, count > 1 ? "s" : "", names);
-            Py_DECREF(names);
-        }
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    PyObject *bound[3];
+    PyObject *bound[PYLOOP_MAX_PARAMS];
     SockCoro *self;
 
-    if (bind_arguments(kind, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
+    if (PyLoopArgs_Bind(&sock_methods[kind].params, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
         return NULL;
     self = PyObject_GC_New(SockCoro, &SockCoroType);
     if (!self)
@@ -1754,7 +1681,7 @@ int PyLoopSock_Add(PyObject *module)
         return -1;
     for (kind = 0; kind < SOCK_KINDS; kind++) {
         if (PyLoop_InternInto(&S.names[kind], sock_methods[kind].name) < 0
-            || PyLoop_InternInto(&S.qualnames[kind], sock_methods[kind].qualname) < 0)
+            || PyLoop_InternInto(&S.qualnames[kind], sock_methods[kind].params.qualname) < 0)
             return -1;
         S.ready[kind] = PyCFunction_NewEx(&ready_functions[kind], NULL, NULL);
         if (!S.ready[kind])
