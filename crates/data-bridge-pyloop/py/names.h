@@ -142,6 +142,14 @@ static inline int PyLoop_IsFatalToRun(void)
     return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
 }
 
+/* The raised exception is BlockingIOError or InterruptedError: the socket
+ * call would block, and asyncio tries again when the fd is ready. It only
+ * tests: the caller clears the exception (PyErr_Clear) when it drops it. */
+static inline int PyLoop_WouldBlock(void)
+{
+    return PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError);
+}
+
 /* A new reference to `object`, or to None for NULL: what a getter of an
  * attribute asyncio sets to None returns. */
 static inline PyObject *PyLoop_NewRefOrNone(PyObject *object)
