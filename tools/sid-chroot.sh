@@ -29,6 +29,8 @@ root=${PYLOOP_SID_CHROOT:-/var/cache/pyloop/sid-chroot}
 # What the build and the tests need inside: the interpreters with their
 # headers, venv and CPython's own test suite (test_asyncio, for the
 # conformance runs), the compiler and the tools configure and make call.
+# Not here: python3.13-dev and valgrind, which only docs/benchmarks.md's
+# one-off callgrind comparison of 3.13/3.14/3.15 used (installed by hand).
 packages="python3.14-dev python3.14-venv libpython3.14-testsuite
 python3.15-dev python3.15-venv libpython3.15-testsuite
 gcc libc6-dev make autoconf automake libtool pkg-config check ca-certificates procps"

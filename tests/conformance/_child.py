@@ -5,13 +5,17 @@ Invoked by run.py as:
 
     python _child.py --module test_tasks --loop pyloop \
         --backend data_bridge.pyloop --progress FILE [--hang-dump SECONDS] \
-        [--only TEST_ID ...]
+        [--only TEST_ID ...] [--not-run TEST_ID ...]
 
 --only (repeatable) runs just those tests of the module instead of all of
 it: run.py's reruns of a failed test.  A TEST_ID is an id as either loop
 reported it (the harness' binding class is renamed for this loop); the id of
 a setUpClass/setUpModule error ("setUpClass (pkg.module.Class)") reruns
 that class or module, whose outcome then carries the same id.
+
+--not-run (repeatable) skips that test instead of running it (reported as
+"skip"): run.py passes exclusions.py's NOT_RUN ids to the pyloop children,
+excluded tests that would hang the module there.
 
 The last line of stdout starting with MARKER carries a JSON object:
 
@@ -231,6 +235,25 @@ def select_tests(mod, test_ids, loop):
     return suite
 
 
+def skip_not_run(suite, test_ids):
+    """Makes every test of `suite` whose id is in `test_ids` skip itself
+    (TestCase.run honours __unittest_skip__ on the method it looks up on the
+    instance).  Returns the ids found."""
+    found = []
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            found.extend(skip_not_run(test, test_ids))
+        elif isinstance(test, unittest.TestCase) and test.id() in test_ids:
+            def not_run():
+                pass
+            not_run.__unittest_skip__ = True
+            not_run.__unittest_skip_why__ = (
+                "conformance: not run on this loop (exclusions.py NOT_RUN)")
+            setattr(test, test._testMethodName, not_run)
+            found.append(test.id())
+    return found
+
+
 class Recorder(unittest.TextTestResult):
     """Records one outcome per test id plus loop counts per test."""
 
@@ -359,6 +382,9 @@ def main():
     ap.add_argument("--verbosity", type=int, default=2)
     ap.add_argument("--only", action="append", default=[], metavar="TEST_ID",
                     help="run just this test (repeatable)")
+    ap.add_argument("--not-run", action="append", default=[],
+                    metavar="TEST_ID",
+                    help="skip this test instead of running it (repeatable)")
     args = ap.parse_args()
 
     faulthandler.enable(all_threads=True)
@@ -448,6 +474,8 @@ def main():
         suite = select_tests(mod, args.only, args.loop)
     else:
         suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
+    if args.not_run:
+        result["not_run"] = skip_not_run(suite, set(args.not_run))
     runner = unittest.TextTestRunner(stream=sys.stderr,
                                      verbosity=args.verbosity,
                                      resultclass=Recorder)

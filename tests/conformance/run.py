@@ -146,18 +146,23 @@ def discover_modules():
 
 
 def load_exclusions(path):
+    """(EXCLUSIONS, NOT_RUN) of exclusions.py; every NOT_RUN id is in the
+    first too."""
     if not os.path.exists(path):
-        return {}
+        return {}, {}
     spec = importlib.util.spec_from_file_location("_conformance_exclusions",
                                                   path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     excl = dict(getattr(mod, "EXCLUSIONS", {}))
-    for key, reason in excl.items():
-        if not isinstance(key, str) or not isinstance(reason, str):
-            sys.exit("conformance: %s: EXCLUSIONS must map str -> str "
-                     "(bad entry %r)" % (path, key))
-    return excl
+    not_run = dict(getattr(mod, "NOT_RUN", {}))
+    for name, table in (("EXCLUSIONS", excl), ("NOT_RUN", not_run)):
+        for key, reason in table.items():
+            if not isinstance(key, str) or not isinstance(reason, str):
+                sys.exit("conformance: %s: %s must map str -> str "
+                         "(bad entry %r)" % (path, name, key))
+    excl.update(not_run)
+    return excl, not_run
 
 
 def excluded(test_id, exclusions):
@@ -246,7 +251,7 @@ def tail(path, n=30):
 
 
 def run_child(module, loop, backend, timeout, workdir, log_dir, procs,
-              stop_event, only=None, attempt=None):
+              stop_event, only=None, attempt=None, not_run=()):
     tag = "%s.%s" % (module, loop)
     if attempt is not None:
         tag += ".rerun%d" % attempt
@@ -259,6 +264,10 @@ def run_child(module, loop, backend, timeout, workdir, log_dir, procs,
            "--hang-dump", str(max(timeout - 10, timeout * 0.9))]
     for test_id in only or ():
         cmd += ["--only", test_id]
+    for test_id in not_run:
+        if loop == "pyloop" and test_id.startswith(
+                "test.test_asyncio.%s." % module):
+            cmd += ["--not-run", test_id]
     t0 = time.monotonic()
     timed_out = False
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -340,8 +349,9 @@ def kill_group(proc, quiet=False):
 # --------------------------------------------------------------------------
 # analysis
 
-def analyse(module, stock, py, exclusions):
-    """Classify the pyloop failures of one module."""
+def analyse(module, stock, py, exclusions, not_run=()):
+    """Classify the pyloop failures of one module (and list the NOT_RUN
+    tests it skipped as excluded)."""
     info = {"unexpected": [], "excluded": [], "also_stock": [],
             "stale_exclusions": [], "status": "ok", "problems": []}
     if py is None:
@@ -365,6 +375,9 @@ def analyse(module, stock, py, exclusions):
     for tid, outcome in sorted(py.get("tests", {}).items()):
         if outcome == "pass" and excluded(tid, exclusions) is not None:
             info["stale_exclusions"].append(tid)
+        elif outcome == "skip" and tid in not_run:
+            info["excluded"].append({"id": tid, "outcome": "not run",
+                                     "reason": "not run: " + not_run[tid]})
 
     state = py.get("state", "ok")
     if state != "ok":
@@ -689,7 +702,7 @@ def main(argv=None):
         wanted = list(available)
     runnable = [m for m in wanted if m not in NOT_APPLICABLE]
 
-    exclusions = load_exclusions(args.exclusions)
+    exclusions, not_run = load_exclusions(args.exclusions)
 
     print("conformance: Python %s (%s)" % (sys.version.split()[0],
                                            sys.executable))
@@ -729,7 +742,8 @@ def main(argv=None):
     ex = concurrent.futures.ThreadPoolExecutor(max(1, args.jobs))
     try:
         futs = {ex.submit(run_child, m, lp, backend, args.timeout, workdir,
-                          args.log_dir, procs, stop_event): (m, lp)
+                          args.log_dir, procs, stop_event,
+                          not_run=not_run): (m, lp)
                 for m, lp in jobs}
         for fut in concurrent.futures.as_completed(futs):
             m, lp = futs[fut]
@@ -753,7 +767,8 @@ def main(argv=None):
     for m in wanted:
         if m not in NOT_APPLICABLE:
             analyses[m] = analyse(m, results.get((m, "stock")),
-                                  results.get((m, "pyloop")), exclusions)
+                                  results.get((m, "pyloop")), exclusions,
+                                  not_run)
     # A pyloop failure is never taken at its word, nor forgiven by one stock
     # failure: it is rerun on both loops (children of their own, like the
     # first run) and judged on the counts.
