@@ -308,10 +308,70 @@ static PyObject *unpack(PyObject *value, Py_ssize_t n)
     return items;
 }
 
+/* The fd of a socket whose recv/recv_into (kind) is _socket.socket's own
+ * (not overridden, no instance dict) and whose timeout is 0.0, or -2 when
+ * the socket is not one recv_direct stands for (nothing raised). */
+static long direct_fd(int kind, PyObject *sock)
+{
+    PyTypeObject *type = Py_TYPE(sock);
+    PyObject *value;
+    double timeout;
+    long fd;
+
+    if (type->tp_dictoffset
+        || _PyType_Lookup(type, kind == SOCK_RECV ? PyLoop_str.recv : PyLoop_str.recv_into)
+               != (kind == SOCK_RECV ? S.socket_recv : S.socket_recv_into)
+        || !S.socket_recv)
+        return -2;
+    value = PyObject_Vectorcall(S.socket_gettimeout, &sock, 1, NULL);
+    if (!value || !PyFloat_CheckExact(value)) {
+        Py_XDECREF(value); /* None: blocking; then the method blocks */
+        PyErr_Clear();
+        return -2;
+    }
+    timeout = PyFloat_AS_DOUBLE(value);
+    Py_DECREF(value);
+    if (timeout != 0.0)
+        return -2;
+    value = PyObject_Vectorcall(S.socket_fileno, &sock, 1, NULL);
+    fd = value ? PyLong_AsLong(value) : -1;
+    Py_XDECREF(value);
+    if (PyErr_Occurred() || fd < -1 || fd > INT_MAX) {
+        PyErr_Clear();
+        return -2;
+    }
+    return fd;
+}
+
+/* recv(2) into buffer, as socket.recv's sock_call: retried on EINTR after
+ * the signal handlers ran. The count, or -1 with OSError raised, or -2 when
+ * it would block (nothing raised). */
+static Py_ssize_t direct_recv(int fd, char *buffer, Py_ssize_t size)
+{
+    Py_ssize_t received;
+
+    for (;;) {
+        received = recv(fd, buffer, (size_t)size, 0);
+        if (received >= 0)
+            return received;
+        if (errno == EINTR) {
+            if (PyErr_CheckSignals() == 0)
+                continue;
+            return -1;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -2;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+}
+
 /* sock.recv(n) or sock.recv_into(buf) made here, for a socket whose method
  * is _socket.socket's own (not overridden, no instance dict) and whose
  * timeout is 0.0: what that method does then is one recv(2), retried on
- * EINTR after the signal handlers ran, an OSError from errno otherwise.
+ * EINTR after the signal handlers ran, an OSError from errno otherwise; and
+ * for a size of 0 nothing (socket.recv(0) is b'' at once, recv_into of an
+ * empty buffer 0: sock_recv_guts asks the kernel nothing, so nothing waits).
  * Done here, a recv that would block raises nothing, which spares the
  * BlockingIOError (its strerror, its message, its object) that most waits
  * begin with; and the call skips the argument parsing. The GIL stays held:
@@ -321,37 +381,14 @@ static PyObject *unpack(PyObject *value, Py_ssize_t n)
  * calls the method, which decides, errors included). */
 static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **result)
 {
-    PyTypeObject *type = Py_TYPE(sock);
-    PyObject *value, *data = NULL;
+    PyObject *data = NULL;
     Py_buffer view;
     Py_ssize_t size, received;
-    char *buffer;
-    double timeout;
-    long fd;
+    long fd = direct_fd(kind, sock);
 
     *result = NULL;
-    if (type->tp_dictoffset
-        || _PyType_Lookup(type, kind == SOCK_RECV ? S.recv : S.recv_into)
-               != (kind == SOCK_RECV ? S.socket_recv : S.socket_recv_into)
-        || !S.socket_recv)
+    if (fd == -2)
         return -1;
-    value = PyObject_Vectorcall(S.socket_gettimeout, &sock, 1, NULL);
-    if (!value || !PyFloat_CheckExact(value)) {
-        Py_XDECREF(value); /* None: blocking; then the method blocks */
-        PyErr_Clear();
-        return -1;
-    }
-    timeout = PyFloat_AS_DOUBLE(value);
-    Py_DECREF(value);
-    if (timeout != 0.0)
-        return -1;
-    value = PyObject_Vectorcall(S.socket_fileno, &sock, 1, NULL);
-    fd = value ? PyLong_AsLong(value) : -1;
-    Py_XDECREF(value);
-    if (PyErr_Occurred() || fd < -1 || fd > INT_MAX) {
-        PyErr_Clear();
-        return -1;
-    }
     if (kind == SOCK_RECV) {
         if (!PyLong_CheckExact(arg))
             return -1;
@@ -360,10 +397,9 @@ static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **resul
             PyErr_Clear(); /* negative or too large: the method's errors */
             return -1;
         }
-        data = PyBytes_FromStringAndSize(NULL, size);
-        if (!data)
+        if (!(data = PyBytes_FromStringAndSize(NULL, size)))
             return 1;
-        buffer = PyBytes_AS_STRING(data);
+        received = size ? direct_recv((int)fd, PyBytes_AS_STRING(data), size) : 0;
     } else {
         if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0) {
             PyErr_Clear();
@@ -374,34 +410,15 @@ static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **resul
             return -1;
         }
         size = view.len;
-        buffer = view.buf;
-    }
-    for (;;) {
-        received = recv((int)fd, buffer, (size_t)size, 0);
-        if (received >= 0)
-            break;
-        if (errno == EINTR) {
-            if (PyErr_CheckSignals() == 0)
-                continue;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (data)
-                Py_DECREF(data);
-            else
-                PyBuffer_Release(&view);
-            return 0;
-        } else {
-            PyErr_SetFromErrno(PyExc_OSError);
-        }
-        if (data)
-            Py_DECREF(data);
-        else
-            PyBuffer_Release(&view);
-        return 1;
-    }
-    if (!data) {
+        received = size ? direct_recv((int)fd, view.buf, size) : 0;
         PyBuffer_Release(&view);
-        *result = PyLong_FromSsize_t(received);
-        return 1;
+        if (received >= 0)
+            *result = PyLong_FromSsize_t(received);
+        return received == -2 ? 0 : 1;
+    }
+    if (received < 0) {
+        Py_DECREF(data);
+        return received == -2 ? 0 : 1;
     }
     if (received != size && _PyBytes_Resize(&data, received) < 0)
         return 1;
