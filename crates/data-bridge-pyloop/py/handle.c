@@ -542,7 +542,7 @@ static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
             goto fail;
         Py_DECREF(item);
     }
-    if (handle->callback) {
+    if (handle->callback && handle->callback != Py_None) { /* `if self._callback is not None` */
         item = format_callback(handle);
         if (!item || PyList_Append(info, item) < 0)
             goto fail;
