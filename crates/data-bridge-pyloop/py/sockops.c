@@ -90,11 +90,6 @@ static const sock_method sock_methods[SOCK_KINDS] = {
 
 /* Names, constants and asyncio objects, set up once by PyLoopSock_Add. */
 static struct {
-    PyObject *recv, *recv_into, *recvfrom, *recvfrom_into, *send, *sendto, *connect, *accept, *setblocking;
-    PyObject *fileno, *gettimeout, *getsockopt, *family, *type, *proto, *loop;
-    PyObject *create_future, *add_done_callback, *done, *set_result, *set_exception;
-    PyObject *transports, *data, *ensure_fd_no_transport, *ensure_resolved, *has_ipv6;
-    PyObject *close, *throw_;
     PyObject *zero, *af_inet, *af_inet6, *sol_socket, *so_error, *resolve_kwnames;
     PyObject *qualnames[SOCK_KINDS], *names[SOCK_KINDS];
     PyObject *ready[SOCK_KINDS];        /* the watchers' callbacks, one per method */
@@ -111,51 +106,6 @@ static struct {
 /* ------------------------------------------------------------------ */
 /* asyncio's small helpers                                             */
 /* ------------------------------------------------------------------ */
-
-/* The socket call in flight would block: asyncio tries again later. */
-static int would_block(void)
-{
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
-        return 1;
-    }
-    return 0;
-}
-
-static PyObject *none(void)
-{
-    Py_INCREF(Py_None);
-    return Py_None;
-}
-
-static int is_fatal(void)
-{
-    return PyErr_ExceptionMatches(PyExc_SystemExit) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-}
-
-static PyObject *call_method0(PyObject *object, PyObject *name)
-{
-    PyObject *args[1] = {object};
-    return PyObject_VectorcallMethod(name, args, 1, NULL);
-}
-
-static PyObject *call_method1(PyObject *object, PyObject *name, PyObject *arg)
-{
-    PyObject *args[2] = {object, arg};
-    return PyObject_VectorcallMethod(name, args, 2, NULL);
-}
-
-static PyObject *call_method2(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2)
-{
-    PyObject *args[3] = {object, arg1, arg2};
-    return PyObject_VectorcallMethod(name, args, 3, NULL);
-}
-
-static PyObject *call_method3(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2, PyObject *arg3)
-{
-    PyObject *args[4] = {object, arg1, arg2, arg3};
-    return PyObject_VectorcallMethod(name, args, 4, NULL);
-}
 
 /* Calls a method for its effect; 0, or -1 with its exception. */
 static int call_for_effect(PyObject *result)
@@ -187,7 +137,7 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
 
     if (!loop->debug)
         return 0;
-    timeout = call_method0(sock, S.gettimeout);
+    timeout = PyObject_CallMethodNoArgs(sock, PyLoop_str.gettimeout);
     if (!timeout)
         return -1;
     blocking = PyObject_RichCompareBool(timeout, S.zero, Py_NE);
@@ -203,14 +153,14 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
  * KeyError) is only called when the fd is there. */
 static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
 {
-    if (_PyType_Lookup(Py_TYPE(loop), S.ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
-        PyObject *transports = PyObject_GetAttr((PyObject *)loop, S.transports), *data, *found = NULL;
+    if (_PyType_Lookup(Py_TYPE(loop), PyLoop_str._ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
+        PyObject *transports = PyObject_GetAttr((PyObject *)loop, PyLoop_str._transports), *data, *found = NULL;
         int absent = 0;
 
         if (!transports)
             return -1;
         if ((PyObject *)Py_TYPE(transports) == S.weak_value_dictionary) {
-            data = PyObject_GetAttr(transports, S.data);
+            data = PyObject_GetAttr(transports, PyLoop_str.data);
             if (!data) {
                 Py_DECREF(transports);
                 return -1;
@@ -227,18 +177,18 @@ static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
         if (absent)
             return 0;
     }
-    return call_for_effect(call_method1((PyObject *)loop, S.ensure_fd_no_transport, fd));
+    return call_for_effect(PyObject_CallMethodOneArg((PyObject *)loop, PyLoop_str._ensure_fd_no_transport, fd));
 }
 
 static PyObject *create_future(LoopObject *loop)
 {
-    return call_method0((PyObject *)loop, S.create_future);
+    return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future);
 }
 
 /* fut.done(): 1, 0, or -1 with an exception. */
 static int future_done(PyObject *future)
 {
-    PyObject *done = call_method0(future, S.done);
+    PyObject *done = PyObject_CallMethodNoArgs(future, PyLoop_str.done);
     int truth;
 
     if (!done)
@@ -258,16 +208,18 @@ static PyObject *settle(PyObject *future, PyObject *result)
     PyObject *exception, *returned;
 
     if (result) {
-        returned = call_method1(future, S.set_result, result);
+        returned = PyObject_CallMethodOneArg(future, PyLoop_str.set_result, result);
         Py_DECREF(result);
         return returned;
     }
-    if (!PyErr_Occurred() || would_block()) /* nothing raised: recv_direct's EAGAIN */
+    if (!PyErr_Occurred() || PyLoop_WouldBlock()) { /* nothing raised: recv_direct's EAGAIN */
+        PyErr_Clear();
         Py_RETURN_NONE;
-    if (is_fatal())
+    }
+    if (PyLoop_IsFatalToRun())
         return NULL;
     exception = PyLoop_FetchException();
-    returned = call_method1(future, S.set_exception, exception);
+    returned = PyObject_CallMethodOneArg(future, PyLoop_str.set_exception, exception);
     Py_DECREF(exception);
     return returned;
 }
@@ -436,13 +388,13 @@ static PyObject *read_call(int kind, PyObject *sock, PyObject *arg, PyObject *ar
         return result;
     switch (kind) {
     case SOCK_RECV:
-        return call_method1(sock, S.recv, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recv, arg);
     case SOCK_RECV_INTO:
-        return call_method1(sock, S.recv_into, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recv_into, arg);
     case SOCK_RECVFROM:
-        return call_method1(sock, S.recvfrom, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recvfrom, arg);
     default:
-        return call_method2(sock, S.recvfrom_into, arg, arg2);
+        return PyObject_CallMethodObjArgs(sock, PyLoop_str.recvfrom_into, arg, arg2, NULL);
     }
 }
 
@@ -561,7 +513,7 @@ static PyObject *read_ready(int kind, const char *name, PyObject *const *args, P
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     return settle(args[0], read_call(kind, args[1], args[2], kind == SOCK_RECVFROM_INTO ? args[3] : NULL));
 }
 
@@ -603,14 +555,16 @@ static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     state = (SockDone *)args[3];
     done = future_done(future);
     if (done) /* cancellation can be scheduled on a previous iteration */
-        return done < 0 ? NULL : none();
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     start = state->position;
     rest = PySequence_GetSlice(view, start, PY_SSIZE_T_MAX);
-    sent = rest ? call_method1(sock, S.send, rest) : NULL;
+    sent = rest ? PyObject_CallMethodOneArg(sock, PyLoop_str.send, rest) : NULL;
     Py_XDECREF(rest);
     if (!sent) {
-        if (would_block())
+        if (PyLoop_WouldBlock()) {
+            PyErr_Clear();
             Py_RETURN_NONE;
+        }
         return settle(future, NULL);
     }
     count = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
@@ -622,7 +576,7 @@ static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     if (size < 0)
         return NULL;
     if (start == size)
-        return call_method1(future, S.set_result, Py_None);
+        return PyObject_CallMethodOneArg(future, PyLoop_str.set_result, Py_None);
     state->position = start;
     Py_RETURN_NONE;
 }
@@ -636,8 +590,8 @@ static PyObject *sendto_ready(PyObject *Py_UNUSED(module), PyObject *const *args
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
-    return settle(args[0], call_method3(args[1], S.sendto, args[2], S.zero, args[3]));
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
+    return settle(args[0], PyObject_CallMethodObjArgs(args[1], PyLoop_str.sendto, args[2], S.zero, args[3], NULL));
 }
 
 /* _sock_connect_cb(fut, sock, address): the connect in progress is over
@@ -651,11 +605,13 @@ static PyObject *connect_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
-    error = call_method2(args[1], S.getsockopt, S.sol_socket, S.so_error);
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
+    error = PyObject_CallMethodObjArgs(args[1], PyLoop_str.getsockopt, S.sol_socket, S.so_error, NULL);
     if (!error) {
-        if (would_block()) /* still registered: retried later */
+        if (PyLoop_WouldBlock()) { /* still registered: retried later */
+            PyErr_Clear();
             Py_RETURN_NONE;
+        }
         return settle(args[0], NULL);
     }
     failed = PyObject_RichCompareBool(error, S.zero, Py_NE);
@@ -673,13 +629,13 @@ static PyObject *connect_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     Py_DECREF(error);
     if (failed)
         return settle(args[0], NULL);
-    return settle(args[0], none());
+    return settle(args[0], PyLoop_NewRefOrNone(NULL));
 }
 
 /* sock.accept(), then conn.setblocking(False): (conn, address). */
 static PyObject *accept_now(PyObject *sock)
 {
-    PyObject *accepted = call_method0(sock, S.accept), *pair, *result;
+    PyObject *accepted = PyObject_CallMethodNoArgs(sock, PyLoop_str.accept), *pair, *result;
 
     if (!accepted)
         return NULL;
@@ -687,7 +643,7 @@ static PyObject *accept_now(PyObject *sock)
     Py_DECREF(accepted);
     if (!pair)
         return NULL;
-    result = call_method1(PyTuple_GET_ITEM(pair, 0), S.setblocking, Py_False);
+    result = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pair, 0), PyLoop_str.setblocking, Py_False);
     if (!result) {
         Py_DECREF(pair);
         return NULL;
@@ -709,7 +665,7 @@ static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args
     if (S.accept_checks_done) {
         int done = future_done(args[0]);
         if (done)
-            return done < 0 ? NULL : none();
+            return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     }
     return settle(args[0], accept_now(args[1]));
 }
@@ -802,7 +758,7 @@ static step_result delegate_send(PyObject *iterator, PyObject *value, PyObject *
     if (value == Py_None && PyIter_Check(iterator))
         yielded = Py_TYPE(iterator)->tp_iternext(iterator);
     else
-        yielded = call_method1(iterator, S.send, value);
+        yielded = PyObject_CallMethodOneArg(iterator, PyLoop_str.send, value);
     if (yielded) {
         *result = yielded;
         return STEP_NEXT;
@@ -819,7 +775,7 @@ static step_result delegate_send(PyObject *iterator, PyObject *value, PyObject *
  * throw() (the exception is then raised where the coroutine waits). */
 static int delegate_throw(PyObject *iterator, PyObject *exception, PyObject **result, step_result *step)
 {
-    PyObject *method = PyObject_GetAttr(iterator, S.throw_), *yielded;
+    PyObject *method = PyObject_GetAttr(iterator, PyLoop_str.throw), *yielded;
 
     if (!method) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -847,7 +803,7 @@ static int delegate_throw(PyObject *iterator, PyObject *exception, PyObject **re
  * awaits). */
 static int close_iterator(PyObject *iterator)
 {
-    PyObject *method = PyObject_GetAttr(iterator, S.close), *result;
+    PyObject *method = PyObject_GetAttr(iterator, PyLoop_str.close), *result;
 
     if (!method) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
@@ -917,7 +873,7 @@ static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject
         return STEP_ERROR;
     if (fd)
         Py_INCREF(fd);
-    else if (!(fd = call_method0(self->sock, S.fileno)))
+    else if (!(fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno)))
         goto out;
     if (ensure_fd_no_transport(loop, fd) < 0 || !(done = sock_done_new(loop, fd, event, position)))
         goto out;
@@ -931,7 +887,7 @@ static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject
     if (!handle)
         goto out;
     done->handle = handle;
-    if (call_for_effect(call_method1(future, S.add_done_callback, (PyObject *)done)) < 0)
+    if (call_for_effect(PyObject_CallMethodOneArg(future, PyLoop_str.add_done_callback, (PyObject *)done)) < 0)
         goto out;
     step = await_object(self, future, CORO_WAITING, result);
 out:
@@ -964,21 +920,23 @@ static step_result start_read(SockCoro *self, PyObject **result)
         *result = data;
         return STEP_RETURN;
     }
-    if (PyErr_Occurred() && !would_block())
+    if (PyErr_Occurred() && !PyLoop_WouldBlock())
         return STEP_ERROR;
+    PyErr_Clear();
     return wait_for_io(self, PYLOOP_READABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
 static step_result start_sendall(SockCoro *self, PyObject **result)
 {
-    PyObject *sent = call_method1(self->sock, S.send, self->arg), *size, *view;
+    PyObject *sent = PyObject_CallMethodOneArg(self->sock, PyLoop_str.send, self->arg), *size, *view;
     Py_ssize_t length, position;
     step_result step;
     int all;
 
     if (!sent) {
-        if (!would_block())
+        if (!PyLoop_WouldBlock())
             return STEP_ERROR;
+        PyErr_Clear();
         Py_INCREF(S.zero);
         sent = S.zero;
     }
@@ -1008,14 +966,15 @@ static step_result start_sendall(SockCoro *self, PyObject **result)
 
 static step_result start_sendto(SockCoro *self, PyObject **result)
 {
-    PyObject *sent = call_method2(self->sock, S.sendto, self->arg, self->arg2);
+    PyObject *sent = PyObject_CallMethodObjArgs(self->sock, PyLoop_str.sendto, self->arg, self->arg2, NULL);
 
     if (sent) {
         *result = sent;
         return STEP_RETURN;
     }
-    if (!would_block())
+    if (!PyLoop_WouldBlock())
         return STEP_ERROR;
+    PyErr_Clear();
     return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
@@ -1023,12 +982,12 @@ static step_result start_sendto(SockCoro *self, PyObject **result)
  * once, the outcome is the coroutine's with no future in between. */
 static step_result connect_to(SockCoro *self, PyObject *address, PyObject **result)
 {
-    PyObject *fd = call_method0(self->sock, S.fileno), *connected;
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *connected;
     step_result step;
 
     if (!fd)
         return STEP_ERROR;
-    connected = call_method1(self->sock, S.connect, address);
+    connected = PyObject_CallMethodOneArg(self->sock, PyLoop_str.connect, address);
     if (connected) {
         Py_DECREF(fd);
         Py_DECREF(connected);
@@ -1036,10 +995,11 @@ static step_result connect_to(SockCoro *self, PyObject *address, PyObject **resu
         *result = Py_None;
         return STEP_RETURN;
     }
-    if (!would_block()) {
+    if (!PyLoop_WouldBlock()) {
         Py_DECREF(fd);
         return STEP_ERROR;
     }
+    PyErr_Clear();
     step = wait_for_io(self, PYLOOP_WRITABLE, fd, address, NULL, 0, 0, result);
     Py_DECREF(fd);
     return step;
@@ -1048,7 +1008,7 @@ static step_result connect_to(SockCoro *self, PyObject *address, PyObject **resu
 /* sock.family == AF_INET or (base_events._HAS_IPv6 and sock.family == AF_INET6) */
 static int is_inet(PyObject *sock)
 {
-    PyObject *family = PyObject_GetAttr(sock, S.family), *has_ipv6;
+    PyObject *family = PyObject_GetAttr(sock, PyLoop_str.family), *has_ipv6;
     int inet;
 
     if (!family)
@@ -1057,12 +1017,12 @@ static int is_inet(PyObject *sock)
     Py_DECREF(family);
     if (inet)
         return inet;
-    has_ipv6 = PyObject_GetAttr(S.base_events, S.has_ipv6);
+    has_ipv6 = PyObject_GetAttr(S.base_events, PyLoop_str._HAS_IPv6);
     inet = has_ipv6 ? PyObject_IsTrue(has_ipv6) : -1;
     Py_XDECREF(has_ipv6);
     if (inet <= 0)
         return inet;
-    family = PyObject_GetAttr(sock, S.family);
+    family = PyObject_GetAttr(sock, PyLoop_str.family);
     if (!family)
         return -1;
     inet = PyObject_RichCompareBool(family, S.af_inet6, Py_EQ);
@@ -1082,10 +1042,10 @@ static step_result start_connect(SockCoro *self, PyObject **result)
         return STEP_ERROR;
     if (!inet)
         return connect_to(self, self->arg, result);
-    args[2] = PyObject_GetAttr(self->sock, S.family);
-    args[3] = args[2] ? PyObject_GetAttr(self->sock, S.type) : NULL;
-    args[4] = args[3] ? PyObject_GetAttr(self->sock, S.proto) : NULL;
-    resolving = args[4] ? PyObject_VectorcallMethod(S.ensure_resolved, args, 2, S.resolve_kwnames) : NULL;
+    args[2] = PyObject_GetAttr(self->sock, PyLoop_str.family);
+    args[3] = args[2] ? PyObject_GetAttr(self->sock, PyLoop_str.type) : NULL;
+    args[4] = args[3] ? PyObject_GetAttr(self->sock, PyLoop_str.proto) : NULL;
+    resolving = args[4] ? PyObject_VectorcallMethod(PyLoop_str._ensure_resolved, args, 2, S.resolve_kwnames) : NULL;
     for (i = 2; i < 5; i++)
         Py_XDECREF(args[i]);
     if (!resolving)
@@ -1117,7 +1077,7 @@ static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
 /* asyncio's _sock_accept(fut, sock), then `await fut`. */
 static step_result start_accept(SockCoro *self, PyObject **result)
 {
-    PyObject *fd = call_method0(self->sock, S.fileno), *accepted;
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *accepted;
     step_result step;
 
     if (!fd)
@@ -1128,10 +1088,11 @@ static step_result start_accept(SockCoro *self, PyObject **result)
         *result = accepted;
         return STEP_RETURN;
     }
-    if (!would_block()) {
+    if (!PyLoop_WouldBlock()) {
         Py_DECREF(fd);
         return STEP_ERROR;
     }
+    PyErr_Clear();
     step = wait_for_io(self, PYLOOP_READABLE, fd, NULL, NULL, 0, 0, result);
     Py_DECREF(fd);
     return step;
@@ -1595,10 +1556,10 @@ static int load_socket_methods(void)
     if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
         return -1;
     if (PyType_Check(type)) {
-        S.socket_recv = _PyType_Lookup((PyTypeObject *)type, S.recv);
-        S.socket_recv_into = _PyType_Lookup((PyTypeObject *)type, S.recv_into);
-        S.socket_fileno = _PyType_Lookup((PyTypeObject *)type, S.fileno);
-        S.socket_gettimeout = _PyType_Lookup((PyTypeObject *)type, S.gettimeout);
+        S.socket_recv = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.recv);
+        S.socket_recv_into = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.recv_into);
+        S.socket_fileno = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.fileno);
+        S.socket_gettimeout = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.gettimeout);
     }
     if (!S.socket_recv || !S.socket_recv_into || !S.socket_fileno || !S.socket_gettimeout) {
         /* Not what this expects: always call the methods. */
@@ -1621,7 +1582,7 @@ static int load_asyncio(void)
         || PyLoop_ImportInto(&selector_loop, "asyncio.selector_events", "BaseSelectorEventLoop") < 0)
         return -1;
     /* The function as the class's dict holds it (what _PyType_Lookup finds). */
-    S.base_ensure_fd_no_transport = _PyType_Lookup((PyTypeObject *)selector_loop, S.ensure_fd_no_transport);
+    S.base_ensure_fd_no_transport = _PyType_Lookup((PyTypeObject *)selector_loop, PyLoop_str._ensure_fd_no_transport);
     Py_XINCREF(S.base_ensure_fd_no_transport);
     Py_DECREF(selector_loop);
     S.base_events = PyImport_ImportModule("asyncio.base_events");
@@ -1673,20 +1634,6 @@ int PyLoopSock_Add(PyObject *module)
 
     (void)module;
     if (PyType_Ready(&SockCoroType) < 0 || PyType_Ready(&SockDoneType) < 0)
-        return -1;
-    if (PyLoop_InternInto(&S.recv, "recv") < 0 || PyLoop_InternInto(&S.recv_into, "recv_into") < 0 || PyLoop_InternInto(&S.recvfrom, "recvfrom") < 0
-        || PyLoop_InternInto(&S.recvfrom_into, "recvfrom_into") < 0 || PyLoop_InternInto(&S.send, "send") < 0
-        || PyLoop_InternInto(&S.sendto, "sendto") < 0 || PyLoop_InternInto(&S.connect, "connect") < 0 || PyLoop_InternInto(&S.accept, "accept") < 0
-        || PyLoop_InternInto(&S.setblocking, "setblocking") < 0 || PyLoop_InternInto(&S.fileno, "fileno") < 0
-        || PyLoop_InternInto(&S.gettimeout, "gettimeout") < 0 || PyLoop_InternInto(&S.getsockopt, "getsockopt") < 0
-        || PyLoop_InternInto(&S.family, "family") < 0 || PyLoop_InternInto(&S.type, "type") < 0 || PyLoop_InternInto(&S.proto, "proto") < 0
-        || PyLoop_InternInto(&S.loop, "loop") < 0 || PyLoop_InternInto(&S.create_future, "create_future") < 0
-        || PyLoop_InternInto(&S.add_done_callback, "add_done_callback") < 0 || PyLoop_InternInto(&S.done, "done") < 0
-        || PyLoop_InternInto(&S.set_result, "set_result") < 0 || PyLoop_InternInto(&S.set_exception, "set_exception") < 0
-        || PyLoop_InternInto(&S.transports, "_transports") < 0 || PyLoop_InternInto(&S.data, "data") < 0
-        || PyLoop_InternInto(&S.ensure_fd_no_transport, "_ensure_fd_no_transport") < 0
-        || PyLoop_InternInto(&S.ensure_resolved, "_ensure_resolved") < 0 || PyLoop_InternInto(&S.has_ipv6, "_HAS_IPv6") < 0
-        || PyLoop_InternInto(&S.close, "close") < 0 || PyLoop_InternInto(&S.throw_, "throw") < 0)
         return -1;
     S.zero = PyLong_FromLong(0);
     S.af_inet = PyLong_FromLong(AF_INET);
