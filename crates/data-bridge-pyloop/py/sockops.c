@@ -5,11 +5,9 @@
  * (selector_events.py) written again in C, call for call:
  *
  *   - The method returns a coroutine, as asyncio's `async def` does: a
- *     SockCoroutine, which has the coroutine protocol (send, throw, close,
- *     __await__, am_send from 3.10), so collections.abc.Coroutine, and with
- *     it asyncio.iscoroutine(), accept it; create_task, ensure_future,
- *     wait_for and `await` take it. Nothing runs until it is first resumed;
- *     never started, it warns "coroutine ... was never awaited", like one.
+ *     sock_coroutine (sock_coro.c, the coroutine protocol), whose body is
+ *     here (SockCoroBody: coro_start, and resolved for sock_connect).
+ *     Nothing runs until it is first resumed.
  *   - First resumed, it makes asyncio's checks (an SSLSocket: TypeError; in
  *     debug mode a socket with a timeout: ValueError) and tries the call on
  *     the socket at once, through the socket's own method (sock.recv(n),
@@ -46,8 +44,8 @@
  * them (future -> SockDone -> handle -> future) is collectable, and none
  * outlives the future's completion but by the callbacks already queued.
  */
-#include "pyloop_module.h"
 #include "args.h"
+#include "sock_coro.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -91,13 +89,11 @@ static const sock_method sock_methods[SOCK_KINDS] = {
 /* Names, constants and asyncio objects, set up once by PyLoopSock_Add. */
 static struct {
     PyObject *zero, *af_inet, *af_inet6, *sol_socket, *so_error, *resolve_kwnames;
-    PyObject *qualnames[SOCK_KINDS], *names[SOCK_KINDS];
     PyObject *ready[SOCK_KINDS];        /* the watchers' callbacks, one per method */
     PyObject *weak_value_dictionary;    /* weakref.WeakValueDictionary */
     PyObject *base_ensure_fd_no_transport; /* BaseSelectorEventLoop._ensure_fd_no_transport */
     PyObject *ssl_socket;               /* ssl.SSLSocket as asyncio sees it, or NULL */
     PyObject *base_events;              /* asyncio.base_events, for _HAS_IPv6 */
-    PyObject *warn_unawaited;           /* warnings._warn_unawaited_coroutine */
     /* _socket.socket's own methods, for the direct reads (recv_direct) */
     PyObject *socket_recv, *socket_recv_into, *socket_fileno, *socket_gettimeout;
     int accept_checks_done;             /* asyncio's _sock_accept looks at fut.done() first */
@@ -682,174 +678,6 @@ static PyMethodDef ready_functions[SOCK_KINDS] = {
     [SOCK_ACCEPT] = {"_sock_accept", (PyCFunction)(void (*)(void))accept_ready, METH_FASTCALL, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* SockCoroutine                                                       */
-/* ------------------------------------------------------------------ */
-
-enum coro_state {
-    CORO_CREATED,   /* not started */
-    CORO_RESOLVING, /* sock_connect: awaiting loop._ensure_resolved() */
-    CORO_WAITING,   /* awaiting the future */
-    CORO_DONE       /* returned, raised or closed */
-};
-
-typedef struct SockCoro {
-    PyObject_HEAD
-    LoopObject *loop;
-    PyObject *sock, *arg, *arg2; /* the call's arguments (arg2: nbytes or address) */
-    PyObject *awaiting;          /* what `await` delegates to: fut.__await__() or _ensure_resolved() */
-    PyObject *weakreflist;
-    unsigned char kind, state, running;
-} SockCoro;
-
-static PyTypeObject SockCoroType;
-
-typedef enum { STEP_ERROR = -1, STEP_RETURN = 0, STEP_NEXT = 1 } step_result;
-
-/* The frame is gone: what it held goes. */
-static void coro_finish(SockCoro *self)
-{
-    self->state = CORO_DONE;
-    Py_CLEAR(self->awaiting);
-    Py_CLEAR(self->sock);
-    Py_CLEAR(self->arg);
-    Py_CLEAR(self->arg2);
-    Py_CLEAR(self->loop);
-}
-
-/* The value a finished iterator returned: StopIteration's, or None when no
- * exception is set. -1 when another exception is set. */
-static int fetch_stop_value(PyObject **value)
-{
-    PyObject *exception;
-
-    if (!PyErr_Occurred()) {
-        Py_INCREF(Py_None);
-        *value = Py_None;
-        return 0;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_StopIteration))
-        return -1;
-    exception = PyLoop_FetchException();
-    *value = exception ? ((PyStopIterationObject *)exception)->value : NULL;
-    if (!*value)
-        *value = Py_None;
-    Py_INCREF(*value);
-    Py_XDECREF(exception);
-    return 0;
-}
-
-/* `yield from iterator` with send(value). */
-static step_result delegate_send(PyObject *iterator, PyObject *value, PyObject **result)
-{
-#if PY_VERSION_HEX >= 0x030A0000
-    switch (PyIter_Send(iterator, value, result)) {
-    case PYGEN_NEXT:
-        return STEP_NEXT;
-    case PYGEN_RETURN:
-        return STEP_RETURN;
-    default:
-        *result = NULL;
-        return STEP_ERROR;
-    }
-#else
-    PyObject *yielded;
-
-    if (value == Py_None && PyIter_Check(iterator))
-        yielded = Py_TYPE(iterator)->tp_iternext(iterator);
-    else
-        yielded = PyObject_CallMethodOneArg(iterator, PyLoop_str.send, value);
-    if (yielded) {
-        *result = yielded;
-        return STEP_NEXT;
-    }
-    if (fetch_stop_value(result) < 0) {
-        *result = NULL;
-        return STEP_ERROR;
-    }
-    return STEP_RETURN;
-#endif
-}
-
-/* `yield from iterator` with throw(exception): 1 when the iterator has no
- * throw() (the exception is then raised where the coroutine waits). */
-static int delegate_throw(PyObject *iterator, PyObject *exception, PyObject **result, step_result *step)
-{
-    PyObject *method = PyObject_GetAttr(iterator, PyLoop_str.throw), *yielded;
-
-    if (!method) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            *step = STEP_ERROR;
-            return 0;
-        }
-        PyErr_Clear();
-        return 1;
-    }
-    yielded = PyObject_CallOneArg(method, exception);
-    Py_DECREF(method);
-    if (yielded) {
-        *result = yielded;
-        *step = STEP_NEXT;
-    } else if (fetch_stop_value(result) < 0) {
-        *result = NULL;
-        *step = STEP_ERROR;
-    } else {
-        *step = STEP_RETURN;
-    }
-    return 0;
-}
-
-/* iterator.close(), if it has one (as a coroutine's close() closes what it
- * awaits). */
-static int close_iterator(PyObject *iterator)
-{
-    PyObject *method = PyObject_GetAttr(iterator, PyLoop_str.close), *result;
-
-    if (!method) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return -1;
-        PyErr_Clear();
-        return 0;
-    }
-    result = PyObject_CallNoArgs(method);
-    Py_DECREF(method);
-    return call_for_effect(result);
-}
-
-/* What `await awaitable` iterates. */
-static PyObject *awaitable_iterator(PyObject *awaitable)
-{
-    PyAsyncMethods *async = Py_TYPE(awaitable)->tp_as_async;
-    PyObject *iterator;
-
-    if (PyCoro_CheckExact(awaitable)) {
-        Py_INCREF(awaitable);
-        return awaitable;
-    }
-    if (!async || !async->am_await) {
-        PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", Py_TYPE(awaitable)->tp_name);
-        return NULL;
-    }
-    iterator = async->am_await(awaitable);
-    if (iterator && !PyIter_Check(iterator)) {
-        PyErr_Format(PyExc_TypeError, "__await__() returned non-iterator of type '%.100s'", Py_TYPE(iterator)->tp_name);
-        Py_CLEAR(iterator);
-    }
-    return iterator;
-}
-
-/* `return await awaitable`: from now on the coroutine delegates to it. */
-static step_result await_object(SockCoro *self, PyObject *awaitable, int state, PyObject **result)
-{
-    PyObject *iterator = awaitable_iterator(awaitable);
-
-    if (!iterator)
-        return STEP_ERROR;
-    self->awaiting = iterator;
-    self->state = (unsigned char)state;
-    return delegate_send(iterator, Py_None, result);
-}
-
 /* The would-block path shared by every method (asyncio's, call for call):
  *     fut = self.create_future()
  *     fd = sock.fileno()            (given when already taken)
@@ -889,7 +717,7 @@ static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject
     done->handle = handle;
     if (call_for_effect(PyObject_CallMethodOneArg(future, PyLoop_str.add_done_callback, (PyObject *)done)) < 0)
         goto out;
-    step = await_object(self, future, CORO_WAITING, result);
+    step = PyLoopSockCoro_Await(self, future, CORO_WAITING, result);
 out:
     Py_XDECREF(args);
     Py_XDECREF((PyObject *)done);
@@ -1050,7 +878,7 @@ static step_result start_connect(SockCoro *self, PyObject **result)
         Py_XDECREF(args[i]);
     if (!resolving)
         return STEP_ERROR;
-    step = await_object(self, resolving, CORO_RESOLVING, result);
+    step = PyLoopSockCoro_Await(self, resolving, CORO_RESOLVING, result);
     Py_DECREF(resolving);
     return step;
 }
@@ -1061,8 +889,6 @@ static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
     PyObject *first = PyObject_GetItem(infos, S.zero), *info;
     step_result step;
 
-    Py_CLEAR(self->awaiting);
-    self->state = CORO_CREATED; /* running, between the two awaits */
     if (!first)
         return STEP_ERROR;
     info = unpack(first, 5);
@@ -1117,389 +943,20 @@ static step_result coro_start(SockCoro *self, PyObject **result)
     }
 }
 
-/* One resumption: send(value) when `exception` is NULL, else throw(exception). */
-static step_result coro_step(SockCoro *self, PyObject *value, PyObject *exception, PyObject **result)
-{
-    step_result step = STEP_ERROR;
-
-    *result = NULL;
-    if (self->running) {
-        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
-        return STEP_ERROR;
-    }
-    switch (self->state) {
-    case CORO_DONE:
-        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
-        return STEP_ERROR;
-    case CORO_CREATED:
-        if (exception) {
-            coro_finish(self);
-            Py_INCREF(exception);
-            PyLoop_RestoreException(exception);
-            return STEP_ERROR;
-        }
-        if (value != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started coroutine");
-            return STEP_ERROR;
-        }
-        self->running = 1;
-        step = coro_start(self, result);
-        break;
-    default:
-        self->running = 1;
-        if (!exception) {
-            step = delegate_send(self->awaiting, value, result);
-        } else if (PyErr_GivenExceptionMatches(exception, PyExc_GeneratorExit)) {
-            /* As a coroutine's throw() does: close what it awaits first. */
-            step = STEP_ERROR;
-            if (close_iterator(self->awaiting) == 0) {
-                Py_INCREF(exception);
-                PyLoop_RestoreException(exception);
-            }
-        } else if (delegate_throw(self->awaiting, exception, result, &step)) {
-            Py_INCREF(exception);
-            PyLoop_RestoreException(exception);
-            step = STEP_ERROR;
-        }
-        break;
-    }
-    if (step == STEP_RETURN && self->state == CORO_RESOLVING) {
-        /* _ensure_resolved() returned (at once, or now): connect. */
-        PyObject *infos = *result;
-        *result = NULL;
-        step = resolved(self, infos, result);
-        Py_DECREF(infos);
-    }
-    self->running = 0;
-    if (step != STEP_NEXT)
-        coro_finish(self);
-    return step;
-}
-
-/* _PyGen_SetStopIterationValue */
-static void set_stop_iteration(PyObject *value)
-{
-    PyObject *exception;
-
-    if (value == Py_None) {
-        PyErr_SetNone(PyExc_StopIteration);
-        return;
-    }
-    if (!PyTuple_Check(value) && !PyExceptionInstance_Check(value)) {
-        PyErr_SetObject(PyExc_StopIteration, value);
-        return;
-    }
-    exception = PyObject_CallOneArg(PyExc_StopIteration, value);
-    if (exception) {
-        PyErr_SetObject(PyExc_StopIteration, exception);
-        Py_DECREF(exception);
-    }
-}
-
-/* A step as a method's return: the yielded value, or NULL with
- * StopIteration(value) or the error. */
-static PyObject *step_return(step_result step, PyObject *result)
-{
-    if (step == STEP_NEXT)
-        return result;
-    if (step == STEP_RETURN) {
-        set_stop_iteration(result);
-        Py_DECREF(result);
-    }
-    return NULL;
-}
-
-static PyObject *coro_iternext(SockCoro *self)
-{
-    PyObject *result;
-    step_result step = coro_step(self, Py_None, NULL, &result);
-
-    if (step == STEP_RETURN && result == Py_None) {
-        Py_DECREF(result); /* the end of iteration, without an exception */
-        return NULL;
-    }
-    return step_return(step, result);
-}
-
-#if PY_VERSION_HEX >= 0x030A0000
-static PySendResult coro_am_send(SockCoro *self, PyObject *value, PyObject **result)
-{
-    switch (coro_step(self, value, NULL, result)) {
-    case STEP_NEXT:
-        return PYGEN_NEXT;
-    case STEP_RETURN:
-        return PYGEN_RETURN;
-    default:
-        return PYGEN_ERROR;
-    }
-}
-#endif
-
-static PyObject *coro_send(SockCoro *self, PyObject *value)
-{
-    PyObject *result;
-    step_result step = coro_step(self, value, NULL, &result);
-    return step_return(step, result);
-}
-
-/* throw(value) or throw(type[, value[, traceback]]), as a coroutine's. */
-static PyObject *coro_throw(SockCoro *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *type, *value, *traceback, *exception, *result;
-    step_result step;
-
-    if (nargs < 1 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError, nargs < 1 ? "throw expected at least 1 argument, got %zd"
-                                                : "throw expected at most 3 arguments, got %zd",
-                     nargs);
-        return NULL;
-    }
-#if PY_VERSION_HEX >= 0x030C0000
-    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
-                                  "the (type, exc, tb) signature of throw() is deprecated, "
-                                  "use the single-arg signature instead.",
-                                  1)
-                         < 0)
-        return NULL;
-#endif
-    type = args[0];
-    value = nargs > 1 ? args[1] : Py_None;
-    traceback = nargs > 2 ? args[2] : Py_None;
-    if (traceback == Py_None)
-        traceback = NULL;
-    else if (!PyTraceBack_Check(traceback)) {
-        PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
-        return NULL;
-    }
-    if (PyExceptionClass_Check(type)) {
-        PyObject *normal_type = type, *normal_value = value, *normal_traceback = traceback;
-        Py_INCREF(normal_type);
-        Py_INCREF(normal_value);
-        Py_XINCREF(normal_traceback);
-        PyErr_NormalizeException(&normal_type, &normal_value, &normal_traceback);
-        Py_DECREF(normal_type);
-        Py_XDECREF(normal_traceback);
-        if (!normal_value || PyErr_Occurred()) {
-            Py_XDECREF(normal_value);
-            return NULL;
-        }
-        exception = normal_value;
-    } else if (PyExceptionInstance_Check(type)) {
-        if (value != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
-            return NULL;
-        }
-        Py_INCREF(type);
-        exception = type;
-    } else {
-        PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException, not %s",
-                     Py_TYPE(type)->tp_name);
-        return NULL;
-    }
-    if (traceback && PyException_SetTraceback(exception, traceback) < 0) {
-        Py_DECREF(exception);
-        return NULL;
-    }
-    step = coro_step(self, NULL, exception, &result);
-    Py_DECREF(exception);
-    return step_return(step, result);
-}
-
-static PyObject *coro_close(SockCoro *self, PyObject *Py_UNUSED(unused))
-{
-    int rc = 0;
-
-    if (self->running) {
-        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
-        return NULL;
-    }
-    if (self->awaiting) {
-        self->running = 1;
-        rc = close_iterator(self->awaiting);
-        self->running = 0;
-    }
-    coro_finish(self);
-    if (rc < 0) {
-        /* Raised where the coroutine waits, in place of GeneratorExit. */
-        if (!PyErr_ExceptionMatches(PyExc_GeneratorExit) && !PyErr_ExceptionMatches(PyExc_StopIteration))
-            return NULL;
-        PyErr_Clear();
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *coro_await(SockCoro *self)
-{
-    Py_INCREF(self);
-    return (PyObject *)self;
-}
-
-/* A coroutine nobody started warns, as CPython's do; one collected while
- * it waits is closed (what it awaits, not the operation: as in asyncio, the
- * watcher and the future stay until the future is done). */
-static void coro_finalize(SockCoro *self)
-{
-    PyObject *error = PyErr_Occurred() ? PyLoop_FetchException() : NULL, *result;
-
-    if (self->state == CORO_CREATED && self->loop) {
-        result = S.warn_unawaited ? PyObject_CallOneArg(S.warn_unawaited, (PyObject *)self) : NULL;
-        if (!result && S.warn_unawaited)
-            PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(result);
-        coro_finish(self);
-    } else if (self->state != CORO_DONE) {
-        result = coro_close(self, NULL);
-        if (!result)
-            PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(result);
-    }
-    if (error)
-        PyLoop_RestoreException(error);
-}
-
-static int coro_traverse(SockCoro *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->loop);
-    Py_VISIT(self->sock);
-    Py_VISIT(self->arg);
-    Py_VISIT(self->arg2);
-    Py_VISIT(self->awaiting);
-    return 0;
-}
-
-static int coro_clear(SockCoro *self)
-{
-    Py_CLEAR(self->awaiting);
-    Py_CLEAR(self->sock);
-    Py_CLEAR(self->arg);
-    Py_CLEAR(self->arg2);
-    Py_CLEAR(self->loop);
-    return 0;
-}
-
-static void coro_dealloc(SockCoro *self)
-{
-    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (self->weakreflist)
-        PyObject_ClearWeakRefs((PyObject *)self);
-    coro_clear(self);
-    PyObject_GC_Del(self);
-}
-
-static PyObject *coro_repr(SockCoro *self)
-{
-    return PyUnicode_FromFormat("<coroutine object %s at %p>", sock_methods[self->kind].params.qualname, (void *)self);
-}
-
-static PyObject *coro_get_name(SockCoro *self, void *Py_UNUSED(closure))
-{
-    Py_INCREF(S.names[self->kind]);
-    return S.names[self->kind];
-}
-
-static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
-{
-    Py_INCREF(S.qualnames[self->kind]);
-    return S.qualnames[self->kind];
-}
-
-static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
-{
-    PyObject *awaiting = self->awaiting ? self->awaiting : Py_None;
-    Py_INCREF(awaiting);
-    return awaiting;
-}
-
-static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->running);
-}
-
-static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->state == CORO_RESOLVING || self->state == CORO_WAITING);
-}
-
-static PyObject *coro_get_none(SockCoro *Py_UNUSED(self), void *Py_UNUSED(closure))
-{
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef coro_methods[] = {
-    {"send", (PyCFunction)coro_send, METH_O, "send(arg) -> send 'arg' into coroutine,\nreturn next iterated value or raise StopIteration."},
-    {"throw", (PyCFunction)(void (*)(void))coro_throw, METH_FASTCALL,
-     "throw(value)\nthrow(type[,value[,traceback]])\n\nRaise exception in coroutine, return next iterated value or raise\nStopIteration."},
-    {"close", (PyCFunction)coro_close, METH_NOARGS, "close() -> raise GeneratorExit inside coroutine."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyGetSetDef coro_getset[] = {
-    {"__name__", (getter)coro_get_name, NULL, NULL, NULL},
-    {"__qualname__", (getter)coro_get_qualname, NULL, NULL, NULL},
-    {"cr_await", (getter)coro_get_await, NULL, "object being awaited on, or None", NULL},
-    {"cr_running", (getter)coro_get_running, NULL, NULL, NULL},
-    {"cr_suspended", (getter)coro_get_suspended, NULL, NULL, NULL},
-    {"cr_frame", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
-    {"cr_code", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
-    {"cr_origin", (getter)coro_get_none, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyAsyncMethods coro_as_async = {
-    .am_await = (unaryfunc)coro_await,
-#if PY_VERSION_HEX >= 0x030A0000
-    .am_send = (sendfunc)coro_am_send,
-#endif
-};
-
-static PyTypeObject SockCoroType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.sock_coroutine",
-    .tp_doc = "The coroutine a loop.sock_*() method returns (asyncio's are `async def`).",
-    .tp_basicsize = sizeof(SockCoro),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_dealloc = (destructor)coro_dealloc,
-    .tp_traverse = (traverseproc)coro_traverse,
-    .tp_clear = (inquiry)coro_clear,
-    .tp_finalize = (destructor)coro_finalize,
-    .tp_repr = (reprfunc)coro_repr,
-    .tp_as_async = &coro_as_async,
-    .tp_iternext = (iternextfunc)coro_iternext,
-    .tp_weaklistoffset = offsetof(SockCoro, weakreflist),
-    .tp_methods = coro_methods,
-    .tp_getset = coro_getset,
-};
-
 /* ------------------------------------------------------------------ */
 /* the methods: argument binding as Python's, then a coroutine         */
 /* ------------------------------------------------------------------ */
 
+/* Each method's coroutine body (sock_coro.h), set up by PyLoopSock_Add. */
+static SockCoroBody bodies[SOCK_KINDS];
+
 static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     PyObject *bound[PYLOOP_MAX_PARAMS];
-    SockCoro *self;
 
     if (PyLoopArgs_Bind(&sock_methods[kind].params, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
         return NULL;
-    self = PyObject_GC_New(SockCoro, &SockCoroType);
-    if (!self)
-        return NULL;
-    Py_INCREF(loop);
-    self->loop = (LoopObject *)loop;
-    Py_INCREF(bound[0]);
-    self->sock = bound[0];
-    Py_XINCREF(bound[1]);
-    self->arg = bound[1];
-    Py_XINCREF(bound[2]);
-    self->arg2 = bound[2];
-    self->awaiting = NULL;
-    self->weakreflist = NULL;
-    self->kind = (unsigned char)kind;
-    self->state = CORO_CREATED;
-    self->running = 0;
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
+    return PyLoopSockCoro_New((LoopObject *)loop, &bodies[kind], kind, bound[0], bound[1], bound[2]);
 }
 
 PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -1599,8 +1056,6 @@ static int load_asyncio(void)
         }
     }
     Py_DECREF(ssl);
-    if (PyLoop_ImportInto(&S.warn_unawaited, "warnings", "_warn_unawaited_coroutine") < 0)
-        PyErr_Clear(); /* no such hook: no warning */
     return load_socket_methods();
 }
 
@@ -1633,7 +1088,7 @@ int PyLoopSock_Add(PyObject *module)
     int kind;
 
     (void)module;
-    if (PyType_Ready(&SockCoroType) < 0 || PyType_Ready(&SockDoneType) < 0)
+    if (PyLoopSockCoro_Ready() < 0 || PyType_Ready(&SockDoneType) < 0)
         return -1;
     S.zero = PyLong_FromLong(0);
     S.af_inet = PyLong_FromLong(AF_INET);
@@ -1644,8 +1099,10 @@ int PyLoopSock_Add(PyObject *module)
     if (!S.zero || !S.af_inet || !S.af_inet6 || !S.sol_socket || !S.so_error || !S.resolve_kwnames)
         return -1;
     for (kind = 0; kind < SOCK_KINDS; kind++) {
-        if (PyLoop_InternInto(&S.names[kind], sock_methods[kind].name) < 0
-            || PyLoop_InternInto(&S.qualnames[kind], sock_methods[kind].params.qualname) < 0)
+        bodies[kind].start = coro_start;
+        bodies[kind].resolved = resolved;
+        if (PyLoop_InternInto(&bodies[kind].name, sock_methods[kind].name) < 0
+            || PyLoop_InternInto(&bodies[kind].qualname, sock_methods[kind].params.qualname) < 0)
             return -1;
         S.ready[kind] = PyCFunction_NewEx(&ready_functions[kind], NULL, NULL);
         if (!S.ready[kind])
