@@ -8,6 +8,8 @@
 #include <string.h>
 #include <structmember.h>
 
+PyTypeObject *PyLoopHandle_LoopType; /* set by loop_object.c (pyloop_module.h) */
+
 /* ------------------------------------------------------------------ */
 /* free lists                                                          */
 /* ------------------------------------------------------------------ */
@@ -169,7 +171,7 @@ static PyObject *handle_construct(PyTypeObject *type, PyObject *positional, PyOb
         if (when == -1.0 && PyErr_Occurred())
             return NULL;
     }
-    if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
+    if (!PyLoopHandle_LoopType || !PyObject_TypeCheck(loop, PyLoopHandle_LoopType)) {
         PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
         return NULL;
     }

@@ -1261,27 +1261,6 @@ static PyMethodDef loop_methods[] = {
      "_set_fd_quiet(fd, quiet): a quiet fd does not make a busy iteration look at I/O."},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, "Drop queued callbacks, timers and fd watchers."},
     {"stats", (PyCFunction)loop_stats, METH_NOARGS, "The engine's counters, as a dict."},
-    /* sockops.c: coroutines, as asyncio's are */
-    {"sock_recv", (PyCFunction)(void (*)(void))PyLoopSock_Recv, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
-    {"sock_recv_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvInto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
-#if PY_VERSION_HEX >= 0x030B0000
-    {"sock_recvfrom", (PyCFunction)(void (*)(void))PyLoopSock_Recvfrom, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
-    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvfromInto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
-#endif
-    {"sock_sendall", (PyCFunction)(void (*)(void))PyLoopSock_Sendall, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
-#if PY_VERSION_HEX >= 0x030B0000
-    {"sock_sendto", (PyCFunction)(void (*)(void))PyLoopSock_Sendto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
-#endif
-    {"sock_connect", (PyCFunction)(void (*)(void))PyLoopSock_Connect, METH_FASTCALL | METH_KEYWORDS,
-     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
-    {"sock_accept", (PyCFunction)(void (*)(void))PyLoopSock_Accept, METH_FASTCALL | METH_KEYWORDS,
-     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1310,5 +1289,6 @@ int PyLoopLoop_Add(PyObject *module)
 {
     if (!asyncio_iscoroutine && PyLoop_ImportInto(&asyncio_iscoroutine, "asyncio.coroutines", "iscoroutine") < 0)
         return -1;
+    PyLoopHandle_LoopType = &PyLoop_LoopType;
     return PyModule_AddType(module, &PyLoop_LoopType);
 }

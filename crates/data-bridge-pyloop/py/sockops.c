@@ -959,47 +959,94 @@ static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *arg
     return PyLoopSockCoro_New((LoopObject *)loop, &bodies[kind], kind, bound[0], bound[1], bound[2]);
 }
 
-PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECV, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recv_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECV_INTO, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_SENDALL, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_CONNECT, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_ACCEPT, loop, args, nargsf, kwnames);
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
-PyObject *PyLoopSock_Recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECVFROM, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recvfrom_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECVFROM_INTO, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_SENDTO, loop, args, nargsf, kwnames);
 }
 #endif
+
+/* The methods of Loop (asyncio's coroutines). This file puts them on the
+ * type (add_loop_methods), so loop_object.c needs nothing of it. */
+static PyMethodDef loop_methods[] = {
+    {"sock_recv", (PyCFunction)(void (*)(void))loop_sock_recv, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
+    {"sock_recv_into", (PyCFunction)(void (*)(void))loop_sock_recv_into, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_recvfrom", (PyCFunction)(void (*)(void))loop_sock_recvfrom, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
+    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))loop_sock_recvfrom_into, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
+#endif
+    {"sock_sendall", (PyCFunction)(void (*)(void))loop_sock_sendall, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_sendto", (PyCFunction)(void (*)(void))loop_sock_sendto, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
+#endif
+    {"sock_connect", (PyCFunction)(void (*)(void))loop_sock_connect, METH_FASTCALL | METH_KEYWORDS,
+     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
+    {"sock_accept", (PyCFunction)(void (*)(void))loop_sock_accept, METH_FASTCALL | METH_KEYWORDS,
+     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Loop's dict gets the methods, as its tp_methods would have given them. */
+static int add_loop_methods(void)
+{
+    PyMethodDef *def;
+
+    if (PyType_Ready(&PyLoop_LoopType) < 0) /* PyLoopLoop_Add readied it: again, a no-op */
+        return -1;
+    for (def = loop_methods; def->ml_name; def++) {
+        PyObject *name = PyUnicode_InternFromString(def->ml_name);
+        PyObject *method = name ? PyDescr_NewMethod(&PyLoop_LoopType, def) : NULL;
+        int rc = method ? PyDict_SetItem(PyLoop_LoopType.tp_dict, name, method) : -1;
+
+        Py_XDECREF(name);
+        Py_XDECREF(method);
+        if (rc < 0)
+            return -1;
+    }
+    PyType_Modified(&PyLoop_LoopType);
+    return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* set-up                                                              */
@@ -1108,7 +1155,7 @@ int PyLoopSock_Add(PyObject *module)
         if (!S.ready[kind])
             return -1;
     }
-    if (probe_sock_accept() < 0)
+    if (probe_sock_accept() < 0 || load_asyncio() < 0)
         return -1;
-    return load_asyncio();
+    return add_loop_methods();
 }
