@@ -618,7 +618,7 @@ static int fileobj_to_fd(PyObject *object, long *fd)
         Py_INCREF(object);
         number = object;
     } else {
-        PyObject *fileno = PyObject_CallMethod(object, "fileno", NULL);
+        PyObject *fileno = PyObject_CallMethodNoArgs(object, PyLoop_str.fileno);
         number = fileno ? PyNumber_Long(fileno) : NULL;
         Py_XDECREF(fileno);
         if (!number) {

@@ -476,9 +476,7 @@ static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
 
 static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
 {
-    PyObject *awaiting = self->awaiting ? self->awaiting : Py_None;
-    Py_INCREF(awaiting);
-    return awaiting;
+    return PyLoop_NewRefOrNone(self->awaiting);
 }
 
 static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))

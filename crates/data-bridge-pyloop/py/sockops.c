@@ -776,8 +776,7 @@ static step_result start_sendall(SockCoro *self, PyObject **result)
         Py_DECREF(sent);
         if (all < 0)
             return STEP_ERROR;
-        Py_INCREF(Py_None);
-        *result = Py_None;
+        *result = PyLoop_NewRefOrNone(NULL);
         return STEP_RETURN;
     }
     position = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
@@ -819,8 +818,7 @@ static step_result connect_to(SockCoro *self, PyObject *address, PyObject **resu
     if (connected) {
         Py_DECREF(fd);
         Py_DECREF(connected);
-        Py_INCREF(Py_None);
-        *result = Py_None;
+        *result = PyLoop_NewRefOrNone(NULL);
         return STEP_RETURN;
     }
     if (!PyLoop_WouldBlock()) {
