@@ -136,11 +136,6 @@ class LoopTestCase(unittest.TestCase):
     LOOP_NAME = None
 
     # ---- Intended differences between the loops (the one place) ----------
-    # call_soon/call_later/call_at/call_soon_threadsafe reject a
-    # non-callable callback with TypeError even outside debug mode.
-    # (asyncio only checks in debug mode; otherwise the TypeError reaches
-    # the exception handler when the callback runs.)
-    EAGER_CALLABLE_CHECK = None
     # call_later/call_at reject a NaN delay/when with ValueError.
     # (asyncio accepts NaN.)
     NAN_DELAY_REJECTED = None
@@ -292,7 +287,6 @@ class LoopTestCase(unittest.TestCase):
 class AsyncioTestCase(LoopTestCase):
     LOOP_NAME = "asyncio"
 
-    EAGER_CALLABLE_CHECK = False
     NAN_DELAY_REJECTED = False
     TIMER_TIES_FIFO = False
     HANDLE_HAS_GET_CONTEXT = sys.version_info >= (3, 12)
@@ -307,7 +301,6 @@ class AsyncioTestCase(LoopTestCase):
 class PyLoopTestCase(LoopTestCase):
     LOOP_NAME = "pyloop"
 
-    EAGER_CALLABLE_CHECK = True
     NAN_DELAY_REJECTED = True
     TIMER_TIES_FIFO = True
     HANDLE_HAS_GET_CONTEXT = True

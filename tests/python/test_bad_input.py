@@ -51,57 +51,92 @@ class _BadInput:
 
     # ---- non-callable callbacks -----------------------------------------
 
-    def test_non_callable_callback_raises_type_error(self):
-        # PyLoop rejects eagerly; asyncio only in debug mode (intended
-        # difference, see base.LoopTestCase.EAGER_CALLABLE_CHECK).
-        if not self.EAGER_CALLABLE_CHECK:
-            self.loop.set_debug(True)
+    def test_non_callable_callback_in_debug_mode(self):
+        # asyncio's _check_callback, made in debug mode only, with its texts
+        # (call_later's is call_at's: call_later calls call_at).
+        self.loop.set_debug(True)
         for bad in (1, None, "not callable", object()):
             for name, call in self._bad_callback_calls(bad):
                 with self.subTest(callback=bad, method=name):
                     self._queue_keepers((name, repr(bad)))
-                    with self.assertRaisesRegex(TypeError, "callable"):
+                    checked = "call_at" if name == "call_later" else name
+                    with self.assertRaises(TypeError) as caught:
                         call()
+                    self.assertEqual(str(caught.exception), "a callable object was expected by %s(), got %r"
+                                     % (checked, bad))
                     self._assert_loop_usable()
         self.loop.set_debug(False)
 
     def test_non_callable_callback_without_debug(self):
-        # Documents the difference itself, in non-debug mode.
-        ran = []
-        self.loop.call_soon(ran.append, "before")
-        if self.EAGER_CALLABLE_CHECK:
-            with self.assertRaisesRegex(TypeError, "callable"):
-                self.loop.call_soon(1)
-            self.loop.call_soon(ran.append, "after")
-            self.run_briefly()
-            self.assertEqual(self.take_loop_errors(), [])
-        else:
-            # asyncio queues it; the TypeError reaches the exception handler
-            # when the "callback" runs.
-            h = self.loop.call_soon(1)
-            self.loop.call_soon(ran.append, "after")
-            self.run_briefly()
-            errors = self.take_loop_errors()
-            self.assertEqual(len(errors), 1)
-            self.assertTrue(errors[0]["message"].startswith(
-                "Exception in callback"))
-            self.assertIsInstance(errors[0]["exception"], TypeError)
-            self.assertIs(errors[0]["handle"], h)
-        self.assertEqual(ran, ["before", "after"])
+        # Outside debug mode asyncio checks nothing: call_soon & co. queue
+        # a non-callable, and its TypeError reaches the exception handler
+        # when the "callback" runs, in its turn.
+        for bad in (1, None):
+            for name, call in self._bad_callback_calls(bad):
+                with self.subTest(callback=bad, method=name):
+                    ran = []
+                    self.loop.call_soon(ran.append, "before")
+                    h = call()
+                    if bad is None and name == "call_soon":
+                        self.assertEqual(repr(h), "<Handle>")  # `if self._callback is not None`
+                    self.loop.call_soon(ran.append, "after")
+                    if name in ("call_later", "call_at"):
+                        self.loop.call_later(0, self.loop.call_soon, self.loop.stop)
+                        self.run_forever_guarded()
+                    else:
+                        self.run_briefly()
+                    errors = self.take_loop_errors()
+                    self.assertEqual(len(errors), 1)
+                    self.assertTrue(errors[0]["message"].startswith("Exception in callback"))
+                    self.assertIsInstance(errors[0]["exception"], TypeError)
+                    self.assertEqual(str(errors[0]["exception"]), "%r object is not callable"
+                                     % type(bad).__name__)
+                    self.assertIs(errors[0]["handle"], h)
+                    self.assertEqual(ran, ["before", "after"])
 
     def test_coroutine_object_callback(self):
-        if not self.EAGER_CALLABLE_CHECK:
-            self.loop.set_debug(True)
-        for name, _ in self._bad_callback_calls(None):
-            with self.subTest(method=name):
-                coro = _coro_func()
-                try:
-                    self._queue_keepers(name)
-                    with self.assertRaises(TypeError):
-                        dict(self._bad_callback_calls(coro))[name]()
-                finally:
-                    coro.close()
-                self._assert_loop_usable()
+        # In debug mode: asyncio's "coroutines cannot be used with ...()".
+        # Outside it: queued, and not callable when it runs.
+        for debug in (True, False):
+            self.loop.set_debug(debug)
+            for name, _ in self._bad_callback_calls(None):
+                with self.subTest(method=name, debug=debug):
+                    coro = _coro_func()
+                    try:
+                        if debug:
+                            self._queue_keepers(name)
+                            checked = "call_at" if name == "call_later" else name
+                            with self.assertRaisesRegex(TypeError, r"coroutines cannot be used with %s\(\)" % checked):
+                                dict(self._bad_callback_calls(coro))[name]()
+                            self._assert_loop_usable()
+                        else:
+                            dict(self._bad_callback_calls(coro))[name]().cancel()
+                    finally:
+                        coro.close()
+        self.loop.set_debug(False)
+
+    def test_non_callable_watcher_callback(self):
+        # add_reader/add_writer check their callback in no mode (asyncio's
+        # _add_reader makes no _check_callback): the watcher is set, and the
+        # TypeError reaches the exception handler when the fd is ready.
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        for debug in (False, True):
+            with self.subTest(debug=debug):
+                self.loop.set_debug(debug)
+                self.assertIsNone(self.loop.add_reader(a, 1))
+                self.assertIsNone(self.loop.add_writer(b, _coro_func))
+                self.assertTrue(self.loop.remove_writer(b))
+                b.send(b"x")
+                self.loop.call_later(0, self.loop.call_soon, self.loop.stop)
+                self.run_forever_guarded()
+                self.assertTrue(self.loop.remove_reader(a))
+                a.recv(1)
+                errors = self.take_loop_errors()
+                self.assertTrue(errors)
+                self.assertIsInstance(errors[0]["exception"], TypeError)
+                self.assertEqual(str(errors[0]["exception"]), "'int' object is not callable")
         self.loop.set_debug(False)
 
     def test_coroutine_function_in_debug_mode(self):

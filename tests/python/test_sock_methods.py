@@ -377,6 +377,56 @@ class _SockImmediateAndWaiting(_SockBase):
 
         self.run_coro(body())
 
+    def test_zero_size_reads_return_at_once(self):
+        # asyncio's sock_recv tries sock.recv(n) first, and socket.recv(0)
+        # (recv_into of an empty buffer) asks the kernel nothing: b'' (0) at
+        # once, with nothing to read, no watcher, nothing consumed; even on
+        # a closed socket.
+        a, b = self.pair()
+
+        async def body():
+            for start in (lambda: self.loop.sock_recv(b, 0),
+                          lambda: self.loop.sock_recv_into(b, bytearray()),
+                          lambda: self.loop.sock_recv_into(b, memoryview(bytearray(4))[:0])):
+                task = await self.started(start())
+                done = task.done()
+                if not done:
+                    task.cancel()
+                self.assertTrue(done, "a zero-size read waited for data")
+                self.assertIn(task.result(), (b"", 0))
+                self.assertEqual(self.watched(b), 0)
+            a.send(b"abc")
+            await self.iterations(1)
+            self.assertEqual(await self.loop.sock_recv(b, 0), b"")
+            self.assertEqual(await self.loop.sock_recv(b, 10), b"abc")
+            b.close()
+            self.assertEqual(await self.loop.sock_recv(b, 0), b"")
+            self.assertEqual(await self.loop.sock_recv_into(b, bytearray()), 0)
+
+        self.run_coro(body())
+
+    @unittest.skipUnless(HAS_DATAGRAM_METHODS, "asyncio has them from 3.11")
+    def test_zero_size_datagram_reads_wait(self):
+        # socket.recvfrom(0) and recvfrom_into(empty buffer) do ask the
+        # kernel: with nothing to read they would block, so asyncio waits;
+        # a datagram then comes back truncated to nothing.
+        server, client = self.udp(), self.udp()
+
+        async def body():
+            task = await self.started(self.loop.sock_recvfrom(server, 0))
+            self.assertFalse(task.done())
+            self.assertEqual(self.watched(server), selectors.EVENT_READ)
+            client.sendto(b"one", server.getsockname())
+            self.assertEqual(await task, (b"", client.getsockname()))
+            task = await self.started(self.loop.sock_recvfrom_into(server, bytearray()))
+            self.assertFalse(task.done())
+            client.sendto(b"two", server.getsockname())
+            self.assertEqual(await task, (0, client.getsockname()))
+            await self.iterations(1)
+            self.assertEqual(self.watched(server), 0)
+
+        self.run_coro(body())
+
     def test_datagram_methods_exist_where_asyncio_has_them(self):
         for name in ("sock_recvfrom", "sock_recvfrom_into", "sock_sendto"):
             self.assertEqual(hasattr(self.loop, name), HAS_DATAGRAM_METHODS, name)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <structmember.h>
 
+PyTypeObject *PyLoopHandle_LoopType; /* set by loop_object.c (pyloop_module.h) */
+
 /* ------------------------------------------------------------------ */
 /* free lists                                                          */
 /* ------------------------------------------------------------------ */
@@ -169,7 +171,7 @@ static PyObject *handle_construct(PyTypeObject *type, PyObject *positional, PyOb
         if (when == -1.0 && PyErr_Occurred())
             return NULL;
     }
-    if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
+    if (!PyLoopHandle_LoopType || !PyObject_TypeCheck(loop, PyLoopHandle_LoopType)) {
         PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
         return NULL;
     }
@@ -319,7 +321,7 @@ int PyLoopHandle_ReportError(HandleObject *handle)
     PyObject *value, *source = NULL, *message = NULL, *context = NULL, *result;
     int rc = 0;
 
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit))
+    if (PyLoop_IsFatalToRun())
         return -1;
     if (!handle->loop) {
         PyErr_WriteUnraisable((PyObject *)handle);
@@ -347,7 +349,7 @@ int PyLoopHandle_ReportError(HandleObject *handle)
     goto done;
 
 fail:
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit))
+    if (PyLoop_IsFatalToRun())
         rc = -1;
     else
         PyErr_WriteUnraisable((PyObject *)handle);
@@ -387,7 +389,7 @@ static void warn_if_slow(HandleObject *handle, double started)
 {
     LoopObject *loop = (LoopObject *)handle->loop;
     double elapsed = pyloop_time(loop->core) - started, limit;
-    PyObject *limit_object, *formatted, *result;
+    PyObject *limit_object, *formatted, *message, *seconds, *result;
 
     limit_object = PyObject_GetAttr((PyObject *)loop, PyLoop_str.slow_callback_duration);
     if (!limit_object) {
@@ -407,8 +409,13 @@ static void warn_if_slow(HandleObject *handle, double started)
         PyErr_Clear();
         return;
     }
-    result = PyObject_CallMethod(PyLoop_asyncio.logger, "warning", "sOd", "Executing %s took %.3f seconds", formatted,
-                                 elapsed);
+    message = PyUnicode_FromString("Executing %s took %.3f seconds");
+    seconds = message ? PyFloat_FromDouble(elapsed) : NULL;
+    result = seconds ? PyObject_CallMethodObjArgs(PyLoop_asyncio.logger, PyLoop_str.warning, message, formatted,
+                                                  seconds, NULL)
+                     : NULL;
+    Py_XDECREF(message);
+    Py_XDECREF(seconds);
     Py_DECREF(formatted);
     if (!result)
         PyErr_Clear();
@@ -542,7 +549,7 @@ static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
             goto fail;
         Py_DECREF(item);
     }
-    if (handle->callback) {
+    if (handle->callback && handle->callback != Py_None) { /* `if self._callback is not None` */
         item = format_callback(handle);
         if (!item || PyList_Append(info, item) < 0)
             goto fail;
@@ -649,26 +656,20 @@ static PyObject *timer_richcompare(PyObject *self, PyObject *other, int op)
 
 static PyObject *handle_get_callback(HandleObject *handle, void *closure)
 {
-    PyObject *value = handle->callback ? handle->callback : Py_None;
     (void)closure;
-    Py_INCREF(value);
-    return value;
+    return PyLoop_NewRefOrNone(handle->callback);
 }
 
 static PyObject *handle_get_args(HandleObject *handle, void *closure)
 {
-    PyObject *value = handle->args ? handle->args : Py_None;
     (void)closure;
-    Py_INCREF(value);
-    return value;
+    return PyLoop_NewRefOrNone(handle->args);
 }
 
 static PyObject *handle_get_source_traceback(HandleObject *handle, void *closure)
 {
-    PyObject *value = handle->source_traceback ? handle->source_traceback : Py_None;
     (void)closure;
-    Py_INCREF(value);
-    return value;
+    return PyLoop_NewRefOrNone(handle->source_traceback);
 }
 
 static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *closure)
@@ -933,18 +934,14 @@ static PyTypeObject ThreadSafeHandleType = {
 
 int PyLoopHandle_Add(PyObject *module)
 {
-    PyObject *events;
-
     if (PyType_Ready(&PyLoop_HandleType) < 0 || PyType_Ready(&PyLoop_TimerHandleType) < 0
         || PyType_Ready(&ThreadSafeHandleType) < 0)
         return -1;
-    events = PyImport_ImportModule("asyncio.events");
-    if (!events)
-        return -1;
-    asyncio_threadsafe_handle = PyObject_GetAttrString(events, "_ThreadSafeHandle");
-    Py_DECREF(events);
-    if (!asyncio_threadsafe_handle)
+    if (PyLoop_ImportInto(&asyncio_threadsafe_handle, "asyncio.events", "_ThreadSafeHandle") < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) /* before 3.14: none */
+            return -1;
         PyErr_Clear();
+    }
     PyLoop_ThreadSafeHandles = asyncio_threadsafe_handle != NULL;
     return PyModule_AddType(module, &PyLoop_HandleType) < 0 || PyModule_AddType(module, &PyLoop_TimerHandleType) < 0 ? -1
                                                                                                                   : 0;

@@ -255,27 +255,44 @@ static int check_open(LoopObject *self)
     return 0;
 }
 
-/* asyncio checks callbacks in debug mode only; a non-callable always fails
- * later, so it is refused here at once, with asyncio's debug-mode message. */
+/* asyncio.coroutines.iscoroutine, for check_callback (set by PyLoopLoop_Add). */
+static PyObject *asyncio_iscoroutine;
+
+/* `coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback)`:
+ * 1, 0, or -1 with an exception. */
+static int is_coroutine_or_function(PyObject *callback)
+{
+    PyObject *checks[2] = {asyncio_iscoroutine, PyLoop_asyncio.iscoroutinefunction}, *found;
+    int i, truth = 0;
+
+    for (i = 0; i < 2 && !truth; i++) {
+        found = PyObject_CallOneArg(checks[i], callback);
+        truth = found ? PyObject_IsTrue(found) : -1;
+        Py_XDECREF(found);
+    }
+    return truth;
+}
+
+/* asyncio's _check_callback, which call_soon, call_at (so call_later, which
+ * calls call_at) and call_soon_threadsafe make in debug mode only. Outside
+ * it nothing is checked: a non-callable is queued, and its TypeError reaches
+ * the exception handler when the handle runs, as in asyncio. */
 static int check_callback(LoopObject *self, PyObject *callback, const char *method)
 {
-    if (!PyCallable_Check(callback)) {
-        if (PyCoro_CheckExact(callback) || PyGen_Check(callback))
-            PyErr_Format(PyExc_TypeError, "coroutines cannot be used with %s()", method);
-        else
-            PyErr_Format(PyExc_TypeError, "a callable object was expected by %s(), got %R", method, callback);
+    int coroutine;
+
+    if (!self->debug)
+        return 0;
+    coroutine = is_coroutine_or_function(callback);
+    if (coroutine < 0)
+        return -1;
+    if (coroutine) {
+        PyErr_Format(PyExc_TypeError, "coroutines cannot be used with %s()", method);
         return -1;
     }
-    if (self->debug) {
-        PyObject *is_coroutine = PyObject_CallFunctionObjArgs(PyLoop_asyncio.iscoroutinefunction, callback, NULL);
-        int truth = is_coroutine ? PyObject_IsTrue(is_coroutine) : -1;
-        Py_XDECREF(is_coroutine);
-        if (truth < 0)
-            return -1;
-        if (truth) {
-            PyErr_Format(PyExc_TypeError, "coroutines cannot be used with %s()", method);
-            return -1;
-        }
+    if (!PyCallable_Check(callback)) {
+        PyErr_Format(PyExc_TypeError, "a callable object was expected by %s(), got %R", method, callback);
+        return -1;
     }
     return 0;
 }
@@ -490,13 +507,13 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
             return NULL;
         timer = to_seconds(sum, 0.0, "delay", &when) < 0
                     ? NULL
-                    : schedule_at(self, when, sum, args + 1, nargs - 1, context, "call_later");
+                    : schedule_at(self, when, sum, args + 1, nargs - 1, context, "call_at");
         Py_DECREF(sum);
         return timer;
     }
     if (to_seconds(args[0], pyloop_time(self->core), "delay", &when) < 0)
         return NULL;
-    return schedule_at(self, when, NULL, args + 1, nargs - 1, context, "call_later");
+    return schedule_at(self, when, NULL, args + 1, nargs - 1, context, "call_at");
 }
 
 static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t nargsf, PyObject *keywords)
@@ -601,7 +618,7 @@ static int fileobj_to_fd(PyObject *object, long *fd)
         Py_INCREF(object);
         number = object;
     } else {
-        PyObject *fileno = PyObject_CallMethod(object, "fileno", NULL);
+        PyObject *fileno = PyObject_CallMethodNoArgs(object, PyLoop_str.fileno);
         number = fileno ? PyNumber_Long(fileno) : NULL;
         Py_XDECREF(fileno);
         if (!number) {
@@ -759,8 +776,7 @@ static void drop_watcher_handle(void *handle)
 
 /* _add_reader/_add_writer(fileobj, callback, *args); `packed`: the args
  * tuple, or NULL for none (the handle takes its own reference). */
-static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callback, PyObject *packed, int event,
-                          const char *method)
+static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callback, PyObject *packed, int event)
 {
     fd_watchers watchers;
     HandleObject *handle;
@@ -775,7 +791,7 @@ static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callbac
         return NULL;
     }
     watchers_of(self, (int)fd, &watchers);
-    if (refuse_transport_fd(&watchers, fd) < 0 || check_callback(self, callback, method) < 0)
+    if (refuse_transport_fd(&watchers, fd) < 0) /* no callback check: _add_reader makes none */
         return NULL;
     handle = PyLoopHandle_New(callback, packed, self, NULL);
     if (!handle)
@@ -820,7 +836,7 @@ static PyObject *add_watcher(LoopObject *self, PyObject *const *args, Py_ssize_t
     }
     if (pack_args(args + 2, nargs - 2, &packed) < 0)
         return NULL;
-    handle = watch_fd(self, args[0], args[1], packed, event, method);
+    handle = watch_fd(self, args[0], args[1], packed, event);
     Py_XDECREF(packed);
     return handle;
 }
@@ -857,8 +873,7 @@ static PyObject *remove_watcher(LoopObject *self, PyObject *object, int event)
 HandleObject *PyLoopLoop_AddWatcher(LoopObject *self, PyObject *fileobj, int event, PyObject *callback,
                                    PyObject *args)
 {
-    return (HandleObject *)watch_fd(self, fileobj, callback, args, event,
-                                    event == PYLOOP_READABLE ? "add_reader" : "add_writer");
+    return (HandleObject *)watch_fd(self, fileobj, callback, args, event);
 }
 
 int PyLoopLoop_RemoveWatcher(LoopObject *self, PyObject *fileobj, int event)
@@ -1246,27 +1261,6 @@ static PyMethodDef loop_methods[] = {
      "_set_fd_quiet(fd, quiet): a quiet fd does not make a busy iteration look at I/O."},
     {"_close_core", (PyCFunction)loop_close_core, METH_NOARGS, "Drop queued callbacks, timers and fd watchers."},
     {"stats", (PyCFunction)loop_stats, METH_NOARGS, "The engine's counters, as a dict."},
-    /* sockops.c: coroutines, as asyncio's are */
-    {"sock_recv", (PyCFunction)(void (*)(void))PyLoopSock_Recv, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
-    {"sock_recv_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvInto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
-#if PY_VERSION_HEX >= 0x030B0000
-    {"sock_recvfrom", (PyCFunction)(void (*)(void))PyLoopSock_Recvfrom, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
-    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))PyLoopSock_RecvfromInto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
-#endif
-    {"sock_sendall", (PyCFunction)(void (*)(void))PyLoopSock_Sendall, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
-#if PY_VERSION_HEX >= 0x030B0000
-    {"sock_sendto", (PyCFunction)(void (*)(void))PyLoopSock_Sendto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
-#endif
-    {"sock_connect", (PyCFunction)(void (*)(void))PyLoopSock_Connect, METH_FASTCALL | METH_KEYWORDS,
-     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
-    {"sock_accept", (PyCFunction)(void (*)(void))PyLoopSock_Accept, METH_FASTCALL | METH_KEYWORDS,
-     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1293,5 +1287,8 @@ PyTypeObject PyLoop_LoopType = {
 
 int PyLoopLoop_Add(PyObject *module)
 {
+    if (!asyncio_iscoroutine && PyLoop_ImportInto(&asyncio_iscoroutine, "asyncio.coroutines", "iscoroutine") < 0)
+        return -1;
+    PyLoopHandle_LoopType = &PyLoop_LoopType;
     return PyModule_AddType(module, &PyLoop_LoopType);
 }

@@ -118,6 +118,9 @@ extern PyTypeObject PyLoop_TimerHandleType;
 /* handle.c */
 void PyLoopHandle_ClearFreeLists(void);
 int PyLoopHandle_Add(PyObject *module);
+/* The loop type Handle(..., loop) accepts: loop_object.c sets it
+ * (PyLoopLoop_Add), so handle.c refers to nothing of loop_object.c. */
+extern PyTypeObject *PyLoopHandle_LoopType;
 /* Whether the running asyncio has events._ThreadSafeHandle (3.14: a
  * cancel() or cancelled() from another thread waits while the callback
  * runs); call_soon_threadsafe then returns PyLoopThreadSafeHandle_New's. */
@@ -167,22 +170,14 @@ int PyLoopLoop_RemoveWatcher(LoopObject *loop, PyObject *fileobj, int event);
 
 /* sockops.c: loop.sock_recv, sock_recv_into, sock_sendall, sock_accept,
  * sock_connect (and, from 3.11, sock_recvfrom, sock_recvfrom_into,
- * sock_sendto) as C methods of Loop. Each returns a C coroutine (send,
- * throw, close, __await__: a collections.abc.Coroutine, so asyncio takes it
- * for one) that tries the system call when first resumed and waits on a
- * watcher of the loop's fd table (PyLoopLoop_AddWatcher) only when it would
- * block, as asyncio's selector loop does. */
+ * sock_sendto) as C methods of Loop, which PyLoopSock_Add puts on the type
+ * (after PyLoopLoop_Add: loop_object.c knows nothing of them). Each returns
+ * a C coroutine (sock_coro.c: send, throw, close, __await__, a
+ * collections.abc.Coroutine, so asyncio takes it for one) that tries the
+ * system call when first resumed and waits on a watcher of the loop's fd
+ * table (PyLoopLoop_AddWatcher) only when it would block, as asyncio's
+ * selector loop does. */
 int PyLoopSock_Add(PyObject *module);
-PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_Connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_Accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-#if PY_VERSION_HEX >= 0x030B0000
-PyObject *PyLoopSock_Recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-#endif
 
 /* socket_transport.c */
 extern PyTypeObject *PyLoop_SocketTransportType;

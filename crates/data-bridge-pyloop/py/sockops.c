@@ -5,11 +5,9 @@
  * (selector_events.py) written again in C, call for call:
  *
  *   - The method returns a coroutine, as asyncio's `async def` does: a
- *     SockCoroutine, which has the coroutine protocol (send, throw, close,
- *     __await__, am_send from 3.10), so collections.abc.Coroutine, and with
- *     it asyncio.iscoroutine(), accept it; create_task, ensure_future,
- *     wait_for and `await` take it. Nothing runs until it is first resumed;
- *     never started, it warns "coroutine ... was never awaited", like one.
+ *     sock_coroutine (sock_coro.c, the coroutine protocol), whose body is
+ *     here (SockCoroBody: coro_start, and resolved for sock_connect).
+ *     Nothing runs until it is first resumed.
  *   - First resumed, it makes asyncio's checks (an SSLSocket: TypeError; in
  *     debug mode a socket with a timeout: ValueError) and tries the call on
  *     the socket at once, through the socket's own method (sock.recv(n),
@@ -46,8 +44,8 @@
  * them (future -> SockDone -> handle -> future) is collectable, and none
  * outlives the future's completion but by the callbacks already queued.
  */
-#include "pyloop_module.h"
 #include "args.h"
+#include "sock_coro.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -90,19 +88,12 @@ static const sock_method sock_methods[SOCK_KINDS] = {
 
 /* Names, constants and asyncio objects, set up once by PyLoopSock_Add. */
 static struct {
-    PyObject *recv, *recv_into, *recvfrom, *recvfrom_into, *send, *sendto, *connect, *accept, *setblocking;
-    PyObject *fileno, *gettimeout, *getsockopt, *family, *type, *proto, *loop;
-    PyObject *create_future, *add_done_callback, *done, *set_result, *set_exception;
-    PyObject *transports, *data, *ensure_fd_no_transport, *ensure_resolved, *has_ipv6;
-    PyObject *close, *throw_;
     PyObject *zero, *af_inet, *af_inet6, *sol_socket, *so_error, *resolve_kwnames;
-    PyObject *qualnames[SOCK_KINDS], *names[SOCK_KINDS];
     PyObject *ready[SOCK_KINDS];        /* the watchers' callbacks, one per method */
     PyObject *weak_value_dictionary;    /* weakref.WeakValueDictionary */
     PyObject *base_ensure_fd_no_transport; /* BaseSelectorEventLoop._ensure_fd_no_transport */
     PyObject *ssl_socket;               /* ssl.SSLSocket as asyncio sees it, or NULL */
     PyObject *base_events;              /* asyncio.base_events, for _HAS_IPv6 */
-    PyObject *warn_unawaited;           /* warnings._warn_unawaited_coroutine */
     /* _socket.socket's own methods, for the direct reads (recv_direct) */
     PyObject *socket_recv, *socket_recv_into, *socket_fileno, *socket_gettimeout;
     int accept_checks_done;             /* asyncio's _sock_accept looks at fut.done() first */
@@ -111,51 +102,6 @@ static struct {
 /* ------------------------------------------------------------------ */
 /* asyncio's small helpers                                             */
 /* ------------------------------------------------------------------ */
-
-/* The socket call in flight would block: asyncio tries again later. */
-static int would_block(void)
-{
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-        PyErr_Clear();
-        return 1;
-    }
-    return 0;
-}
-
-static PyObject *none(void)
-{
-    Py_INCREF(Py_None);
-    return Py_None;
-}
-
-static int is_fatal(void)
-{
-    return PyErr_ExceptionMatches(PyExc_SystemExit) || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-}
-
-static PyObject *call_method0(PyObject *object, PyObject *name)
-{
-    PyObject *args[1] = {object};
-    return PyObject_VectorcallMethod(name, args, 1, NULL);
-}
-
-static PyObject *call_method1(PyObject *object, PyObject *name, PyObject *arg)
-{
-    PyObject *args[2] = {object, arg};
-    return PyObject_VectorcallMethod(name, args, 2, NULL);
-}
-
-static PyObject *call_method2(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2)
-{
-    PyObject *args[3] = {object, arg1, arg2};
-    return PyObject_VectorcallMethod(name, args, 3, NULL);
-}
-
-static PyObject *call_method3(PyObject *object, PyObject *name, PyObject *arg1, PyObject *arg2, PyObject *arg3)
-{
-    PyObject *args[4] = {object, arg1, arg2, arg3};
-    return PyObject_VectorcallMethod(name, args, 4, NULL);
-}
 
 /* Calls a method for its effect; 0, or -1 with its exception. */
 static int call_for_effect(PyObject *result)
@@ -187,7 +133,7 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
 
     if (!loop->debug)
         return 0;
-    timeout = call_method0(sock, S.gettimeout);
+    timeout = PyObject_CallMethodNoArgs(sock, PyLoop_str.gettimeout);
     if (!timeout)
         return -1;
     blocking = PyObject_RichCompareBool(timeout, S.zero, Py_NE);
@@ -203,14 +149,14 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
  * KeyError) is only called when the fd is there. */
 static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
 {
-    if (_PyType_Lookup(Py_TYPE(loop), S.ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
-        PyObject *transports = PyObject_GetAttr((PyObject *)loop, S.transports), *data, *found = NULL;
+    if (_PyType_Lookup(Py_TYPE(loop), PyLoop_str._ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
+        PyObject *transports = PyObject_GetAttr((PyObject *)loop, PyLoop_str._transports), *data, *found = NULL;
         int absent = 0;
 
         if (!transports)
             return -1;
         if ((PyObject *)Py_TYPE(transports) == S.weak_value_dictionary) {
-            data = PyObject_GetAttr(transports, S.data);
+            data = PyObject_GetAttr(transports, PyLoop_str.data);
             if (!data) {
                 Py_DECREF(transports);
                 return -1;
@@ -227,18 +173,18 @@ static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
         if (absent)
             return 0;
     }
-    return call_for_effect(call_method1((PyObject *)loop, S.ensure_fd_no_transport, fd));
+    return call_for_effect(PyObject_CallMethodOneArg((PyObject *)loop, PyLoop_str._ensure_fd_no_transport, fd));
 }
 
 static PyObject *create_future(LoopObject *loop)
 {
-    return call_method0((PyObject *)loop, S.create_future);
+    return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future);
 }
 
 /* fut.done(): 1, 0, or -1 with an exception. */
 static int future_done(PyObject *future)
 {
-    PyObject *done = call_method0(future, S.done);
+    PyObject *done = PyObject_CallMethodNoArgs(future, PyLoop_str.done);
     int truth;
 
     if (!done)
@@ -258,16 +204,18 @@ static PyObject *settle(PyObject *future, PyObject *result)
     PyObject *exception, *returned;
 
     if (result) {
-        returned = call_method1(future, S.set_result, result);
+        returned = PyObject_CallMethodOneArg(future, PyLoop_str.set_result, result);
         Py_DECREF(result);
         return returned;
     }
-    if (!PyErr_Occurred() || would_block()) /* nothing raised: recv_direct's EAGAIN */
+    if (!PyErr_Occurred() || PyLoop_WouldBlock()) { /* nothing raised: recv_direct's EAGAIN */
+        PyErr_Clear();
         Py_RETURN_NONE;
-    if (is_fatal())
+    }
+    if (PyLoop_IsFatalToRun())
         return NULL;
     exception = PyLoop_FetchException();
-    returned = call_method1(future, S.set_exception, exception);
+    returned = PyObject_CallMethodOneArg(future, PyLoop_str.set_exception, exception);
     Py_DECREF(exception);
     return returned;
 }
@@ -308,10 +256,70 @@ static PyObject *unpack(PyObject *value, Py_ssize_t n)
     return items;
 }
 
+/* The fd of a socket whose recv/recv_into (kind) is _socket.socket's own
+ * (not overridden, no instance dict) and whose timeout is 0.0, or -2 when
+ * the socket is not one recv_direct stands for (nothing raised). */
+static long direct_fd(int kind, PyObject *sock)
+{
+    PyTypeObject *type = Py_TYPE(sock);
+    PyObject *value;
+    double timeout;
+    long fd;
+
+    if (type->tp_dictoffset
+        || _PyType_Lookup(type, kind == SOCK_RECV ? PyLoop_str.recv : PyLoop_str.recv_into)
+               != (kind == SOCK_RECV ? S.socket_recv : S.socket_recv_into)
+        || !S.socket_recv)
+        return -2;
+    value = PyObject_Vectorcall(S.socket_gettimeout, &sock, 1, NULL);
+    if (!value || !PyFloat_CheckExact(value)) {
+        Py_XDECREF(value); /* None: blocking; then the method blocks */
+        PyErr_Clear();
+        return -2;
+    }
+    timeout = PyFloat_AS_DOUBLE(value);
+    Py_DECREF(value);
+    if (timeout != 0.0)
+        return -2;
+    value = PyObject_Vectorcall(S.socket_fileno, &sock, 1, NULL);
+    fd = value ? PyLong_AsLong(value) : -1;
+    Py_XDECREF(value);
+    if (PyErr_Occurred() || fd < -1 || fd > INT_MAX) {
+        PyErr_Clear();
+        return -2;
+    }
+    return fd;
+}
+
+/* recv(2) into buffer, as socket.recv's sock_call: retried on EINTR after
+ * the signal handlers ran. The count, or -1 with OSError raised, or -2 when
+ * it would block (nothing raised). */
+static Py_ssize_t direct_recv(int fd, char *buffer, Py_ssize_t size)
+{
+    Py_ssize_t received;
+
+    for (;;) {
+        received = recv(fd, buffer, (size_t)size, 0);
+        if (received >= 0)
+            return received;
+        if (errno == EINTR) {
+            if (PyErr_CheckSignals() == 0)
+                continue;
+            return -1;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -2;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+}
+
 /* sock.recv(n) or sock.recv_into(buf) made here, for a socket whose method
  * is _socket.socket's own (not overridden, no instance dict) and whose
  * timeout is 0.0: what that method does then is one recv(2), retried on
- * EINTR after the signal handlers ran, an OSError from errno otherwise.
+ * EINTR after the signal handlers ran, an OSError from errno otherwise; and
+ * for a size of 0 nothing (socket.recv(0) is b'' at once, recv_into of an
+ * empty buffer 0: sock_recv_guts asks the kernel nothing, so nothing waits).
  * Done here, a recv that would block raises nothing, which spares the
  * BlockingIOError (its strerror, its message, its object) that most waits
  * begin with; and the call skips the argument parsing. The GIL stays held:
@@ -321,37 +329,14 @@ static PyObject *unpack(PyObject *value, Py_ssize_t n)
  * calls the method, which decides, errors included). */
 static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **result)
 {
-    PyTypeObject *type = Py_TYPE(sock);
-    PyObject *value, *data = NULL;
+    PyObject *data = NULL;
     Py_buffer view;
     Py_ssize_t size, received;
-    char *buffer;
-    double timeout;
-    long fd;
+    long fd = direct_fd(kind, sock);
 
     *result = NULL;
-    if (type->tp_dictoffset
-        || _PyType_Lookup(type, kind == SOCK_RECV ? S.recv : S.recv_into)
-               != (kind == SOCK_RECV ? S.socket_recv : S.socket_recv_into)
-        || !S.socket_recv)
+    if (fd == -2)
         return -1;
-    value = PyObject_Vectorcall(S.socket_gettimeout, &sock, 1, NULL);
-    if (!value || !PyFloat_CheckExact(value)) {
-        Py_XDECREF(value); /* None: blocking; then the method blocks */
-        PyErr_Clear();
-        return -1;
-    }
-    timeout = PyFloat_AS_DOUBLE(value);
-    Py_DECREF(value);
-    if (timeout != 0.0)
-        return -1;
-    value = PyObject_Vectorcall(S.socket_fileno, &sock, 1, NULL);
-    fd = value ? PyLong_AsLong(value) : -1;
-    Py_XDECREF(value);
-    if (PyErr_Occurred() || fd < -1 || fd > INT_MAX) {
-        PyErr_Clear();
-        return -1;
-    }
     if (kind == SOCK_RECV) {
         if (!PyLong_CheckExact(arg))
             return -1;
@@ -360,10 +345,9 @@ static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **resul
             PyErr_Clear(); /* negative or too large: the method's errors */
             return -1;
         }
-        data = PyBytes_FromStringAndSize(NULL, size);
-        if (!data)
+        if (!(data = PyBytes_FromStringAndSize(NULL, size)))
             return 1;
-        buffer = PyBytes_AS_STRING(data);
+        received = size ? direct_recv((int)fd, PyBytes_AS_STRING(data), size) : 0;
     } else {
         if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0) {
             PyErr_Clear();
@@ -374,34 +358,15 @@ static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **resul
             return -1;
         }
         size = view.len;
-        buffer = view.buf;
-    }
-    for (;;) {
-        received = recv((int)fd, buffer, (size_t)size, 0);
-        if (received >= 0)
-            break;
-        if (errno == EINTR) {
-            if (PyErr_CheckSignals() == 0)
-                continue;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (data)
-                Py_DECREF(data);
-            else
-                PyBuffer_Release(&view);
-            return 0;
-        } else {
-            PyErr_SetFromErrno(PyExc_OSError);
-        }
-        if (data)
-            Py_DECREF(data);
-        else
-            PyBuffer_Release(&view);
-        return 1;
-    }
-    if (!data) {
+        received = size ? direct_recv((int)fd, view.buf, size) : 0;
         PyBuffer_Release(&view);
-        *result = PyLong_FromSsize_t(received);
-        return 1;
+        if (received >= 0)
+            *result = PyLong_FromSsize_t(received);
+        return received == -2 ? 0 : 1;
+    }
+    if (received < 0) {
+        Py_DECREF(data);
+        return received == -2 ? 0 : 1;
     }
     if (received != size && _PyBytes_Resize(&data, received) < 0)
         return 1;
@@ -419,13 +384,13 @@ static PyObject *read_call(int kind, PyObject *sock, PyObject *arg, PyObject *ar
         return result;
     switch (kind) {
     case SOCK_RECV:
-        return call_method1(sock, S.recv, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recv, arg);
     case SOCK_RECV_INTO:
-        return call_method1(sock, S.recv_into, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recv_into, arg);
     case SOCK_RECVFROM:
-        return call_method1(sock, S.recvfrom, arg);
+        return PyObject_CallMethodOneArg(sock, PyLoop_str.recvfrom, arg);
     default:
-        return call_method2(sock, S.recvfrom_into, arg, arg2);
+        return PyObject_CallMethodObjArgs(sock, PyLoop_str.recvfrom_into, arg, arg2, NULL);
     }
 }
 
@@ -544,7 +509,7 @@ static PyObject *read_ready(int kind, const char *name, PyObject *const *args, P
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     return settle(args[0], read_call(kind, args[1], args[2], kind == SOCK_RECVFROM_INTO ? args[3] : NULL));
 }
 
@@ -586,14 +551,16 @@ static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     state = (SockDone *)args[3];
     done = future_done(future);
     if (done) /* cancellation can be scheduled on a previous iteration */
-        return done < 0 ? NULL : none();
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     start = state->position;
     rest = PySequence_GetSlice(view, start, PY_SSIZE_T_MAX);
-    sent = rest ? call_method1(sock, S.send, rest) : NULL;
+    sent = rest ? PyObject_CallMethodOneArg(sock, PyLoop_str.send, rest) : NULL;
     Py_XDECREF(rest);
     if (!sent) {
-        if (would_block())
+        if (PyLoop_WouldBlock()) {
+            PyErr_Clear();
             Py_RETURN_NONE;
+        }
         return settle(future, NULL);
     }
     count = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
@@ -605,7 +572,7 @@ static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     if (size < 0)
         return NULL;
     if (start == size)
-        return call_method1(future, S.set_result, Py_None);
+        return PyObject_CallMethodOneArg(future, PyLoop_str.set_result, Py_None);
     state->position = start;
     Py_RETURN_NONE;
 }
@@ -619,8 +586,8 @@ static PyObject *sendto_ready(PyObject *Py_UNUSED(module), PyObject *const *args
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
-    return settle(args[0], call_method3(args[1], S.sendto, args[2], S.zero, args[3]));
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
+    return settle(args[0], PyObject_CallMethodObjArgs(args[1], PyLoop_str.sendto, args[2], S.zero, args[3], NULL));
 }
 
 /* _sock_connect_cb(fut, sock, address): the connect in progress is over
@@ -634,11 +601,13 @@ static PyObject *connect_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
         return NULL;
     done = future_done(args[0]);
     if (done)
-        return done < 0 ? NULL : none();
-    error = call_method2(args[1], S.getsockopt, S.sol_socket, S.so_error);
+        return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
+    error = PyObject_CallMethodObjArgs(args[1], PyLoop_str.getsockopt, S.sol_socket, S.so_error, NULL);
     if (!error) {
-        if (would_block()) /* still registered: retried later */
+        if (PyLoop_WouldBlock()) { /* still registered: retried later */
+            PyErr_Clear();
             Py_RETURN_NONE;
+        }
         return settle(args[0], NULL);
     }
     failed = PyObject_RichCompareBool(error, S.zero, Py_NE);
@@ -656,13 +625,13 @@ static PyObject *connect_ready(PyObject *Py_UNUSED(module), PyObject *const *arg
     Py_DECREF(error);
     if (failed)
         return settle(args[0], NULL);
-    return settle(args[0], none());
+    return settle(args[0], PyLoop_NewRefOrNone(NULL));
 }
 
 /* sock.accept(), then conn.setblocking(False): (conn, address). */
 static PyObject *accept_now(PyObject *sock)
 {
-    PyObject *accepted = call_method0(sock, S.accept), *pair, *result;
+    PyObject *accepted = PyObject_CallMethodNoArgs(sock, PyLoop_str.accept), *pair, *result;
 
     if (!accepted)
         return NULL;
@@ -670,7 +639,7 @@ static PyObject *accept_now(PyObject *sock)
     Py_DECREF(accepted);
     if (!pair)
         return NULL;
-    result = call_method1(PyTuple_GET_ITEM(pair, 0), S.setblocking, Py_False);
+    result = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pair, 0), PyLoop_str.setblocking, Py_False);
     if (!result) {
         Py_DECREF(pair);
         return NULL;
@@ -692,7 +661,7 @@ static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args
     if (S.accept_checks_done) {
         int done = future_done(args[0]);
         if (done)
-            return done < 0 ? NULL : none();
+            return done < 0 ? NULL : PyLoop_NewRefOrNone(NULL);
     }
     return settle(args[0], accept_now(args[1]));
 }
@@ -708,174 +677,6 @@ static PyMethodDef ready_functions[SOCK_KINDS] = {
     [SOCK_CONNECT] = {"_sock_connect_cb", (PyCFunction)(void (*)(void))connect_ready, METH_FASTCALL, NULL},
     [SOCK_ACCEPT] = {"_sock_accept", (PyCFunction)(void (*)(void))accept_ready, METH_FASTCALL, NULL},
 };
-
-/* ------------------------------------------------------------------ */
-/* SockCoroutine                                                       */
-/* ------------------------------------------------------------------ */
-
-enum coro_state {
-    CORO_CREATED,   /* not started */
-    CORO_RESOLVING, /* sock_connect: awaiting loop._ensure_resolved() */
-    CORO_WAITING,   /* awaiting the future */
-    CORO_DONE       /* returned, raised or closed */
-};
-
-typedef struct SockCoro {
-    PyObject_HEAD
-    LoopObject *loop;
-    PyObject *sock, *arg, *arg2; /* the call's arguments (arg2: nbytes or address) */
-    PyObject *awaiting;          /* what `await` delegates to: fut.__await__() or _ensure_resolved() */
-    PyObject *weakreflist;
-    unsigned char kind, state, running;
-} SockCoro;
-
-static PyTypeObject SockCoroType;
-
-typedef enum { STEP_ERROR = -1, STEP_RETURN = 0, STEP_NEXT = 1 } step_result;
-
-/* The frame is gone: what it held goes. */
-static void coro_finish(SockCoro *self)
-{
-    self->state = CORO_DONE;
-    Py_CLEAR(self->awaiting);
-    Py_CLEAR(self->sock);
-    Py_CLEAR(self->arg);
-    Py_CLEAR(self->arg2);
-    Py_CLEAR(self->loop);
-}
-
-/* The value a finished iterator returned: StopIteration's, or None when no
- * exception is set. -1 when another exception is set. */
-static int fetch_stop_value(PyObject **value)
-{
-    PyObject *exception;
-
-    if (!PyErr_Occurred()) {
-        Py_INCREF(Py_None);
-        *value = Py_None;
-        return 0;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_StopIteration))
-        return -1;
-    exception = PyLoop_FetchException();
-    *value = exception ? ((PyStopIterationObject *)exception)->value : NULL;
-    if (!*value)
-        *value = Py_None;
-    Py_INCREF(*value);
-    Py_XDECREF(exception);
-    return 0;
-}
-
-/* `yield from iterator` with send(value). */
-static step_result delegate_send(PyObject *iterator, PyObject *value, PyObject **result)
-{
-#if PY_VERSION_HEX >= 0x030A0000
-    switch (PyIter_Send(iterator, value, result)) {
-    case PYGEN_NEXT:
-        return STEP_NEXT;
-    case PYGEN_RETURN:
-        return STEP_RETURN;
-    default:
-        *result = NULL;
-        return STEP_ERROR;
-    }
-#else
-    PyObject *yielded;
-
-    if (value == Py_None && PyIter_Check(iterator))
-        yielded = Py_TYPE(iterator)->tp_iternext(iterator);
-    else
-        yielded = call_method1(iterator, S.send, value);
-    if (yielded) {
-        *result = yielded;
-        return STEP_NEXT;
-    }
-    if (fetch_stop_value(result) < 0) {
-        *result = NULL;
-        return STEP_ERROR;
-    }
-    return STEP_RETURN;
-#endif
-}
-
-/* `yield from iterator` with throw(exception): 1 when the iterator has no
- * throw() (the exception is then raised where the coroutine waits). */
-static int delegate_throw(PyObject *iterator, PyObject *exception, PyObject **result, step_result *step)
-{
-    PyObject *method = PyObject_GetAttr(iterator, S.throw_), *yielded;
-
-    if (!method) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            *step = STEP_ERROR;
-            return 0;
-        }
-        PyErr_Clear();
-        return 1;
-    }
-    yielded = PyObject_CallOneArg(method, exception);
-    Py_DECREF(method);
-    if (yielded) {
-        *result = yielded;
-        *step = STEP_NEXT;
-    } else if (fetch_stop_value(result) < 0) {
-        *result = NULL;
-        *step = STEP_ERROR;
-    } else {
-        *step = STEP_RETURN;
-    }
-    return 0;
-}
-
-/* iterator.close(), if it has one (as a coroutine's close() closes what it
- * awaits). */
-static int close_iterator(PyObject *iterator)
-{
-    PyObject *method = PyObject_GetAttr(iterator, S.close), *result;
-
-    if (!method) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return -1;
-        PyErr_Clear();
-        return 0;
-    }
-    result = PyObject_CallNoArgs(method);
-    Py_DECREF(method);
-    return call_for_effect(result);
-}
-
-/* What `await awaitable` iterates. */
-static PyObject *awaitable_iterator(PyObject *awaitable)
-{
-    PyAsyncMethods *async = Py_TYPE(awaitable)->tp_as_async;
-    PyObject *iterator;
-
-    if (PyCoro_CheckExact(awaitable)) {
-        Py_INCREF(awaitable);
-        return awaitable;
-    }
-    if (!async || !async->am_await) {
-        PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", Py_TYPE(awaitable)->tp_name);
-        return NULL;
-    }
-    iterator = async->am_await(awaitable);
-    if (iterator && !PyIter_Check(iterator)) {
-        PyErr_Format(PyExc_TypeError, "__await__() returned non-iterator of type '%.100s'", Py_TYPE(iterator)->tp_name);
-        Py_CLEAR(iterator);
-    }
-    return iterator;
-}
-
-/* `return await awaitable`: from now on the coroutine delegates to it. */
-static step_result await_object(SockCoro *self, PyObject *awaitable, int state, PyObject **result)
-{
-    PyObject *iterator = awaitable_iterator(awaitable);
-
-    if (!iterator)
-        return STEP_ERROR;
-    self->awaiting = iterator;
-    self->state = (unsigned char)state;
-    return delegate_send(iterator, Py_None, result);
-}
 
 /* The would-block path shared by every method (asyncio's, call for call):
  *     fut = self.create_future()
@@ -900,7 +701,7 @@ static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject
         return STEP_ERROR;
     if (fd)
         Py_INCREF(fd);
-    else if (!(fd = call_method0(self->sock, S.fileno)))
+    else if (!(fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno)))
         goto out;
     if (ensure_fd_no_transport(loop, fd) < 0 || !(done = sock_done_new(loop, fd, event, position)))
         goto out;
@@ -914,9 +715,9 @@ static step_result wait_for_io(SockCoro *self, int event, PyObject *fd, PyObject
     if (!handle)
         goto out;
     done->handle = handle;
-    if (call_for_effect(call_method1(future, S.add_done_callback, (PyObject *)done)) < 0)
+    if (call_for_effect(PyObject_CallMethodOneArg(future, PyLoop_str.add_done_callback, (PyObject *)done)) < 0)
         goto out;
-    step = await_object(self, future, CORO_WAITING, result);
+    step = PyLoopSockCoro_Await(self, future, CORO_WAITING, result);
 out:
     Py_XDECREF(args);
     Py_XDECREF((PyObject *)done);
@@ -947,21 +748,23 @@ static step_result start_read(SockCoro *self, PyObject **result)
         *result = data;
         return STEP_RETURN;
     }
-    if (PyErr_Occurred() && !would_block())
+    if (PyErr_Occurred() && !PyLoop_WouldBlock())
         return STEP_ERROR;
+    PyErr_Clear();
     return wait_for_io(self, PYLOOP_READABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
 static step_result start_sendall(SockCoro *self, PyObject **result)
 {
-    PyObject *sent = call_method1(self->sock, S.send, self->arg), *size, *view;
+    PyObject *sent = PyObject_CallMethodOneArg(self->sock, PyLoop_str.send, self->arg), *size, *view;
     Py_ssize_t length, position;
     step_result step;
     int all;
 
     if (!sent) {
-        if (!would_block())
+        if (!PyLoop_WouldBlock())
             return STEP_ERROR;
+        PyErr_Clear();
         Py_INCREF(S.zero);
         sent = S.zero;
     }
@@ -973,8 +776,7 @@ static step_result start_sendall(SockCoro *self, PyObject **result)
         Py_DECREF(sent);
         if (all < 0)
             return STEP_ERROR;
-        Py_INCREF(Py_None);
-        *result = Py_None;
+        *result = PyLoop_NewRefOrNone(NULL);
         return STEP_RETURN;
     }
     position = PyNumber_AsSsize_t(sent, PyExc_OverflowError);
@@ -991,14 +793,15 @@ static step_result start_sendall(SockCoro *self, PyObject **result)
 
 static step_result start_sendto(SockCoro *self, PyObject **result)
 {
-    PyObject *sent = call_method2(self->sock, S.sendto, self->arg, self->arg2);
+    PyObject *sent = PyObject_CallMethodObjArgs(self->sock, PyLoop_str.sendto, self->arg, self->arg2, NULL);
 
     if (sent) {
         *result = sent;
         return STEP_RETURN;
     }
-    if (!would_block())
+    if (!PyLoop_WouldBlock())
         return STEP_ERROR;
+    PyErr_Clear();
     return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
@@ -1006,23 +809,23 @@ static step_result start_sendto(SockCoro *self, PyObject **result)
  * once, the outcome is the coroutine's with no future in between. */
 static step_result connect_to(SockCoro *self, PyObject *address, PyObject **result)
 {
-    PyObject *fd = call_method0(self->sock, S.fileno), *connected;
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *connected;
     step_result step;
 
     if (!fd)
         return STEP_ERROR;
-    connected = call_method1(self->sock, S.connect, address);
+    connected = PyObject_CallMethodOneArg(self->sock, PyLoop_str.connect, address);
     if (connected) {
         Py_DECREF(fd);
         Py_DECREF(connected);
-        Py_INCREF(Py_None);
-        *result = Py_None;
+        *result = PyLoop_NewRefOrNone(NULL);
         return STEP_RETURN;
     }
-    if (!would_block()) {
+    if (!PyLoop_WouldBlock()) {
         Py_DECREF(fd);
         return STEP_ERROR;
     }
+    PyErr_Clear();
     step = wait_for_io(self, PYLOOP_WRITABLE, fd, address, NULL, 0, 0, result);
     Py_DECREF(fd);
     return step;
@@ -1031,7 +834,7 @@ static step_result connect_to(SockCoro *self, PyObject *address, PyObject **resu
 /* sock.family == AF_INET or (base_events._HAS_IPv6 and sock.family == AF_INET6) */
 static int is_inet(PyObject *sock)
 {
-    PyObject *family = PyObject_GetAttr(sock, S.family), *has_ipv6;
+    PyObject *family = PyObject_GetAttr(sock, PyLoop_str.family), *has_ipv6;
     int inet;
 
     if (!family)
@@ -1040,12 +843,12 @@ static int is_inet(PyObject *sock)
     Py_DECREF(family);
     if (inet)
         return inet;
-    has_ipv6 = PyObject_GetAttr(S.base_events, S.has_ipv6);
+    has_ipv6 = PyObject_GetAttr(S.base_events, PyLoop_str._HAS_IPv6);
     inet = has_ipv6 ? PyObject_IsTrue(has_ipv6) : -1;
     Py_XDECREF(has_ipv6);
     if (inet <= 0)
         return inet;
-    family = PyObject_GetAttr(sock, S.family);
+    family = PyObject_GetAttr(sock, PyLoop_str.family);
     if (!family)
         return -1;
     inet = PyObject_RichCompareBool(family, S.af_inet6, Py_EQ);
@@ -1065,15 +868,15 @@ static step_result start_connect(SockCoro *self, PyObject **result)
         return STEP_ERROR;
     if (!inet)
         return connect_to(self, self->arg, result);
-    args[2] = PyObject_GetAttr(self->sock, S.family);
-    args[3] = args[2] ? PyObject_GetAttr(self->sock, S.type) : NULL;
-    args[4] = args[3] ? PyObject_GetAttr(self->sock, S.proto) : NULL;
-    resolving = args[4] ? PyObject_VectorcallMethod(S.ensure_resolved, args, 2, S.resolve_kwnames) : NULL;
+    args[2] = PyObject_GetAttr(self->sock, PyLoop_str.family);
+    args[3] = args[2] ? PyObject_GetAttr(self->sock, PyLoop_str.type) : NULL;
+    args[4] = args[3] ? PyObject_GetAttr(self->sock, PyLoop_str.proto) : NULL;
+    resolving = args[4] ? PyObject_VectorcallMethod(PyLoop_str._ensure_resolved, args, 2, S.resolve_kwnames) : NULL;
     for (i = 2; i < 5; i++)
         Py_XDECREF(args[i]);
     if (!resolving)
         return STEP_ERROR;
-    step = await_object(self, resolving, CORO_RESOLVING, result);
+    step = PyLoopSockCoro_Await(self, resolving, CORO_RESOLVING, result);
     Py_DECREF(resolving);
     return step;
 }
@@ -1084,8 +887,6 @@ static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
     PyObject *first = PyObject_GetItem(infos, S.zero), *info;
     step_result step;
 
-    Py_CLEAR(self->awaiting);
-    self->state = CORO_CREATED; /* running, between the two awaits */
     if (!first)
         return STEP_ERROR;
     info = unpack(first, 5);
@@ -1100,7 +901,7 @@ static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
 /* asyncio's _sock_accept(fut, sock), then `await fut`. */
 static step_result start_accept(SockCoro *self, PyObject **result)
 {
-    PyObject *fd = call_method0(self->sock, S.fileno), *accepted;
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *accepted;
     step_result step;
 
     if (!fd)
@@ -1111,10 +912,11 @@ static step_result start_accept(SockCoro *self, PyObject **result)
         *result = accepted;
         return STEP_RETURN;
     }
-    if (!would_block()) {
+    if (!PyLoop_WouldBlock()) {
         Py_DECREF(fd);
         return STEP_ERROR;
     }
+    PyErr_Clear();
     step = wait_for_io(self, PYLOOP_READABLE, fd, NULL, NULL, 0, 0, result);
     Py_DECREF(fd);
     return step;
@@ -1139,432 +941,110 @@ static step_result coro_start(SockCoro *self, PyObject **result)
     }
 }
 
-/* One resumption: send(value) when `exception` is NULL, else throw(exception). */
-static step_result coro_step(SockCoro *self, PyObject *value, PyObject *exception, PyObject **result)
-{
-    step_result step = STEP_ERROR;
-
-    *result = NULL;
-    if (self->running) {
-        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
-        return STEP_ERROR;
-    }
-    switch (self->state) {
-    case CORO_DONE:
-        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
-        return STEP_ERROR;
-    case CORO_CREATED:
-        if (exception) {
-            coro_finish(self);
-            Py_INCREF(exception);
-            PyLoop_RestoreException(exception);
-            return STEP_ERROR;
-        }
-        if (value != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started coroutine");
-            return STEP_ERROR;
-        }
-        self->running = 1;
-        step = coro_start(self, result);
-        break;
-    default:
-        self->running = 1;
-        if (!exception) {
-            step = delegate_send(self->awaiting, value, result);
-        } else if (PyErr_GivenExceptionMatches(exception, PyExc_GeneratorExit)) {
-            /* As a coroutine's throw() does: close what it awaits first. */
-            step = STEP_ERROR;
-            if (close_iterator(self->awaiting) == 0) {
-                Py_INCREF(exception);
-                PyLoop_RestoreException(exception);
-            }
-        } else if (delegate_throw(self->awaiting, exception, result, &step)) {
-            Py_INCREF(exception);
-            PyLoop_RestoreException(exception);
-            step = STEP_ERROR;
-        }
-        break;
-    }
-    if (step == STEP_RETURN && self->state == CORO_RESOLVING) {
-        /* _ensure_resolved() returned (at once, or now): connect. */
-        PyObject *infos = *result;
-        *result = NULL;
-        step = resolved(self, infos, result);
-        Py_DECREF(infos);
-    }
-    self->running = 0;
-    if (step != STEP_NEXT)
-        coro_finish(self);
-    return step;
-}
-
-/* _PyGen_SetStopIterationValue */
-static void set_stop_iteration(PyObject *value)
-{
-    PyObject *exception;
-
-    if (value == Py_None) {
-        PyErr_SetNone(PyExc_StopIteration);
-        return;
-    }
-    if (!PyTuple_Check(value) && !PyExceptionInstance_Check(value)) {
-        PyErr_SetObject(PyExc_StopIteration, value);
-        return;
-    }
-    exception = PyObject_CallOneArg(PyExc_StopIteration, value);
-    if (exception) {
-        PyErr_SetObject(PyExc_StopIteration, exception);
-        Py_DECREF(exception);
-    }
-}
-
-/* A step as a method's return: the yielded value, or NULL with
- * StopIteration(value) or the error. */
-static PyObject *step_return(step_result step, PyObject *result)
-{
-    if (step == STEP_NEXT)
-        return result;
-    if (step == STEP_RETURN) {
-        set_stop_iteration(result);
-        Py_DECREF(result);
-    }
-    return NULL;
-}
-
-static PyObject *coro_iternext(SockCoro *self)
-{
-    PyObject *result;
-    step_result step = coro_step(self, Py_None, NULL, &result);
-
-    if (step == STEP_RETURN && result == Py_None) {
-        Py_DECREF(result); /* the end of iteration, without an exception */
-        return NULL;
-    }
-    return step_return(step, result);
-}
-
-#if PY_VERSION_HEX >= 0x030A0000
-static PySendResult coro_am_send(SockCoro *self, PyObject *value, PyObject **result)
-{
-    switch (coro_step(self, value, NULL, result)) {
-    case STEP_NEXT:
-        return PYGEN_NEXT;
-    case STEP_RETURN:
-        return PYGEN_RETURN;
-    default:
-        return PYGEN_ERROR;
-    }
-}
-#endif
-
-static PyObject *coro_send(SockCoro *self, PyObject *value)
-{
-    PyObject *result;
-    step_result step = coro_step(self, value, NULL, &result);
-    return step_return(step, result);
-}
-
-/* throw(value) or throw(type[, value[, traceback]]), as a coroutine's. */
-static PyObject *coro_throw(SockCoro *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *type, *value, *traceback, *exception, *result;
-    step_result step;
-
-    if (nargs < 1 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError, nargs < 1 ? "throw expected at least 1 argument, got %zd"
-                                                : "throw expected at most 3 arguments, got %zd",
-                     nargs);
-        return NULL;
-    }
-#if PY_VERSION_HEX >= 0x030C0000
-    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
-                                  "the (type, exc, tb) signature of throw() is deprecated, "
-                                  "use the single-arg signature instead.",
-                                  1)
-                         < 0)
-        return NULL;
-#endif
-    type = args[0];
-    value = nargs > 1 ? args[1] : Py_None;
-    traceback = nargs > 2 ? args[2] : Py_None;
-    if (traceback == Py_None)
-        traceback = NULL;
-    else if (!PyTraceBack_Check(traceback)) {
-        PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
-        return NULL;
-    }
-    if (PyExceptionClass_Check(type)) {
-        PyObject *normal_type = type, *normal_value = value, *normal_traceback = traceback;
-        Py_INCREF(normal_type);
-        Py_INCREF(normal_value);
-        Py_XINCREF(normal_traceback);
-        PyErr_NormalizeException(&normal_type, &normal_value, &normal_traceback);
-        Py_DECREF(normal_type);
-        Py_XDECREF(normal_traceback);
-        if (!normal_value || PyErr_Occurred()) {
-            Py_XDECREF(normal_value);
-            return NULL;
-        }
-        exception = normal_value;
-    } else if (PyExceptionInstance_Check(type)) {
-        if (value != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
-            return NULL;
-        }
-        Py_INCREF(type);
-        exception = type;
-    } else {
-        PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException, not %s",
-                     Py_TYPE(type)->tp_name);
-        return NULL;
-    }
-    if (traceback && PyException_SetTraceback(exception, traceback) < 0) {
-        Py_DECREF(exception);
-        return NULL;
-    }
-    step = coro_step(self, NULL, exception, &result);
-    Py_DECREF(exception);
-    return step_return(step, result);
-}
-
-static PyObject *coro_close(SockCoro *self, PyObject *Py_UNUSED(unused))
-{
-    int rc = 0;
-
-    if (self->running) {
-        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
-        return NULL;
-    }
-    if (self->awaiting) {
-        self->running = 1;
-        rc = close_iterator(self->awaiting);
-        self->running = 0;
-    }
-    coro_finish(self);
-    if (rc < 0) {
-        /* Raised where the coroutine waits, in place of GeneratorExit. */
-        if (!PyErr_ExceptionMatches(PyExc_GeneratorExit) && !PyErr_ExceptionMatches(PyExc_StopIteration))
-            return NULL;
-        PyErr_Clear();
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *coro_await(SockCoro *self)
-{
-    Py_INCREF(self);
-    return (PyObject *)self;
-}
-
-/* A coroutine nobody started warns, as CPython's do; one collected while
- * it waits is closed (what it awaits, not the operation: as in asyncio, the
- * watcher and the future stay until the future is done). */
-static void coro_finalize(SockCoro *self)
-{
-    PyObject *error = PyErr_Occurred() ? PyLoop_FetchException() : NULL, *result;
-
-    if (self->state == CORO_CREATED && self->loop) {
-        result = S.warn_unawaited ? PyObject_CallOneArg(S.warn_unawaited, (PyObject *)self) : NULL;
-        if (!result && S.warn_unawaited)
-            PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(result);
-        coro_finish(self);
-    } else if (self->state != CORO_DONE) {
-        result = coro_close(self, NULL);
-        if (!result)
-            PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(result);
-    }
-    if (error)
-        PyLoop_RestoreException(error);
-}
-
-static int coro_traverse(SockCoro *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->loop);
-    Py_VISIT(self->sock);
-    Py_VISIT(self->arg);
-    Py_VISIT(self->arg2);
-    Py_VISIT(self->awaiting);
-    return 0;
-}
-
-static int coro_clear(SockCoro *self)
-{
-    Py_CLEAR(self->awaiting);
-    Py_CLEAR(self->sock);
-    Py_CLEAR(self->arg);
-    Py_CLEAR(self->arg2);
-    Py_CLEAR(self->loop);
-    return 0;
-}
-
-static void coro_dealloc(SockCoro *self)
-{
-    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (self->weakreflist)
-        PyObject_ClearWeakRefs((PyObject *)self);
-    coro_clear(self);
-    PyObject_GC_Del(self);
-}
-
-static PyObject *coro_repr(SockCoro *self)
-{
-    return PyUnicode_FromFormat("<coroutine object %s at %p>", sock_methods[self->kind].params.qualname, (void *)self);
-}
-
-static PyObject *coro_get_name(SockCoro *self, void *Py_UNUSED(closure))
-{
-    Py_INCREF(S.names[self->kind]);
-    return S.names[self->kind];
-}
-
-static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
-{
-    Py_INCREF(S.qualnames[self->kind]);
-    return S.qualnames[self->kind];
-}
-
-static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
-{
-    PyObject *awaiting = self->awaiting ? self->awaiting : Py_None;
-    Py_INCREF(awaiting);
-    return awaiting;
-}
-
-static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->running);
-}
-
-static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->state == CORO_RESOLVING || self->state == CORO_WAITING);
-}
-
-static PyObject *coro_get_none(SockCoro *Py_UNUSED(self), void *Py_UNUSED(closure))
-{
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef coro_methods[] = {
-    {"send", (PyCFunction)coro_send, METH_O, "send(arg) -> send 'arg' into coroutine,\nreturn next iterated value or raise StopIteration."},
-    {"throw", (PyCFunction)(void (*)(void))coro_throw, METH_FASTCALL,
-     "throw(value)\nthrow(type[,value[,traceback]])\n\nRaise exception in coroutine, return next iterated value or raise\nStopIteration."},
-    {"close", (PyCFunction)coro_close, METH_NOARGS, "close() -> raise GeneratorExit inside coroutine."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyGetSetDef coro_getset[] = {
-    {"__name__", (getter)coro_get_name, NULL, NULL, NULL},
-    {"__qualname__", (getter)coro_get_qualname, NULL, NULL, NULL},
-    {"cr_await", (getter)coro_get_await, NULL, "object being awaited on, or None", NULL},
-    {"cr_running", (getter)coro_get_running, NULL, NULL, NULL},
-    {"cr_suspended", (getter)coro_get_suspended, NULL, NULL, NULL},
-    {"cr_frame", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
-    {"cr_code", (getter)coro_get_none, NULL, "None: the coroutine is C code", NULL},
-    {"cr_origin", (getter)coro_get_none, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyAsyncMethods coro_as_async = {
-    .am_await = (unaryfunc)coro_await,
-#if PY_VERSION_HEX >= 0x030A0000
-    .am_send = (sendfunc)coro_am_send,
-#endif
-};
-
-static PyTypeObject SockCoroType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "data_bridge.pyloop._pyloop.sock_coroutine",
-    .tp_doc = "The coroutine a loop.sock_*() method returns (asyncio's are `async def`).",
-    .tp_basicsize = sizeof(SockCoro),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_dealloc = (destructor)coro_dealloc,
-    .tp_traverse = (traverseproc)coro_traverse,
-    .tp_clear = (inquiry)coro_clear,
-    .tp_finalize = (destructor)coro_finalize,
-    .tp_repr = (reprfunc)coro_repr,
-    .tp_as_async = &coro_as_async,
-    .tp_iternext = (iternextfunc)coro_iternext,
-    .tp_weaklistoffset = offsetof(SockCoro, weakreflist),
-    .tp_methods = coro_methods,
-    .tp_getset = coro_getset,
-};
-
 /* ------------------------------------------------------------------ */
 /* the methods: argument binding as Python's, then a coroutine         */
 /* ------------------------------------------------------------------ */
 
+/* Each method's coroutine body (sock_coro.h), set up by PyLoopSock_Add. */
+static SockCoroBody bodies[SOCK_KINDS];
+
 static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     PyObject *bound[PYLOOP_MAX_PARAMS];
-    SockCoro *self;
 
     if (PyLoopArgs_Bind(&sock_methods[kind].params, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
         return NULL;
-    self = PyObject_GC_New(SockCoro, &SockCoroType);
-    if (!self)
-        return NULL;
-    Py_INCREF(loop);
-    self->loop = (LoopObject *)loop;
-    Py_INCREF(bound[0]);
-    self->sock = bound[0];
-    Py_XINCREF(bound[1]);
-    self->arg = bound[1];
-    Py_XINCREF(bound[2]);
-    self->arg2 = bound[2];
-    self->awaiting = NULL;
-    self->weakreflist = NULL;
-    self->kind = (unsigned char)kind;
-    self->state = CORO_CREATED;
-    self->running = 0;
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
+    return PyLoopSockCoro_New((LoopObject *)loop, &bodies[kind], kind, bound[0], bound[1], bound[2]);
 }
 
-PyObject *PyLoopSock_Recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECV, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_RecvInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recv_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECV_INTO, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_SENDALL, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_CONNECT, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_ACCEPT, loop, args, nargsf, kwnames);
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
-PyObject *PyLoopSock_Recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECVFROM, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_recvfrom_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_RECVFROM_INTO, loop, args, nargsf, kwnames);
 }
 
-PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *loop_sock_sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     return sock_method_call(SOCK_SENDTO, loop, args, nargsf, kwnames);
 }
 #endif
+
+/* The methods of Loop (asyncio's coroutines). This file puts them on the
+ * type (add_loop_methods), so loop_object.c needs nothing of it. */
+static PyMethodDef loop_methods[] = {
+    {"sock_recv", (PyCFunction)(void (*)(void))loop_sock_recv, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
+    {"sock_recv_into", (PyCFunction)(void (*)(void))loop_sock_recv_into, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_recvfrom", (PyCFunction)(void (*)(void))loop_sock_recvfrom, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
+    {"sock_recvfrom_into", (PyCFunction)(void (*)(void))loop_sock_recvfrom_into, METH_FASTCALL | METH_KEYWORDS,
+     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
+#endif
+    {"sock_sendall", (PyCFunction)(void (*)(void))loop_sock_sendall, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
+#if PY_VERSION_HEX >= 0x030B0000
+    {"sock_sendto", (PyCFunction)(void (*)(void))loop_sock_sendto, METH_FASTCALL | METH_KEYWORDS,
+     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
+#endif
+    {"sock_connect", (PyCFunction)(void (*)(void))loop_sock_connect, METH_FASTCALL | METH_KEYWORDS,
+     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
+    {"sock_accept", (PyCFunction)(void (*)(void))loop_sock_accept, METH_FASTCALL | METH_KEYWORDS,
+     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Loop's dict gets the methods, as its tp_methods would have given them. */
+static int add_loop_methods(void)
+{
+    PyMethodDef *def;
+
+    if (PyType_Ready(&PyLoop_LoopType) < 0) /* PyLoopLoop_Add readied it: again, a no-op */
+        return -1;
+    for (def = loop_methods; def->ml_name; def++) {
+        PyObject *name = PyUnicode_InternFromString(def->ml_name);
+        PyObject *method = name ? PyDescr_NewMethod(&PyLoop_LoopType, def) : NULL;
+        int rc = method ? PyDict_SetItem(PyLoop_LoopType.tp_dict, name, method) : -1;
+
+        Py_XDECREF(name);
+        Py_XDECREF(method);
+        if (rc < 0)
+            return -1;
+    }
+    PyType_Modified(&PyLoop_LoopType);
+    return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* set-up                                                              */
@@ -1578,10 +1058,10 @@ static int load_socket_methods(void)
     if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
         return -1;
     if (PyType_Check(type)) {
-        S.socket_recv = _PyType_Lookup((PyTypeObject *)type, S.recv);
-        S.socket_recv_into = _PyType_Lookup((PyTypeObject *)type, S.recv_into);
-        S.socket_fileno = _PyType_Lookup((PyTypeObject *)type, S.fileno);
-        S.socket_gettimeout = _PyType_Lookup((PyTypeObject *)type, S.gettimeout);
+        S.socket_recv = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.recv);
+        S.socket_recv_into = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.recv_into);
+        S.socket_fileno = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.fileno);
+        S.socket_gettimeout = _PyType_Lookup((PyTypeObject *)type, PyLoop_str.gettimeout);
     }
     if (!S.socket_recv || !S.socket_recv_into || !S.socket_fileno || !S.socket_gettimeout) {
         /* Not what this expects: always call the methods. */
@@ -1604,7 +1084,7 @@ static int load_asyncio(void)
         || PyLoop_ImportInto(&selector_loop, "asyncio.selector_events", "BaseSelectorEventLoop") < 0)
         return -1;
     /* The function as the class's dict holds it (what _PyType_Lookup finds). */
-    S.base_ensure_fd_no_transport = _PyType_Lookup((PyTypeObject *)selector_loop, S.ensure_fd_no_transport);
+    S.base_ensure_fd_no_transport = _PyType_Lookup((PyTypeObject *)selector_loop, PyLoop_str._ensure_fd_no_transport);
     Py_XINCREF(S.base_ensure_fd_no_transport);
     Py_DECREF(selector_loop);
     S.base_events = PyImport_ImportModule("asyncio.base_events");
@@ -1621,8 +1101,6 @@ static int load_asyncio(void)
         }
     }
     Py_DECREF(ssl);
-    if (PyLoop_ImportInto(&S.warn_unawaited, "warnings", "_warn_unawaited_coroutine") < 0)
-        PyErr_Clear(); /* no such hook: no warning */
     return load_socket_methods();
 }
 
@@ -1655,21 +1133,7 @@ int PyLoopSock_Add(PyObject *module)
     int kind;
 
     (void)module;
-    if (PyType_Ready(&SockCoroType) < 0 || PyType_Ready(&SockDoneType) < 0)
-        return -1;
-    if (PyLoop_InternInto(&S.recv, "recv") < 0 || PyLoop_InternInto(&S.recv_into, "recv_into") < 0 || PyLoop_InternInto(&S.recvfrom, "recvfrom") < 0
-        || PyLoop_InternInto(&S.recvfrom_into, "recvfrom_into") < 0 || PyLoop_InternInto(&S.send, "send") < 0
-        || PyLoop_InternInto(&S.sendto, "sendto") < 0 || PyLoop_InternInto(&S.connect, "connect") < 0 || PyLoop_InternInto(&S.accept, "accept") < 0
-        || PyLoop_InternInto(&S.setblocking, "setblocking") < 0 || PyLoop_InternInto(&S.fileno, "fileno") < 0
-        || PyLoop_InternInto(&S.gettimeout, "gettimeout") < 0 || PyLoop_InternInto(&S.getsockopt, "getsockopt") < 0
-        || PyLoop_InternInto(&S.family, "family") < 0 || PyLoop_InternInto(&S.type, "type") < 0 || PyLoop_InternInto(&S.proto, "proto") < 0
-        || PyLoop_InternInto(&S.loop, "loop") < 0 || PyLoop_InternInto(&S.create_future, "create_future") < 0
-        || PyLoop_InternInto(&S.add_done_callback, "add_done_callback") < 0 || PyLoop_InternInto(&S.done, "done") < 0
-        || PyLoop_InternInto(&S.set_result, "set_result") < 0 || PyLoop_InternInto(&S.set_exception, "set_exception") < 0
-        || PyLoop_InternInto(&S.transports, "_transports") < 0 || PyLoop_InternInto(&S.data, "data") < 0
-        || PyLoop_InternInto(&S.ensure_fd_no_transport, "_ensure_fd_no_transport") < 0
-        || PyLoop_InternInto(&S.ensure_resolved, "_ensure_resolved") < 0 || PyLoop_InternInto(&S.has_ipv6, "_HAS_IPv6") < 0
-        || PyLoop_InternInto(&S.close, "close") < 0 || PyLoop_InternInto(&S.throw_, "throw") < 0)
+    if (PyLoopSockCoro_Ready() < 0 || PyType_Ready(&SockDoneType) < 0)
         return -1;
     S.zero = PyLong_FromLong(0);
     S.af_inet = PyLong_FromLong(AF_INET);
@@ -1680,14 +1144,16 @@ int PyLoopSock_Add(PyObject *module)
     if (!S.zero || !S.af_inet || !S.af_inet6 || !S.sol_socket || !S.so_error || !S.resolve_kwnames)
         return -1;
     for (kind = 0; kind < SOCK_KINDS; kind++) {
-        if (PyLoop_InternInto(&S.names[kind], sock_methods[kind].name) < 0
-            || PyLoop_InternInto(&S.qualnames[kind], sock_methods[kind].params.qualname) < 0)
+        bodies[kind].start = coro_start;
+        bodies[kind].resolved = resolved;
+        if (PyLoop_InternInto(&bodies[kind].name, sock_methods[kind].name) < 0
+            || PyLoop_InternInto(&bodies[kind].qualname, sock_methods[kind].params.qualname) < 0)
             return -1;
         S.ready[kind] = PyCFunction_NewEx(&ready_functions[kind], NULL, NULL);
         if (!S.ready[kind])
             return -1;
     }
-    if (probe_sock_accept() < 0)
+    if (probe_sock_accept() < 0 || load_asyncio() < 0)
         return -1;
-    return load_asyncio();
+    return add_loop_methods();
 }
