@@ -195,6 +195,31 @@ PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf
 extern PyTypeObject *PyLoop_SocketTransportType;
 int PyLoopSocketTransport_Add(PyObject *module);
 
+/* socket_support.c: what the socket transport asks of its socket and of the
+ * running asyncio (PyLoopSocket_Load, once). The head of CPython's socket
+ * object (Modules/socketmodule.h, PySocketSockObject: PyObject_HEAD;
+ * SOCKET_T sock_fd; ..., the same in 3.9-3.15), trusted for
+ * PyLoopSocket_rules.socket_type only: the load checks it on a real
+ * socket. */
+typedef struct PyLoopSocketHead {
+    PyObject_HEAD
+    int sock_fd; /* -1 once close() or detach() ran */
+} PyLoopSocketHead;
+typedef struct PyLoopSocketRules {
+    PyTypeObject *socket_type;  /* _socket.socket; NULL: its layout is not PyLoopSocketHead */
+    int writelines_counts_lost; /* writelines() once _conn_lost: counted and dropped, as write() */
+    int drain_counts_lost;      /* close after the drain sets _conn_lost before connection_lost */
+} PyLoopSocketRules;
+extern PyLoopSocketRules PyLoopSocket_rules;
+int PyLoopSocket_Load(void);
+/* The fd of a PyLoopSocket_rules.socket_type instance: one field read. */
+static inline int PyLoopSocket_Fd(PyObject *sock)
+{
+    return ((PyLoopSocketHead *)sock)->sock_fd;
+}
+/* base_events._set_nodelay(sock) on its fd; 0, or -1 where asyncio raises. */
+int PyLoopSocket_SetNodelay(PyObject *sock, int fd);
+
 /* accept.c: accept_connections(), asyncio's accept loop without TLS, making
  * SocketTransports. */
 int PyLoopAccept_Add(PyObject *module);

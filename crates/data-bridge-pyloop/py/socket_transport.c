@@ -27,9 +27,7 @@
 #include "transport_base.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stddef.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 /* The most a write inside a callback defers to the callback's end (see the
@@ -54,9 +52,6 @@ typedef struct TransportData {
 static struct {
     PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
     int server_attach_takes_transport;
-    int writelines_counts_lost; /* writelines() once _conn_lost: counted and dropped, as write() */
-    int drain_counts_lost;      /* close after the drain sets _conn_lost before connection_lost */
-    PyTypeObject *socket_type;  /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
 } T;
 
@@ -159,11 +154,6 @@ static void socket_drop_buffer(PyLoopTransport *base)
         (void)pyloop_stream_flush(&t->stream);
     if (pyloop_stream_write_queue_size(&t->stream) || pyloop_stream_is_writing(&t->stream))
         pyloop_stream_close(&t->stream);
-}
-
-static void socket_stop_reading(PyLoopTransport *base)
-{
-    pyloop_stream_read_stop(&((TransportData *)base)->stream);
 }
 
 /* asyncio's _force_close: drop what is buffered, stop reading, and have
@@ -574,9 +564,9 @@ static void drained(TransportData *t)
         PyObject *result;
 
         Py_INCREF(loop);
-        /* gh-156512 (probe_lost_rules): from here on the transport counts
+        /* gh-156512 (socket_support.c): from here on the transport counts
          * and drops writes, and abort() does nothing, as after close(). */
-        if (T.drain_counts_lost)
+        if (PyLoopSocket_rules.drain_counts_lost)
             t->conn_lost++;
         result = call_connection_lost(t, Py_None);
         if (!result)
@@ -621,14 +611,6 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
-/* The head of CPython's socket object (Modules/socketmodule.h,
- * PySocketSockObject: PyObject_HEAD; SOCKET_T sock_fd; ..., the same in
- * 3.9-3.15; load_names checks it on a real socket before trusting it). */
-typedef struct SocketHead {
-    PyObject_HEAD
-    int sock_fd; /* -1 once close() or detach() ran */
-} SocketHead;
-
 /* The stream's check_fd: asyncio's transport sends and receives through
  * self._sock, so once the program closed that socket (sock.close(), or
  * the TransportSocket's close()) its next call fails with EBADF and the
@@ -639,7 +621,7 @@ static int on_check_fd(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
 
-    if (t->sock_fd_readable && (!t->sock || ((SocketHead *)t->sock)->sock_fd != t->fd))
+    if (t->sock_fd_readable && (!t->sock || PyLoopSocket_Fd(t->sock) != t->fd))
         return -EBADF;
     return 0;
 }
@@ -930,8 +912,8 @@ static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
         Py_RETURN_NONE;
     }
     /* The bug-fix releases count and drop as write() does, before looking
-     * at the items (probe_lost_rules). */
-    if (T.writelines_counts_lost && (rc = count_lost_write(t)) != 0) {
+     * at the items (socket_support.c). */
+    if (PyLoopSocket_rules.writelines_counts_lost && (rc = count_lost_write(t)) != 0) {
         if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
@@ -1023,54 +1005,11 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
 /* reading state, closing                                              */
 /* ------------------------------------------------------------------ */
 
-static int is_reading(TransportData *t)
-{
-    return !t->closing && !t->paused;
-}
-
-static PyObject *transport_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(is_reading(data_of(self)));
-}
-
-static PyObject *transport_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    TransportData *t = data_of(self);
-
-    if (!is_reading(t))
-        Py_RETURN_NONE;
-    t->paused = 1;
-    pyloop_stream_read_stop(&t->stream);
-    debug_log(t, "%r pauses reading");
-    Py_RETURN_NONE;
-}
-
+/* is_reading, pause_reading, resume_reading: the base's
+ * (PYLOOP_STREAM_READING_METHODS). */
 static int start_reading(TransportData *t)
 {
-    int rc;
-
-    if (!is_reading(t) || !t->loop)
-        return 0;
-    rc = pyloop_stream_read_start(&t->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *transport_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    TransportData *t = data_of(self);
-
-    if (t->closing || !t->paused)
-        Py_RETURN_NONE;
-    t->paused = 0;
-    if (start_reading(t) < 0)
-        return NULL;
-    debug_log(t, "%r resumes reading");
-    Py_RETURN_NONE;
+    return PyLoopTransport_StartReading(base_of(t));
 }
 
 /* Scheduled by the constructor after connection_made: asyncio's
@@ -1212,77 +1151,11 @@ static PyObject *transport_repr(PyObject *self)
 /* construction, GC, finalization                                      */
 /* ------------------------------------------------------------------ */
 
-/* base_events._set_nodelay, exactly: TCP_NODELAY only for a socket object
- * whose family is AF_INET/AF_INET6, type SOCK_STREAM and proto IPPROTO_TCP
- * (read in that order, each only if the one before matched). A socket made
- * with proto 0 (socket.socket(), and what accept() returns from such a
- * listener) keeps Nagle on, as on asyncio: the option is something a
- * program can read back. -1 with an exception set, where asyncio raises. */
-static int set_nodelay(PyObject *sock, int fd)
-{
-    static const char *const names[] = {"family", "type", "proto"};
-    int i, one = 1;
-
-    for (i = 0; i < 3; i++) {
-        PyObject *value = PyObject_GetAttrString(sock, names[i]);
-        long number;
-        int match;
-
-        if (!value)
-            return -1;
-        number = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
-        Py_DECREF(value);
-        if (number == -1 && PyErr_Occurred())
-            PyErr_Clear(); /* too large: matches nothing */
-        match = i == 0 ? number == AF_INET || number == AF_INET6 : number == (i == 1 ? SOCK_STREAM : IPPROTO_TCP);
-        if (!match)
-            return 0;
-    }
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
+/* _SelectorTransport.__init__'s extra: a copy of the one given, filled. */
 static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
 {
-    PyObject *value;
-
-    t->extra = extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
-    if (!t->extra)
-        return -1;
-    value = PyObject_CallOneArg(PyLoop_asyncio.transport_socket, sock);
-    if (!value || PyDict_SetItemString(t->extra, "socket", value) < 0)
-        goto fail;
-    Py_DECREF(value);
-    value = PyObject_CallMethod(sock, "getsockname", NULL);
-    if (!value) {
-        if (!PyErr_ExceptionMatches(PyExc_OSError))
-            return -1;
-        PyErr_Clear();
-        value = (Py_INCREF(Py_None), Py_None);
-    }
-    if (PyDict_SetItemString(t->extra, "sockname", value) < 0)
-        goto fail;
-    Py_DECREF(value);
-    value = NULL;
-    if (!PyDict_GetItemString(t->extra, "peername")) {
-        value = PyObject_CallMethod(sock, "getpeername", NULL);
-        if (!value) {
-            if (!PyErr_ExceptionMatches(PyExc_OSError))
-                return -1;
-            PyErr_Clear();
-            value = (Py_INCREF(Py_None), Py_None);
-        }
-        if (PyDict_SetItemString(t->extra, "peername", value) < 0)
-            goto fail;
-        Py_DECREF(value);
-    }
-    return 0;
-fail:
-    Py_XDECREF(value);
-    return -1;
+    Py_XSETREF(t->extra, extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New());
+    return t->extra ? PyLoopTransport_FillSocketExtra(t->extra, sock) : -1;
 }
 
 /* SocketTransport's arguments, checked: 0, or -1 raised. */
@@ -1374,12 +1247,12 @@ static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_INCREF(argv[1]);
     t->sock = argv[1];
     t->fd = (int)fd;
-    t->sock_fd_readable = T.socket_type && PyObject_TypeCheck(argv[1], T.socket_type);
+    t->sock_fd_readable = PyLoopSocket_rules.socket_type && PyObject_TypeCheck(argv[1], PyLoopSocket_rules.socket_type);
     t->flush.run = run_flush;
     t->flush.owner = self;
     t->protocol_connected = 0;
     if (set_protocol(t, argv[2]) < 0 || attach_server(t, self, argv[5]) < 0 || start_stream(t, self) < 0
-        || set_nodelay(argv[1], t->fd) < 0)
+        || PyLoopSocket_SetNodelay(argv[1], t->fd) < 0)
         return -1;
     return PyLoopTransport_ScheduleConnected(base_of(t), argv[3], 1);
 }
@@ -1461,9 +1334,7 @@ static PyMethodDef transport_methods[] = {
     {"can_write_eof", transport_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", transport_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", transport_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
-    {"is_reading", transport_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
-    {"pause_reading", transport_pause_reading, METH_NOARGS, "Pause the receiving end."},
-    {"resume_reading", transport_resume_reading, METH_NOARGS, "Resume the receiving end."},
+    PYLOOP_STREAM_READING_METHODS,
     {"get_write_buffer_size", transport_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
     PYLOOP_TRANSPORT_LIMIT_METHODS,
     PYLOOP_TRANSPORT_METHODS,
@@ -1480,103 +1351,13 @@ static PyMethodDef transport_methods[] = {
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
-/* T.socket_type = _socket.socket once a real socket shows its fd where
- * SocketHead says, and -1 there after close(); otherwise NULL, and the
- * transports trust their fd as before. */
-static int load_socket_type(void)
-{
-    PyObject *type = NULL, *probe = NULL, *number = NULL, *closed = NULL;
-    int rc = -1, fd;
-
-    if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
-        return -1;
-    if (!PyType_Check(type) || ((PyTypeObject *)type)->tp_basicsize < (Py_ssize_t)sizeof(SocketHead)) {
-        rc = 0;
-        goto done;
-    }
-    probe = PyObject_CallFunction(type, "ii", AF_UNIX, SOCK_STREAM);
-    number = probe ? PyObject_CallMethod(probe, "fileno", NULL) : NULL;
-    if (!number)
-        goto done;
-    fd = ((SocketHead *)probe)->sock_fd;
-    if (!(closed = PyObject_CallMethod(probe, "close", NULL)))
-        goto done;
-    if (fd >= 0 && PyLong_AsLong(number) == fd && ((SocketHead *)probe)->sock_fd == -1) {
-        Py_INCREF(type);
-        T.socket_type = (PyTypeObject *)type;
-    }
-    rc = PyErr_Occurred() ? -1 : 0;
-done:
-    Py_XDECREF(closed);
-    Py_XDECREF(number);
-    Py_XDECREF(probe);
-    Py_XDECREF(type);
-    return rc;
-}
-
-/* What asyncio's transport does with calls after connection_lost, which its
- * bug-fix releases changed (3.13.x, 3.14.x): writelines() once _conn_lost
- * counts and drops as write() does (before: it buffered and called the
- * _write_ready that _call_connection_lost set to None, a TypeError), and
- * the close after a drain sets _conn_lost before it calls connection_lost
- * (gh-156512; before: _conn_lost stayed 0, and a later write() or abort()
- * reached _loop None, an AttributeError). Asked of asyncio's own methods on
- * a stand-in transport, as accept.c asks asyncio's accept loop. */
-static const char lost_probe_source[] =
-    "import collections\n"
-    "from asyncio import selector_events\n"
-    "cls = selector_events._SelectorSocketTransport\n"
-    "class Sock:\n"
-    "    def send(self, data):\n"
-    "        return len(data)\n"
-    "class Loop:\n"
-    "    def _remove_writer(self, fd):\n"
-    "        pass\n"
-    "def stand_in(conn_lost, buffer):\n"
-    "    t = object.__new__(cls)\n"
-    "    t._sock, t._sock_fd, t._loop, t._buffer, t._buffer_size = None, -1, Loop(), buffer, len(buffer)\n"
-    "    t._conn_lost, t._closing, t._eof, t._empty_waiter = conn_lost, True, False, None\n"
-    "    t._maybe_resume_protocol = lambda: None\n"
-    "    return t\n"
-    "t = stand_in(1, collections.deque())\n"
-    "try:\n"
-    "    t.writelines([b'x'])\n"
-    "    writelines_counts = t._conn_lost == 2\n"
-    "except (TypeError, AttributeError):\n"
-    "    writelines_counts = False\n"
-    "write_send = getattr(cls, '_write_send', None)\n"
-    "t = stand_in(0, collections.deque([memoryview(b'x')]) if write_send else bytearray(b'x'))\n"
-    "lost = []\n"
-    "t._call_connection_lost = lambda exc: lost.append(t._conn_lost)\n"
-    "t._sock = Sock()\n"
-    "try:\n"
-    "    (write_send or cls._write_ready)(t)\n"
-    "finally:\n"
-    "    t._sock = None\n"
-    "drain_counts = lost == [1]\n"
-    "result = (writelines_counts, drain_counts)\n";
-
-static int probe_lost_rules(void)
-{
-    PyObject *rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
-    int writelines, drain, ok = rules && PyArg_ParseTuple(rules, "pp", &writelines, &drain);
-
-    Py_XDECREF(rules);
-    if (!ok)
-        return -1;
-    T.writelines_counts_lost = writelines;
-    T.drain_counts_lost = drain;
-    return 0;
-}
-
 static int load_names(void)
 {
     PyObject *attach = NULL, *code = NULL, *count = NULL;
     int rc = -1;
 
     if (PyLoop_ImportInto(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
-        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0
-        || probe_lost_rules() < 0)
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || PyLoopSocket_Load() < 0)
         goto done;
     /* Server._attach() took the transport from 3.13 (Server._attach(self,
      * transport)); ask the code rather than the version. */
@@ -1621,7 +1402,7 @@ static PyLoopTransportOps socket_ops = {
     .name = "_SelectorSocketTransport",
     .set_protocol_qualname = "_SelectorSocketTransport.set_protocol",
     .stream = 1,
-    .stop_reading = socket_stop_reading,
+    .stop_reading = PyLoopTransport_StopReading,
     .has_buffer = socket_has_buffer,
     .drop_buffer = socket_drop_buffer,
     .protocol_set = socket_protocol_set,

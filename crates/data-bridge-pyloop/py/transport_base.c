@@ -287,6 +287,42 @@ int PyLoopTransport_ScheduleConnected(PyLoopTransport *t, PyObject *waiter, int 
     return rc;
 }
 
+/* sock.<name>(), or None when it raises OSError. */
+static PyObject *socket_name(PyObject *sock, PyObject *name)
+{
+    PyObject *value = PyObject_CallMethodNoArgs(sock, name);
+
+    if (!value && PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return value;
+}
+
+int PyLoopTransport_FillSocketExtra(PyObject *extra, PyObject *sock)
+{
+    PyObject *value = PyObject_CallOneArg(PyLoop_asyncio.transport_socket, sock);
+    int rc, has_peername;
+
+    if (!value)
+        return -1;
+    rc = PyObject_SetItem(extra, PyLoop_str.socket, value);
+    Py_DECREF(value);
+    if (rc < 0 || !(value = socket_name(sock, PyLoop_str.getsockname)))
+        return -1;
+    rc = PyObject_SetItem(extra, PyLoop_str.sockname, value);
+    Py_DECREF(value);
+    if (rc < 0 || (has_peername = PySequence_Contains(extra, PyLoop_str.peername)) < 0)
+        return -1;
+    if (has_peername)
+        return 0;
+    if (!(value = socket_name(sock, PyLoop_str.getpeername)))
+        return -1;
+    rc = PyObject_SetItem(extra, PyLoop_str.peername, value);
+    Py_DECREF(value);
+    return rc;
+}
+
 /* Without a loop (connection_lost ran with _conn_lost 0, or never
  * initialised), asyncio's method reaches self._loop.call_soon on None. */
 static int no_loop(void)
@@ -389,6 +425,66 @@ char *PyLoopTransport_SharedReadBuffer(size_t *size)
 {
     *size = sizeof shared_read_buffer;
     return shared_read_buffer;
+}
+
+static int is_reading(PyLoopTransport *t)
+{
+    return !t->closing && !t->paused;
+}
+
+int PyLoopTransport_StartReading(PyLoopTransport *t)
+{
+    int rc;
+
+    if (!is_reading(t) || !t->loop)
+        return 0;
+    rc = pyloop_stream_read_start(&((PyLoopStreamTransport *)t)->stream);
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+void PyLoopTransport_StopReading(PyLoopTransport *t)
+{
+    pyloop_stream_read_stop(&((PyLoopStreamTransport *)t)->stream);
+}
+
+PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    PyLoopTransport *t = of_self(self);
+    return t ? PyBool_FromLong(is_reading(t)) : NULL;
+}
+
+PyObject *PyLoopTransport_PauseReading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    PyLoopTransport *t = of_self(self);
+
+    if (!t)
+        return NULL;
+    if (!is_reading(t))
+        Py_RETURN_NONE;
+    t->paused = 1;
+    PyLoopTransport_StopReading(t);
+    PyLoopTransport_DebugLog(t, "%r pauses reading");
+    Py_RETURN_NONE;
+}
+
+PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *Py_UNUSED(unused))
+{
+    PyLoopTransport *t = of_self(self);
+
+    if (!t)
+        return NULL;
+    if (t->closing || !t->paused)
+        Py_RETURN_NONE;
+    t->paused = 0;
+    if (PyLoopTransport_StartReading(t) < 0)
+        return NULL;
+    PyLoopTransport_DebugLog(t, "%r resumes reading");
+    Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------------ */

@@ -172,6 +172,10 @@ int PyLoopTransport_ScheduleConnectionLost(PyLoopTransport *t, PyObject *excepti
  * _add_reader_after_connect), then, unless waiter is None, call_soon(
  * futures._set_result_unless_cancelled, waiter, None). */
 int PyLoopTransport_ScheduleConnected(PyLoopTransport *t, PyObject *waiter, int add_reader);
+/* _SelectorTransport.__init__'s extra (a dict, or a mapping): 'socket' (a
+ * TransportSocket), 'sockname', and 'peername' unless given, each None
+ * where the socket's call raises OSError (socket, datagram). 0 or -1. */
+int PyLoopTransport_FillSocketExtra(PyObject *extra, PyObject *sock);
 /* asyncio's _SelectorTransport._force_close(exc) (socket, datagram). */
 int PyLoopTransport_ForceClose(PyLoopTransport *t, PyObject *exception);
 /* asyncio's _SelectorTransport.close() (socket, datagram). */
@@ -276,6 +280,24 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
     {                                                                                                                \
         "get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod,                           \
             METH_FASTCALL | METH_KEYWORDS, "Get optional transport information."                                     \
+    }
+
+/* Reading, for the stream transports (asyncio's _SelectorTransport and
+ * _UnixReadPipeTransport agree): is_reading() is `not paused and not
+ * closing`; pause_reading()/resume_reading() stop and start the stream and
+ * log the transition in debug mode. StartReading: the stream reads unless
+ * paused, closing or lost; 0, or -1 with the OSError raised. StopReading:
+ * the ops' stop_reading of a stream transport. */
+int PyLoopTransport_StartReading(PyLoopTransport *t);
+void PyLoopTransport_StopReading(PyLoopTransport *t);
+PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *unused);
+PyObject *PyLoopTransport_PauseReading(PyObject *self, PyObject *unused);
+PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *unused);
+#define PYLOOP_STREAM_READING_METHODS                                                                                \
+    {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},           \
+        {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                   \
+    {                                                                                                                \
+        "resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."                    \
     }
 
 /* set_write_buffer_limits(high=None, low=None) (stored, then ops->limits_set)
