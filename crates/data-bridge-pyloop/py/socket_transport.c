@@ -1327,9 +1327,9 @@ static PyGetSetDef transport_getset[] = {
 
 static PyMethodDef transport_methods[] = {
     {"write", (PyCFunction)(void (*)(void))transport_write, METH_FASTCALL | METH_KEYWORDS,
-     "Write some data bytes to the transport."},
+     "write($self, data)\n--\n\nWrite some data bytes to the transport."},
     {"writelines", (PyCFunction)(void (*)(void))transport_writelines, METH_FASTCALL | METH_KEYWORDS,
-     "Write a list (or any iterable) of data bytes."},
+     "writelines($self, list_of_data)\n--\n\nWrite a list (or any iterable) of data bytes."},
     {"write_eof", transport_write_eof, METH_NOARGS, "Close the write end after flushing buffered data."},
     {"can_write_eof", transport_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", transport_close, METH_NOARGS, "Close the transport once the buffer is sent."},

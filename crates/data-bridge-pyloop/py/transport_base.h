@@ -78,7 +78,7 @@ struct PyLoopTransportOps;
  * as asyncio stores them (1.5 stays 1.5); NULL: the defaults, read from
  * the type (the stream's limits). */
 #define PYLOOP_TRANSPORT_HEAD                                                                                        \
-    const struct PyLoopTransportOps *ops; /* set by PyLoopTransport_Of (or the type) */                             \
+    const struct PyLoopTransportOps *ops; /* set by PyLoopTransport_Of (or the type) */                              \
     LoopObject *loop;                     /* NULL once connection_lost ran */                                        \
     union {                                                                                                          \
         PyObject *sock; /* asyncio's _sock: NULL once closed */                                                      \
@@ -273,13 +273,14 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
 /* is_closing, get_protocol, set_protocol(protocol), get_extra_info(name,
  * default=None): asyncio's signatures and TypeError texts. */
 #define PYLOOP_TRANSPORT_METHODS                                                                                     \
-    {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},   \
-        {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},                 \
+    {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},    \
+        {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},                  \
         {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,    \
-         "Set a new protocol."},                                                                                     \
+         "set_protocol($self, protocol)\n--\n\nSet a new protocol."},                                                \
     {                                                                                                                \
         "get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod,                           \
-            METH_FASTCALL | METH_KEYWORDS, "Get optional transport information."                                     \
+            METH_FASTCALL | METH_KEYWORDS,                                                                           \
+            "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."                   \
     }
 
 /* Reading, for the stream transports (asyncio's _SelectorTransport and
@@ -294,8 +295,8 @@ PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_PauseReading(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *unused);
 #define PYLOOP_STREAM_READING_METHODS                                                                                \
-    {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},           \
-        {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                   \
+    {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},            \
+        {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                    \
     {                                                                                                                \
         "resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."                    \
     }
@@ -309,7 +310,9 @@ PyObject *PyLoopTransport_GetHighWater(PyObject *self, void *closure);
 PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *closure);
 #define PYLOOP_TRANSPORT_LIMIT_METHODS                                                                               \
     {"set_write_buffer_limits", (PyCFunction)(void (*)(void))PyLoopTransport_SetWriteBufferLimits,                   \
-     METH_FASTCALL | METH_KEYWORDS, "Set the high- and low-water limits for write flow control."},                   \
+     METH_FASTCALL | METH_KEYWORDS,                                                                                  \
+     "set_write_buffer_limits($self, high=None, low=None)\n--\n\nSet the high- and low-water limits for write flow " \
+     "control."},                                                                                                    \
     {                                                                                                                \
         "get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."          \
     }
