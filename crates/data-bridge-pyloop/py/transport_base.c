@@ -360,6 +360,8 @@ int PyLoopTransport_Close(PyLoopTransport *t)
     if (t->ops->has_buffer && t->ops->has_buffer(t))
         return 0; /* connection_lost comes once the buffer is sent */
     t->conn_lost++;
+    if (t->ops->stop_writing)
+        t->ops->stop_writing(t);
     return PyLoopTransport_ScheduleConnectionLost(t, NULL);
 }
 

@@ -125,6 +125,9 @@ typedef struct PyLoopTransportOps {
     int (*has_buffer)(PyLoopTransport *t);
     /* _force_close's `self._buffer.clear(); self._loop._remove_writer(...)` */
     void (*drop_buffer)(PyLoopTransport *t);
+    /* close()'s `self._loop._remove_writer(self._sock_fd)` once nothing is
+     * buffered (a stream stops writing by itself when it drains) */
+    void (*stop_writing)(PyLoopTransport *t);
     /* set_protocol(protocol) before it stores it (the socket's buffered
      * flag, protocol_connected); 0 or -1, and nothing is stored */
     int (*protocol_set)(PyLoopTransport *t, PyObject *protocol);
