@@ -148,10 +148,46 @@ void PyLoopTransport_Log(PyObject *transport, const char *level, const char *mes
     Py_XDECREF(result);
 }
 
+/* A loop of PyLoop's (the run ends in C), or another loop object a
+ * transport was given (asked through Python). */
+static int is_pyloop(LoopObject *loop)
+{
+    return PyObject_TypeCheck((PyObject *)loop, &PyLoop_LoopType);
+}
+
+int PyLoopTransport_LoopDebug(LoopObject *loop)
+{
+    PyObject *debug;
+    int truth;
+
+    if (!loop)
+        return 0;
+    if (is_pyloop(loop))
+        return loop->debug;
+    debug = PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.get_debug);
+    truth = debug ? PyObject_IsTrue(debug) : -1;
+    Py_XDECREF(debug);
+    return truth;
+}
+
 void PyLoopTransport_DebugLog(PyLoopTransport *t, const char *message)
 {
-    if (t->loop && t->loop->debug)
+    int debug = PyLoopTransport_LoopDebug(t->loop);
+
+    if (debug < 0)
+        PyErr_WriteUnraisable(PyLoopTransport_Object(t));
+    else if (debug)
         PyLoopTransport_Log(PyLoopTransport_Object(t), "debug", message);
+}
+
+/* KeyboardInterrupt/SystemExit from a loop task end PyLoop's run; on
+ * another loop they cannot travel from here (no caller to take them). */
+static void end_run_or_unraisable(LoopObject *loop, PyObject *self)
+{
+    if (PyLoop_IsFatalToRun() && is_pyloop(loop))
+        PyLoopLoop_EndRun(loop);
+    else
+        PyErr_WriteUnraisable(self);
 }
 
 PyObject *PyLoopTransport_OSError(int error)
@@ -221,7 +257,9 @@ void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *pro
     PyObject *result = NULL;
 
     if (log_only) {
-        result = loop->debug ? log_debug_exception(self, exception, message) : (Py_INCREF(Py_None), Py_None);
+        int debug = PyLoopTransport_LoopDebug(loop);
+        result = debug > 0 ? log_debug_exception(self, exception, message)
+                 : debug == 0 ? (Py_INCREF(Py_None), Py_None) : NULL;
     } else {
         PyObject *context = Py_BuildValue("{sssOsOsO}", "message", message, "exception", exception, "transport", self,
                                           "protocol", protocol ? protocol : Py_None);
@@ -230,12 +268,8 @@ void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *pro
                          : NULL;
         Py_XDECREF(context);
     }
-    if (!result) {
-        if (PyLoop_IsFatalToRun())
-            PyLoopLoop_EndRun(loop);
-        else
-            PyErr_WriteUnraisable(self);
-    }
+    if (!result)
+        end_run_or_unraisable(loop, self);
     Py_XDECREF(result);
 }
 
@@ -247,7 +281,7 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *self, PyObject
     if (!result) {
         PyObject *exception, *context, *handled;
         if (PyLoop_IsFatalToRun()) {
-            PyLoopLoop_EndRun(loop);
+            end_run_or_unraisable(loop, self);
             return;
         }
         exception = PyLoop_FetchException();

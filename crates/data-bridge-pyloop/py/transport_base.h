@@ -200,6 +200,12 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *transport, PyO
                                       const char *failure);
 /* logger.<level>(message[, transport]): failures are unraisable. */
 void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message);
+/* loop.get_debug(): PyLoop's loop's C flag, read without a call; another
+ * loop object (a transport may be given one) is asked. 1, 0, or -1 raised.
+ * ReportFatal, CallProtocolFlow and DebugLog take such a loop too (what
+ * would end PyLoop's run is then unraisable); the rest of the base wants
+ * PyLoop's. */
+int PyLoopTransport_LoopDebug(LoopObject *loop);
 /* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
 void PyLoopTransport_DebugLog(PyLoopTransport *t, const char *message);
 /* OSError for error's errno, as a new exception object (not raised). */
