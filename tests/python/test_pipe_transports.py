@@ -434,6 +434,49 @@ class _PipeTransports:
         self.run_coro(proto.lost)
         os.close(r)
 
+    def test_arguments_bind_as_asyncio_methods(self):
+        # Each method takes its arguments as asyncio's Python method (by
+        # keyword too) and a misuse reads as asyncio's TypeError, naming the
+        # class that defines the method; the read pipe's _close(exc) has no
+        # default, the write pipe's has.
+        r, w = os.pipe()
+        rtr, rproto = self.read_pipe(r)
+        wtr, wproto = self.write_pipe(w)
+        wtr.write(data=b"kw")
+        self.run_coro(rproto.wait_for_bytes(2))
+        self.assertEqual(bytes(rproto.data), b"kw")
+        other = _Recorder(self.loop)
+        for tr, proto in ((rtr, rproto), (wtr, wproto)):
+            tr.set_protocol(protocol=other)
+            self.assertIs(tr.get_protocol(), other)
+            tr.set_protocol(proto)
+        misuses = [
+            (lambda: rtr.get_extra_info(), "BaseTransport.get_extra_info() missing 1 required positional argument: 'name'"),
+            (lambda: wtr.get_extra_info(key="x"), "BaseTransport.get_extra_info() got an unexpected keyword argument 'key'"),
+            (lambda: rtr.set_protocol(), "_UnixReadPipeTransport.set_protocol() missing 1 required positional argument: 'protocol'"),
+            (lambda: wtr.set_protocol(1, 2), "_UnixWritePipeTransport.set_protocol() takes 2 positional arguments but 3 were given"),
+            (lambda: wtr.write(), "_UnixWritePipeTransport.write() missing 1 required positional argument: 'data'"),
+            (lambda: wtr.write(b"a", b"b"), "_UnixWritePipeTransport.write() takes 2 positional arguments but 3 were given"),
+            (lambda: wtr.set_write_buffer_limits(foo=1),
+             "_FlowControlMixin.set_write_buffer_limits() got an unexpected keyword argument 'foo'"),
+            (lambda: wtr.set_write_buffer_limits(1, 2, 3),
+             "_FlowControlMixin.set_write_buffer_limits() takes from 1 to 3 positional arguments but 4 were given"),
+            (lambda: rtr._fatal_error(), "_UnixReadPipeTransport._fatal_error() missing 1 required positional argument: 'exc'"),
+            (lambda: wtr._fatal_error(), "_UnixWritePipeTransport._fatal_error() missing 1 required positional argument: 'exc'"),
+            (lambda: rtr._close(), "_UnixReadPipeTransport._close() missing 1 required positional argument: 'exc'"),
+            (lambda: wtr._close(1, 2), "_UnixWritePipeTransport._close() takes from 1 to 2 positional arguments but 3 were given"),
+        ]
+        for call, message in misuses:
+            with self.assertRaises(TypeError) as caught:
+                call()
+            self.assertEqual(str(caught.exception), message)
+        self.assertFalse(rtr.is_closing())
+        self.assertFalse(wtr.is_closing())
+        rtr._close(ValueError("c"))
+        wtr._close()
+        self.assertIsInstance(self.run_coro(rproto.lost), ValueError)
+        self.assertIsNone(self.run_coro(wproto.lost))
+
     def test_regular_file_rejected(self):
         with tempfile.TemporaryFile() as f:
             with self.assertRaises(ValueError) as caught:
