@@ -332,6 +332,32 @@ class _PipeTransports:
         os.close(r)
         del payload
 
+    def test_write_buffer_limits_stored_as_given(self):
+        # _FlowControlMixin._set_write_buffer_limits stores the objects it
+        # is given after its checks: a float, a bool, a limit past ssize_t.
+        r, w = small_pipe()
+        tr, proto = self.write_pipe(w)
+        tr.set_write_buffer_limits(1.5)
+        limits = tr.get_write_buffer_limits()
+        self.assertEqual(limits, (1.5 // 4, 1.5))
+        self.assertIsInstance(limits[1], float)
+        self.assertEqual((tr._low_water, tr._high_water), limits)
+        tr.set_write_buffer_limits(True)
+        self.assertIs(tr.get_write_buffer_limits()[1], True)
+        tr.set_write_buffer_limits(2 ** 70)
+        self.assertEqual(tr.get_write_buffer_limits(), (2 ** 68, 2 ** 70))
+        # no buffer is above 2**70: a full pipe pauses nothing
+        self.fill(tr)
+        self.assertGreater(tr.get_write_buffer_size(), 0)
+        self.assertEqual(proto.events, ["made"])
+        # high=1.5 (compared as asyncio compares it): the buffer is above it
+        tr.set_write_buffer_limits(high=1.5, low=0.5)
+        buffered = tr.get_write_buffer_size()
+        self.assertEqual(proto.events, ["made", ("pause", buffered)])
+        tr.abort()
+        self.run_coro(proto.lost)
+        os.close(r)
+
     def test_write_eof_sends_buffer_then_eof(self):
         r, w = small_pipe()
         tr, proto = self.write_pipe(w)

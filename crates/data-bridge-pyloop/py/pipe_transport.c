@@ -19,58 +19,50 @@
  * ReadPipeTransport subclasses asyncio.ReadTransport; WritePipeTransport
  * subclasses _FlowControlMixin (so WriteTransport), as asyncio's classes do.
  */
-#include "pyloop_module.h"
-
-#include "args.h"
+#include "transport_base.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
-#include <structmember.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stream.h"
-
-#define MAX_SIZE_DEFAULT (256 * 1024)
-
+/* The transport base's stream head (loop, pipe, protocol, extra, closing,
+ * paused, conn_lost, the stream, its contexts and read buffer...), then
+ * what only the pipes have. */
 typedef struct PipeData {
-    pyloop_stream stream;
-    LoopObject *loop;   /* NULL once connection_lost ran */
-    PyObject *pipe;     /* NULL once closed (asyncio's _pipe = None) */
-    PyObject *protocol; /* NULL once connection_lost ran */
-    PyObject *extra;
-    PyObject *dict;
-    PyObject *weakreflist;
-    PyLoopContexts contexts; /* what the protocol's callbacks run in */
-    PyObject *read_bytes; /* a read larger than the shared buffer lands here */
-    Py_ssize_t conn_lost;
-    int fd;
-    char writer; /* a WritePipeTransport */
-    char closing;
-    char paused;          /* ReadPipeTransport.pause_reading() */
+    PYLOOP_STREAM_TRANSPORT_HEAD
     char protocol_paused; /* pause_writing() was called, resume_writing() not yet */
     char watch_peer;      /* writer on a socket or FIFO: readable means the peer closed */
-    char read_shared;
 } PipeData;
 
+/* One ops table per type: the base finds the data of each at its own
+ * offset, names set_protocol after each asyncio class, and closes the pipe
+ * of an unclosed transport through close_resource. Neither pipe uses the
+ * base's selector-shaped close path (stop_reading/has_buffer/drop_buffer):
+ * asyncio's pipe classes close their own way (pipe_close_with, rpipe_close,
+ * wpipe_close). */
+static PyLoopTransportOps rpipe_ops, wpipe_ops;
+
 /* asyncio.transports.ReadTransport, the read pipe's Python base (only this
- * file uses it); where each type's PipeData starts in its objects. */
+ * file uses it). */
 static PyObject *rpipe_base;
-static Py_ssize_t rpipe_offset, wpipe_offset;
 
 PyTypeObject *PyLoop_ReadPipeTransportType;
 PyTypeObject *PyLoop_WritePipeTransportType;
 
 static inline PipeData *pipe_data_of(PyObject *self)
 {
-    return (PipeData *)((char *)self
-                        + (PyObject_TypeCheck(self, PyLoop_WritePipeTransportType) ? wpipe_offset : rpipe_offset));
+    PyLoopTransportOps *ops = PyObject_TypeCheck(self, PyLoop_WritePipeTransportType) ? &wpipe_ops : &rpipe_ops;
+    PipeData *t = (PipeData *)((char *)self + ops->data_offset);
+
+    t->ops = ops;
+    return t;
 }
 
 static inline PyObject *pipe_object_of(PipeData *t)
 {
-    return (PyObject *)((char *)t - (t->writer ? wpipe_offset : rpipe_offset));
+    return PyLoopTransport_Object((PyLoopTransport *)t);
 }
 
 static inline PipeData *pipe_of_stream(pyloop_stream *stream)
@@ -78,18 +70,15 @@ static inline PipeData *pipe_of_stream(pyloop_stream *stream)
     return pipe_data_of(stream->context);
 }
 
+/* A WritePipeTransport (or subclass) instance, initialised or not. */
+static inline int pipe_is_writer(const PipeData *t)
+{
+    return t->ops == &wpipe_ops;
+}
+
 static int pipe_loop_debug(PipeData *t)
 {
     return t->loop && t->loop->debug;
-}
-
-/* Calls self.<name>(first) soon, as asyncio's call_soon(self._method, ...). */
-static int pipe_call_soon_own(PipeData *t, PyObject *name, PyObject *first)
-{
-    PyObject *method = PyObject_GetAttr(pipe_object_of(t), name);
-    int rc = method ? PyLoopTransport_CallSoon(t->loop, method, first, NULL) : -1;
-    Py_XDECREF(method);
-    return rc;
 }
 
 /* A protocol call's exception, reported as asyncio's reader or writer
@@ -103,20 +92,24 @@ static void pipe_report_as_callback(PipeData *t, LoopObject *loop, PyObject *cal
 /* closing and errors                                                  */
 /* ------------------------------------------------------------------ */
 
-/* asyncio's _close: closing, the buffer dropped, no watchers, and
- * connection_lost(exception) soon. */
+/* asyncio's pipe _close: closing, the buffer dropped, no watchers, and
+ * connection_lost(exception) soon. Per type, not the base's _force_close:
+ * asyncio's pipes count no _conn_lost here, always drop the buffer, and
+ * schedule connection_lost again on a second call (it runs once). */
 static int pipe_close_with(PipeData *t, PyObject *exception)
 {
     t->closing = 1;
     pyloop_stream_close(&t->stream);
     if (!t->loop)
         return 0; /* connection_lost already ran */
-    return pipe_call_soon_own(t, PyLoop_str._call_connection_lost, exception ? exception : Py_None);
+    return PyLoopTransport_ScheduleConnectionLost((PyLoopTransport *)t, exception);
 }
 
 /* asyncio's _fatal_error: the read end only logs EIO (a pty whose other
  * side closed), the write end any OSError; the rest goes to the exception
- * handler. Then _close. */
+ * handler (the base's report). Then _close. Per type: the selector
+ * transports classify errors otherwise (any OSError is only logged there),
+ * and the two pipe classes differ from each other. */
 static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *message)
 {
     PyObject *self = pipe_object_of(t);
@@ -124,7 +117,7 @@ static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *messa
 
     if (!t->loop)
         return;
-    if (log_only && !t->writer) {
+    if (log_only && !pipe_is_writer(t)) {
         PyObject *number = PyObject_GetAttr(exception, PyLoop_str.errno_);
         long error = number && PyLong_Check(number) ? PyLong_AsLong(number) : -1;
         Py_XDECREF(number);
@@ -140,7 +133,9 @@ static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *messa
 
 /* asyncio's _call_connection_lost: connection_lost(exc), then (finally)
  * the pipe closed and the loop and protocol forgotten. Once only: a second
- * call (abort() after write_eof()) does nothing. */
+ * call (abort() after write_eof()) does nothing. Per type: what it releases
+ * (the pipe, closed in `finally`, whose failure propagates when
+ * connection_lost succeeded) is the pipes' own. */
 static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 {
     PyObject *self = pipe_object_of(t), *result, *pipe = t->pipe, *protocol = t->protocol;
@@ -214,7 +209,7 @@ static void rpipe_read_result(PipeData *t, const char *data, ssize_t nread)
     pyloop_stream_read_stop(&t->stream);
     result = PyObject_GetAttr(t->protocol, PyLoop_str.eof_received);
     if (!result || PyLoopTransport_CallSoon(loop, result, NULL, NULL) < 0
-        || pipe_call_soon_own(t, PyLoop_str._call_connection_lost, Py_None) < 0)
+        || PyLoopTransport_ScheduleConnectionLost((PyLoopTransport *)t, NULL) < 0)
         pipe_report_as_callback(t, loop, PyLoop_str._read_ready);
     Py_XDECREF(result);
 }
@@ -297,7 +292,7 @@ static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
         return 1;
     Py_INCREF(self);
     Py_INCREF(loop);
-    if (t->writer) {
+    if (pipe_is_writer(t)) {
         if (wpipe_peer_closed(t) < 0)
             pipe_report_as_callback(t, loop, PyLoop_str._read_ready);
         rc = 1;
@@ -395,32 +390,6 @@ static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
-static void pipe_on_hold(pyloop_stream *stream)
-{
-    Py_INCREF((PyObject *)stream->context);
-}
-
-static void pipe_on_release(pyloop_stream *stream)
-{
-    Py_DECREF((PyObject *)stream->context);
-}
-
-/* The contexts of asyncio's reader and writer Handles (pyloop_module.h). */
-static void pipe_on_watch(pyloop_stream *stream, int writing)
-{
-    PyLoopContexts_Watch(&pipe_of_stream(stream)->contexts, writing, stream->context);
-}
-
-static void *pipe_on_task_enter(pyloop_stream *stream, int writing)
-{
-    return PyLoopContexts_Enter(&pipe_of_stream(stream)->contexts, writing, stream->context);
-}
-
-static void pipe_on_task_exit(pyloop_stream *stream, void *entered)
-{
-    PyLoopContexts_Exit(entered, stream->context);
-}
-
 static const pyloop_stream_callbacks pipe_stream_callbacks = {
     .alloc = pipe_on_alloc,
     .on_read = rpipe_on_read,
@@ -428,28 +397,24 @@ static const pyloop_stream_callbacks pipe_stream_callbacks = {
     .on_write_resume = NULL, /* asyncio's pipe resumes at drain only */
     .on_drain = wpipe_on_drain,
     .on_error = pipe_on_error,
-    .hold = pipe_on_hold,
-    .release = pipe_on_release,
-    .on_watch = pipe_on_watch,
-    .task_enter = pipe_on_task_enter,
-    .task_exit = pipe_on_task_exit,
+    /* the base's: the loop owns the transport while it holds the stream,
+     * and the contexts of asyncio's reader and writer Handles */
+    .hold = PyLoopTransport_OnHold,
+    .release = PyLoopTransport_OnRelease,
+    .on_watch = PyLoopTransport_OnWatch,
+    .task_enter = PyLoopTransport_OnTaskEnter,
+    .task_exit = PyLoopTransport_OnTaskExit,
 };
 
 /* ------------------------------------------------------------------ */
 /* methods shared by both types                                        */
 /* ------------------------------------------------------------------ */
 
-/* asyncio's signatures, for PyLoopArgs_Bind's TypeError texts: each method
- * named as asyncio names it, [0] on the read pipe, [1] on the write pipe
- * (unix_events.py defines set_protocol, _fatal_error, _close and
- * _call_connection_lost in each class; get_extra_info is BaseTransport's).
- * The read pipe's _close takes exc without a default, the write pipe's
- * defaults it to None: asyncio's two signatures. */
-static const PyLoopParams pipe_get_extra_info_params = {"BaseTransport.get_extra_info", {"name", "default"}, 1, 2};
-static const PyLoopParams pipe_set_protocol_params[2] = {
-    {"_UnixReadPipeTransport.set_protocol", {"protocol"}, 1, 1},
-    {"_UnixWritePipeTransport.set_protocol", {"protocol"}, 1, 1},
-};
+/* asyncio's signatures of the methods each pipe class defines itself (the
+ * base binds is_closing, get_protocol, set_protocol and get_extra_info),
+ * for PyLoopArgs_Bind's TypeError texts: [0] the read pipe's, [1] the write
+ * pipe's. The read pipe's _close takes exc without a default, the write
+ * pipe's defaults it to None, as in unix_events.py. */
 static const PyLoopParams pipe_fatal_error_params[2] = {
     {"_UnixReadPipeTransport._fatal_error", {"exc", "message"}, 1, 2},
     {"_UnixWritePipeTransport._fatal_error", {"exc", "message"}, 1, 2},
@@ -463,13 +428,6 @@ static const PyLoopParams pipe_call_connection_lost_params[2] = {
     {"_UnixWritePipeTransport._call_connection_lost", {"exc"}, 1, 1},
 };
 
-/* Which of the two signatures: by type, so an instance never initialised
- * (t->writer unset) names its own class too. */
-static inline int pipe_kind(PyObject *self)
-{
-    return PyObject_TypeCheck(self, PyLoop_WritePipeTransportType);
-}
-
 /* The argument of a method of one required parameter: args[0] at once for
  * the usual call, PyLoopArgs_Bind's checks and errors otherwise. NULL with
  * the TypeError. */
@@ -480,40 +438,6 @@ static PyObject *pipe_one_arg(const PyLoopParams *params, PyObject *const *args,
     if (nargs == 1 && !kwnames)
         return args[0];
     return PyLoopArgs_Bind(params, args, nargs, kwnames, bound) < 0 ? NULL : bound[0];
-}
-
-static PyObject *pipe_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(pipe_data_of(self)->closing);
-}
-
-static PyObject *pipe_set_protocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    PipeData *t = pipe_data_of(self);
-    PyObject *protocol = pipe_one_arg(&pipe_set_protocol_params[pipe_kind(self)], args, nargs, kwnames);
-
-    if (!protocol)
-        return NULL;
-    Py_INCREF(protocol);
-    Py_XSETREF(t->protocol, protocol);
-    Py_RETURN_NONE;
-}
-
-static PyObject *pipe_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoop_NewRefOrNone(pipe_data_of(self)->protocol);
-}
-
-static PyObject *pipe_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    PyObject *bound[PYLOOP_MAX_PARAMS], *pair, *value;
-
-    if (PyLoopArgs_Bind(&pipe_get_extra_info_params, args, nargs, kwnames, bound) < 0)
-        return NULL;
-    pair = PyTuple_Pack(2, bound[0], bound[1] ? bound[1] : Py_None);
-    value = pair ? PyLoopTransport_GetExtraInfo(pipe_data_of(self)->extra, pair, NULL) : NULL;
-    Py_XDECREF(pair);
-    return value;
 }
 
 /* _fatal_error's message as the C report takes it: a str without NUL, the
@@ -537,25 +461,27 @@ static int pipe_message(PyObject *object, const char **message)
 
 static PyObject *pipe_fatal_error_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    PipeData *t = pipe_data_of(self);
     PyObject *bound[PYLOOP_MAX_PARAMS];
     const char *message = "Fatal error on pipe transport";
 
-    if (PyLoopArgs_Bind(&pipe_fatal_error_params[pipe_kind(self)], args, nargs, kwnames, bound) < 0)
+    if (PyLoopArgs_Bind(&pipe_fatal_error_params[pipe_is_writer(t)], args, nargs, kwnames, bound) < 0)
         return NULL;
     if (bound[1] && pipe_message(bound[1], &message) < 0)
         return NULL;
-    pipe_fatal_error(pipe_data_of(self), bound[0], message);
+    pipe_fatal_error(t, bound[0], message);
     Py_RETURN_NONE;
 }
 
 static PyObject *pipe_close_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    PipeData *t = pipe_data_of(self);
     PyObject *bound[PYLOOP_MAX_PARAMS], *exception;
 
-    if (PyLoopArgs_Bind(&pipe_close_params[pipe_kind(self)], args, nargs, kwnames, bound) < 0)
+    if (PyLoopArgs_Bind(&pipe_close_params[pipe_is_writer(t)], args, nargs, kwnames, bound) < 0)
         return NULL;
     exception = bound[0] == Py_None ? NULL : bound[0];
-    if (pipe_close_with(pipe_data_of(self), exception) < 0)
+    if (pipe_close_with(t, exception) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -563,9 +489,10 @@ static PyObject *pipe_close_method(PyObject *self, PyObject *const *args, Py_ssi
 static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                   PyObject *kwnames)
 {
-    PyObject *exception = pipe_one_arg(&pipe_call_connection_lost_params[pipe_kind(self)], args, nargs, kwnames);
+    PipeData *t = pipe_data_of(self);
+    PyObject *exception = pipe_one_arg(&pipe_call_connection_lost_params[pipe_is_writer(t)], args, nargs, kwnames);
 
-    return exception ? pipe_call_connection_lost(pipe_data_of(self), exception) : NULL;
+    return exception ? pipe_call_connection_lost(t, exception) : NULL;
 }
 
 /* <ReadPipeTransport fd=7 polling>, <WritePipeTransport fd=8 idle
@@ -578,7 +505,7 @@ static PyObject *pipe_repr(PyObject *self)
 
     name = name ? name + 1 : Py_TYPE(self)->tp_name;
     if (t->pipe && t->loop && !t->loop->closed) {
-        if (t->writer)
+        if (pipe_is_writer(t))
             return PyUnicode_FromFormat("<%s%s fd=%d %s bufsize=%zu>", name, state, t->fd,
                                         pyloop_stream_is_writing(&t->stream) ? "polling" : "idle",
                                         pyloop_stream_write_queue_size(&t->stream));
@@ -621,8 +548,7 @@ static PyObject *rpipe_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused)
         Py_RETURN_NONE;
     t->paused = 1;
     pyloop_stream_read_stop(&t->stream);
-    if (pipe_loop_debug(t))
-        PyLoopTransport_Log(self, "debug", "%r pauses reading");
+    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r pauses reading");
     Py_RETURN_NONE;
 }
 
@@ -635,8 +561,7 @@ static PyObject *rpipe_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused
     t->paused = 0;
     if (pipe_start_reading(t) < 0)
         return NULL;
-    if (pipe_loop_debug(t))
-        PyLoopTransport_Log(self, "debug", "%r resumes reading");
+    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r resumes reading");
     Py_RETURN_NONE;
 }
 
@@ -689,7 +614,7 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
 
     if (!t->loop || pyloop_stream_closed(&t->stream))
         Py_RETURN_NONE;
-    if (t->writer ? t->watch_peer && !t->closing : rpipe_reading(t)) {
+    if (pipe_is_writer(t) ? t->watch_peer && !t->closing : rpipe_reading(t)) {
         if (pipe_start_reading(t) < 0)
             return NULL;
     }
@@ -701,8 +626,6 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
 /* ------------------------------------------------------------------ */
 
 static const PyLoopParams wpipe_write_params = {"_UnixWritePipeTransport.write", {"data"}, 1, 1};
-static const PyLoopParams wpipe_set_write_buffer_limits_params = {"_FlowControlMixin.set_write_buffer_limits",
-                                                                  {"high", "low"}, 0, 2};
 
 static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -765,7 +688,7 @@ static PyObject *wpipe_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
     t->closing = 1;
     if (!pyloop_stream_write_queue_size(&t->stream)) {
         pyloop_stream_read_stop(&t->stream);
-        if (pipe_call_soon_own(t, PyLoop_str._call_connection_lost, Py_None) < 0)
+        if (PyLoopTransport_ScheduleConnectionLost((PyLoopTransport *)t, NULL) < 0)
             return NULL;
     }
     Py_RETURN_NONE;
@@ -801,34 +724,6 @@ static PyObject *wpipe_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 static PyObject *wpipe_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     return PyLong_FromSize_t(pyloop_stream_write_queue_size(&pipe_data_of(self)->stream));
-}
-
-static PyObject *wpipe_set_write_buffer_limits(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                               PyObject *kwnames)
-{
-    PyObject *bound[PYLOOP_MAX_PARAMS], *pair;
-    size_t high, low;
-    int rc;
-
-    if (PyLoopArgs_Bind(&wpipe_set_write_buffer_limits_params, args, nargs, kwnames, bound) < 0)
-        return NULL;
-    pair = PyTuple_Pack(2, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None);
-    rc = pair ? PyLoopTransport_ParseWriteLimits(pair, NULL, &high, &low) : -1;
-    Py_XDECREF(pair);
-    if (rc < 0)
-        return NULL;
-    /* Then _maybe_pause_protocol: wpipe_on_write_pause if above high. */
-    pyloop_stream_set_write_limits(&pipe_data_of(self)->stream, high, low);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *wpipe_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&pipe_data_of(self)->stream, &high, &low);
-    return Py_BuildValue("(nn)", (Py_ssize_t)low, (Py_ssize_t)high);
 }
 
 /* asyncio's write end _read_ready: the peer closed (callable from Python). */
@@ -892,7 +787,7 @@ static int pipe_open_fd(PipeData *t, PyObject *pipe, char *watch_peer)
     }
     *watch_peer = (char)(S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode));
     if (!(*watch_peer || S_ISCHR(status.st_mode))) {
-        PyErr_SetString(PyExc_ValueError, t->writer ? "Pipe transport is only for pipes, sockets and character devices"
+        PyErr_SetString(PyExc_ValueError, pipe_is_writer(t) ? "Pipe transport is only for pipes, sockets and character devices"
                                                     : "Pipe transport is for pipes/sockets only.");
         return -1;
     }
@@ -901,23 +796,6 @@ static int pipe_open_fd(PipeData *t, PyObject *pipe, char *watch_peer)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    return 0;
-}
-
-/* connection_made, then the reader, then the waiter: asyncio's order. */
-static int pipe_connect(PipeData *t, PyObject *self, PyObject *waiter)
-{
-    PyObject *method = PyObject_GetAttr(t->protocol, PyLoop_str.connection_made);
-    int rc = method ? PyLoopTransport_CallSoon(t->loop, method, self, NULL) : -1;
-
-    Py_XDECREF(method);
-    if (rc < 0)
-        return -1;
-    if ((!t->writer || t->watch_peer) && pipe_call_soon_own(t, PyLoop_str._add_reader_after_connect, NULL) < 0)
-        return -1;
-    if (waiter != Py_None
-        && PyLoopTransport_CallSoon(t->loop, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
-        return -1;
     return 0;
 }
 
@@ -930,8 +808,7 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     char watch_peer;
     int rc;
 
-    t->writer = PyObject_TypeCheck(self, PyLoop_WritePipeTransportType);
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, t->writer ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, pipe_is_writer(t) ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
                                      names, &loop, &pipe, &protocol, &waiter, &extra))
         return -1;
     if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
@@ -962,71 +839,25 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_INCREF(protocol);
     Py_XSETREF(t->protocol, protocol);
     t->watch_peer = watch_peer;
-    return pipe_connect(t, self, waiter);
+    /* connection_made, then the reader (the write end's only to notice the
+     * peer closing), then the waiter: asyncio's order. */
+    return PyLoopTransport_ScheduleConnected((PyLoopTransport *)t, waiter, !pipe_is_writer(t) || watch_peer);
 }
 
-static int pipe_traverse(PyObject *self, visitproc visit, void *arg)
+/* The base's finalizer (asyncio's __del__: an unclosed transport warns)
+ * closes the pipe here. */
+static void pipe_close_resource(PyLoopTransport *base, PyObject *self)
 {
-    PipeData *t = pipe_data_of(self);
+    PipeData *t = (PipeData *)base;
+    PyObject *closed, *pipe = t->pipe;
 
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(t->loop);
-    Py_VISIT(t->pipe);
-    Py_VISIT(t->protocol);
-    Py_VISIT(t->extra);
-    Py_VISIT(t->dict);
-    return PyLoopContexts_Traverse(&t->contexts, visit, arg);
-}
-
-static int pipe_clear(PyObject *self)
-{
-    PipeData *t = pipe_data_of(self);
-
-    Py_CLEAR(t->protocol);
-    Py_CLEAR(t->extra);
-    Py_CLEAR(t->dict);
-    PyLoopContexts_Clear(&t->contexts);
-    return 0;
-}
-
-/* asyncio's __del__: an unclosed transport warns and closes its pipe. */
-static void pipe_finalize(PyObject *self)
-{
-    PipeData *t = pipe_data_of(self);
-    PyObject *error = PyLoop_FetchException(), *closed, *pipe = t->pipe;
-
-    if (pipe) {
-        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
-            PyErr_WriteUnraisable(self);
-        pyloop_stream_close(&t->stream);
-        t->pipe = NULL; /* asyncio leaves _pipe set; its repr would say "closed" either way */
-        closed = PyObject_CallMethodObjArgs(pipe, PyLoop_str.close, NULL);
-        if (!closed)
-            PyErr_WriteUnraisable(self);
-        Py_XDECREF(closed);
-        Py_DECREF(pipe);
-    }
-    if (error)
-        PyLoop_RestoreException(error);
-}
-
-static void pipe_dealloc(PyObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    PipeData *t = pipe_data_of(self);
-
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (t->weakreflist)
-        PyObject_ClearWeakRefs(self);
     pyloop_stream_close(&t->stream);
-    Py_CLEAR(t->read_bytes);
-    pipe_clear(self);
-    Py_CLEAR(t->pipe);
-    Py_CLEAR(t->loop);
-    type->tp_free(self);
-    Py_DECREF(type);
+    t->pipe = NULL; /* asyncio leaves _pipe set; its repr would say "closed" either way */
+    closed = PyObject_CallMethodObjArgs(pipe, PyLoop_str.close, NULL);
+    if (!closed)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(closed);
+    Py_DECREF(pipe);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1054,35 +885,17 @@ static int pipe_set_attr_pipe(PyObject *self, PyObject *value, void *Py_UNUSED(c
     return 0;
 }
 static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(pipe_data_of(self)->fd); }
-static PyObject *pipe_attr_loop(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone((PyObject *)pipe_data_of(self)->loop); }
-static PyObject *pipe_attr_protocol(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(pipe_data_of(self)->protocol); }
-static PyObject *pipe_attr_extra(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(pipe_data_of(self)->extra); }
-static PyObject *pipe_attr_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->closing); }
 static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->paused); }
-static PyObject *wpipe_attr_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(pipe_data_of(self)->conn_lost); }
 static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->protocol_paused); }
 
-static PyObject *wpipe_attr_high_water(PyObject *self, void *Py_UNUSED(c))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&pipe_data_of(self)->stream, &high, &low);
-    return PyLong_FromSize_t(high);
-}
-
-static PyObject *wpipe_attr_low_water(PyObject *self, void *Py_UNUSED(c))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&pipe_data_of(self)->stream, &high, &low);
-    return PyLong_FromSize_t(low);
-}
-
+/* The base's getters, but for _conn_lost: asyncio's read pipe has none. */
 static PyGetSetDef rpipe_getset[] = {
     {"_pipe", pipe_attr_pipe, pipe_set_attr_pipe, NULL, NULL},
     {"_fileno", pipe_attr_fileno, NULL, NULL, NULL},
-    {"_loop", pipe_attr_loop, NULL, NULL, NULL},
-    {"_protocol", pipe_attr_protocol, NULL, NULL, NULL},
-    {"_extra", pipe_attr_extra, NULL, NULL, NULL},
-    {"_closing", pipe_attr_closing, NULL, NULL, NULL},
+    {"_loop", PyLoopTransport_GetLoop, NULL, NULL, NULL},
+    {"_protocol", PyLoopTransport_GetProtocolAttr, NULL, NULL, NULL},
+    {"_extra", PyLoopTransport_GetExtra, NULL, NULL, NULL},
+    {"_closing", PyLoopTransport_GetClosing, NULL, NULL, NULL},
     {"_paused", rpipe_attr_paused, NULL, NULL, NULL},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1091,33 +904,26 @@ static PyGetSetDef rpipe_getset[] = {
 static PyGetSetDef wpipe_getset[] = {
     {"_pipe", pipe_attr_pipe, pipe_set_attr_pipe, NULL, NULL},
     {"_fileno", pipe_attr_fileno, NULL, NULL, NULL},
-    {"_loop", pipe_attr_loop, NULL, NULL, NULL},
-    {"_protocol", pipe_attr_protocol, NULL, NULL, NULL},
-    {"_extra", pipe_attr_extra, NULL, NULL, NULL},
-    {"_closing", pipe_attr_closing, NULL, NULL, NULL},
-    {"_conn_lost", wpipe_attr_conn_lost, NULL, NULL, NULL},
     {"_protocol_paused", wpipe_attr_protocol_paused, NULL, NULL, NULL},
-    {"_high_water", wpipe_attr_high_water, NULL, NULL, NULL},
-    {"_low_water", wpipe_attr_low_water, NULL, NULL, NULL},
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    PYLOOP_TRANSPORT_LIMIT_GETSET,
+    PYLOOP_TRANSPORT_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 /* A method bound through PyLoopArgs_Bind (vectorcall arguments). */
 #define PIPE_FASTCALL(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS
 
-#define COMMON_METHODS                                                                                                \
-    {"is_closing", pipe_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},                \
-        {"get_protocol", pipe_get_protocol, METH_NOARGS, "Return the current protocol."},                               \
-        {"set_protocol", PIPE_FASTCALL(pipe_set_protocol), "Set a new protocol."},                                   \
-        {"get_extra_info", PIPE_FASTCALL(pipe_get_extra_info), "Get optional transport information."},               \
-        {"_fatal_error", PIPE_FASTCALL(pipe_fatal_error_method), NULL},                                              \
+/* Both pipe classes: the base's is_closing, get_protocol, set_protocol and
+ * get_extra_info, then the methods each asyncio pipe class defines for
+ * itself. */
+#define PIPE_METHODS                                                                                                  \
+    PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PIPE_FASTCALL(pipe_fatal_error_method), NULL},                        \
         {"_close", PIPE_FASTCALL(pipe_close_method), NULL},                                                          \
         {"_call_connection_lost", PIPE_FASTCALL(pipe_call_connection_lost_method), NULL},                            \
         {"_add_reader_after_connect", pipe_add_reader_after_connect, METH_NOARGS, NULL}
 
 static PyMethodDef rpipe_methods[] = {
-    COMMON_METHODS,
+    PIPE_METHODS,
     {"is_reading", rpipe_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
     {"pause_reading", rpipe_pause_reading, METH_NOARGS, "Pause the receiving end."},
     {"resume_reading", rpipe_resume_reading, METH_NOARGS, "Resume the receiving end."},
@@ -1127,16 +933,14 @@ static PyMethodDef rpipe_methods[] = {
 };
 
 static PyMethodDef wpipe_methods[] = {
-    COMMON_METHODS,
+    PIPE_METHODS,
+    PYLOOP_TRANSPORT_LIMIT_METHODS,
     {"write", PIPE_FASTCALL(wpipe_write), "Write some data bytes to the transport."},
     {"write_eof", wpipe_write_eof, METH_NOARGS, "Close the pipe once the buffer is sent."},
     {"can_write_eof", wpipe_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", wpipe_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", wpipe_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
     {"get_write_buffer_size", wpipe_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
-    {"get_write_buffer_limits", wpipe_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
-    {"set_write_buffer_limits", PIPE_FASTCALL(wpipe_set_write_buffer_limits),
-     "Set the high- and low-water limits for write flow control."},
     {"_read_ready", wpipe_read_ready, METH_NOARGS, NULL},
     {"_write_ready", wpipe_write_ready, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1146,21 +950,33 @@ static PyMethodDef wpipe_methods[] = {
 /* the types                                                           */
 /* ------------------------------------------------------------------ */
 
-static PyMemberDef rpipe_members[3], wpipe_members[3];
+static PyLoopTransportOps rpipe_ops = {
+    .name = "_UnixReadPipeTransport",
+    .set_protocol_qualname = "_UnixReadPipeTransport.set_protocol",
+    .stream = 1,
+    .close_resource = pipe_close_resource,
+};
+
+static PyLoopTransportOps wpipe_ops = {
+    .name = "_UnixWritePipeTransport",
+    .set_protocol_qualname = "_UnixWritePipeTransport.set_protocol",
+    .stream = 1,
+    .limits_set = PyLoopTransport_StreamLimitsSet, /* then _maybe_pause_protocol: on_write_pause if above high */
+    .close_resource = pipe_close_resource,
+};
 
 static PyTypeObject *pipe_make_type(const char *name, const char *doc, PyObject *base, PyMethodDef *methods,
-                               PyGetSetDef *getset, PyMemberDef *members, Py_ssize_t *offset)
+                                    PyGetSetDef *getset, PyLoopTransportOps *ops)
 {
     PyType_Slot slots[] = {
         {Py_tp_init, pipe_init},
-        {Py_tp_dealloc, pipe_dealloc},
-        {Py_tp_traverse, pipe_traverse},
-        {Py_tp_clear, pipe_clear},
-        {Py_tp_finalize, pipe_finalize},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
         {Py_tp_repr, pipe_repr},
         {Py_tp_methods, methods},
         {Py_tp_getset, getset},
-        {Py_tp_members, members},
         {Py_tp_doc, (void *)(uintptr_t)doc},
         {0, NULL},
     };
@@ -1175,8 +991,7 @@ static PyTypeObject *pipe_make_type(const char *name, const char *doc, PyObject 
 
     if (!bases)
         return NULL;
-    type = PyLoopTransport_TypeFromSpec(&spec, bases, sizeof(PipeData), offsetof(PipeData, dict),
-                                        offsetof(PipeData, weakreflist), members, offset);
+    type = PyLoopTransport_NewType(&spec, bases, sizeof(PipeData), ops);
     Py_DECREF(bases);
     return type;
 }
@@ -1190,17 +1005,17 @@ int PyLoopPipe_Add(PyObject *module)
         return -1;
     PyLoop_ReadPipeTransportType =
         pipe_make_type("data_bridge.pyloop._pyloop.ReadPipeTransport",
-                  "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
-                  rpipe_base, rpipe_methods, rpipe_getset, rpipe_members, &rpipe_offset);
+                       "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
+                       rpipe_base, rpipe_methods, rpipe_getset, &rpipe_ops);
     if (!PyLoop_ReadPipeTransportType)
         return -1;
     PyLoop_WritePipeTransportType =
         pipe_make_type("data_bridge.pyloop._pyloop.WritePipeTransport",
-                  "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
-                  PyLoop_asyncio.flow_control_mixin, wpipe_methods, wpipe_getset, wpipe_members, &wpipe_offset);
+                       "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
+                       PyLoop_asyncio.flow_control_mixin, wpipe_methods, wpipe_getset, &wpipe_ops);
     if (!PyLoop_WritePipeTransportType)
         return -1;
-    max_size = PyLong_FromLong(MAX_SIZE_DEFAULT);
+    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
     rc = max_size ? PyObject_SetAttr((PyObject *)PyLoop_ReadPipeTransportType, PyLoop_str.max_size, max_size) : -1;
     Py_XDECREF(max_size);
     if (rc < 0)
