@@ -176,7 +176,8 @@ static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 
 static int rpipe_read_size(PipeData *t, Py_ssize_t *size)
 {
-    return PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size, NULL, size);
+    return PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size,
+                                    NULL, size);
 }
 
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
@@ -383,7 +384,8 @@ static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
     Py_INCREF(loop);
     if (while_writing)
         t->conn_lost++;
-    pipe_fatal_error(t, exception, while_writing ? "Fatal write error on pipe transport" : "Fatal read error on pipe transport");
+    pipe_fatal_error(t, exception,
+                     while_writing ? "Fatal write error on pipe transport" : "Fatal read error on pipe transport");
     Py_DECREF(exception);
     PyLoopLoop_RunDeferred(loop);
     Py_DECREF(loop);
@@ -787,8 +789,9 @@ static int pipe_open_fd(PipeData *t, PyObject *pipe, char *watch_peer)
     }
     *watch_peer = (char)(S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode));
     if (!(*watch_peer || S_ISCHR(status.st_mode))) {
-        PyErr_SetString(PyExc_ValueError, pipe_is_writer(t) ? "Pipe transport is only for pipes, sockets and character devices"
-                                                    : "Pipe transport is for pipes/sockets only.");
+        PyErr_SetString(PyExc_ValueError, pipe_is_writer(t)
+                                              ? "Pipe transport is only for pipes, sockets and character devices"
+                                              : "Pipe transport is for pipes/sockets only.");
         return -1;
     }
     flags = fcntl(t->fd, F_GETFL);
@@ -808,7 +811,8 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     char watch_peer;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, pipe_is_writer(t) ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
+    if (!PyArg_ParseTupleAndKeywords(args, keywords,
+                                     pipe_is_writer(t) ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
                                      names, &loop, &pipe, &protocol, &waiter, &extra))
         return -1;
     if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
@@ -864,7 +868,10 @@ static void pipe_close_resource(PyLoopTransport *base, PyObject *self)
 /* attributes asyncio's code and tests read                            */
 /* ------------------------------------------------------------------ */
 
-static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe); }
+static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe);
+}
 
 /* Assignable, as asyncio's attribute (CPython's tests set _pipe = None to
  * keep __del__ quiet about a pipe they closed themselves). */
@@ -884,9 +891,20 @@ static int pipe_set_attr_pipe(PyObject *self, PyObject *value, void *Py_UNUSED(c
     }
     return 0;
 }
-static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(pipe_data_of(self)->fd); }
-static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->paused); }
-static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->protocol_paused); }
+static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyLong_FromLong(pipe_data_of(self)->fd);
+}
+
+static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(pipe_data_of(self)->paused);
+}
+
+static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(pipe_data_of(self)->protocol_paused);
+}
 
 /* The base's getters, but for _conn_lost: asyncio's read pipe has none. */
 static PyGetSetDef rpipe_getset[] = {
