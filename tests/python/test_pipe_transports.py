@@ -332,6 +332,32 @@ class _PipeTransports:
         os.close(r)
         del payload
 
+    def test_write_buffer_limits_stored_as_given(self):
+        # _FlowControlMixin._set_write_buffer_limits stores the objects it
+        # is given after its checks: a float, a bool, a limit past ssize_t.
+        r, w = small_pipe()
+        tr, proto = self.write_pipe(w)
+        tr.set_write_buffer_limits(1.5)
+        limits = tr.get_write_buffer_limits()
+        self.assertEqual(limits, (1.5 // 4, 1.5))
+        self.assertIsInstance(limits[1], float)
+        self.assertEqual((tr._low_water, tr._high_water), limits)
+        tr.set_write_buffer_limits(True)
+        self.assertIs(tr.get_write_buffer_limits()[1], True)
+        tr.set_write_buffer_limits(2 ** 70)
+        self.assertEqual(tr.get_write_buffer_limits(), (2 ** 68, 2 ** 70))
+        # no buffer is above 2**70: a full pipe pauses nothing
+        self.fill(tr)
+        self.assertGreater(tr.get_write_buffer_size(), 0)
+        self.assertEqual(proto.events, ["made"])
+        # high=1.5 (compared as asyncio compares it): the buffer is above it
+        tr.set_write_buffer_limits(high=1.5, low=0.5)
+        buffered = tr.get_write_buffer_size()
+        self.assertEqual(proto.events, ["made", ("pause", buffered)])
+        tr.abort()
+        self.run_coro(proto.lost)
+        os.close(r)
+
     def test_write_eof_sends_buffer_then_eof(self):
         r, w = small_pipe()
         tr, proto = self.write_pipe(w)
@@ -433,6 +459,49 @@ class _PipeTransports:
         tr.close()
         self.run_coro(proto.lost)
         os.close(r)
+
+    def test_arguments_bind_as_asyncio_methods(self):
+        # Each method takes its arguments as asyncio's Python method (by
+        # keyword too) and a misuse reads as asyncio's TypeError, naming the
+        # class that defines the method; the read pipe's _close(exc) has no
+        # default, the write pipe's has.
+        r, w = os.pipe()
+        rtr, rproto = self.read_pipe(r)
+        wtr, wproto = self.write_pipe(w)
+        wtr.write(data=b"kw")
+        self.run_coro(rproto.wait_for_bytes(2))
+        self.assertEqual(bytes(rproto.data), b"kw")
+        other = _Recorder(self.loop)
+        for tr, proto in ((rtr, rproto), (wtr, wproto)):
+            tr.set_protocol(protocol=other)
+            self.assertIs(tr.get_protocol(), other)
+            tr.set_protocol(proto)
+        misuses = [
+            (lambda: rtr.get_extra_info(), "BaseTransport.get_extra_info() missing 1 required positional argument: 'name'"),
+            (lambda: wtr.get_extra_info(key="x"), "BaseTransport.get_extra_info() got an unexpected keyword argument 'key'"),
+            (lambda: rtr.set_protocol(), "_UnixReadPipeTransport.set_protocol() missing 1 required positional argument: 'protocol'"),
+            (lambda: wtr.set_protocol(1, 2), "_UnixWritePipeTransport.set_protocol() takes 2 positional arguments but 3 were given"),
+            (lambda: wtr.write(), "_UnixWritePipeTransport.write() missing 1 required positional argument: 'data'"),
+            (lambda: wtr.write(b"a", b"b"), "_UnixWritePipeTransport.write() takes 2 positional arguments but 3 were given"),
+            (lambda: wtr.set_write_buffer_limits(foo=1),
+             "_FlowControlMixin.set_write_buffer_limits() got an unexpected keyword argument 'foo'"),
+            (lambda: wtr.set_write_buffer_limits(1, 2, 3),
+             "_FlowControlMixin.set_write_buffer_limits() takes from 1 to 3 positional arguments but 4 were given"),
+            (lambda: rtr._fatal_error(), "_UnixReadPipeTransport._fatal_error() missing 1 required positional argument: 'exc'"),
+            (lambda: wtr._fatal_error(), "_UnixWritePipeTransport._fatal_error() missing 1 required positional argument: 'exc'"),
+            (lambda: rtr._close(), "_UnixReadPipeTransport._close() missing 1 required positional argument: 'exc'"),
+            (lambda: wtr._close(1, 2), "_UnixWritePipeTransport._close() takes from 1 to 2 positional arguments but 3 were given"),
+        ]
+        for call, message in misuses:
+            with self.assertRaises(TypeError) as caught:
+                call()
+            self.assertEqual(str(caught.exception), message)
+        self.assertFalse(rtr.is_closing())
+        self.assertFalse(wtr.is_closing())
+        rtr._close(ValueError("c"))
+        wtr._close()
+        self.assertIsInstance(self.run_coro(rproto.lost), ValueError)
+        self.assertIsNone(self.run_coro(wproto.lost))
 
     def test_regular_file_rejected(self):
         with tempfile.TemporaryFile() as f:
