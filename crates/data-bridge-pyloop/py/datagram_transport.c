@@ -292,12 +292,14 @@ static Py_ssize_t write_buffer_size(DatagramData *t)
 /* flow control (_FlowControlMixin)                                    */
 /* ------------------------------------------------------------------ */
 
-/* size <= limit, for any limit asyncio would accept (an int, a float...). */
+/* size <= limit, for any limit asyncio would accept (an int, a float...).
+ * No limit (__init__ never ran) compares as None: TypeError. */
 static int size_at_most(Py_ssize_t size, PyObject *limit)
 {
     PyObject *number;
     int result;
 
+    limit = or_none(limit);
     if (PyLong_CheckExact(limit)) {
         int overflow;
         long long value = PyLong_AsLongLongAndOverflow(limit, &overflow);
@@ -982,13 +984,14 @@ by_method:
     return -1;
 }
 
-/* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). */
+/* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). No
+ * extra (__init__ never ran) reads as None, which is not subscriptable. */
 static int is_connected(DatagramData *t)
 {
     PyObject *peername;
     int truth;
 
-    if (PyDict_CheckExact(t->extra)) {
+    if (t->extra && PyDict_CheckExact(t->extra)) {
         peername = PyDict_GetItemWithError(t->extra, D.str_peername);
         if (!peername) {
             if (!PyErr_Occurred())
