@@ -38,15 +38,13 @@
  * reading this type's C state.
  */
 #include "pyloop_module.h"
+#include "sockaddr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
 #include <structmember.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #define MAX_SIZE_DEFAULT (256 * 1024)
 
@@ -629,165 +627,6 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 }
 
 /* ------------------------------------------------------------------ */
-/* addresses                                                           */
-/* ------------------------------------------------------------------ */
-
-/* The socket module's makesockaddr() for what recvfrom(2) filled in. */
-static PyObject *make_address(const struct sockaddr_storage *address, socklen_t length)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    if (length == 0)
-        Py_RETURN_NONE;
-    switch (address->ss_family) {
-    case AF_INET: {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)address;
-        PyObject *name, *port, *tuple;
-        if (!inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
-            return PyErr_SetFromErrno(PyExc_OSError);
-        name = PyUnicode_FromString(host);
-        port = name ? PyLong_FromLong(ntohs(in->sin_port)) : NULL;
-        tuple = port ? PyTuple_New(2) : NULL;
-        if (!tuple) {
-            Py_XDECREF(name);
-            Py_XDECREF(port);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(tuple, 0, name);
-        PyTuple_SET_ITEM(tuple, 1, port);
-        return tuple;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
-        PyObject *name, *tuple;
-        if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
-            return PyErr_SetFromErrno(PyExc_OSError);
-        name = PyUnicode_FromString(host);
-        if (!name)
-            return NULL;
-        tuple = Py_BuildValue("OiII", name, ntohs(in6->sin6_port), (unsigned int)ntohl(in6->sin6_flowinfo),
-                              (unsigned int)in6->sin6_scope_id);
-        Py_DECREF(name);
-        return tuple;
-    }
-    case AF_UNIX: {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)address;
-        size_t path_length = length - offsetof(struct sockaddr_un, sun_path);
-#ifdef __linux__
-        if (length > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0] == 0)
-            return PyBytes_FromStringAndSize(un->sun_path, (Py_ssize_t)path_length);
-#endif
-        (void)path_length;
-        return PyUnicode_DecodeFSDefault(un->sun_path); /* the storage was zeroed: it ends */
-    }
-    default: {
-        const struct sockaddr *other = (const struct sockaddr *)address;
-        return Py_BuildValue("iy#", other->sa_family, other->sa_data, (Py_ssize_t)sizeof(other->sa_data));
-    }
-    }
-}
-
-/* An int in [low, high] given as an exact int. */
-static int small_int(PyObject *object, long low, long high, long *value)
-{
-    if (!PyLong_CheckExact(object))
-        return 0;
-    *value = PyLong_AsLong(object);
-    if (*value == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return *value >= low && *value <= high;
-}
-
-/* A host the socket module would take as it is: ASCII, no NUL, numeric
- * for the family (no name resolution, no "<broadcast>", no "%scope"). */
-static int numeric_host(PyObject *host, int family, void *binary)
-{
-    const char *text;
-    Py_ssize_t length;
-
-    if (!PyUnicode_CheckExact(host) || !PyUnicode_IS_ASCII(host))
-        return 0;
-    text = (const char *)PyUnicode_DATA(host);
-    length = PyUnicode_GET_LENGTH(host);
-    if (length == 0 || (Py_ssize_t)strlen(text) != length || (family == AF_INET6 && strchr(text, '%')))
-        return 0;
-    return inet_pton(family, text, binary) == 1;
-}
-
-/* The socket module's getsockaddrarg() for the addresses it would take
- * without a name lookup and without an error: 1 with the address filled
- * in, 0 when the socket's own sendto() should see it. Raises nothing. */
-static int parse_address(int family, PyObject *addr, struct sockaddr_storage *address, socklen_t *length)
-{
-    memset(address, 0, sizeof(*address));
-    switch (family) {
-    case AF_INET: {
-        struct sockaddr_in *in = (struct sockaddr_in *)address;
-        long port;
-        if (!PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2
-            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
-            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET, &in->sin_addr))
-            return 0;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        *length = sizeof(*in);
-        return 1;
-    }
-    case AF_INET6: {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-        Py_ssize_t size;
-        long port, flowinfo = 0, scope_id = 0;
-        if (!PyTuple_CheckExact(addr) || (size = PyTuple_GET_SIZE(addr)) < 2 || size > 4
-            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
-            || (size > 2 && !small_int(PyTuple_GET_ITEM(addr, 2), 0, 0xfffff, &flowinfo))
-            || (size > 3 && !small_int(PyTuple_GET_ITEM(addr, 3), 0, 0x7fffffff, &scope_id))
-            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET6, &in6->sin6_addr))
-            return 0;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_flowinfo = htonl((uint32_t)flowinfo);
-        in6->sin6_scope_id = (uint32_t)scope_id;
-        *length = sizeof(*in6);
-        return 1;
-    }
-    case AF_UNIX: {
-        struct sockaddr_un *un = (struct sockaddr_un *)address;
-        PyObject *path;
-        Py_ssize_t size;
-        int ok = 0;
-        if (PyUnicode_CheckExact(addr)) {
-            path = PyUnicode_EncodeFSDefault(addr);
-            if (!path) {
-                PyErr_Clear();
-                return 0;
-            }
-        } else if (PyBytes_CheckExact(addr)) {
-            Py_INCREF(addr);
-            path = addr;
-        } else {
-            return 0;
-        }
-        size = PyBytes_GET_SIZE(path);
-        /* A path (NUL-terminated) or a Linux abstract name (exactly its
-         * length); the empty address (auto-bind) is left to the socket. */
-        if (size > 0 && (size_t)size < sizeof(un->sun_path)) {
-            const char *bytes = PyBytes_AS_STRING(path);
-            un->sun_family = AF_UNIX;
-            memcpy(un->sun_path, bytes, (size_t)size);
-            *length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)size + (bytes[0] != 0));
-            ok = 1;
-        }
-        Py_DECREF(path);
-        return ok;
-    }
-    default:
-        return 0;
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* the system calls                                                    */
 /* ------------------------------------------------------------------ */
 
@@ -919,7 +758,7 @@ static int receive(DatagramData *t, PyObject **data, PyObject **addr)
     *data = PyBytes_FromStringAndSize(receive_buffer, count);
     if (!*data)
         return -1;
-    *addr = make_address(&address, length);
+    *addr = PyLoopSockaddr_Make(&address, length);
     if (!*addr) {
         Py_CLEAR(*data);
         return -1;
@@ -938,7 +777,7 @@ static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int co
         socklen_t length = 0;
         Py_buffer view;
 
-        if ((connected || parse_address(t->family, addr, &address, &length))
+        if ((connected || PyLoopSockaddr_Parse(t->family, addr, &address, &length))
             && PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
             ssize_t sent;
             int fd;
