@@ -85,26 +85,16 @@ typedef struct Probed {
     int datagram_base;     /* 3.12+: subclasses transports.DatagramTransport */
 } Probed;
 
+/* What this file alone uses; the names and the asyncio objects others use
+ * too are PyLoop_str and PyLoop_asyncio (names.h). */
 static struct {
     Probed probed;
-    PyObject *flow_control_mixin; /* asyncio.transports._FlowControlMixin */
-    PyObject *datagram_base;      /* asyncio.transports.DatagramTransport */
-    PyObject *transport_socket;   /* asyncio.trsock.TransportSocket */
-    PyObject *set_result_unless_cancelled;
+    PyObject *datagram_base;       /* asyncio.transports.DatagramTransport */
     PyObject *test_selector_event; /* asyncio.selector_events._test_selector_event */
-    PyObject *logger;
     PyObject *deque;
     PyObject *socket_type; /* socket.socket */
-    Py_ssize_t connlost_threshold;
     Py_ssize_t data_offset;
     PyObject *max_size_default;
-    PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
-        *str_connection_lost, *str_datagram_received, *str_error_received, *str_pause_writing,
-        *str_resume_writing, *str_close, *str_transports, *str_max_size, *str_debug, *str_warning, *str_fileno,
-        *str_family, *str_recvfrom, *str_send, *str_sendto, *str_peername, *str_add_reader, *str_add_writer,
-        *str_remove_reader, *str_remove_writer, *str_read_ready, *str_sendto_ready, *str_call_connection_lost,
-        *str_fatal_error, *str_force_close, *str_is_closed, *str_selector, *str_get, *str_getsockname,
-        *str_getpeername, *str_name, *str_exc_info, *str_socket, *str_sockname;
     PyObject *event_read, *event_write; /* selectors.EVENT_READ, EVENT_WRITE */
 } D;
 
@@ -129,13 +119,6 @@ static inline PyObject *object_of(DatagramData *t)
 static inline PyObject *or_none(PyObject *object)
 {
     return object ? object : Py_None;
-}
-
-static PyObject *new_ref_or_none(PyObject *object)
-{
-    object = or_none(object);
-    Py_INCREF(object);
-    return object;
 }
 
 static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
@@ -174,19 +157,9 @@ static int call_soon(DatagramData *t, PyObject *callable, PyObject *first, PyObj
 {
     PyObject *args[4] = {or_none(t->loop), callable, first, second};
     size_t count = first ? (second ? 4 : 3) : 2;
-    PyObject *handle = PyObject_VectorcallMethod(D.str_call_soon, args, count, NULL);
+    PyObject *handle = PyObject_VectorcallMethod(PyLoop_str.call_soon, args, count, NULL);
     Py_XDECREF(handle);
     return handle ? 0 : -1;
-}
-
-static int is_fatal_to_run(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
-}
-
-static int would_block(void)
-{
-    return PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError);
 }
 
 /* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
@@ -199,7 +172,7 @@ static const char *type_name(PyObject *object)
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
-    PyObject *debug = call_method(t->loop, D.str_get_debug, NULL, NULL);
+    PyObject *debug = call_method(t->loop, PyLoop_str.get_debug, NULL, NULL);
     int truth;
 
     if (!debug)
@@ -325,7 +298,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
         Py_DECREF(result);
         return 0;
     }
-    if (is_fatal_to_run())
+    if (PyLoop_IsFatalToRun())
         return -1;
     exception = PyLoop_FetchException();
     context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", object_of(t),
@@ -333,7 +306,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
     Py_DECREF(exception);
     if (!context)
         return -1;
-    handled = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+    handled = call_method(t->loop, PyLoop_str.call_exception_handler, context, NULL);
     Py_DECREF(context);
     Py_XDECREF(handled);
     return handled ? 0 : -1;
@@ -348,7 +321,7 @@ static int maybe_pause_protocol(DatagramData *t)
     if (t->protocol_paused)
         return 0;
     t->protocol_paused = 1;
-    return call_protocol_flow(t, D.str_pause_writing, "protocol.pause_writing() failed");
+    return call_protocol_flow(t, PyLoop_str.pause_writing, "protocol.pause_writing() failed");
 }
 
 static int maybe_resume_protocol(DatagramData *t)
@@ -361,7 +334,7 @@ static int maybe_resume_protocol(DatagramData *t)
     if (below <= 0)
         return below;
     t->protocol_paused = 0;
-    return call_protocol_flow(t, D.str_resume_writing, "protocol.resume_writing() failed");
+    return call_protocol_flow(t, PyLoop_str.resume_writing, "protocol.resume_writing() failed");
 }
 
 static PyObject *dg_maybe_pause_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -487,16 +460,16 @@ static int force_close(DatagramData *t, PyObject *exception)
         return 0;
     if (t->count) {
         queue_clear(t);
-        if (remove_watcher(t, D.str_remove_writer) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
             return -1;
     }
     if (!t->closing) {
         t->closing = 1;
-        if (remove_watcher(t, D.str_remove_reader) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_reader) < 0)
             return -1;
     }
     t->conn_lost++;
-    method = PyObject_GetAttr(object_of(t), D.str_call_connection_lost);
+    method = PyObject_GetAttr(object_of(t), PyLoop_str._call_connection_lost);
     if (!method)
         return -1;
     rc = call_soon(t, method, exception, NULL);
@@ -518,8 +491,8 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
             goto done;
         if (debug) {
             /* logger.debug("%r: %s", self, message, exc_info=exc) */
-            PyObject *method = PyObject_GetAttr(D.logger, D.str_debug), *format = PyUnicode_FromString("%r: %s");
-            PyObject *keywords = PyTuple_Pack(1, D.str_exc_info);
+            PyObject *method = PyObject_GetAttr(PyLoop_asyncio.logger, PyLoop_str.debug), *format = PyUnicode_FromString("%r: %s");
+            PyObject *keywords = PyTuple_Pack(1, PyLoop_str.exc_info);
             PyObject *args[4] = {format, self, message, exception};
 
             result = method && format && keywords ? PyObject_Vectorcall(method, args, 3, keywords) : NULL;
@@ -535,13 +508,13 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
                                           "protocol", or_none(t->protocol));
         if (!context)
             goto done;
-        result = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+        result = call_method(t->loop, PyLoop_str.call_exception_handler, context, NULL);
         Py_DECREF(context);
         if (!result)
             goto done;
         Py_DECREF(result);
     }
-    result = call_own_method(t, D.str_force_close, exception, NULL);
+    result = call_own_method(t, PyLoop_str._force_close, exception, NULL);
     Py_XDECREF(result);
     rc = result ? 0 : -1;
 done:
@@ -556,7 +529,7 @@ static int call_fatal_error(DatagramData *t, PyObject *exception, const char *me
 
     if (!text)
         return -1;
-    result = call_own_method(t, D.str_fatal_error, exception, text);
+    result = call_own_method(t, PyLoop_str._fatal_error, exception, text);
     Py_DECREF(text);
     Py_XDECREF(result);
     return result ? 0 : -1;
@@ -572,15 +545,15 @@ static int handle_socket_error(DatagramData *t, const char *message)
     PyObject *exception, *result;
     int rc;
 
-    if (would_block()) {
+    if (PyLoop_WouldBlock()) {
         PyErr_Clear();
         return 0;
     }
-    if (is_fatal_to_run())
+    if (PyLoop_IsFatalToRun())
         return -1;
     if (PyErr_ExceptionMatches(PyExc_OSError)) {
         exception = PyLoop_FetchException();
-        result = call_method(t->protocol, D.str_error_received, exception, NULL);
+        result = call_method(t->protocol, PyLoop_str.error_received, exception, NULL);
         Py_DECREF(exception);
         Py_XDECREF(result);
         return result ? 0 : -1;
@@ -597,14 +570,14 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 
     Py_INCREF(self);
     if (t->protocol_connected) {
-        result = call_method(t->protocol, D.str_connection_lost, exception, NULL);
+        result = call_method(t->protocol, PyLoop_str.connection_lost, exception, NULL);
         if (!result)
             error = PyLoop_FetchException();
     } else {
         Py_INCREF(result);
     }
     /* finally: */
-    closed = call_method(t->sock, D.str_close, NULL, NULL);
+    closed = call_method(t->sock, PyLoop_str.close, NULL, NULL);
     if (!closed) {
         /* what the finally clause raised replaces the try's exception */
         if (error) {
@@ -633,7 +606,7 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 /* The socket's fd now (-1 once it is closed, as the socket module says). */
 static int current_fd(DatagramData *t, int *fd)
 {
-    PyObject *number = PyObject_CallMethodNoArgs(t->sock, D.str_fileno);
+    PyObject *number = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.fileno);
     long value;
 
     if (!number)
@@ -649,7 +622,7 @@ static int current_fd(DatagramData *t, int *fd)
 /* data, addr = sock.recvfrom(max_size), through the socket object. */
 static int receive_by_method(DatagramData *t, PyObject *size, PyObject **data, PyObject **addr)
 {
-    PyObject *pair = call_method(t->sock, D.str_recvfrom, size, NULL), *iterator, *items[3] = {NULL, NULL, NULL};
+    PyObject *pair = call_method(t->sock, PyLoop_str.recvfrom, size, NULL), *iterator, *items[3] = {NULL, NULL, NULL};
     int i;
 
     if (!pair)
@@ -707,17 +680,17 @@ static int receive(DatagramData *t, PyObject **data, PyObject **addr)
     /* self.max_size: the class's 256 KiB unless an instance or a subclass
      * says otherwise. */
     if (t->dict) {
-        size = PyDict_GetItemWithError(t->dict, D.str_max_size);
+        size = PyDict_GetItemWithError(t->dict, PyLoop_str.max_size);
         if (!size && PyErr_Occurred())
             return -1;
         Py_XINCREF(size);
     }
     if (!size) {
         if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
-            size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, D.str_max_size);
+            size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, PyLoop_str.max_size);
             Py_XINCREF(size);
         }
-        if (!size && (PyErr_Occurred() || !(size = PyObject_GetAttr(object_of(t), D.str_max_size))))
+        if (!size && (PyErr_Occurred() || !(size = PyObject_GetAttr(object_of(t), PyLoop_str.max_size))))
             return -1;
     }
     if (size) {
@@ -811,12 +784,12 @@ static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int co
         PyErr_Clear(); /* the socket's method raises what it has to */
     }
 by_method:
-    result = connected ? call_method(t->sock, D.str_send, data, NULL) : call_method(t->sock, D.str_sendto, data, addr);
+    result = connected ? call_method(t->sock, PyLoop_str.send, data, NULL) : call_method(t->sock, PyLoop_str.sendto, data, addr);
     if (result) {
         Py_DECREF(result);
         return 1;
     }
-    if (would_block()) {
+    if (PyLoop_WouldBlock()) {
         PyErr_Clear();
         return 0;
     }
@@ -831,15 +804,15 @@ static int is_connected(DatagramData *t)
     int truth;
 
     if (t->extra && PyDict_CheckExact(t->extra)) {
-        peername = PyDict_GetItemWithError(t->extra, D.str_peername);
+        peername = PyDict_GetItemWithError(t->extra, PyLoop_str.peername);
         if (!peername) {
             if (!PyErr_Occurred())
-                PyErr_SetObject(PyExc_KeyError, D.str_peername);
+                PyErr_SetObject(PyExc_KeyError, PyLoop_str.peername);
             return -1;
         }
         return PyObject_IsTrue(peername);
     }
-    peername = PyObject_GetItem(or_none(t->extra), D.str_peername);
+    peername = PyObject_GetItem(or_none(t->extra), PyLoop_str.peername);
     if (!peername)
         return -1;
     truth = PyObject_IsTrue(peername);
@@ -865,10 +838,10 @@ static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
             return NULL;
         Py_RETURN_NONE;
     }
-    protocol = new_ref_or_none(t->protocol);
+    protocol = PyLoop_NewRefOrNone(t->protocol);
     {
         PyObject *args[3] = {protocol, data, addr};
-        result = PyObject_VectorcallMethod(D.str_datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        result = PyObject_VectorcallMethod(PyLoop_str.datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
     Py_DECREF(protocol);
     Py_DECREF(data);
@@ -963,9 +936,9 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
             }
             addr = t->address;
             if (t->conn_lost) {
-                if (t->conn_lost >= D.connlost_threshold) {
+                if (t->conn_lost >= PyLoop_asyncio.connlost_threshold) {
                     PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
-                    rc = text ? call_method_void(D.logger, D.str_warning, text, NULL) : -1;
+                    rc = text ? call_method_void(PyLoop_asyncio.logger, PyLoop_str.warning, text, NULL) : -1;
                     Py_XDECREF(text);
                     if (rc < 0)
                         return NULL;
@@ -989,8 +962,8 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
             Py_RETURN_NONE;
         }
         {
-            PyObject *method = PyObject_GetAttr(self, D.str_sendto_ready);
-            rc = method ? call_method_void(t->loop, D.str_add_writer, or_none(t->sock_fd), method) : -1;
+            PyObject *method = PyObject_GetAttr(self, PyLoop_str._sendto_ready);
+            rc = method ? call_method_void(t->loop, PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
             Py_XDECREF(method);
             if (rc < 0) {
                 Py_DECREF(addr);
@@ -1049,10 +1022,10 @@ static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     if (maybe_resume_protocol(t) < 0) /* may queue more */
         goto fail;
     if (!t->count) {
-        if (remove_watcher(t, D.str_remove_writer) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
             goto fail;
         if (t->closing) {
-            PyObject *result = call_own_method(t, D.str_call_connection_lost, Py_None, NULL);
+            PyObject *result = call_own_method(t, PyLoop_str._call_connection_lost, Py_None, NULL);
             if (!result)
                 goto fail;
             Py_DECREF(result);
@@ -1098,7 +1071,7 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
     for (i = 0; i < nargs; i++)
         call_args[i + 1] = args[i];
     Py_INCREF(call_args[0]);
-    result = PyObject_VectorcallMethod(D.str_add_reader, call_args, (size_t)nargs + 1, NULL);
+    result = PyObject_VectorcallMethod(PyLoop_str._add_reader, call_args, (size_t)nargs + 1, NULL);
     Py_DECREF(call_args[0]);
     if (call_args != stack)
         PyMem_Free(call_args);
@@ -1116,7 +1089,7 @@ static int log_debug(DatagramData *t, const char *message)
 
     if (debug <= 0)
         return debug;
-    result = PyObject_CallMethod(D.logger, "debug", "sO", message, object_of(t));
+    result = PyObject_CallMethod(PyLoop_asyncio.logger, "debug", "sO", message, object_of(t));
     Py_XDECREF(result);
     return result ? 0 : -1;
 }
@@ -1133,7 +1106,7 @@ static PyObject *dg_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (!reading(t))
         Py_RETURN_NONE;
     t->paused = 1;
-    if (remove_watcher(t, D.str_remove_reader) < 0 || log_debug(t, "%r pauses reading") < 0)
+    if (remove_watcher(t, PyLoop_str._remove_reader) < 0 || log_debug(t, "%r pauses reading") < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1146,7 +1119,7 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (t->closing || !t->paused)
         Py_RETURN_NONE;
     t->paused = 0;
-    method = PyObject_GetAttr(self, D.str_read_ready);
+    method = PyObject_GetAttr(self, PyLoop_str._read_ready);
     if (!method)
         return NULL;
     {
@@ -1177,13 +1150,13 @@ static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
     if (t->closing)
         Py_RETURN_NONE;
     t->closing = 1;
-    if (remove_watcher(t, D.str_remove_reader) < 0)
+    if (remove_watcher(t, PyLoop_str._remove_reader) < 0)
         return NULL;
     if (!t->count) {
         t->conn_lost++;
-        if (remove_watcher(t, D.str_remove_writer) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
             return NULL;
-        method = PyObject_GetAttr(self, D.str_call_connection_lost);
+        method = PyObject_GetAttr(self, PyLoop_str._call_connection_lost);
         if (!method)
             return NULL;
         rc = call_soon(t, method, Py_None, NULL);
@@ -1196,7 +1169,7 @@ static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
 
 static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    PyObject *result = call_own_method(data_of(self), D.str_force_close, Py_None, NULL);
+    PyObject *result = call_own_method(data_of(self), PyLoop_str._force_close, Py_None, NULL);
     Py_XDECREF(result);
     if (!result)
         return NULL;
@@ -1251,7 +1224,7 @@ static PyObject *dg_set_protocol(PyObject *self, PyObject *protocol)
 
 static PyObject *dg_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    return new_ref_or_none(data_of(self)->protocol);
+    return PyLoop_NewRefOrNone(data_of(self)->protocol);
 }
 
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1289,9 +1262,9 @@ static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssi
         value = PyDict_GetItemWithError(t->extra, name);
         if (!value && PyErr_Occurred())
             return NULL;
-        return new_ref_or_none(value ? value : fallback);
+        return PyLoop_NewRefOrNone(value ? value : fallback);
     }
-    return call_method(t->extra, D.str_get, name, fallback);
+    return call_method(t->extra, PyLoop_str.get, name, fallback);
 }
 
 /* <DatagramTransport fd=7 read=polling write=<idle, bufsize=0>>, as
@@ -1299,21 +1272,21 @@ static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssi
 static PyObject *dg_repr(PyObject *self)
 {
     DatagramData *t = data_of(self);
-    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(self), D.str_name), *result = NULL, *closed;
+    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(self), PyLoop_str.dunder_name), *result = NULL, *closed;
     const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
     int loop_closed = 1;
 
     if (!name)
         return NULL;
     if (t->loop) {
-        closed = PyObject_CallMethodNoArgs(t->loop, D.str_is_closed);
+        closed = PyObject_CallMethodNoArgs(t->loop, PyLoop_str.is_closed);
         loop_closed = closed ? PyObject_IsTrue(closed) : -1;
         Py_XDECREF(closed);
         if (loop_closed < 0)
             goto done;
     }
     if (!loop_closed) {
-        PyObject *selector = PyObject_GetAttr(t->loop, D.str_selector), *reading_now = NULL, *writing_now = NULL;
+        PyObject *selector = PyObject_GetAttr(t->loop, PyLoop_str._selector), *reading_now = NULL, *writing_now = NULL;
         int read_polling = -1, write_polling = -1;
 
         if (selector) {
@@ -1359,24 +1332,24 @@ static PyObject *socket_name(PyObject *sock, PyObject *name)
 
 static int fill_extra(DatagramData *t, PyObject *sock)
 {
-    PyObject *value = PyObject_CallOneArg(D.transport_socket, sock);
+    PyObject *value = PyObject_CallOneArg(PyLoop_asyncio.transport_socket, sock);
     int rc, has_peername;
 
     if (!value)
         return -1;
-    rc = PyObject_SetItem(t->extra, D.str_socket, value);
+    rc = PyObject_SetItem(t->extra, PyLoop_str.socket, value);
     Py_DECREF(value);
-    if (rc < 0 || !(value = socket_name(sock, D.str_getsockname)))
+    if (rc < 0 || !(value = socket_name(sock, PyLoop_str.getsockname)))
         return -1;
-    rc = PyObject_SetItem(t->extra, D.str_sockname, value);
+    rc = PyObject_SetItem(t->extra, PyLoop_str.sockname, value);
     Py_DECREF(value);
-    if (rc < 0 || (has_peername = PySequence_Contains(t->extra, D.str_peername)) < 0)
+    if (rc < 0 || (has_peername = PySequence_Contains(t->extra, PyLoop_str.peername)) < 0)
         return -1;
     if (has_peername)
         return 0;
-    if (!(value = socket_name(sock, D.str_getpeername)))
+    if (!(value = socket_name(sock, PyLoop_str.getpeername)))
         return -1;
-    rc = PyObject_SetItem(t->extra, D.str_peername, value);
+    rc = PyObject_SetItem(t->extra, PyLoop_str.peername, value);
     Py_DECREF(value);
     return rc;
 }
@@ -1420,7 +1393,7 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
         return -1;
     Py_INCREF(sock);
     t->sock = sock;
-    if (!(t->sock_fd = PyObject_CallMethodNoArgs(sock, D.str_fileno)))
+    if (!(t->sock_fd = PyObject_CallMethodNoArgs(sock, PyLoop_str.fileno)))
         return -1;
     t->protocol_connected = 0;
     Py_INCREF(protocol);
@@ -1429,7 +1402,7 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     /* The system calls are made here for a plain socket.socket. */
     t->family = 0;
     if (Py_TYPE(sock) == (PyTypeObject *)D.socket_type && PyLong_CheckExact(t->sock_fd)) {
-        PyObject *family = PyObject_GetAttr(sock, D.str_family);
+        PyObject *family = PyObject_GetAttr(sock, PyLoop_str.family);
         long value = family ? PyLong_AsLong(family) : -1;
         Py_XDECREF(family);
         if (value == -1 && PyErr_Occurred())
@@ -1437,7 +1410,7 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
         if (value == AF_INET || value == AF_INET6 || value == AF_UNIX)
             t->family = (int)value;
     }
-    transports = PyObject_GetAttr(loop, D.str_transports);
+    transports = PyObject_GetAttr(loop, PyLoop_str._transports);
     if (!transports)
         return -1;
     rc = PyObject_SetItem(transports, t->sock_fd, self);
@@ -1450,20 +1423,20 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
         t->address = address;
     }
     t->buffer_size = 0;
-    method = PyObject_GetAttr(protocol, D.str_connection_made);
+    method = PyObject_GetAttr(protocol, PyLoop_str.connection_made);
     rc = method ? call_soon(t, method, self, NULL) : -1;
     Py_XDECREF(method);
     if (rc < 0)
         return -1;
     /* only start reading when connection_made() has been called */
-    method = PyObject_GetAttrString(self, "_add_reader");
-    reader = method ? PyObject_GetAttr(self, D.str_read_ready) : NULL;
+    method = PyObject_GetAttr(self, PyLoop_str._add_reader);
+    reader = method ? PyObject_GetAttr(self, PyLoop_str._read_ready) : NULL;
     rc = reader ? call_soon(t, method, t->sock_fd, reader) : -1;
     Py_XDECREF(method);
     Py_XDECREF(reader);
     if (rc < 0)
         return -1;
-    if (waiter != Py_None && call_soon(t, D.set_result_unless_cancelled, waiter, Py_None) < 0)
+    if (waiter != Py_None && call_soon(t, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
         return -1;
     return 0;
 }
@@ -1517,7 +1490,7 @@ static void dg_finalize(PyObject *self)
     if (t->sock) {
         if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
             PyErr_WriteUnraisable(self);
-        closed = PyObject_CallMethodNoArgs(t->sock, D.str_close);
+        closed = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.close);
         if (!closed)
             PyErr_WriteUnraisable(self);
         Py_XDECREF(closed);
@@ -1545,17 +1518,17 @@ static void dg_dealloc(PyObject *self)
 /* attributes asyncio's own code reads                                 */
 /* ------------------------------------------------------------------ */
 
-static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock); }
-static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock_fd); }
-static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->loop); }
-static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->protocol); }
-static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->extra); }
-static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->address); }
+static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
+static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
+static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->loop); }
+static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->protocol); }
+static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->extra); }
+static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
 static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
 static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
-static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->high_water); }
-static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->low_water); }
+static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->high_water); }
+static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->low_water); }
 
 static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
 {
@@ -1729,84 +1702,17 @@ static int probe_asyncio(void)
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
-static int intern_all(void)
-{
-    static const struct {
-        PyObject **slot;
-        const char *text;
-    } names[] = {
-        {&D.str_call_soon, "call_soon"},
-        {&D.str_call_exception_handler, "call_exception_handler"},
-        {&D.str_get_debug, "get_debug"},
-        {&D.str_connection_made, "connection_made"},
-        {&D.str_connection_lost, "connection_lost"},
-        {&D.str_datagram_received, "datagram_received"},
-        {&D.str_error_received, "error_received"},
-        {&D.str_pause_writing, "pause_writing"},
-        {&D.str_resume_writing, "resume_writing"},
-        {&D.str_close, "close"},
-        {&D.str_transports, "_transports"},
-        {&D.str_max_size, "max_size"},
-        {&D.str_debug, "debug"},
-        {&D.str_warning, "warning"},
-        {&D.str_fileno, "fileno"},
-        {&D.str_family, "family"},
-        {&D.str_recvfrom, "recvfrom"},
-        {&D.str_send, "send"},
-        {&D.str_sendto, "sendto"},
-        {&D.str_peername, "peername"},
-        {&D.str_add_reader, "_add_reader"},
-        {&D.str_add_writer, "_add_writer"},
-        {&D.str_remove_reader, "_remove_reader"},
-        {&D.str_remove_writer, "_remove_writer"},
-        {&D.str_read_ready, "_read_ready"},
-        {&D.str_sendto_ready, "_sendto_ready"},
-        {&D.str_call_connection_lost, "_call_connection_lost"},
-        {&D.str_fatal_error, "_fatal_error"},
-        {&D.str_force_close, "_force_close"},
-        {&D.str_is_closed, "is_closed"},
-        {&D.str_selector, "_selector"},
-        {&D.str_get, "get"},
-        {&D.str_getsockname, "getsockname"},
-        {&D.str_getpeername, "getpeername"},
-        {&D.str_name, "__name__"},
-        {&D.str_exc_info, "exc_info"},
-        {&D.str_socket, "socket"},
-        {&D.str_sockname, "sockname"},
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (PyLoop_InternInto(names[i].slot, names[i].text) < 0)
-            return -1;
-    return 0;
-}
-
 static int load_names(void)
 {
-    PyObject *threshold = NULL;
-    int rc = -1;
-
-    if (PyLoop_ImportInto(&D.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
-        || PyLoop_ImportInto(&D.datagram_base, "asyncio.transports", "DatagramTransport") < 0
-        || PyLoop_ImportInto(&D.transport_socket, "asyncio.trsock", "TransportSocket") < 0
-        || PyLoop_ImportInto(&D.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
+    if (PyLoop_ImportInto(&D.datagram_base, "asyncio.transports", "DatagramTransport") < 0
         || PyLoop_ImportInto(&D.test_selector_event, "asyncio.selector_events", "_test_selector_event") < 0
-        || PyLoop_ImportInto(&D.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&D.deque, "collections", "deque") < 0
         || PyLoop_ImportInto(&D.socket_type, "socket", "socket") < 0
         || PyLoop_ImportInto(&D.event_read, "selectors", "EVENT_READ") < 0
         || PyLoop_ImportInto(&D.event_write, "selectors", "EVENT_WRITE") < 0
-        || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0)
-        goto done;
-    D.connlost_threshold = PyLong_AsSsize_t(threshold);
-    if ((D.connlost_threshold == -1 && PyErr_Occurred()) || !(D.max_size_default = PyLong_FromLong(MAX_SIZE_DEFAULT))
-        || intern_all() < 0 || probe_asyncio() < 0)
-        goto done;
-    rc = 0;
-done:
-    Py_XDECREF(threshold);
-    return rc;
+        || !(D.max_size_default = PyLong_FromLong(MAX_SIZE_DEFAULT)))
+        return -1;
+    return probe_asyncio();
 }
 
 /* Built at run time: the layout starts where _FlowControlMixin's ends. */
@@ -1839,8 +1745,8 @@ int PyLoopDatagram_Add(PyObject *module)
         return -1;
     /* asyncio's class: (_SelectorTransport, DatagramTransport) from 3.12,
      * _SelectorTransport alone before. */
-    bases = D.probed.datagram_base ? PyTuple_Pack(2, D.flow_control_mixin, D.datagram_base)
-                                   : PyTuple_Pack(1, D.flow_control_mixin);
+    bases = D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
+                                   : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin);
     if (!bases)
         return -1;
     PyLoop_DatagramTransportType = PyLoopTransport_TypeFromSpec(
@@ -1849,7 +1755,7 @@ int PyLoopDatagram_Add(PyObject *module)
     Py_DECREF(bases);
     if (!PyLoop_DatagramTransportType)
         return -1;
-    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, D.str_max_size, D.max_size_default) < 0)
+    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
         return -1;
     Py_INCREF(PyLoop_DatagramTransportType);
     if (PyModule_AddObject(module, "DatagramTransport", (PyObject *)PyLoop_DatagramTransportType) < 0) {
