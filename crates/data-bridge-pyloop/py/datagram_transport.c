@@ -38,6 +38,7 @@
  * reading this type's C state.
  */
 #include "pyloop_module.h"
+#include "args.h"
 #include "sockaddr.h"
 
 #include <errno.h>
@@ -99,6 +100,25 @@ static struct {
 } D;
 
 PyTypeObject *PyLoop_DatagramTransportType;
+
+/* The methods asyncio defines in Python with parameters bind their
+ * arguments as asyncio's do, named as CPython names them in a TypeError:
+ * the class that defines each (the same on 3.10-3.13). */
+#define METHOD_PARAMS(qualname, required, total, ...) {qualname, {__VA_ARGS__}, required, total}
+static const PyLoopParams sendto_params = METHOD_PARAMS("_SelectorDatagramTransport.sendto", 1, 2, "data", "addr");
+static const PyLoopParams get_extra_info_params =
+    METHOD_PARAMS("BaseTransport.get_extra_info", 1, 2, "name", "default");
+static const PyLoopParams set_protocol_params = METHOD_PARAMS("_SelectorTransport.set_protocol", 1, 1, "protocol");
+static const PyLoopParams set_limits_params =
+    METHOD_PARAMS("_FlowControlMixin.set_write_buffer_limits", 0, 2, "high", "low");
+static const PyLoopParams set_limits_only_params =
+    METHOD_PARAMS("_FlowControlMixin._set_write_buffer_limits", 0, 2, "high", "low");
+static const PyLoopParams fatal_error_params =
+    METHOD_PARAMS("_SelectorTransport._fatal_error", 1, 2, "exc", "message");
+static const PyLoopParams force_close_params = METHOD_PARAMS("_SelectorTransport._force_close", 1, 1, "exc");
+static const PyLoopParams call_connection_lost_params =
+    METHOD_PARAMS("_SelectorTransport._call_connection_lost", 1, 1, "exc");
+#undef METHOD_PARAMS
 
 /* The 256 KiB recvfrom(2) buffer, shared: it is used with the GIL held and
  * copied out before any Python code runs. */
@@ -402,29 +422,30 @@ done:
     return ok;
 }
 
-static int parse_limits(PyObject *args, PyObject *keywords, const char *format, PyObject **high, PyObject **low)
+/* (high=None, low=None) bound, then set. */
+static int bind_limits(DatagramData *t, const PyLoopParams *params, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames)
 {
-    static char *names[] = {"high", "low", NULL};
-    *high = *low = Py_None;
-    return PyArg_ParseTupleAndKeywords(args, keywords, format, names, high, low) ? 0 : -1;
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(params, args, nargs, kwnames, bound) < 0)
+        return -1;
+    return set_limits(t, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None);
 }
 
-static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *args, PyObject *keywords)
+static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                                 PyObject *kwnames)
 {
-    PyObject *high, *low;
-
-    if (parse_limits(args, keywords, "|OO:_set_write_buffer_limits", &high, &low) < 0
-        || set_limits(data_of(self), high, low) < 0)
+    if (bind_limits(data_of(self), &set_limits_only_params, args, nargs, kwnames) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+static PyObject *dg_set_write_buffer_limits(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                            PyObject *kwnames)
 {
-    PyObject *high, *low;
-
-    if (parse_limits(args, keywords, "|OO:set_write_buffer_limits", &high, &low) < 0
-        || set_limits(data_of(self), high, low) < 0 || maybe_pause_protocol(data_of(self)) < 0)
+    if (bind_limits(data_of(self), &set_limits_params, args, nargs, kwnames) < 0
+        || maybe_pause_protocol(data_of(self)) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -864,126 +885,102 @@ static int given_length(PyObject *data, Py_ssize_t *length)
     return 0;
 }
 
-static int parse_sendto(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **data, PyObject **addr)
+/* sendto()'s checks before it sends: the data's type, the empty datagram
+ * (3.10-3.12), the connected address and a transport whose connection is
+ * lost. 1 to send (*addr: the address to send to, borrowed), 0 when
+ * asyncio's sendto returns here, -1 raised. */
+static int sendto_checks(DatagramData *t, PyObject *data, PyObject **addr)
 {
-    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    int rc, found;
 
-    *data = nargs > 0 ? args[0] : NULL;
-    *addr = nargs > 1 ? args[1] : Py_None;
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "sendto() takes from 2 to 3 positional arguments but %zd were given", nargs + 1);
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
         return -1;
     }
-    for (i = 0; i < keywords; i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
-        int is_data = PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "data") == 0;
-        int is_addr = !is_data && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "addr") == 0;
-        if (!is_data && !is_addr) {
-            PyErr_Format(PyExc_TypeError, "sendto() got an unexpected keyword argument '%S'", name);
-            return -1;
-        }
-        if ((is_data && nargs > 0) || (is_addr && nargs > 1)) {
-            PyErr_Format(PyExc_TypeError, "sendto() got multiple values for argument '%S'", name);
-            return -1;
-        }
-        if (is_data)
-            *data = value;
-        else
-            *addr = value;
-    }
-    if (!*data) {
-        PyErr_SetString(PyExc_TypeError, "sendto() missing 1 required positional argument: 'data'");
+    if (!D.probed.sends_empty && (rc = PyObject_IsTrue(data)) <= 0) /* 3.10-3.12: not sent */
+        return rc;
+    if (!t->address || (rc = PyObject_IsTrue(t->address)) == 0)
+        return 1;
+    if (rc < 0)
+        return -1;
+    /* addr not in (None, self._address) */
+    found = PyObject_RichCompareBool(Py_None, *addr, Py_EQ);
+    if (found == 0)
+        found = PyObject_RichCompareBool(t->address, *addr, Py_EQ);
+    if (found <= 0) {
+        if (found == 0)
+            PyErr_Format(PyExc_ValueError, "Invalid address: must be None or %S", t->address);
         return -1;
     }
+    *addr = t->address;
+    if (!t->conn_lost)
+        return 1;
+    if (t->conn_lost >= PyLoop_asyncio.connlost_threshold) {
+        PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
+        rc = text ? call_method_void(PyLoop_asyncio.logger, PyLoop_str.warning, text, NULL) : -1;
+        Py_XDECREF(text);
+        if (rc < 0)
+            return -1;
+    }
+    t->conn_lost++;
     return 0;
+}
+
+/* "Attempt to send it right away first", with nothing queued: 1 sent or
+ * its error handled, 0 the kernel would block (the writer is watched now),
+ * -1 raised. */
+static int sendto_now(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    PyObject *method;
+    int connected = is_connected(t), rc;
+
+    rc = connected < 0 ? -1 : send_datagram(t, data, addr, connected);
+    if (rc != 0)
+        return rc > 0 || handle_socket_error(t, "Fatal write error on datagram transport") == 0 ? 1 : -1;
+    method = PyObject_GetAttr(object_of(t), PyLoop_str._sendto_ready);
+    rc = method ? call_method_void(t->loop, PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
+    Py_XDECREF(method);
+    return rc;
+}
+
+/* Queues an immutable copy of data, counts it, maybe pauses the protocol.
+ * Takes the reference to addr. */
+static int sendto_queue(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    PyObject *copy = PyObject_Bytes(data); /* Ensure that what we buffer is immutable. */
+    Py_ssize_t length;
+
+    if (!copy || queue_push_back(t, copy, addr) < 0) {
+        Py_XDECREF(copy);
+        Py_DECREF(addr);
+        return -1;
+    }
+    if (D.probed.tracked_size) {
+        if (given_length(data, &length) < 0)
+            return -1;
+        t->buffer_size += length + D.probed.header_add;
+    }
+    return maybe_pause_protocol(t);
 }
 
 static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
-    PyObject *data, *addr, *copy;
-    Py_ssize_t length;
-    int rc, connected;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *data, *addr;
+    int rc;
 
-    if (parse_sendto(args, PyVectorcall_NARGS(nargsf), kwnames, &data, &addr) < 0)
+    if (PyLoopArgs_Bind(&sendto_params, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
         return NULL;
-    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
-        return NULL;
-    }
-    if (!D.probed.sends_empty) { /* 3.10-3.12: an empty datagram is not sent */
-        rc = PyObject_IsTrue(data);
-        if (rc <= 0) {
-            if (rc < 0)
-                return NULL;
-            Py_RETURN_NONE;
-        }
-    }
-    if (t->address) {
-        rc = PyObject_IsTrue(t->address);
-        if (rc < 0)
-            return NULL;
-        if (rc) {
-            /* addr not in (None, self._address) */
-            int found = PyObject_RichCompareBool(Py_None, addr, Py_EQ);
-            if (found == 0)
-                found = PyObject_RichCompareBool(t->address, addr, Py_EQ);
-            if (found < 0)
-                return NULL;
-            if (!found) {
-                PyErr_Format(PyExc_ValueError, "Invalid address: must be None or %S", t->address);
-                return NULL;
-            }
-            addr = t->address;
-            if (t->conn_lost) {
-                if (t->conn_lost >= PyLoop_asyncio.connlost_threshold) {
-                    PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
-                    rc = text ? call_method_void(PyLoop_asyncio.logger, PyLoop_str.warning, text, NULL) : -1;
-                    Py_XDECREF(text);
-                    if (rc < 0)
-                        return NULL;
-                }
-                t->conn_lost++;
-                Py_RETURN_NONE;
-            }
-        }
-    }
+    data = bound[0];
+    addr = bound[1] ? bound[1] : Py_None;
+    if ((rc = sendto_checks(t, data, &addr)) <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
     Py_INCREF(addr); /* self._address may be replaced meanwhile */
-    if (!t->count) {
-        /* Attempt to send it right away first. */
-        connected = is_connected(t);
-        rc = connected < 0 ? -1 : send_datagram(t, data, addr, connected);
-        if (rc != 0) {
-            if (rc < 0 && handle_socket_error(t, "Fatal write error on datagram transport") < 0) {
-                Py_DECREF(addr);
-                return NULL;
-            }
-            Py_DECREF(addr);
-            Py_RETURN_NONE;
-        }
-        {
-            PyObject *method = PyObject_GetAttr(self, PyLoop_str._sendto_ready);
-            rc = method ? call_method_void(t->loop, PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
-            Py_XDECREF(method);
-            if (rc < 0) {
-                Py_DECREF(addr);
-                return NULL;
-            }
-        }
-    }
-    /* Ensure that what we buffer is immutable. */
-    copy = PyObject_Bytes(data);
-    if (!copy || queue_push_back(t, copy, addr) < 0) {
-        Py_XDECREF(copy);
+    if (!t->count && (rc = sendto_now(t, data, addr)) != 0) {
         Py_DECREF(addr);
-        return NULL;
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (D.probed.tracked_size) {
-        if (given_length(data, &length) < 0)
-            return NULL;
-        t->buffer_size += length + D.probed.header_add;
-    }
-    if (maybe_pause_protocol(t) < 0)
+    if (sendto_queue(t, data, addr) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1176,26 +1173,28 @@ static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_force_close(PyObject *self, PyObject *exception)
+static PyObject *dg_force_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (force_close(data_of(self), exception) < 0)
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&force_close_params, args, nargs, kwnames, bound) < 0
+        || force_close(data_of(self), bound[0]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)
+static PyObject *dg_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static char *names[] = {"exc", "message", NULL};
-    PyObject *exception, *message = NULL;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *message;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:_fatal_error", names, &exception, &message))
+    if (PyLoopArgs_Bind(&fatal_error_params, args, nargs, kwnames, bound) < 0)
         return NULL;
-    if (message) {
-        rc = fatal_error(data_of(self), exception, message);
+    if (bound[1]) {
+        rc = fatal_error(data_of(self), bound[0], bound[1]);
     } else {
         message = PyUnicode_FromString("Fatal error on transport");
-        rc = message ? fatal_error(data_of(self), exception, message) : -1;
+        rc = message ? fatal_error(data_of(self), bound[0], message) : -1;
         Py_XDECREF(message);
     }
     if (rc < 0)
@@ -1203,21 +1202,29 @@ static PyObject *dg_fatal_error(PyObject *self, PyObject *args, PyObject *keywor
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_call_connection_lost(PyObject *self, PyObject *exception)
+static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                         PyObject *kwnames)
 {
-    return call_connection_lost(data_of(self), exception);
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&call_connection_lost_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    return call_connection_lost(data_of(self), bound[0]);
 }
 
 /* ------------------------------------------------------------------ */
 /* protocol, extra info, repr                                          */
 /* ------------------------------------------------------------------ */
 
-static PyObject *dg_set_protocol(PyObject *self, PyObject *protocol)
+static PyObject *dg_set_protocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
+    PyObject *bound[PYLOOP_MAX_PARAMS];
 
-    Py_INCREF(protocol);
-    Py_XSETREF(t->protocol, protocol);
+    if (PyLoopArgs_Bind(&set_protocol_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    Py_INCREF(bound[0]);
+    Py_XSETREF(t->protocol, bound[0]);
     t->protocol_connected = 1;
     Py_RETURN_NONE;
 }
@@ -1230,34 +1237,12 @@ static PyObject *dg_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
-    PyObject *name = nargs > 0 ? args[0] : NULL, *fallback = nargs > 1 ? args[1] : Py_None, *value;
-    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *name, *fallback, *value;
 
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "get_extra_info() takes from 2 to 3 positional arguments but %zd were given",
-                     nargs + 1);
+    if (PyLoopArgs_Bind(&get_extra_info_params, args, nargs, kwnames, bound) < 0)
         return NULL;
-    }
-    for (i = 0; i < keywords; i++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        int is_name = PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "name") == 0;
-        int is_default = !is_name && PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "default") == 0;
-        if ((is_name && nargs > 0) || (is_default && nargs > 1)) {
-            PyErr_Format(PyExc_TypeError, "get_extra_info() got multiple values for argument '%S'", key);
-            return NULL;
-        } else if (is_name) {
-            name = args[nargs + i];
-        } else if (is_default) {
-            fallback = args[nargs + i];
-        } else {
-            PyErr_Format(PyExc_TypeError, "get_extra_info() got an unexpected keyword argument '%S'", key);
-            return NULL;
-        }
-    }
-    if (!name) {
-        PyErr_SetString(PyExc_TypeError, "get_extra_info() missing 1 required positional argument: 'name'");
-        return NULL;
-    }
+    name = bound[0];
+    fallback = bound[1] ? bound[1] : Py_None;
     if (t->extra && PyDict_CheckExact(t->extra)) {
         value = PyDict_GetItemWithError(t->extra, name);
         if (!value && PyErr_Occurred())
@@ -1604,22 +1589,24 @@ static PyMethodDef dg_methods[] = {
 #endif
     {"get_write_buffer_size", dg_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
     {"get_write_buffer_limits", dg_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits, METH_VARARGS | METH_KEYWORDS,
+    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits, METH_FASTCALL | METH_KEYWORDS,
      "Set the high- and low-water limits for write flow control."},
     {"_set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits_only,
-     METH_VARARGS | METH_KEYWORDS, NULL},
+     METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
     {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
     {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
      "Get optional transport information."},
     {"get_protocol", dg_get_protocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", dg_set_protocol, METH_O, "Set a new protocol."},
+    {"set_protocol", (PyCFunction)(void (*)(void))dg_set_protocol, METH_FASTCALL | METH_KEYWORDS,
+     "Set a new protocol."},
     {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
     {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
     {"_add_reader", (PyCFunction)(void (*)(void))dg_add_reader, METH_FASTCALL, NULL},
-    {"_force_close", dg_force_close, METH_O, NULL},
-    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"_call_connection_lost", dg_call_connection_lost, METH_O, NULL},
+    {"_force_close", (PyCFunction)(void (*)(void))dg_force_close, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_call_connection_lost", (PyCFunction)(void (*)(void))dg_call_connection_lost, METH_FASTCALL | METH_KEYWORDS,
+     NULL},
     {NULL, NULL, 0, NULL},
 };
 
