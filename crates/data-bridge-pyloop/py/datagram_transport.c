@@ -512,7 +512,8 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
             goto done;
         if (debug) {
             /* logger.debug("%r: %s", self, message, exc_info=exc) */
-            PyObject *method = PyObject_GetAttr(PyLoop_asyncio.logger, PyLoop_str.debug), *format = PyUnicode_FromString("%r: %s");
+            PyObject *method = PyObject_GetAttr(PyLoop_asyncio.logger, PyLoop_str.debug);
+            PyObject *format = PyUnicode_FromString("%r: %s");
             PyObject *keywords = PyTuple_Pack(1, PyLoop_str.exc_info);
             PyObject *args[4] = {format, self, message, exception};
 
@@ -688,44 +689,34 @@ static int receive_by_method(DatagramData *t, PyObject *size, PyObject **data, P
     return 1;
 }
 
-/* One datagram: 1 with data and addr, 0 when none is waiting (EAGAIN, as
- * asyncio ignores BlockingIOError), -1 with what recvfrom raised. */
-static int receive(DatagramData *t, PyObject **data, PyObject **addr)
+/* self.max_size: the class's 256 KiB unless an instance or a subclass
+ * says otherwise. A new reference, or NULL raised. */
+static PyObject *max_size_of(DatagramData *t)
+{
+    PyObject *size;
+
+    if (t->dict) {
+        size = PyDict_GetItemWithError(t->dict, PyLoop_str.max_size);
+        if (size || PyErr_Occurred())
+            return Py_XNewRef(size);
+    }
+    if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
+        size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, PyLoop_str.max_size);
+        if (size || PyErr_Occurred())
+            return Py_XNewRef(size);
+    }
+    return PyObject_GetAttr(object_of(t), PyLoop_str.max_size);
+}
+
+/* recvfrom(2) of one datagram into the reused buffer, copied out at its
+ * size: 1 with data and addr, 0 on EAGAIN, -1 raised. */
+static int receive_direct(DatagramData *t, PyObject **data, PyObject **addr)
 {
     struct sockaddr_storage address;
-    PyObject *size = NULL;
     socklen_t length;
     ssize_t count;
     int fd;
 
-    /* self.max_size: the class's 256 KiB unless an instance or a subclass
-     * says otherwise. */
-    if (t->dict) {
-        size = PyDict_GetItemWithError(t->dict, PyLoop_str.max_size);
-        if (!size && PyErr_Occurred())
-            return -1;
-        Py_XINCREF(size);
-    }
-    if (!size) {
-        if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
-            size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, PyLoop_str.max_size);
-            Py_XINCREF(size);
-        }
-        if (!size && (PyErr_Occurred() || !(size = PyObject_GetAttr(object_of(t), PyLoop_str.max_size))))
-            return -1;
-    }
-    if (size) {
-        int overflow = 0, rc;
-        if (PyLong_CheckExact(size) && PyLong_AsLongAndOverflow(size, &overflow) == MAX_SIZE_DEFAULT) {
-            Py_DECREF(size);
-        } else {
-            rc = receive_by_method(t, size, data, addr);
-            Py_DECREF(size);
-            return rc;
-        }
-    }
-    if (!t->family || !t->sock)
-        return receive_by_method(t, D.max_size_default, data, addr);
     if (!receive_buffer && !(receive_buffer = PyMem_RawMalloc(MAX_SIZE_DEFAULT))) {
         PyErr_NoMemory();
         return -1;
@@ -749,15 +740,35 @@ static int receive(DatagramData *t, PyObject **data, PyObject **addr)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    *data = PyBytes_FromStringAndSize(receive_buffer, count);
-    if (!*data)
+    if (!(*data = PyBytes_FromStringAndSize(receive_buffer, count)))
         return -1;
-    *addr = PyLoopSockaddr_Make(&address, length);
-    if (!*addr) {
+    if (!(*addr = PyLoopSockaddr_Make(&address, length))) {
         Py_CLEAR(*data);
         return -1;
     }
     return 1;
+}
+
+/* One datagram: 1 with data and addr, 0 when none is waiting (EAGAIN, as
+ * asyncio ignores BlockingIOError), -1 with what recvfrom raised. The
+ * system call is made here for the default max_size on a plain socket of
+ * a known family, the socket's recvfrom() called otherwise. */
+static int receive(DatagramData *t, PyObject **data, PyObject **addr)
+{
+    PyObject *size = max_size_of(t);
+    int overflow = 0, rc;
+
+    if (!size)
+        return -1;
+    if (!PyLong_CheckExact(size) || PyLong_AsLongAndOverflow(size, &overflow) != MAX_SIZE_DEFAULT) {
+        rc = receive_by_method(t, size, data, addr);
+        Py_DECREF(size);
+        return rc;
+    }
+    Py_DECREF(size);
+    if (!t->family || !t->sock)
+        return receive_by_method(t, D.max_size_default, data, addr);
+    return receive_direct(t, data, addr);
 }
 
 /* sock.send(data) (connected) or sock.sendto(data, addr): 1 sent, 0 the
@@ -805,7 +816,8 @@ static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int co
         PyErr_Clear(); /* the socket's method raises what it has to */
     }
 by_method:
-    result = connected ? call_method(t->sock, PyLoop_str.send, data, NULL) : call_method(t->sock, PyLoop_str.sendto, data, addr);
+    result = connected ? call_method(t->sock, PyLoop_str.send, data, NULL)
+                       : call_method(t->sock, PyLoop_str.sendto, data, addr);
     if (result) {
         Py_DECREF(result);
         return 1;
@@ -862,7 +874,8 @@ static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     protocol = PyLoop_NewRefOrNone(t->protocol);
     {
         PyObject *args[3] = {protocol, data, addr};
-        result = PyObject_VectorcallMethod(PyLoop_str.datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        result =
+            PyObject_VectorcallMethod(PyLoop_str.datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
     Py_DECREF(protocol);
     Py_DECREF(data);
@@ -1339,24 +1352,9 @@ static int fill_extra(DatagramData *t, PyObject *sock)
     return rc;
 }
 
-/* DatagramTransport(loop, sock, protocol, address=None, waiter=None,
- * extra=None): asyncio's constructor, step by step. */
-static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
+/* _FlowControlMixin.__init__(extra, loop) */
+static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
 {
-    static char *names[] = {"loop", "sock", "protocol", "address", "waiter", "extra", NULL};
-    DatagramData *t = data_of(self);
-    PyObject *loop, *sock, *protocol, *address = Py_None, *waiter = Py_None, *extra = Py_None, *transports, *method;
-    PyObject *reader;
-    int rc;
-
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:DatagramTransport", names, &loop, &sock, &protocol,
-                                     &address, &waiter, &extra))
-        return -1;
-    if (t->sock_fd || t->extra) {
-        PyErr_SetString(PyExc_RuntimeError, "DatagramTransport is already initialized");
-        return -1;
-    }
-    /* _FlowControlMixin.__init__(extra, loop) */
     if (extra == Py_None) {
         if (!(t->extra = PyDict_New()))
             return -1;
@@ -1371,9 +1369,33 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_INCREF(loop);
     t->loop = loop;
     t->protocol_paused = 0;
-    if (set_limits(t, Py_None, Py_None) < 0)
+    return set_limits(t, Py_None, Py_None);
+}
+
+/* The family the system calls are made here for: a plain socket.socket
+ * (not a subclass, which may override recvfrom/sendto) of AF_INET,
+ * AF_INET6 or AF_UNIX; 0 otherwise. -1 raised. */
+static int own_family(PyObject *sock, PyObject *sock_fd)
+{
+    PyObject *family;
+    long value;
+
+    if (Py_TYPE(sock) != (PyTypeObject *)D.socket_type || !PyLong_CheckExact(sock_fd))
+        return 0;
+    family = PyObject_GetAttr(sock, PyLoop_str.family);
+    value = family ? PyLong_AsLong(family) : -1;
+    Py_XDECREF(family);
+    if (value == -1 && PyErr_Occurred())
         return -1;
-    /* _SelectorTransport.__init__ */
+    return value == AF_INET || value == AF_INET6 || value == AF_UNIX ? (int)value : 0;
+}
+
+/* _SelectorTransport.__init__, after _FlowControlMixin's */
+static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
+{
+    PyObject *transports;
+    int rc;
+
     if (fill_extra(t, sock) < 0)
         return -1;
     Py_INCREF(sock);
@@ -1384,25 +1406,22 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_INCREF(protocol);
     t->protocol = protocol;
     t->protocol_connected = 1;
-    /* The system calls are made here for a plain socket.socket. */
-    t->family = 0;
-    if (Py_TYPE(sock) == (PyTypeObject *)D.socket_type && PyLong_CheckExact(t->sock_fd)) {
-        PyObject *family = PyObject_GetAttr(sock, PyLoop_str.family);
-        long value = family ? PyLong_AsLong(family) : -1;
-        Py_XDECREF(family);
-        if (value == -1 && PyErr_Occurred())
-            return -1;
-        if (value == AF_INET || value == AF_INET6 || value == AF_UNIX)
-            t->family = (int)value;
-    }
-    transports = PyObject_GetAttr(loop, PyLoop_str._transports);
+    if ((t->family = own_family(sock, t->sock_fd)) < 0)
+        return -1;
+    transports = PyObject_GetAttr(t->loop, PyLoop_str._transports);
     if (!transports)
         return -1;
-    rc = PyObject_SetItem(transports, t->sock_fd, self);
+    rc = PyObject_SetItem(transports, t->sock_fd, object_of(t));
     Py_DECREF(transports);
-    if (rc < 0)
-        return -1;
-    /* _SelectorDatagramTransport.__init__ */
+    return rc;
+}
+
+/* _SelectorDatagramTransport.__init__'s own part */
+static int init_datagram(DatagramData *t, PyObject *protocol, PyObject *address, PyObject *waiter)
+{
+    PyObject *self = object_of(t), *method, *reader;
+    int rc;
+
     if (address != Py_None) {
         Py_INCREF(address);
         t->address = address;
@@ -1422,6 +1441,28 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     if (rc < 0)
         return -1;
     if (waiter != Py_None && call_soon(t, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
+        return -1;
+    return 0;
+}
+
+/* DatagramTransport(loop, sock, protocol, address=None, waiter=None,
+ * extra=None): asyncio's constructor, step by step. Its arguments are
+ * parsed as a C type's (six parameters: more than PyLoopArgs_Bind binds). */
+static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    static char *names[] = {"loop", "sock", "protocol", "address", "waiter", "extra", NULL};
+    DatagramData *t = data_of(self);
+    PyObject *loop, *sock, *protocol, *address = Py_None, *waiter = Py_None, *extra = Py_None;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:DatagramTransport", names, &loop, &sock, &protocol,
+                                     &address, &waiter, &extra))
+        return -1;
+    if (t->sock_fd || t->extra) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramTransport is already initialized");
+        return -1;
+    }
+    if (init_flow_control(t, loop, extra) < 0 || init_selector(t, sock, protocol) < 0
+        || init_datagram(t, protocol, address, waiter) < 0)
         return -1;
     return 0;
 }
