@@ -8,6 +8,12 @@
  *                 the sock_* coroutines (sockops.c)
  *   Handle        asyncio.Handle's surface: cancel, cancelled, get_context
  *   TimerHandle   + when(), ordering and hashing by deadline
+ *   SocketTransport, DatagramTransport, ReadPipeTransport,
+ *   WritePipeTransport
+ *                 asyncio's selector and pipe transports, each on the one
+ *                 transport base (transport_base.h), the stream transports
+ *                 on the stream layer; accept_connections (accept.c) is
+ *                 asyncio's accept loop making SocketTransports
  *
  * Names: PyLoop* are this binding's own (types, functions shared between its
  * files); pyloop_* is the C core's public API, pyloop__* the core's insides.
@@ -184,82 +190,39 @@ PyObject *PyLoopSock_RecvfromInto(PyObject *loop, PyObject *const *args, size_t 
 PyObject *PyLoopSock_Sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 #endif
 
-/* socket_transport.c */
+/* socket_transport.c: SocketTransport, asyncio's _SelectorSocketTransport
+ * (TCP, Unix stream sockets), on the transport base (transport_base.h). */
 extern PyTypeObject *PyLoop_SocketTransportType;
 int PyLoopSocketTransport_Add(PyObject *module);
-/* A C transport type over asyncio's Python classes (bases; the first is the
- * layout base, _FlowControlMixin): its C data (data_size bytes, __dict__
- * and weak-reference slots at dict_at and weaklist_at within it) starts at
- * *data_offset, the base's size aligned. members: the type's static
- * Py_tp_members array of 3, filled here. Shared by SocketTransport and
- * DatagramTransport. */
-PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
-                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset);
 
-/* Helpers socket_transport.c shares with the other transports (pipe_transport.c). */
-/* loop.call_soon(callable, first, second) (NULL ends the arguments); the
- * handle is dropped. */
-int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
-/* asyncio's logger.<level>(message, transport); failures are unraisable. */
-void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message);
-/* The exception raised now, from a protocol call asyncio makes inside a
- * Handle of the transport's: reported as that Handle's ("Exception in
- * callback <Type>.<callback>()"), or the run ends (KeyboardInterrupt,
- * SystemExit). */
-void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback);
-/* OSError for -error's errno, as a new exception object (not raised). */
-PyObject *PyLoopTransport_OSError(int error);
-/* The report half of asyncio's _fatal_error: log_only (an error asyncio
- * only logs) goes to logger.debug in debug mode, anything else to the
- * loop's exception handler with message, exception, transport, protocol.
- * KeyboardInterrupt/SystemExit from the handler end the loop's run. */
-void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *exception,
-                                 const char *message, int log_only);
-/* protocol.<name>() for flow control (pause_writing/resume_writing), its
- * failure to the exception handler with `failure`, as _FlowControlMixin. */
-void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *name,
-                                      const char *failure);
-/* set_write_buffer_limits(high=None, low=None)'s arguments, checked and
- * defaulted as asyncio's _set_write_buffer_limits. 0, or -1 raised. */
-int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high, size_t *low);
-/* self.max_size, as asyncio's read call takes it: the 256 KiB default
- * without a lookup when self is exactly own_type and its __dict__ (dict)
- * does not shadow it. Negative: ValueError "negative buffersize in <call>"
- * as socket.recv raises it, or with call NULL OSError(EINVAL) as os.read. */
-int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
-                             const char *call, Py_ssize_t *size);
-/* get_extra_info(name, default=None) over the transport's extra mapping. */
-PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords);
-/* What a stream queues: a bytes object (referenced, or a copy of any other
- * buffer), released by PyLoopTransport_ReleaseOwner. */
-PyObject *PyLoopTransport_ImmutableBytes(PyObject *data);
-void PyLoopTransport_ReleaseOwner(void *owner);
-/* The process's one read buffer for data_received reads (filled and copied
- * out with the GIL held, no Python code in between). */
-char *PyLoopTransport_SharedReadBuffer(size_t *size);
-/* The contextvars contexts a stream transport's protocol callbacks run in.
- * asyncio runs a transport's reads in its reader Handle's context and its
- * sends in its writer Handle's, each a copy of the context current where
- * _add_reader/_add_writer made the Handle (the constructor's call_soon for
- * the first reader; resume_reading's caller; write()'s caller when the
- * kernel refuses bytes). The stream's on_watch takes the copy, task_enter/
- * task_exit enter it around one whole loop task (one enter per read, not
- * per protocol call). `given` is for a context= argument (CPython 3.15
- * passes the server's context to _make_socket_transport): when set, every
- * watcher uses it itself instead of a copy, and so do the transport's own
- * call_soon()s (3.15's _SelectorTransport._call_soon). `deferred`: a copy
- * of the context where a write was deferred to the end of its callback
- * (SocketTransport's write rule), entered for that flush; a copy even with
- * `given`, as asyncio's write() sends in its caller's context. Strong
- * references: the owner traverses and clears them. */
-typedef struct PyLoopContexts {
-    PyObject *given, *reader, *writer, *deferred;
-} PyLoopContexts;
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner);
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner);
-void PyLoopContexts_Exit(void *entered, PyObject *owner);
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg);
-void PyLoopContexts_Clear(PyLoopContexts *contexts);
+/* socket_support.c: what the socket transport asks of its socket and of the
+ * running asyncio (PyLoopSocket_Load, once). The head of CPython's socket
+ * object (Modules/socketmodule.h, PySocketSockObject: PyObject_HEAD;
+ * SOCKET_T sock_fd; ..., the same in 3.9-3.15), trusted for
+ * PyLoopSocket_rules.socket_type only: the load checks it on a real
+ * socket. */
+typedef struct PyLoopSocketHead {
+    PyObject_HEAD
+    int sock_fd; /* -1 once close() or detach() ran */
+} PyLoopSocketHead;
+typedef struct PyLoopSocketRules {
+    PyTypeObject *socket_type;  /* _socket.socket; NULL: its layout is not PyLoopSocketHead */
+    int writelines_counts_lost; /* writelines() once _conn_lost: counted and dropped, as write() */
+    int drain_counts_lost;      /* close after the drain sets _conn_lost before connection_lost */
+} PyLoopSocketRules;
+extern PyLoopSocketRules PyLoopSocket_rules;
+int PyLoopSocket_Load(void);
+/* The fd of a PyLoopSocket_rules.socket_type instance: one field read. */
+static inline int PyLoopSocket_Fd(PyObject *sock)
+{
+    return ((PyLoopSocketHead *)sock)->sock_fd;
+}
+/* base_events._set_nodelay(sock) on its fd; 0, or -1 where asyncio raises. */
+int PyLoopSocket_SetNodelay(PyObject *sock, int fd);
+
+/* accept.c: accept_connections(), asyncio's accept loop without TLS, making
+ * SocketTransports. */
+int PyLoopAccept_Add(PyObject *module);
 
 /* pipe_transport.c: ReadPipeTransport and WritePipeTransport, asyncio's
  * _UnixReadPipeTransport / _UnixWritePipeTransport. */
@@ -270,5 +233,11 @@ int PyLoopPipe_Add(PyObject *module);
 /* datagram_transport.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
 extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
+
+/* OLD: the transport helpers pipe_transport.c and datagram_transport.c call
+ * are declared in transport_base.h; until both include it themselves, this
+ * header does (then this include goes: the base includes this header, not
+ * the other way round). */
+#include "transport_base.h"
 
 #endif

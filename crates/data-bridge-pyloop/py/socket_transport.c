@@ -24,18 +24,12 @@
  * (_extra, _loop, _protocol_paused, _high_water, _low_water) are shadowed by
  * properties that read this type's C state.
  */
-#include "pyloop_module.h"
+#include "transport_base.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stddef.h>
-#include <netinet/tcp.h>
-#include <structmember.h>
 #include <sys/socket.h>
 
-#include "stream.h"
-
-#define MAX_SIZE_DEFAULT (256 * 1024)
 /* The most a write inside a callback defers to the callback's end (see the
  * top of this file). -DDEFER_LIMIT=0 turns deferral off, for measuring
  * what it buys (docs/architecture.md, "The write rule"). */
@@ -44,64 +38,35 @@
 #endif
 
 typedef struct TransportData {
-    pyloop_stream stream;
+    PYLOOP_STREAM_TRANSPORT_HEAD
     PyLoopDeferred flush; /* owner: the transport */
-    LoopObject *loop;     /* NULL once connection_lost ran */
-    PyObject *sock;       /* NULL once the socket is closed */
-    PyObject *protocol;
-    PyObject *extra; /* a dict */
     PyObject *server;
     PyObject *empty_waiter;
-    PyObject *dict;
-    PyObject *weakreflist;
-    PyLoopContexts contexts; /* what the protocol's callbacks run in */
-    PyObject *read_bytes; /* data_received: the bytes object being read into */
-    Py_ssize_t conn_lost;
-    int fd;
-    char closing;
     char eof;
-    char paused; /* pause_reading() */
-    char protocol_connected;
-    char buffered; /* the protocol is an asyncio.BufferedProtocol */
-    char read_shared; /* data_received: the bytes are in shared_read_buffer */
-    char read_bulk;   /* the last read filled BULK_READ or more */
+    char buffered;         /* the protocol is an asyncio.BufferedProtocol */
+    char read_bulk;        /* the last read filled BULK_READ or more */
     char sock_fd_readable; /* sock is a _socket.socket: check_fd reads its fd */
 } TransportData;
 
-/* Python objects and names used here, looked up once. */
+/* What this file alone looks up or probes, once. */
 static struct {
-    PyObject *flow_control_mixin;  /* asyncio.transports._FlowControlMixin */
-    PyObject *buffered_protocol;   /* asyncio.protocols.BufferedProtocol */
-    PyObject *transport_socket;    /* asyncio.trsock.TransportSocket */
-    PyObject *set_result_unless_cancelled;
-    PyObject *logger;
-    Py_ssize_t connlost_threshold; /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
+    PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
     int server_attach_takes_transport;
-    int accept_aborted_continues; /* asyncio's accept loop goes on past ConnectionAbortedError */
-    int writelines_counts_lost;   /* writelines() once _conn_lost: counted and dropped, as write() */
-    int drain_counts_lost;        /* close after the drain sets _conn_lost before connection_lost */
-    Py_ssize_t data_offset; /* where TransportData starts in an instance */
-    PyTypeObject *socket_type;     /* _socket.socket; NULL: its layout is not SocketHead */
     PyObject *minus_one;
-    PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
-        *str_connection_lost, *str_data_received, *str_eof_received, *str_get_buffer, *str_buffer_updated,
-        *str_pause_writing, *str_resume_writing, *str_close, *str_attach, *str_detach, *str_transports,
-        *str_create_future, *str_set_result, *str_set_exception, *str_max_size, *str_debug,
-        *str_add_reader_after_connect, *str_call_connection_lost, *str_accept, *str_setblocking, *str_errno,
-        *str_peername;
-    PyObject *kw_context; /* ("context",): call_soon's and SocketTransport's keyword */
 } T;
+
+static PyLoopTransportOps socket_ops;
 
 PyTypeObject *PyLoop_SocketTransportType;
 
 static inline TransportData *data_of(PyObject *self)
 {
-    return (TransportData *)((char *)self + T.data_offset);
+    return (TransportData *)((char *)self + socket_ops.data_offset);
 }
 
 static inline PyObject *object_of(TransportData *t)
 {
-    return (PyObject *)((char *)t - T.data_offset);
+    return (PyObject *)((char *)t - socket_ops.data_offset);
 }
 
 /* A PyLoop stream's context is the Python object that holds it: loop_object.c
@@ -111,119 +76,23 @@ static inline TransportData *data_of_stream(pyloop_stream *stream)
     return data_of(stream->context);
 }
 
+/* The base's view of the transport (its data opens with the head). */
+static inline PyLoopTransport *base_of(TransportData *t)
+{
+    t->ops = &socket_ops;
+    return (PyLoopTransport *)t;
+}
+
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-/* loop.call_soon(callable, *args) from C, for the rare calls (set-up,
- * tear-down) where asyncio schedules one; the handle is dropped. */
-int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
-{
-    PyObject *handle = PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_soon, callable, first, second, NULL);
-    Py_XDECREF(handle);
-    return handle ? 0 : -1;
-}
-
-static int call_soon(TransportData *t, PyObject *callable, PyObject *first, PyObject *second)
-{
-    PyObject *args[5], *handle;
-    size_t n = 0;
-
-    if (!t->contexts.given)
-        return PyLoopTransport_CallSoon(t->loop, callable, first, second);
-    /* 3.15's _SelectorTransport._call_soon: call_soon(..., context=
-     * self._context), the transport's own context rather than a copy. */
-    args[n++] = (PyObject *)t->loop;
-    args[n++] = callable;
-    if (first)
-        args[n++] = first;
-    if (first && second)
-        args[n++] = second;
-    args[n] = t->contexts.given;
-    handle = PyObject_VectorcallMethod(T.str_call_soon, args, n, T.kw_context);
-    Py_XDECREF(handle);
-    return handle ? 0 : -1;
-}
-
-static int loop_debug(TransportData *t)
-{
-    return t->loop && t->loop->debug;
-}
-
-/* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
-void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message)
-{
-    /* The transport is the argument of a message that formats it ("%r"). */
-    PyObject *result = strstr(message, "%r") ? PyObject_CallMethod(T.logger, level, "sO", message, transport)
-                                             : PyObject_CallMethod(T.logger, level, "s", message);
-    if (!result)
-        PyErr_WriteUnraisable(transport);
-    Py_XDECREF(result);
-}
-
 static void debug_log(TransportData *t, const char *message)
 {
-    if (loop_debug(t))
-        PyLoopTransport_Log(object_of(t), "debug", message);
-}
-
-/* KeyboardInterrupt and SystemExit pass through asyncio's transports: here
- * they end the loop's run (the protocol call that raised them came from a
- * loop task, not from Python). */
-static int is_fatal_to_run(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
-}
-
-PyObject *PyLoopTransport_OSError(int error)
-{
-    PyObject *exception;
-    errno = error;
-    PyErr_SetFromErrno(PyExc_OSError);
-    exception = PyLoop_FetchException();
-    return exception;
+    PyLoopTransport_DebugLog(base_of(t), message);
 }
 
 #define os_error PyLoopTransport_OSError
-
-/* The exception raised now, from a protocol call asyncio makes inside its
- * reader or writer callback (`callback`, a method of self's: the pipes'
- * _read_ready or _write_ready; the socket transport's _call_connection_lost): the
- * loop's exception handler gets it as Handle._run would report it, or, for
- * KeyboardInterrupt/SystemExit, the run ends. */
-void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback)
-{
-    PyObject *method = NULL, *args = NULL, *context = NULL;
-    HandleObject *handle = NULL;
-    PyObject *exception;
-
-    if (is_fatal_to_run() || !loop) {
-        if (loop)
-            PyLoopLoop_EndRun(loop);
-        else
-            PyErr_WriteUnraisable(self);
-        return;
-    }
-    exception = PyLoop_FetchException();
-    method = PyObject_GetAttr(self, callback);
-    args = PyTuple_New(0);
-    context = PyContext_CopyCurrent();
-    if (method && args && context)
-        handle = PyLoopHandle_New(method, args, loop, context);
-    Py_XDECREF(method);
-    Py_XDECREF(args);
-    Py_XDECREF(context);
-    if (!handle) {
-        PyErr_WriteUnraisable(self);
-        Py_XDECREF(exception);
-        return;
-    }
-    PyLoop_RestoreException(exception);
-    if (PyLoopHandle_ReportError(handle) < 0)
-        PyLoopLoop_EndRun(loop);
-    Py_DECREF(handle);
-}
-
 
 static void call_server(TransportData *t, PyObject *name)
 {
@@ -273,76 +142,30 @@ static PyObject *lost_attribute_error(const char *name)
 
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception);
 
-/* asyncio's _force_close: drop what is buffered, stop reading, and have
- * connection_lost called soon. */
-static int force_close(TransportData *t, PyObject *exception)
+/* _force_close's `self._buffer.clear()`: bytes this callback deferred are
+ * bytes asyncio's write() handed to the kernel at once: they leave before
+ * the rest is dropped (write() then abort() delivers the write, as on
+ * asyncio). A failure here is the one being reported, or moot. */
+static void socket_drop_buffer(PyLoopTransport *base)
 {
-    PyObject *method;
-    int rc;
+    TransportData *t = (TransportData *)base;
 
-    if (t->conn_lost)
-        return 0;
-    if (state_of(t) == T_LOST) {
-        lost_attribute_error("call_soon");
-        return -1;
-    }
-    /* Bytes this callback deferred are bytes asyncio's write() handed to the
-     * kernel at once: they leave before the rest is dropped (write() then
-     * abort() delivers the write, as on asyncio). A failure here is the
-     * one being reported, or moot. */
     if (t->flush.queued && !pyloop_stream_closed(&t->stream))
         (void)pyloop_stream_flush(&t->stream);
     if (pyloop_stream_write_queue_size(&t->stream) || pyloop_stream_is_writing(&t->stream))
         pyloop_stream_close(&t->stream);
-    if (!t->closing) {
-        t->closing = 1;
-        pyloop_stream_read_stop(&t->stream);
-    }
-    t->conn_lost++;
-    method = PyObject_GetAttr(object_of(t), T.str_call_connection_lost);
-    if (!method)
-        return -1;
-    rc = call_soon(t, method, exception ? exception : Py_None, NULL);
-    Py_DECREF(method);
-    return rc;
 }
 
-/* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
- * else goes to the exception handler; then _force_close. Steals nothing. */
-void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *exception,
-                                 const char *message, int log_only)
+/* asyncio's _force_close: drop what is buffered, stop reading, and have
+ * connection_lost called soon (the base's, over the hooks above). */
+static int force_close(TransportData *t, PyObject *exception)
 {
-    PyObject *result = NULL;
-
-    if (log_only) {
-        if (loop->debug) {
-            PyObject *keywords = Py_BuildValue("{sO}", "exc_info", exception);
-            PyObject *arguments = Py_BuildValue("(sOs)", "%r: %s", self, message);
-            PyObject *debug = PyObject_GetAttr(T.logger, T.str_debug);
-            result = keywords && arguments && debug ? PyObject_Call(debug, arguments, keywords) : NULL;
-            Py_XDECREF(keywords);
-            Py_XDECREF(arguments);
-            Py_XDECREF(debug);
-        } else {
-            result = Py_None;
-            Py_INCREF(result);
-        }
-    } else {
-        PyObject *context = Py_BuildValue("{sssOsOsO}", "message", message, "exception", exception, "transport", self,
-                                          "protocol", protocol ? protocol : Py_None);
-        result = context ? PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_exception_handler, context, NULL)
-                         : NULL;
-        Py_XDECREF(context);
-    }
-    if (!result) {
-        if (is_fatal_to_run())
-            PyLoopLoop_EndRun(loop);
-        else
-            PyErr_WriteUnraisable(self);
-    }
-    Py_XDECREF(result);
+    return PyLoopTransport_ForceClose(base_of(t), exception);
 }
 
+/* asyncio's _SelectorTransport._fatal_error: an OSError is only logged (in
+ * debug mode), anything else goes to the exception handler; then
+ * _force_close. The pipes classify apart (their own fatal_error). */
 static void fatal_error(TransportData *t, PyObject *exception, const char *message)
 {
     PyObject *self = object_of(t);
@@ -363,7 +186,7 @@ static int fail_with_raised(TransportData *t, const char *message)
 {
     PyObject *exception;
 
-    if (is_fatal_to_run())
+    if (PyLoop_IsFatalToRun())
         return -1;
     exception = PyLoop_FetchException();
     fatal_error(t, exception, message);
@@ -387,7 +210,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 
     Py_INCREF(self);
     if (t->protocol_connected && protocol) {
-        result = PyObject_CallMethodObjArgs(protocol, T.str_connection_lost, exception, NULL);
+        result = PyObject_CallMethodObjArgs(protocol, PyLoop_str.connection_lost, exception, NULL);
     } else {
         Py_INCREF(result);
     }
@@ -399,7 +222,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     t->server = NULL;
     if (sock) {
         PyObject *error = result ? NULL : PyLoop_FetchException();
-        PyObject *closed = PyObject_CallMethodObjArgs(sock, T.str_close, NULL);
+        PyObject *closed = PyObject_CallMethodObjArgs(sock, PyLoop_str.close, NULL);
         if (!closed)
             PyErr_WriteUnraisable(self);
         Py_XDECREF(closed);
@@ -410,7 +233,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     if (server) {
         PyObject *error = result ? NULL : PyLoop_FetchException();
         t->server = server; /* call_server reads it */
-        call_server(t, T.str_detach);
+        call_server(t, PyLoop_str._detach);
         t->server = NULL;
         if (error)
             PyLoop_RestoreException(error);
@@ -421,7 +244,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     if (result && waiter) {
         /* 3.12+: a sendfile waiting for the buffer learns it never drains. */
         PyObject *error = PyObject_CallFunction(PyExc_ConnectionError, "s", "Connection is closed by peer");
-        PyObject *set = error ? PyObject_CallMethodObjArgs(waiter, T.str_set_exception, error, NULL) : NULL;
+        PyObject *set = error ? PyObject_CallMethodObjArgs(waiter, PyLoop_str.set_exception, error, NULL) : NULL;
         Py_XDECREF(error);
         if (!set)
             Py_CLEAR(result);
@@ -439,57 +262,55 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 /* the stream's callbacks                                              */
 /* ------------------------------------------------------------------ */
 
-int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_type, PyObject *name,
-                             const char *call, Py_ssize_t *size)
-{
-    PyObject *value, *index;
-    char message[64];
-
-    if (!dict || !PyDict_GetItemWithError(dict, name)) {
-        if (PyErr_Occurred())
-            return -1;
-        if (Py_TYPE(self) == own_type) {
-            *size = MAX_SIZE_DEFAULT;
-            return 0;
-        }
-    }
-    value = PyObject_GetAttr(self, name);
-    if (!value)
-        return -1;
-    /* As recv's "n" and os.read's Py_ssize_t convert it: __index__, then
-     * PyLong_AsSsize_t's own OverflowError past ssize_t. */
-    index = PyNumber_Index(value);
-    Py_DECREF(value);
-    if (!index)
-        return -1;
-    *size = PyLong_AsSsize_t(index);
-    Py_DECREF(index);
-    if (*size == -1 && PyErr_Occurred())
-        return -1;
-    if (*size < 0) {
-        if (!call) {
-            errno = EINVAL; /* os.read(fd, -1) */
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        PyOS_snprintf(message, sizeof(message), "negative buffersize in %s", call);
-        PyErr_SetString(PyExc_ValueError, message);
-        return -1;
-    }
-    return 0;
-}
-
 /* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
  * whatever asyncio's recv would raise for anything else. */
 static int read_size(TransportData *t, Py_ssize_t *size)
 {
-    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, T.str_max_size, "recv", size);
+    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, PyLoop_str.max_size, "recv", size);
 }
 
 static void eof_received(TransportData *t);
 
 static void deliver_count(TransportData *t, ssize_t nread);
 static int on_check_fd(pyloop_stream *stream);
+
+/* get_buffer(-1), checked as asyncio's _read_ready__get_buffer checks it,
+ * and exported writable as recv_into() takes it: the buffer object (a new
+ * reference, *view filled), or NULL when the read is over (reported). */
+static PyObject *protocol_buffer(TransportData *t, Py_buffer *view)
+{
+    PyObject *buffer = PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.get_buffer, T.minus_one, NULL);
+    Py_ssize_t size;
+
+    if (!buffer || (size = PyObject_Size(buffer)) < 0) {
+        Py_XDECREF(buffer);
+        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
+        return NULL;
+    }
+    if (size == 0) {
+        Py_DECREF(buffer);
+        PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
+        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(buffer, view, PyBUF_WRITABLE) < 0) {
+        /* recv_into()'s own refusal ("w*": a writable C-contiguous
+         * buffer), the same on 3.9-3.13: a TypeError, whatever the
+         * exporter raised. */
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "recv_into() argument 1 must be read-write bytes-like object, not %.50s",
+                     buffer == Py_None ? "None" : Py_TYPE(buffer)->tp_name);
+        Py_DECREF(buffer);
+        end_run_or_fail(t, "Fatal read error on socket transport");
+        return NULL;
+    }
+    if (!t->sock || !t->protocol) { /* the protocol ran connection_lost itself: the fd is closed */
+        PyBuffer_Release(view);
+        Py_DECREF(buffer);
+        return NULL;
+    }
+    return buffer;
+}
 
 /* asyncio's _read_ready__get_buffer, whole: get_buffer(-1), recv_into(),
  * buffer_updated(). The transport makes this read itself instead of the
@@ -504,38 +325,11 @@ static int read_for_protocol(TransportData *t)
 {
     PyObject *buffer, *exception;
     Py_buffer view;
-    Py_ssize_t size;
     ssize_t nread;
     int error;
 
-    buffer = PyObject_CallMethodObjArgs(t->protocol, T.str_get_buffer, T.minus_one, NULL);
-    if (!buffer || (size = PyObject_Size(buffer)) < 0) {
-        Py_XDECREF(buffer);
-        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
+    if (!(buffer = protocol_buffer(t, &view)))
         return 1;
-    }
-    if (size == 0) {
-        Py_DECREF(buffer);
-        PyErr_SetString(PyExc_RuntimeError, "get_buffer() returned an empty buffer");
-        end_run_or_fail(t, "Fatal error: protocol.get_buffer() call failed.");
-        return 1;
-    }
-    if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) {
-        /* recv_into()'s own refusal ("w*": a writable C-contiguous
-         * buffer), the same on 3.9-3.13: a TypeError, whatever the
-         * exporter raised. */
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "recv_into() argument 1 must be read-write bytes-like object, not %.50s",
-                     buffer == Py_None ? "None" : Py_TYPE(buffer)->tp_name);
-        Py_DECREF(buffer);
-        end_run_or_fail(t, "Fatal read error on socket transport");
-        return 1;
-    }
-    if (!t->sock || !t->protocol) { /* the protocol ran connection_lost itself: the fd is closed */
-        PyBuffer_Release(&view);
-        Py_DECREF(buffer);
-        return 1;
-    }
     /* The stream's read is skipped here, so its check_fd is made here: a
      * socket closed behind the transport is EBADF, its number never read. */
     if (on_check_fd(&t->stream) < 0) {
@@ -559,34 +353,20 @@ static int read_for_protocol(TransportData *t)
         } else {
             PyErr_WriteUnraisable(object_of(t));
         }
-        return 1;
-    }
-    if (nread == 0) {
+    } else if (nread == 0) {
         eof_received(t);
-        return 1;
+    } else {
+        deliver_count(t, nread);
     }
-    deliver_count(t, nread);
     return 1;
 }
 
-/* Reads for data_received land here and are copied into a bytes object of
- * the size read, as uvloop does. A fresh bytes object of max_size per read
- * (asyncio's recv(max_size)) is a 256 KiB allocation: in a process whose
- * allocator has not yet raised its mmap threshold, mmap, mremap and munmap
- * on every read (an echo server's system calls per round trip went from 6
- * to 3 with the buffer). Once the allocator is warm that allocation is
- * cheap and the copy is what costs: a transport whose last read brought
- * BULK_READ or more (an upload, a bulk stream) reads straight into its own
- * bytes object again, as asyncio does. One buffer serves every transport of
- * the process: it is filled and copied out with the GIL held and no Python
- * code in between. */
-static char shared_read_buffer[MAX_SIZE_DEFAULT];
-
-char *PyLoopTransport_SharedReadBuffer(size_t *size)
-{
-    *size = sizeof shared_read_buffer;
-    return shared_read_buffer;
-}
+/* Reads for data_received land in the base's shared read buffer
+ * (PyLoopTransport_SharedReadBuffer) and are copied into a bytes object of
+ * the size read, as uvloop does. Once the allocator is warm a fresh bytes
+ * object of max_size is cheap and the copy is what costs: a transport
+ * whose last read brought BULK_READ or more (an upload, a bulk stream)
+ * reads straight into its own bytes object again, as asyncio does. */
 #define BULK_READ (64 * 1024)
 
 static int alloc_bytes(TransportData *t, void **data, size_t *length)
@@ -605,9 +385,10 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
      * bytes of this one are not there, whichever it was. */
     t->read_shared = 0;
     Py_CLEAR(t->read_bytes);
-    if (!t->read_bulk && (size_t)size <= sizeof shared_read_buffer) {
+    if (!t->read_bulk && (size_t)size <= PYLOOP_MAX_SIZE_DEFAULT) {
+        size_t room;
         t->read_shared = 1;
-        *data = shared_read_buffer;
+        *data = PyLoopTransport_SharedReadBuffer(&room);
         *length = (size_t)size;
         return 0;
     }
@@ -649,14 +430,14 @@ static void eof_received(TransportData *t)
     int truth;
 
     debug_log(t, "%r received EOF");
-    keep_open = PyObject_CallMethodObjArgs(t->protocol, T.str_eof_received, NULL);
+    keep_open = PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.eof_received, NULL);
     truth = keep_open ? PyObject_IsTrue(keep_open) : -1;
     Py_XDECREF(keep_open);
     if (truth < 0) {
         /* KeyboardInterrupt/SystemExit leave asyncio's reader in place, so
          * the next run reads end of file again: the stream stopped reading
          * at end of file, start it again. */
-        if (is_fatal_to_run() && !t->closing && !t->paused && t->loop)
+        if (PyLoop_IsFatalToRun() && !t->closing && !t->paused && t->loop)
             (void)pyloop_stream_read_start(&t->stream);
         end_run_or_fail(t, "Fatal error: protocol.eof_received() call failed.");
         return;
@@ -667,7 +448,7 @@ static void eof_received(TransportData *t)
         return;
     }
     PyObject *closed = PyObject_CallMethod(object_of(t), "close", NULL);
-    if (!closed && is_fatal_to_run())
+    if (!closed && PyLoop_IsFatalToRun())
         PyLoopLoop_EndRun(t->loop);
     else if (!closed)
         PyErr_WriteUnraisable(object_of(t));
@@ -682,7 +463,8 @@ static void deliver_bytes(TransportData *t, ssize_t nread)
     t->read_bulk = nread >= BULK_READ;
     if (t->read_shared) {
         t->read_shared = 0;
-        data = PyBytes_FromStringAndSize(shared_read_buffer, nread);
+        size_t room;
+        data = PyBytes_FromStringAndSize(PyLoopTransport_SharedReadBuffer(&room), nread);
         if (!data) {
             end_run_or_fail(t, "Fatal read error on socket transport");
             return;
@@ -691,7 +473,7 @@ static void deliver_bytes(TransportData *t, ssize_t nread)
         end_run_or_fail(t, "Fatal read error on socket transport");
         return;
     }
-    result = PyObject_CallMethodObjArgs(t->protocol, T.str_data_received, data, NULL);
+    result = PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.data_received, data, NULL);
     Py_DECREF(data);
     if (!result)
         end_run_or_fail(t, "Fatal error: protocol.data_received() call failed.");
@@ -702,7 +484,7 @@ static void deliver_count(TransportData *t, ssize_t nread)
 {
     PyObject *count = PyLong_FromSsize_t(nread), *result;
 
-    result = count ? PyObject_CallMethodObjArgs(t->protocol, T.str_buffer_updated, count, NULL) : NULL;
+    result = count ? PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.buffer_updated, count, NULL) : NULL;
     Py_XDECREF(count);
     if (!result)
         end_run_or_fail(t, "Fatal error: protocol.buffer_updated() call failed.");
@@ -743,31 +525,6 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     Py_DECREF(self);
 }
 
-void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *name,
-                                      const char *failure)
-{
-    PyObject *result = PyObject_CallMethodObjArgs(protocol, name, NULL);
-
-    if (!result) {
-        PyObject *exception, *context, *handled;
-        if (is_fatal_to_run()) {
-            PyLoopLoop_EndRun(loop);
-            return;
-        }
-        exception = PyLoop_FetchException();
-        context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", self,
-                                "protocol", protocol);
-        handled = context ? PyObject_CallMethodObjArgs((PyObject *)loop, T.str_call_exception_handler, context, NULL)
-                          : NULL;
-        if (!handled)
-            PyErr_WriteUnraisable(self);
-        Py_XDECREF(handled);
-        Py_XDECREF(context);
-        Py_XDECREF(exception);
-    }
-    Py_XDECREF(result);
-}
-
 static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
 {
     PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
@@ -777,14 +534,14 @@ static void on_write_pause(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
     if (t->protocol && t->loop)
-        call_protocol_flow(t, T.str_pause_writing, "protocol.pause_writing() failed");
+        call_protocol_flow(t, PyLoop_str.pause_writing, "protocol.pause_writing() failed");
 }
 
 static void on_write_resume(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
     if (t->protocol && t->loop)
-        call_protocol_flow(t, T.str_resume_writing, "protocol.resume_writing() failed");
+        call_protocol_flow(t, PyLoop_str.resume_writing, "protocol.resume_writing() failed");
 }
 
 /* asyncio's _write_ready, once the buffer is empty: the empty waiter, and
@@ -795,7 +552,7 @@ static void drained(TransportData *t)
 
     Py_INCREF(self);
     if (t->empty_waiter) {
-        PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_result, Py_None, NULL);
+        PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, PyLoop_str.set_result, Py_None, NULL);
         if (!set)
             PyErr_WriteUnraisable(self);
         Py_XDECREF(set);
@@ -807,13 +564,13 @@ static void drained(TransportData *t)
         PyObject *result;
 
         Py_INCREF(loop);
-        /* gh-156512 (probe_lost_rules): from here on the transport counts
+        /* gh-156512 (socket_support.c): from here on the transport counts
          * and drops writes, and abort() does nothing, as after close(). */
-        if (T.drain_counts_lost)
+        if (PyLoopSocket_rules.drain_counts_lost)
             t->conn_lost++;
         result = call_connection_lost(t, Py_None);
         if (!result)
-            PyLoopTransport_ReportAsCallback(self, loop, T.str_call_connection_lost);
+            PyLoopTransport_ReportAsCallback(self, loop, PyLoop_str._call_connection_lost);
         Py_XDECREF(result);
         Py_DECREF(loop);
     }
@@ -842,7 +599,7 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     if (while_writing) {
         fatal_error(t, exception, "Fatal write error on socket transport");
         if (t->empty_waiter) {
-            PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_exception, exception, NULL);
+            PyObject *set = PyObject_CallMethodObjArgs(t->empty_waiter, PyLoop_str.set_exception, exception, NULL);
             if (!set)
                 PyErr_WriteUnraisable(self);
             Py_XDECREF(set);
@@ -854,14 +611,6 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
-/* The head of CPython's socket object (Modules/socketmodule.h,
- * PySocketSockObject: PyObject_HEAD; SOCKET_T sock_fd; ..., the same in
- * 3.9-3.15; load_names checks it on a real socket before trusting it). */
-typedef struct SocketHead {
-    PyObject_HEAD
-    int sock_fd; /* -1 once close() or detach() ran */
-} SocketHead;
-
 /* The stream's check_fd: asyncio's transport sends and receives through
  * self._sock, so once the program closed that socket (sock.close(), or
  * the TransportSocket's close()) its next call fails with EBADF and the
@@ -872,96 +621,9 @@ static int on_check_fd(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
 
-    if (t->sock_fd_readable && (!t->sock || ((SocketHead *)t->sock)->sock_fd != t->fd))
+    if (t->sock_fd_readable && (!t->sock || PyLoopSocket_Fd(t->sock) != t->fd))
         return -EBADF;
     return 0;
-}
-
-/* While the loop holds the stream (a watcher or a queued task), it owns a
- * reference to the transport, as asyncio's selector owns the reader handle
- * and through it the transport. */
-static void on_hold(pyloop_stream *stream)
-{
-    Py_INCREF((PyObject *)stream->context);
-}
-
-static void on_release(pyloop_stream *stream)
-{
-    Py_DECREF((PyObject *)stream->context);
-}
-
-/* The contexts of asyncio's reader and writer Handles (pyloop_module.h). */
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = contexts->given;
-
-    if (context)
-        Py_INCREF(context);
-    else if (!(context = PyContext_CopyCurrent())) {
-        PyErr_WriteUnraisable(owner); /* no memory: the last one stays */
-        return;
-    }
-    if (writing)
-        Py_XSETREF(contexts->writer, context);
-    else
-        Py_XSETREF(contexts->reader, context);
-}
-
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = writing ? contexts->writer : contexts->reader;
-
-    if (!context)
-        return NULL;
-    /* Owned while entered: the task's callbacks may replace the field. */
-    Py_INCREF(context);
-    if (PyContext_Enter(context) < 0) {
-        PyErr_WriteUnraisable(owner);
-        Py_DECREF(context);
-        return NULL;
-    }
-    return context;
-}
-
-void PyLoopContexts_Exit(void *entered, PyObject *owner)
-{
-    if (!entered)
-        return;
-    if (PyContext_Exit((PyObject *)entered) < 0)
-        PyErr_WriteUnraisable(owner);
-    Py_DECREF((PyObject *)entered);
-}
-
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg)
-{
-    Py_VISIT(contexts->given);
-    Py_VISIT(contexts->reader);
-    Py_VISIT(contexts->writer);
-    Py_VISIT(contexts->deferred);
-    return 0;
-}
-
-void PyLoopContexts_Clear(PyLoopContexts *contexts)
-{
-    Py_CLEAR(contexts->given);
-    Py_CLEAR(contexts->reader);
-    Py_CLEAR(contexts->writer);
-    Py_CLEAR(contexts->deferred);
-}
-
-static void on_watch(pyloop_stream *stream, int writing)
-{
-    PyLoopContexts_Watch(&data_of_stream(stream)->contexts, writing, stream->context);
-}
-
-static void *on_task_enter(pyloop_stream *stream, int writing)
-{
-    return PyLoopContexts_Enter(&data_of_stream(stream)->contexts, writing, stream->context);
-}
-
-static void on_task_exit(pyloop_stream *stream, void *entered)
-{
-    PyLoopContexts_Exit(entered, stream->context);
 }
 
 static const pyloop_stream_callbacks stream_callbacks = {
@@ -971,33 +633,17 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .on_write_resume = on_write_resume,
     .on_drain = on_drain,
     .on_error = on_error,
-    .hold = on_hold,
-    .release = on_release,
-    .on_watch = on_watch,
-    .task_enter = on_task_enter,
-    .task_exit = on_task_exit,
+    .hold = PyLoopTransport_OnHold,
+    .release = PyLoopTransport_OnRelease,
+    .on_watch = PyLoopTransport_OnWatch,
+    .task_enter = PyLoopTransport_OnTaskEnter,
+    .task_exit = PyLoopTransport_OnTaskExit,
     .check_fd = on_check_fd,
 };
 
 /* ------------------------------------------------------------------ */
 /* writing                                                             */
 /* ------------------------------------------------------------------ */
-
-void PyLoopTransport_ReleaseOwner(void *owner)
-{
-    Py_DECREF((PyObject *)owner);
-}
-
-/* The bytes of `data` to hand to the stream: a bytes object is referenced,
- * anything else is copied (what is queued must not change under it). */
-PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
-{
-    if (PyBytes_CheckExact(data)) {
-        Py_INCREF(data);
-        return data;
-    }
-    return PyBytes_FromObject(data);
-}
 
 /* The deferred flush (see the top of the file). */
 static void run_flush(PyLoopDeferred *entry)
@@ -1122,8 +768,8 @@ static int count_lost_write(TransportData *t)
 {
     if (!t->conn_lost)
         return 0;
-    if (t->conn_lost >= T.connlost_threshold) {
-        PyObject *result = PyObject_CallMethod(T.logger, "warning", "s", "socket.send() raised exception.");
+    if (t->conn_lost >= PyLoop_asyncio.connlost_threshold) {
+        PyObject *result = PyObject_CallMethod(PyLoop_asyncio.logger, "warning", "s", "socket.send() raised exception.");
         if (!result)
             return -1;
         Py_DECREF(result);
@@ -1132,7 +778,7 @@ static int count_lost_write(TransportData *t)
     return 1;
 }
 
-static PyObject *transport_write(PyObject *self, PyObject *data)
+static PyObject *write_data(PyObject *self, PyObject *data)
 {
     TransportData *t = data_of(self);
     PyObject *chunk;
@@ -1173,13 +819,82 @@ static PyObject *transport_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
+static const PyLoopParams write_params = {"_SelectorSocketTransport.write", {"data"}, 1, 1};
+
+/* write(data): one positional argument takes no binding (the hot path). */
+static PyObject *transport_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (nargs == 1 && !kwnames)
+        return write_data(self, args[0]);
+    if (PyLoopArgs_Bind(&write_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    return write_data(self, bound[0]);
+}
+
 #if PY_VERSION_HEX >= 0x030C0000
+static const PyLoopParams writelines_params = {"_SelectorSocketTransport.writelines", {"list_of_data"}, 1, 1};
+
+/* writelines()'s items as bytes objects (new references), the empty ones
+ * left out: *kept of them in chunks. -1 raised (chunks released). */
+static int collect_chunks(PyObject *sequence, PyObject **chunks, Py_ssize_t *kept)
+{
+    Py_ssize_t i, count = PySequence_Fast_GET_SIZE(sequence);
+
+    *kept = 0;
+    for (i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sequence, i), *view = PyMemoryView_FromObject(item);
+        PyObject *chunk = view ? PyLoopTransport_ImmutableBytes(item) : NULL;
+        Py_XDECREF(view);
+        if (!chunk) {
+            while (*kept)
+                Py_DECREF(chunks[--*kept]);
+            return -1;
+        }
+        if (PyBytes_GET_SIZE(chunk) == 0) {
+            Py_DECREF(chunk);
+            continue;
+        }
+        chunks[(*kept)++] = chunk;
+    }
+    return 0;
+}
+
+/* The items of writelines() to the buffer, sent at once. */
+static int write_sequence(TransportData *t, PyObject *sequence)
+{
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence), kept, i;
+    PyObject **chunks = PyMem_New(PyObject *, count ? count : 1);
+    int rc = 0;
+
+    if (!chunks) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (collect_chunks(sequence, chunks, &kept) < 0) {
+        PyMem_Free(chunks);
+        return -1;
+    }
+    if (count && state_of(t) == T_LOST) {
+        /* asyncio buffers the items, then calls self._write_ready, which
+         * its _call_connection_lost set to None. */
+        PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
+        rc = -1;
+    } else if (kept && !t->conn_lost) {
+        rc = write_buffers(t, chunks, kept);
+    }
+    for (i = 0; i < kept; i++)
+        Py_DECREF(chunks[i]);
+    PyMem_Free(chunks);
+    return rc;
+}
+
 /* 3.12+: each item goes to the buffer as is, and the lot is sent at once. */
-static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
+static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
 {
     TransportData *t = data_of(self);
-    PyObject *sequence, **chunks;
-    Py_ssize_t count, i, kept = 0;
+    PyObject *sequence;
     int rc;
 
     if (t->eof) {
@@ -1197,8 +912,8 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
         Py_RETURN_NONE;
     }
     /* The bug-fix releases count and drop as write() does, before looking
-     * at the items (probe_lost_rules). */
-    if (T.writelines_counts_lost && (rc = count_lost_write(t)) != 0) {
+     * at the items (socket_support.c). */
+    if (PyLoopSocket_rules.writelines_counts_lost && (rc = count_lost_write(t)) != 0) {
         if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
@@ -1206,50 +921,17 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
     sequence = PySequence_Fast(list_of_data, "writelines() argument must be iterable");
     if (!sequence)
         return NULL;
-    count = PySequence_Fast_GET_SIZE(sequence);
-    chunks = PyMem_New(PyObject *, count ? count : 1);
-    if (!chunks) {
-        Py_DECREF(sequence);
-        return PyErr_NoMemory();
-    }
-    for (i = 0; i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(sequence, i), *view = PyMemoryView_FromObject(item);
-        PyObject *chunk = view ? PyLoopTransport_ImmutableBytes(item) : NULL;
-        Py_XDECREF(view);
-        if (!chunk)
-            goto fail;
-        if (PyBytes_GET_SIZE(chunk) == 0) {
-            Py_DECREF(chunk);
-            continue;
-        }
-        chunks[kept++] = chunk;
-    }
-    rc = 0;
-    if (count && state_of(t) == T_LOST) {
-        /* asyncio buffers the items, then calls self._write_ready, which
-         * its _call_connection_lost set to None. */
-        PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
-        rc = -1;
-    } else if (kept && !t->conn_lost) {
-        rc = write_buffers(t, chunks, kept);
-    }
-    for (i = 0; i < kept; i++)
-        Py_DECREF(chunks[i]);
-    PyMem_Free(chunks);
+    rc = write_sequence(t, sequence);
     Py_DECREF(sequence);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
-fail:
-    for (i = 0; i < kept; i++)
-        Py_DECREF(chunks[i]);
-    PyMem_Free(chunks);
-    Py_DECREF(sequence);
-    return NULL;
 }
 #else
+static const PyLoopParams writelines_params = {"WriteTransport.writelines", {"list_of_data"}, 1, 1};
+
 /* 3.9-3.11: WriteTransport.writelines, write(b''.join(list_of_data)). */
-static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
+static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
 {
     PyObject *empty = PyBytes_FromStringAndSize(NULL, 0), *joined, *result;
 
@@ -1259,11 +941,20 @@ static PyObject *transport_writelines(PyObject *self, PyObject *list_of_data)
     Py_DECREF(empty);
     if (!joined)
         return NULL;
-    result = transport_write(self, joined);
+    result = write_data(self, joined);
     Py_DECREF(joined);
     return result;
 }
 #endif
+
+static PyObject *transport_writelines(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&writelines_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    return writelines_data(self, bound[0]);
+}
 
 static PyObject *transport_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -1297,137 +988,28 @@ static PyObject *transport_get_write_buffer_size(PyObject *self, PyObject *Py_UN
     return PyLong_FromSize_t(pyloop_stream_write_queue_size(&data_of(self)->stream));
 }
 
-/* asyncio's _set_write_buffer_limits, then _maybe_pause_protocol. */
-int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high_limit, size_t *low_limit)
+/* set_write_buffer_limits once the base stored the limits: asyncio's
+ * _maybe_pause_protocol compares the new limit with what the kernel
+ * refused; deferred bytes are not that (and once the flush sent them,
+ * nothing would resume the protocol): they leave first. */
+static int socket_limits_set(PyLoopTransport *base, PyObject *self)
 {
-    static char *names[] = {"high", "low", NULL};
-    static PyObject *four; /* kept for the process, as the module's names are */
-    PyObject *high_object = Py_None, *low_object = Py_None, *high = NULL, *low = NULL;
-    Py_ssize_t high_value, low_value;
-    int ok, rc = -1;
+    TransportData *t = (TransportData *)base;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "|OO:set_write_buffer_limits", names, &high_object,
-                                     &low_object))
-        return -1;
-    if (!four && !(four = PyLong_FromLong(4)))
-        return -1;
-    if (high_object == Py_None)
-        high = low_object == Py_None ? PyLong_FromLong(64 * 1024) : PyNumber_Multiply(four, low_object);
-    else
-        high = (Py_INCREF(high_object), high_object);
-    if (!high)
-        return -1;
-    if (low_object == Py_None)
-        low = PyNumber_FloorDivide(high, four);
-    else
-        low = (Py_INCREF(low_object), low_object);
-    if (!low)
-        goto done;
-    {
-        PyObject *zero = PyLong_FromLong(0);
-        int high_ge_low = PyObject_RichCompareBool(high, low, Py_GE);
-        int low_ge_zero = high_ge_low > 0 ? PyObject_RichCompareBool(low, zero, Py_GE) : 0;
-        Py_DECREF(zero);
-        if (high_ge_low < 0 || low_ge_zero < 0)
-            goto done;
-        ok = high_ge_low && low_ge_zero;
-    }
-    if (!ok) {
-        PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", high, low);
-        goto done;
-    }
-    high_value = PyNumber_AsSsize_t(high, PyExc_OverflowError);
-    low_value = high_value == -1 && PyErr_Occurred() ? -1 : PyNumber_AsSsize_t(low, PyExc_OverflowError);
-    if (low_value == -1 && PyErr_Occurred())
-        goto done;
-    *high_limit = (size_t)high_value;
-    *low_limit = (size_t)low_value;
-    rc = 0;
-done:
-    Py_XDECREF(high);
-    Py_XDECREF(low);
-    return rc;
-}
-
-static PyObject *transport_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
-{
-    size_t high, low;
-
-    if (PyLoopTransport_ParseWriteLimits(args, keywords, &high, &low) < 0)
-        return NULL;
-    /* asyncio's _maybe_pause_protocol compares the new limit with what the
-     * kernel refused; deferred bytes are not that (and once the flush sent
-     * them, nothing would resume the protocol): they leave first. */
-    if (state_of(data_of(self)) != T_LOST)
-        (void)flush_deferred(data_of(self));
-    pyloop_stream_set_write_limits(&data_of(self)->stream, high, low);
-    Py_RETURN_NONE;
-}
-
-static PyObject *transport_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
-    return Py_BuildValue("(nn)", (Py_ssize_t)low, (Py_ssize_t)high);
+    if (state_of(t) != T_LOST)
+        (void)flush_deferred(t);
+    return PyLoopTransport_StreamLimitsSet(base, self);
 }
 
 /* ------------------------------------------------------------------ */
 /* reading state, closing                                              */
 /* ------------------------------------------------------------------ */
 
-static int is_reading(TransportData *t)
-{
-    return !t->closing && !t->paused;
-}
-
-static PyObject *transport_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(is_reading(data_of(self)));
-}
-
-static PyObject *transport_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(data_of(self)->closing);
-}
-
-static PyObject *transport_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    TransportData *t = data_of(self);
-
-    if (!is_reading(t))
-        Py_RETURN_NONE;
-    t->paused = 1;
-    pyloop_stream_read_stop(&t->stream);
-    debug_log(t, "%r pauses reading");
-    Py_RETURN_NONE;
-}
-
+/* is_reading, pause_reading, resume_reading: the base's
+ * (PYLOOP_STREAM_READING_METHODS). */
 static int start_reading(TransportData *t)
 {
-    int rc;
-
-    if (!is_reading(t) || !t->loop)
-        return 0;
-    rc = pyloop_stream_read_start(&t->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *transport_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    TransportData *t = data_of(self);
-
-    if (t->closing || !t->paused)
-        Py_RETURN_NONE;
-    t->paused = 0;
-    if (start_reading(t) < 0)
-        return NULL;
-    debug_log(t, "%r resumes reading");
-    Py_RETURN_NONE;
+    return PyLoopTransport_StartReading(base_of(t));
 }
 
 /* Scheduled by the constructor after connection_made: asyncio's
@@ -1439,34 +1021,24 @@ static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py
     Py_RETURN_NONE;
 }
 
+/* close()'s `if not self._buffer`: bytes this callback deferred are bytes
+ * asyncio's write() already handed to the kernel: they leave now, so that
+ * what decides between "connection_lost soon" and "after the drain" is what
+ * the kernel refused, as on asyncio (a write after close() is then dropped,
+ * and connection_lost runs after the callbacks queued before it). A failed
+ * send counts as buffered: fatal_error queued connection_lost. */
+static int socket_has_buffer(PyLoopTransport *base)
+{
+    TransportData *t = (TransportData *)base;
+
+    if (flush_deferred(t) < 0)
+        return 1;
+    return pyloop_stream_write_queue_size(&t->stream) != 0;
+}
+
 static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    TransportData *t = data_of(self);
-    PyObject *method;
-    int rc;
-
-    if (t->closing) /* T_CLOSING, T_LOSING, T_LOST */
-        Py_RETURN_NONE;
-    if (state_of(t) == T_LOST) /* never initialised: no loop to call soon */
-        return lost_attribute_error("call_soon");
-    t->closing = 1;
-    pyloop_stream_read_stop(&t->stream);
-    /* Bytes this callback deferred are bytes asyncio's write() already
-     * handed to the kernel: they leave now, so that what decides between
-     * "connection_lost soon" and "after the drain" is what the kernel
-     * refused, as on asyncio (a write after close() is then dropped, and
-     * connection_lost runs after the callbacks queued before it). */
-    if (flush_deferred(t) < 0)
-        Py_RETURN_NONE; /* failed: fatal_error queued connection_lost */
-    if (pyloop_stream_write_queue_size(&t->stream))
-        Py_RETURN_NONE; /* T_CLOSING: connection_lost comes once the buffer is sent */
-    t->conn_lost++;
-    method = PyObject_GetAttr(self, T.str_call_connection_lost);
-    if (!method)
-        return NULL;
-    rc = call_soon(t, method, Py_None, NULL);
-    Py_DECREF(method);
-    if (rc < 0)
+    if (PyLoopTransport_Close(base_of(data_of(self))) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1513,11 +1085,11 @@ static PyObject *transport_make_empty_waiter(PyObject *self, PyObject *Py_UNUSED
     }
     if (state_of(t) == T_LOST)
         return lost_attribute_error("create_future");
-    t->empty_waiter = PyObject_CallMethodObjArgs((PyObject *)t->loop, T.str_create_future, NULL);
+    t->empty_waiter = PyObject_CallMethodObjArgs((PyObject *)t->loop, PyLoop_str.create_future, NULL);
     if (!t->empty_waiter)
         return NULL;
     if (!pyloop_stream_write_queue_size(&t->stream)) {
-        set = PyObject_CallMethodObjArgs(t->empty_waiter, T.str_set_result, Py_None, NULL);
+        set = PyObject_CallMethodObjArgs(t->empty_waiter, PyLoop_str.set_result, Py_None, NULL);
         if (!set)
             return NULL;
         Py_DECREF(set);
@@ -1536,54 +1108,27 @@ static PyObject *transport_reset_empty_waiter(PyObject *self, PyObject *Py_UNUSE
 /* protocol, extra info, repr                                          */
 /* ------------------------------------------------------------------ */
 
-static int set_protocol(TransportData *t, PyObject *protocol)
+/* set_protocol: _SelectorSocketTransport's, which also notes whether the
+ * protocol is a BufferedProtocol (before it is stored, as asyncio's). */
+static int socket_protocol_set(PyLoopTransport *base, PyObject *protocol)
 {
+    TransportData *t = (TransportData *)base;
     int buffered = PyObject_IsInstance(protocol, T.buffered_protocol);
 
     if (buffered < 0)
         return -1;
-    Py_INCREF(protocol);
-    Py_XSETREF(t->protocol, protocol);
     t->buffered = (char)buffered;
     t->protocol_connected = 1;
     return 0;
 }
 
-static PyObject *transport_set_protocol(PyObject *self, PyObject *protocol)
+static int set_protocol(TransportData *t, PyObject *protocol)
 {
-    if (set_protocol(data_of(self), protocol) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *transport_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    PyObject *protocol = data_of(self)->protocol;
-    protocol = protocol ? protocol : Py_None;
+    if (socket_protocol_set(base_of(t), protocol) < 0)
+        return -1;
     Py_INCREF(protocol);
-    return protocol;
-}
-
-PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords)
-{
-    static char *names[] = {"name", "default", NULL};
-    PyObject *name, *fallback = Py_None, *value;
-
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:get_extra_info", names, &name, &fallback))
-        return NULL;
-    if (extra && !PyDict_Check(extra)) /* BaseTransport's self._extra.get(name, default) */
-        return PyObject_CallMethod(extra, "get", "OO", name, fallback);
-    value = extra ? PyDict_GetItemWithError(extra, name) : NULL;
-    if (!value && PyErr_Occurred())
-        return NULL;
-    value = value ? value : fallback;
-    Py_INCREF(value);
-    return value;
-}
-
-static PyObject *transport_get_extra_info(PyObject *self, PyObject *args, PyObject *keywords)
-{
-    return PyLoopTransport_GetExtraInfo(data_of(self)->extra, args, keywords);
+    Py_XSETREF(t->protocol, protocol);
+    return 0;
 }
 
 /* <SocketTransport fd=7 read=polling write=<idle, bufsize=0>>, as asyncio. */
@@ -1606,77 +1151,75 @@ static PyObject *transport_repr(PyObject *self)
 /* construction, GC, finalization                                      */
 /* ------------------------------------------------------------------ */
 
-/* base_events._set_nodelay, exactly: TCP_NODELAY only for a socket object
- * whose family is AF_INET/AF_INET6, type SOCK_STREAM and proto IPPROTO_TCP
- * (read in that order, each only if the one before matched). A socket made
- * with proto 0 (socket.socket(), and what accept() returns from such a
- * listener) keeps Nagle on, as on asyncio: the option is something a
- * program can read back. -1 with an exception set, where asyncio raises. */
-static int set_nodelay(PyObject *sock, int fd)
+/* _SelectorTransport.__init__'s extra: a copy of the one given, filled. */
+static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
 {
-    static const char *const names[] = {"family", "type", "proto"};
-    int i, one = 1;
+    Py_XSETREF(t->extra, extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New());
+    return t->extra ? PyLoopTransport_FillSocketExtra(t->extra, sock) : -1;
+}
 
-    for (i = 0; i < 3; i++) {
-        PyObject *value = PyObject_GetAttrString(sock, names[i]);
-        long number;
-        int match;
+/* SocketTransport's arguments, checked: 0, or -1 raised. */
+static int init_args(TransportData *t, PyObject *args, PyObject *keywords, PyObject **argv)
+{
+    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", "context", NULL};
 
-        if (!value)
-            return -1;
-        number = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
-        Py_DECREF(value);
-        if (number == -1 && PyErr_Occurred())
-            PyErr_Clear(); /* too large: matches nothing */
-        match = i == 0 ? number == AF_INET || number == AF_INET6 : number == (i == 1 ? SOCK_STREAM : IPPROTO_TCP);
-        if (!match)
-            return 0;
+    argv[3] = argv[4] = argv[5] = argv[6] = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOOO:SocketTransport", names, &argv[0], &argv[1],
+                                     &argv[2], &argv[3], &argv[4], &argv[5], &argv[6]))
+        return -1;
+    if (argv[6] != Py_None && !PyContext_CheckExact(argv[6])) {
+        PyErr_Format(PyExc_TypeError, "context must be a contextvars.Context or None, got %R", argv[6]);
+        return -1;
     }
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (!PyObject_TypeCheck(argv[0], &PyLoop_LoopType)) {
+        PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", argv[0]);
+        return -1;
+    }
+    if (t->loop) {
+        PyErr_SetString(PyExc_RuntimeError, "SocketTransport is already initialized");
         return -1;
     }
     return 0;
 }
 
-static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
+/* self._server = server; server._attach(): raised out of __init__, as
+ * asyncio's _attach() asserts: a connection accepted for a server closed
+ * since (its protocol factory closed it) is dropped by the accept loop, and
+ * the finalizer closes its socket, as asyncio's __del__ does. */
+static int attach_server(TransportData *t, PyObject *self, PyObject *server)
 {
-    PyObject *value;
+    PyObject *attached;
 
-    t->extra = extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
-    if (!t->extra)
+    if (server == Py_None)
+        return 0;
+    Py_INCREF(server);
+    t->server = server;
+    attached = T.server_attach_takes_transport ? PyObject_CallMethodObjArgs(server, PyLoop_str._attach, self, NULL)
+                                               : PyObject_CallMethodObjArgs(server, PyLoop_str._attach, NULL);
+    Py_XDECREF(attached);
+    return attached ? 0 : -1;
+}
+
+/* The stream on the fd, and loop._transports[fd] = self, which
+ * _ensure_fd_no_transport reads. */
+static int start_stream(TransportData *t, PyObject *self)
+{
+    PyObject *transports, *key;
+    int rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
+
+    if (rc < 0) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
         return -1;
-    value = PyObject_CallOneArg(T.transport_socket, sock);
-    if (!value || PyDict_SetItemString(t->extra, "socket", value) < 0)
-        goto fail;
-    Py_DECREF(value);
-    value = PyObject_CallMethod(sock, "getsockname", NULL);
-    if (!value) {
-        if (!PyErr_ExceptionMatches(PyExc_OSError))
-            return -1;
-        PyErr_Clear();
-        value = (Py_INCREF(Py_None), Py_None);
     }
-    if (PyDict_SetItemString(t->extra, "sockname", value) < 0)
-        goto fail;
-    Py_DECREF(value);
-    value = NULL;
-    if (!PyDict_GetItemString(t->extra, "peername")) {
-        value = PyObject_CallMethod(sock, "getpeername", NULL);
-        if (!value) {
-            if (!PyErr_ExceptionMatches(PyExc_OSError))
-                return -1;
-            PyErr_Clear();
-            value = (Py_INCREF(Py_None), Py_None);
-        }
-        if (PyDict_SetItemString(t->extra, "peername", value) < 0)
-            goto fail;
-        Py_DECREF(value);
-    }
-    return 0;
-fail:
-    Py_XDECREF(value);
-    return -1;
+    transports = PyObject_GetAttr((PyObject *)t->loop, PyLoop_str._transports);
+    if (!transports)
+        return -1;
+    key = PyLong_FromLong(t->fd);
+    rc = key ? PyObject_SetItem(transports, key, self) : -1;
+    Py_XDECREF(key);
+    Py_DECREF(transports);
+    return rc;
 }
 
 /* SocketTransport(loop, sock, protocol, waiter=None, extra=None, server=None,
@@ -1684,251 +1227,117 @@ fail:
  * the transport runs in (None: copies, as before 3.15). */
 static int transport_init(PyObject *self, PyObject *args, PyObject *keywords)
 {
-    static char *names[] = {"loop", "sock", "protocol", "waiter", "extra", "server", "context", NULL};
     TransportData *t = data_of(self);
-    PyObject *loop, *sock, *protocol, *waiter = Py_None, *extra = Py_None, *server = Py_None, *fileno, *transports;
-    PyObject *context = Py_None, *method;
+    PyObject *argv[7], *fileno; /* loop, sock, protocol, waiter, extra, server, context */
     long fd;
-    int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOOO:SocketTransport", names, &loop, &sock, &protocol,
-                                     &waiter, &extra, &server, &context))
+    if (init_args(t, args, keywords, argv) < 0 || fill_extra(t, argv[1], argv[4]) < 0)
         return -1;
-    if (context != Py_None && !PyContext_CheckExact(context)) {
-        PyErr_Format(PyExc_TypeError, "context must be a contextvars.Context or None, got %R", context);
-        return -1;
+    if (argv[6] != Py_None) {
+        Py_INCREF(argv[6]);
+        Py_XSETREF(t->contexts.given, argv[6]);
     }
-    if (!PyObject_TypeCheck(loop, &PyLoop_LoopType)) {
-        PyErr_Format(PyExc_TypeError, "loop must be a data_bridge.pyloop loop, got %R", loop);
-        return -1;
-    }
-    if (t->loop) {
-        PyErr_SetString(PyExc_RuntimeError, "SocketTransport is already initialized");
-        return -1;
-    }
-    if (fill_extra(t, sock, extra) < 0)
-        return -1;
-    if (context != Py_None) {
-        Py_INCREF(context);
-        Py_XSETREF(t->contexts.given, context);
-    }
-    fileno = PyObject_CallMethod(sock, "fileno", NULL);
+    fileno = PyObject_CallMethodNoArgs(argv[1], PyLoop_str.fileno);
     fd = fileno ? PyLong_AsLong(fileno) : -1;
     Py_XDECREF(fileno);
     if (fd == -1 && PyErr_Occurred())
         return -1;
-    Py_INCREF(loop);
-    t->loop = (LoopObject *)loop;
-    Py_INCREF(sock);
-    t->sock = sock;
+    Py_INCREF(argv[0]);
+    t->loop = (LoopObject *)argv[0];
+    Py_INCREF(argv[1]);
+    t->sock = argv[1];
     t->fd = (int)fd;
-    t->sock_fd_readable = T.socket_type && PyObject_TypeCheck(sock, T.socket_type);
+    t->sock_fd_readable = PyLoopSocket_rules.socket_type && PyObject_TypeCheck(argv[1], PyLoopSocket_rules.socket_type);
     t->flush.run = run_flush;
     t->flush.owner = self;
     t->protocol_connected = 0;
-    if (set_protocol(t, protocol) < 0)
+    if (set_protocol(t, argv[2]) < 0 || attach_server(t, self, argv[5]) < 0 || start_stream(t, self) < 0
+        || PyLoopSocket_SetNodelay(argv[1], t->fd) < 0)
         return -1;
-    if (server != Py_None) {
-        PyObject *attached;
-
-        Py_INCREF(server);
-        t->server = server;
-        /* Raised out of __init__, as asyncio's _attach() asserts: a
-         * connection accepted for a server closed since (its protocol
-         * factory closed it) is dropped by the accept loop, and the
-         * finalizer closes its socket, as asyncio's __del__ does. */
-        attached = T.server_attach_takes_transport ? PyObject_CallMethodObjArgs(server, T.str_attach, self, NULL)
-                                                   : PyObject_CallMethodObjArgs(server, T.str_attach, NULL);
-        if (!attached)
-            return -1;
-        Py_DECREF(attached);
-    }
-    rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    /* loop._transports[fd] = self, which _ensure_fd_no_transport reads. */
-    transports = PyObject_GetAttr(loop, T.str_transports);
-    if (!transports)
-        return -1;
-    {
-        PyObject *key = PyLong_FromLong(fd);
-        rc = key ? PyObject_SetItem(transports, key, self) : -1;
-        Py_XDECREF(key);
-    }
-    Py_DECREF(transports);
-    if (rc < 0)
-        return -1;
-    if (set_nodelay(sock, t->fd) < 0)
-        return -1;
-    /* connection_made, then reading, then the waiter: asyncio's order. */
-    method = PyObject_GetAttr(protocol, T.str_connection_made);
-    rc = method ? call_soon(t, method, self, NULL) : -1;
-    Py_XDECREF(method);
-    if (rc < 0)
-        return -1;
-    method = PyObject_GetAttr(self, T.str_add_reader_after_connect);
-    rc = method ? call_soon(t, method, NULL, NULL) : -1;
-    Py_XDECREF(method);
-    if (rc < 0)
-        return -1;
-    if (waiter != Py_None && call_soon(t, T.set_result_unless_cancelled, waiter, Py_None) < 0)
-        return -1;
-    return 0;
+    return PyLoopTransport_ScheduleConnected(base_of(t), argv[3], 1);
 }
 
-static int transport_traverse(PyObject *self, visitproc visit, void *arg)
+/* The GC skeleton is the base's (PyLoopTransport_Traverse ...); these are
+ * the fields past the head. */
+static int socket_traverse(PyLoopTransport *base, visitproc visit, void *arg)
 {
-    TransportData *t = data_of(self);
+    TransportData *t = (TransportData *)base;
 
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(t->loop);
-    Py_VISIT(t->sock);
-    Py_VISIT(t->protocol);
-    Py_VISIT(t->extra);
     Py_VISIT(t->server);
     Py_VISIT(t->empty_waiter);
-    Py_VISIT(t->dict);
-    return PyLoopContexts_Traverse(&t->contexts, visit, arg);
-}
-
-static int transport_clear(PyObject *self)
-{
-    TransportData *t = data_of(self);
-
-    Py_CLEAR(t->protocol);
-    Py_CLEAR(t->extra);
-    Py_CLEAR(t->server);
-    Py_CLEAR(t->empty_waiter);
-    Py_CLEAR(t->dict);
-    PyLoopContexts_Clear(&t->contexts);
     return 0;
 }
 
-/* asyncio's __del__: an unclosed transport warns and closes its socket. */
-static void transport_finalize(PyObject *self)
+static void socket_clear(PyLoopTransport *base)
 {
-    TransportData *t = data_of(self);
-    PyObject *error = PyLoop_FetchException(), *closed;
+    TransportData *t = (TransportData *)base;
 
-    if (t->sock) {
-        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
-            PyErr_WriteUnraisable(self);
-        pyloop_stream_close(&t->stream);
-        closed = PyObject_CallMethodObjArgs(t->sock, T.str_close, NULL);
-        if (!closed)
-            PyErr_WriteUnraisable(self);
-        Py_XDECREF(closed);
-#if PY_VERSION_HEX >= 0x030D0000
-        if (t->server)
-            call_server(t, T.str_detach);
-#endif
-    }
-    if (error)
-        PyLoop_RestoreException(error);
+    Py_CLEAR(t->server);
+    Py_CLEAR(t->empty_waiter);
 }
 
-static void transport_dealloc(PyObject *self)
+/* asyncio's __del__ (after the base's ResourceWarning): the socket is
+ * closed (_sock stays set), and from 3.13 the server detached. */
+static void socket_close_resource(PyLoopTransport *base, PyObject *self)
 {
-    PyTypeObject *type = Py_TYPE(self);
-    TransportData *t = data_of(self);
+    TransportData *t = (TransportData *)base;
+    PyObject *closed;
 
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (t->weakreflist)
-        PyObject_ClearWeakRefs(self);
     pyloop_stream_close(&t->stream);
-    Py_CLEAR(t->read_bytes);
-    transport_clear(self);
-    Py_CLEAR(t->sock);
-    Py_CLEAR(t->loop);
-    type->tp_free(self);
-    Py_DECREF(type);
+    closed = PyObject_CallMethodObjArgs(t->sock, PyLoop_str.close, NULL);
+    if (!closed)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(closed);
+#if PY_VERSION_HEX >= 0x030D0000
+    if (t->server)
+        call_server(t, PyLoop_str._detach);
+#endif
 }
 
 /* ------------------------------------------------------------------ */
 /* attributes asyncio's own code reads                                 */
 /* ------------------------------------------------------------------ */
 
-static PyObject *object_or_none(PyObject *value)
-{
-    value = value ? value : Py_None;
-    Py_INCREF(value);
-    return value;
-}
-
-static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->sock); }
-static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return object_or_none((PyObject *)data_of(self)->loop); }
-static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->protocol); }
-static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->extra); }
-static PyObject *get_server(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->server); }
-static PyObject *get_empty_waiter(PyObject *self, void *Py_UNUSED(c)) { return object_or_none(data_of(self)->empty_waiter); }
+/* _loop, _protocol, _extra, _closing, _conn_lost, _high_water, _low_water,
+ * __dict__: the base's; these are _SelectorSocketTransport's own. */
+static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
+static PyObject *get_server(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->server); }
+static PyObject *get_empty_waiter(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->empty_waiter); }
 static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(data_of(self)->fd); }
-static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
 static PyObject *get_eof(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->eof); }
 static PyObject *get_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->paused); }
-static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
 
 static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
 {
     return PyBool_FromLong(pyloop_stream_write_paused(&data_of(self)->stream));
 }
 
-static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
-    return PyLong_FromSize_t(high);
-}
-
-static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c))
-{
-    size_t high, low;
-    pyloop_stream_get_write_limits(&data_of(self)->stream, &high, &low);
-    return PyLong_FromSize_t(low);
-}
-
 static PyGetSetDef transport_getset[] = {
     {"_sock", get_sock, NULL, NULL, NULL},
     {"_sock_fd", get_sock_fd, NULL, NULL, NULL},
-    {"_loop", get_loop, NULL, NULL, NULL},
-    {"_protocol", get_protocol, NULL, NULL, NULL},
-    {"_extra", get_extra, NULL, NULL, NULL},
     {"_server", get_server, NULL, NULL, NULL},
     {"_empty_waiter", get_empty_waiter, NULL, NULL, NULL},
-    {"_closing", get_closing, NULL, NULL, NULL},
     {"_eof", get_eof, NULL, NULL, NULL},
     {"_paused", get_paused, NULL, NULL, NULL},
-    {"_conn_lost", get_conn_lost, NULL, NULL, NULL},
     {"_protocol_paused", get_protocol_paused, NULL, NULL, NULL},
-    {"_high_water", get_high_water, NULL, NULL, NULL},
-    {"_low_water", get_low_water, NULL, NULL, NULL},
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    PYLOOP_TRANSPORT_LIMIT_GETSET,
+    PYLOOP_TRANSPORT_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMethodDef transport_methods[] = {
-    {"write", transport_write, METH_O, "Write some data bytes to the transport."},
-    {"writelines", transport_writelines, METH_O, "Write a list (or any iterable) of data bytes."},
+    {"write", (PyCFunction)(void (*)(void))transport_write, METH_FASTCALL | METH_KEYWORDS,
+     "Write some data bytes to the transport."},
+    {"writelines", (PyCFunction)(void (*)(void))transport_writelines, METH_FASTCALL | METH_KEYWORDS,
+     "Write a list (or any iterable) of data bytes."},
     {"write_eof", transport_write_eof, METH_NOARGS, "Close the write end after flushing buffered data."},
     {"can_write_eof", transport_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", transport_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", transport_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
-    {"is_closing", transport_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},
-    {"is_reading", transport_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
-    {"pause_reading", transport_pause_reading, METH_NOARGS, "Pause the receiving end."},
-    {"resume_reading", transport_resume_reading, METH_NOARGS, "Resume the receiving end."},
+    PYLOOP_STREAM_READING_METHODS,
     {"get_write_buffer_size", transport_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
-    {"get_write_buffer_limits", transport_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))transport_set_write_buffer_limits,
-     METH_VARARGS | METH_KEYWORDS, "Set the high- and low-water limits for write flow control."},
-    {"get_extra_info", (PyCFunction)(void (*)(void))transport_get_extra_info, METH_VARARGS | METH_KEYWORDS,
-     "Get optional transport information."},
-    {"get_protocol", transport_get_protocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", transport_set_protocol, METH_O, "Set a new protocol."},
+    PYLOOP_TRANSPORT_LIMIT_METHODS,
+    PYLOOP_TRANSPORT_METHODS,
     {"_force_close", transport_force_close, METH_O, NULL},
     {"_fatal_error", (PyCFunction)(void (*)(void))transport_fatal_error, METH_VARARGS | METH_KEYWORDS, NULL},
     {"_call_connection_lost", transport_call_connection_lost, METH_O, NULL},
@@ -1939,357 +1348,16 @@ static PyMethodDef transport_methods[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* the accept loop                                                     */
-/* ------------------------------------------------------------------ */
-
-/* One accepted connection: asyncio's _accept_connection2 without TLS, done
- * at once rather than in a task one iteration later (docs/usage.md lists
- * the difference). Returns -1 only for KeyboardInterrupt/SystemExit; any
- * other failure is dropped, as asyncio drops it outside debug mode (the
- * caller takes debug mode to asyncio's own path). */
-static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server,
-                      PyObject *server_context)
-{
-    PyObject *protocol = NULL, *extra = NULL, *transport = NULL;
-    /* asyncio runs _accept_connection2 as a task, in its own copy of the
-     * accept Handle's context: the factory's context changes stay with its
-     * connection (its callbacks see them), and the next one starts afresh.
-     * 3.15 passes the server's context (Server._context): each connection
-     * gets a copy of it, its task runs in it and so does every callback of
-     * its transport (context=). */
-    int given = server_context != Py_None;
-    PyObject *context = given ? PyContext_Copy(server_context) : PyContext_CopyCurrent();
-
-    if (context && PyContext_Enter(context) == 0) {
-        protocol = PyObject_CallNoArgs(factory);
-        if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, T.str_peername, addr) == 0) {
-            PyObject *args[] = {loop, conn, protocol, Py_None, extra, server, context};
-            transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6,
-                                            given ? T.kw_context : NULL);
-        }
-        if (PyContext_Exit(context) < 0)
-            Py_CLEAR(transport);
-    }
-    Py_XDECREF(context);
-    Py_XDECREF(protocol);
-    Py_XDECREF(extra);
-    if (transport) {
-        Py_DECREF(transport); /* the loop holds it while it reads */
-        return 0;
-    }
-    if (is_fatal_to_run())
-        return -1;
-    PyErr_Clear();
-    return 0;
-}
-
-static PyObject *accept_rest_function; /* accept_rest, as a callable for call_soon */
-
-/* Gives each accepted connection of `accepted` (accept()'s (conn, addr)
- * pairs) its protocol and transport, in accept order. asyncio calls every
- * protocol factory of a readiness after its accept loop (each in a task):
- * a factory that closes the server then finds the others accepted, and
- * their transports fail Server._attach and are dropped. Returns -1 only
- * for KeyboardInterrupt/SystemExit, which end the run where asyncio's task
- * raised it; the connections after it are left for the next iteration,
- * as asyncio's tasks are. */
-static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted,
-                         PyObject *context)
-{
-    Py_ssize_t i;
-
-    for (i = 0; i < PyList_GET_SIZE(accepted); i++) {
-        PyObject *pair = PyList_GET_ITEM(accepted, i);
-        int rc;
-
-        /* The list lets go of it: a dropped connection closes now. */
-        Py_INCREF(Py_None);
-        PyList_SET_ITEM(accepted, i, Py_None);
-        /* Only accept()'s pairs are made (a caller's list may hold else). */
-        rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
-                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server, context)
-                 : 0;
-        Py_DECREF(pair);
-        if (rc < 0) {
-            PyObject *interrupt = PyLoop_FetchException(), *handle = NULL,
-                     *rest = PyList_GetSlice(accepted, i + 1, PyList_GET_SIZE(accepted));
-
-            if (rest && PyList_GET_SIZE(rest))
-                handle = PyObject_CallMethodObjArgs(loop, T.str_call_soon, accept_rest_function, loop, factory,
-                                                    server, rest, context, NULL);
-            if (!handle)
-                PyErr_Clear(); /* the interrupt is what the run reports */
-            Py_XDECREF(handle);
-            Py_XDECREF(rest);
-            PyLoop_RestoreException(interrupt);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* accept_rest(loop, protocol_factory, server, accepted, context):
- * make_accepted() for the connections an interrupt left behind. */
-static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)module;
-    if (nargs != 5 || !PyList_CheckExact(args[3]) || (args[4] != Py_None && !PyContext_CheckExact(args[4]))) {
-        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list, context)");
-        return NULL;
-    }
-    if (make_accepted(args[0], args[1], args[2], args[3], args[4]) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void))accept_rest, METH_FASTCALL, NULL};
-
-/* asyncio's _accept_connection for a listening socket without TLS, in C:
- * at most `backlog` accepts per readiness (_loop.py passes asyncio's count:
- * backlog + 1 in the bug-fix releases that make one more), then each
- * connection given its protocol and transport at once, in accept order, in
- * a copy of `context` when one is given (3.15's Server._context). Returns
- * None, or
- * (OSError, accepts left of the backlog, the connections accepted so far)
- * on a resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) for _loop.py to
- * handle as asyncio does (report it, stop watching, retry later, and go on
- * through the backlog, passing those connections back as `accepted`); any
- * other error is raised, to the loop's exception handler, after the
- * connections accepted before it are made, as asyncio's tasks still make
- * them. The socket's own accept() and setblocking() are called, as asyncio
- * calls them. */
-static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *loop, *factory, *sock, *server, *accepted, *context, *result = NULL, *raised;
-    Py_ssize_t backlog, i;
-
-    (void)module;
-    if (nargs < 5 || nargs > 7) {
-        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 to 7 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    loop = args[0], factory = args[1], sock = args[2], server = args[3];
-    context = nargs == 7 ? args[6] : Py_None;
-    if (context != Py_None && !PyContext_CheckExact(context)) {
-        PyErr_SetString(PyExc_TypeError, "accept_connections(): context must be a contextvars.Context or None");
-        return NULL;
-    }
-    backlog = PyLong_AsSsize_t(args[4]);
-    if (backlog == -1 && PyErr_Occurred())
-        return NULL;
-    if (nargs >= 6 && args[5] != Py_None) {
-        if (!PyList_CheckExact(args[5])) {
-            PyErr_SetString(PyExc_TypeError, "accept_connections(): accepted must be a list");
-            return NULL;
-        }
-        accepted = args[5];
-        Py_INCREF(accepted);
-    } else if (!(accepted = PyList_New(0))) {
-        return NULL;
-    }
-    for (i = 0; i < backlog; i++) {
-        PyObject *pair = PyObject_CallMethodNoArgs(sock, T.str_accept), *items = NULL, *done = NULL;
-
-        if (pair) {
-            items = PySequence_Tuple(pair);
-            Py_DECREF(pair);
-            if (!items)
-                goto raise;
-            if (PyTuple_GET_SIZE(items) != 2) {
-                PyErr_Format(PyExc_ValueError, "expected 2 values to unpack from accept() (got %zd)",
-                             PyTuple_GET_SIZE(items));
-                Py_DECREF(items);
-                goto raise;
-            }
-            done = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(items, 0), T.str_setblocking, Py_False);
-        }
-        if (!done) {
-            PyObject *exception, *number;
-            long error;
-
-            Py_XDECREF(items);
-            if (T.accept_aborted_continues && PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
-                PyErr_Clear(); /* discarded, as asyncio's `continue` */
-                continue;
-            }
-            if (PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError)
-                || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
-                PyErr_Clear(); /* the backlog is empty */
-                break;
-            }
-            if (!PyErr_ExceptionMatches(PyExc_OSError))
-                goto raise;
-            exception = PyLoop_FetchException();
-            number = exception ? PyObject_GetAttr(exception, T.str_errno) : NULL;
-            error = number && PyLong_Check(number) ? PyLong_AsLong(number) : 0;
-            Py_XDECREF(number);
-            PyErr_Clear();
-            if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-                result = Py_BuildValue("(NnO)", exception, backlog - i - 1, accepted);
-                goto done;
-            }
-            PyLoop_RestoreException(exception);
-            goto raise;
-        }
-        Py_DECREF(done);
-        if (PyList_Append(accepted, items) < 0) {
-            Py_DECREF(items);
-            goto raise;
-        }
-        Py_DECREF(items);
-    }
-    if (make_accepted(loop, factory, server, accepted, context) == 0)
-        result = (Py_INCREF(Py_None), Py_None);
-    goto done;
-raise:
-    raised = PyLoop_FetchException();
-    if (make_accepted(loop, factory, server, accepted, context) == 0)
-        PyLoop_RestoreException(raised);
-    else
-        Py_XDECREF(raised); /* the interrupt goes first */
-done:
-    Py_DECREF(accepted);
-    return result;
-}
-
-static PyMethodDef accept_functions[] = {
-    {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
-     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None, context=None): asyncio's "
-     "accept loop, without TLS."},
-    {NULL, NULL, 0, NULL},
-};
-
-/* ------------------------------------------------------------------ */
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
-/* T.socket_type = _socket.socket once a real socket shows its fd where
- * SocketHead says, and -1 there after close(); otherwise NULL, and the
- * transports trust their fd as before. */
-static int load_socket_type(void)
-{
-    PyObject *type = NULL, *probe = NULL, *number = NULL, *closed = NULL;
-    int rc = -1, fd;
-
-    if (PyLoop_ImportInto(&type, "_socket", "socket") < 0)
-        return -1;
-    if (!PyType_Check(type) || ((PyTypeObject *)type)->tp_basicsize < (Py_ssize_t)sizeof(SocketHead)) {
-        rc = 0;
-        goto done;
-    }
-    probe = PyObject_CallFunction(type, "ii", AF_UNIX, SOCK_STREAM);
-    number = probe ? PyObject_CallMethod(probe, "fileno", NULL) : NULL;
-    if (!number)
-        goto done;
-    fd = ((SocketHead *)probe)->sock_fd;
-    if (!(closed = PyObject_CallMethod(probe, "close", NULL)))
-        goto done;
-    if (fd >= 0 && PyLong_AsLong(number) == fd && ((SocketHead *)probe)->sock_fd == -1) {
-        Py_INCREF(type);
-        T.socket_type = (PyTypeObject *)type;
-    }
-    rc = PyErr_Occurred() ? -1 : 0;
-done:
-    Py_XDECREF(closed);
-    Py_XDECREF(number);
-    Py_XDECREF(probe);
-    Py_XDECREF(type);
-    return rc;
-}
-
-/* What asyncio's accept loop does on ConnectionAbortedError: returns, as the
- * buffer were empty (3.10 to 3.13.0), or discards that connection and goes
- * on (the bug-fix releases since: 3.13.x, 3.14+). Asked of asyncio's own
- * _accept_connection, with a backlog of 2 and a stand-in socket whose every
- * accept() is aborted, as datagram_transport.c asks its datagram transport. */
-static const char accept_probe_source[] =
-    "from asyncio import selector_events\n"
-    "class Sock:\n"
-    "    accepts = 0\n"
-    "    def accept(self):\n"
-    "        self.accepts += 1\n"
-    "        raise ConnectionAbortedError\n"
-    "sock = Sock()\n"
-    "selector_events.BaseSelectorEventLoop._accept_connection(None, None, sock, None, None, 2)\n"
-    "result = sock.accepts > 1\n";
-
-static int probe_accept_loop(void)
-{
-    T.accept_aborted_continues = PyLoop_ProbeFlag(accept_probe_source, "asyncio's accept loop");
-    return T.accept_aborted_continues < 0 ? -1 : 0;
-}
-
-/* What asyncio's transport does with calls after connection_lost, which its
- * bug-fix releases changed (3.13.x, 3.14.x): writelines() once _conn_lost
- * counts and drops as write() does (before: it buffered and called the
- * _write_ready that _call_connection_lost set to None, a TypeError), and
- * the close after a drain sets _conn_lost before it calls connection_lost
- * (gh-156512; before: _conn_lost stayed 0, and a later write() or abort()
- * reached _loop None, an AttributeError). Asked of asyncio's own methods on
- * a stand-in transport, as probe_accept_loop asks its accept loop. */
-static const char lost_probe_source[] =
-    "import collections\n"
-    "from asyncio import selector_events\n"
-    "cls = selector_events._SelectorSocketTransport\n"
-    "class Sock:\n"
-    "    def send(self, data):\n"
-    "        return len(data)\n"
-    "class Loop:\n"
-    "    def _remove_writer(self, fd):\n"
-    "        pass\n"
-    "def stand_in(conn_lost, buffer):\n"
-    "    t = object.__new__(cls)\n"
-    "    t._sock, t._sock_fd, t._loop, t._buffer, t._buffer_size = None, -1, Loop(), buffer, len(buffer)\n"
-    "    t._conn_lost, t._closing, t._eof, t._empty_waiter = conn_lost, True, False, None\n"
-    "    t._maybe_resume_protocol = lambda: None\n"
-    "    return t\n"
-    "t = stand_in(1, collections.deque())\n"
-    "try:\n"
-    "    t.writelines([b'x'])\n"
-    "    writelines_counts = t._conn_lost == 2\n"
-    "except (TypeError, AttributeError):\n"
-    "    writelines_counts = False\n"
-    "write_send = getattr(cls, '_write_send', None)\n"
-    "t = stand_in(0, collections.deque([memoryview(b'x')]) if write_send else bytearray(b'x'))\n"
-    "lost = []\n"
-    "t._call_connection_lost = lambda exc: lost.append(t._conn_lost)\n"
-    "t._sock = Sock()\n"
-    "try:\n"
-    "    (write_send or cls._write_ready)(t)\n"
-    "finally:\n"
-    "    t._sock = None\n"
-    "drain_counts = lost == [1]\n"
-    "result = (writelines_counts, drain_counts)\n";
-
-static int probe_lost_rules(void)
-{
-    PyObject *rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
-    int writelines, drain, ok = rules && PyArg_ParseTuple(rules, "pp", &writelines, &drain);
-
-    Py_XDECREF(rules);
-    if (!ok)
-        return -1;
-    T.writelines_counts_lost = writelines;
-    T.drain_counts_lost = drain;
-    return 0;
-}
-
 static int load_names(void)
 {
-    PyObject *threshold = NULL, *attach = NULL, *code = NULL, *count = NULL;
+    PyObject *attach = NULL, *code = NULL, *count = NULL;
     int rc = -1;
 
-    if (PyLoop_ImportInto(&T.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
-        || PyLoop_ImportInto(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
-        || PyLoop_ImportInto(&T.transport_socket, "asyncio.trsock", "TransportSocket") < 0
-        || PyLoop_ImportInto(&T.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
-        || PyLoop_ImportInto(&T.logger, "asyncio.log", "logger") < 0
-        || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0
-        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || load_socket_type() < 0
-        || probe_accept_loop() < 0 || probe_lost_rules() < 0)
-        goto done;
-    T.connlost_threshold = PyLong_AsSsize_t(threshold);
-    if (T.connlost_threshold == -1 && PyErr_Occurred())
+    if (PyLoop_ImportInto(&T.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0
+        || PyLoop_ImportInto(&attach, "asyncio.base_events", "Server") < 0 || PyLoopSocket_Load() < 0)
         goto done;
     /* Server._attach() took the transport from 3.13 (Server._attach(self,
      * transport)); ask the code rather than the version. */
@@ -2301,60 +1369,61 @@ static int load_names(void)
     T.server_attach_takes_transport = PyLong_AsLong(count) >= 2;
     if (!(T.minus_one = PyLong_FromLong(-1)))
         goto done;
-    if (PyLoop_InternInto(&T.str_call_soon, "call_soon") < 0 || PyLoop_InternInto(&T.str_call_exception_handler, "call_exception_handler") < 0
-        || PyLoop_InternInto(&T.str_get_debug, "get_debug") < 0 || PyLoop_InternInto(&T.str_connection_made, "connection_made") < 0
-        || PyLoop_InternInto(&T.str_connection_lost, "connection_lost") < 0 || PyLoop_InternInto(&T.str_data_received, "data_received") < 0
-        || PyLoop_InternInto(&T.str_eof_received, "eof_received") < 0 || PyLoop_InternInto(&T.str_get_buffer, "get_buffer") < 0
-        || PyLoop_InternInto(&T.str_buffer_updated, "buffer_updated") < 0 || PyLoop_InternInto(&T.str_pause_writing, "pause_writing") < 0
-        || PyLoop_InternInto(&T.str_resume_writing, "resume_writing") < 0 || PyLoop_InternInto(&T.str_close, "close") < 0
-        || PyLoop_InternInto(&T.str_attach, "_attach") < 0 || PyLoop_InternInto(&T.str_detach, "_detach") < 0
-        || PyLoop_InternInto(&T.str_transports, "_transports") < 0 || PyLoop_InternInto(&T.str_create_future, "create_future") < 0
-        || PyLoop_InternInto(&T.str_set_result, "set_result") < 0 || PyLoop_InternInto(&T.str_set_exception, "set_exception") < 0
-        || PyLoop_InternInto(&T.str_max_size, "max_size") < 0 || PyLoop_InternInto(&T.str_debug, "debug") < 0
-        || PyLoop_InternInto(&T.str_add_reader_after_connect, "_add_reader_after_connect") < 0
-        || PyLoop_InternInto(&T.str_call_connection_lost, "_call_connection_lost") < 0 || PyLoop_InternInto(&T.str_accept, "accept") < 0
-        || PyLoop_InternInto(&T.str_setblocking, "setblocking") < 0 || PyLoop_InternInto(&T.str_errno, "errno") < 0
-        || PyLoop_InternInto(&T.str_peername, "peername") < 0 || !(T.kw_context = Py_BuildValue("(s)", "context")))
-        goto done;
     rc = 0;
 done:
-    Py_XDECREF(threshold);
     Py_XDECREF(attach);
     Py_XDECREF(code);
     Py_XDECREF(count);
     return rc;
 }
 
-PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
-                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset)
+/* Class attributes asyncio's own code looks for: _sendfile_compatible,
+ * _start_tls_compatible, max_size. */
+static int set_class_attributes(PyObject *type)
 {
-    PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(bases, 0);
-    Py_ssize_t align = (Py_ssize_t)_Alignof(max_align_t);
+    PyObject *sendfile_mode = NULL, *try_native, *max_size;
+    int rc;
 
-    *data_offset = (base->tp_basicsize + align - 1) & ~(align - 1);
-    spec->basicsize = (int)(*data_offset + (Py_ssize_t)data_size);
-    members[0] = (PyMemberDef){"__weaklistoffset__", T_PYSSIZET, *data_offset + (Py_ssize_t)weaklist_at, READONLY, NULL};
-    members[1] = (PyMemberDef){"__dictoffset__", T_PYSSIZET, *data_offset + (Py_ssize_t)dict_at, READONLY, NULL};
-    members[2] = (PyMemberDef){NULL, 0, 0, 0, NULL};
-    return (PyTypeObject *)PyType_FromSpecWithBases(spec, bases);
+    if (PyLoop_ImportInto(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
+        return -1;
+    try_native = PyObject_GetAttrString(sendfile_mode, "TRY_NATIVE");
+    Py_DECREF(sendfile_mode);
+    rc = try_native ? PyObject_SetAttrString(type, "_sendfile_compatible", try_native) : -1;
+    Py_XDECREF(try_native);
+    if (rc < 0 || PyObject_SetAttrString(type, "_start_tls_compatible", Py_True) < 0)
+        return -1;
+    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
+    rc = max_size ? PyObject_SetAttrString(type, "max_size", max_size) : -1;
+    Py_XDECREF(max_size);
+    return rc;
 }
 
-/* Built at run time: the layout starts where _FlowControlMixin's ends. */
-static PyMemberDef transport_members[3];
+static PyLoopTransportOps socket_ops = {
+    .name = "_SelectorSocketTransport",
+    .set_protocol_qualname = "_SelectorSocketTransport.set_protocol",
+    .stream = 1,
+    .stop_reading = PyLoopTransport_StopReading,
+    .has_buffer = socket_has_buffer,
+    .drop_buffer = socket_drop_buffer,
+    .protocol_set = socket_protocol_set,
+    .limits_set = socket_limits_set,
+    .close_resource = socket_close_resource,
+    .traverse = socket_traverse,
+    .clear = socket_clear,
+};
 
 int PyLoopSocketTransport_Add(PyObject *module)
 {
-    PyObject *bases, *sendfile_mode = NULL, *try_native = NULL;
+    PyObject *bases;
     PyType_Slot slots[] = {
         {Py_tp_init, transport_init},
-        {Py_tp_dealloc, transport_dealloc},
-        {Py_tp_traverse, transport_traverse},
-        {Py_tp_clear, transport_clear},
-        {Py_tp_finalize, transport_finalize},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
         {Py_tp_repr, transport_repr},
         {Py_tp_methods, transport_methods},
         {Py_tp_getset, transport_getset},
-        {Py_tp_members, transport_members},
         {Py_tp_doc, "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer."},
         {0, NULL},
     };
@@ -2365,41 +1434,17 @@ int PyLoopSocketTransport_Add(PyObject *module)
         .slots = slots,
     };
 
-    if (load_names() < 0)
+    if (load_names() < 0 || !(bases = PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin)))
         return -1;
-    bases = PyTuple_Pack(1, T.flow_control_mixin);
-    if (!bases)
-        return -1;
-    PyLoop_SocketTransportType = PyLoopTransport_TypeFromSpec(
-        &spec, bases, sizeof(TransportData), offsetof(TransportData, dict), offsetof(TransportData, weakreflist),
-        transport_members, &T.data_offset);
+    /* The layout starts where _FlowControlMixin's ends. */
+    PyLoop_SocketTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(TransportData), &socket_ops);
     Py_DECREF(bases);
-    if (!PyLoop_SocketTransportType)
+    if (!PyLoop_SocketTransportType || set_class_attributes((PyObject *)PyLoop_SocketTransportType) < 0)
         return -1;
-    /* Class attributes asyncio's own code looks for. */
-    if (PyLoop_ImportInto(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
-        return -1;
-    try_native = PyObject_GetAttrString(sendfile_mode, "TRY_NATIVE");
-    Py_DECREF(sendfile_mode);
-    if (!try_native || PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "_sendfile_compatible", try_native) < 0
-        || PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "_start_tls_compatible", Py_True) < 0) {
-        Py_XDECREF(try_native);
-        return -1;
-    }
-    Py_DECREF(try_native);
-    {
-        PyObject *max_size = PyLong_FromLong(MAX_SIZE_DEFAULT);
-        int rc = max_size ? PyObject_SetAttrString((PyObject *)PyLoop_SocketTransportType, "max_size", max_size) : -1;
-        Py_XDECREF(max_size);
-        if (rc < 0)
-            return -1;
-    }
     Py_INCREF(PyLoop_SocketTransportType);
     if (PyModule_AddObject(module, "SocketTransport", (PyObject *)PyLoop_SocketTransportType) < 0) {
         Py_DECREF(PyLoop_SocketTransportType);
         return -1;
     }
-    if (!(accept_rest_function = PyCFunction_New(&accept_rest_def, NULL)))
-        return -1;
-    return PyModule_AddFunctions(module, accept_functions);
+    return 0;
 }
