@@ -14,11 +14,13 @@
  * so remove_reader(), the collector and loop.close() see what they see with
  * asyncio. The hot paths are C:
  *
- *   _read_ready  recvfrom(2) into one reused 256 KiB buffer, the datagram
- *                copied out at its size, the sender's address built as the
- *                socket module builds it; protocol.datagram_received().
+ *   _read_ready  recvfrom(2) into the process's one 256 KiB read buffer
+ *                (transport_base's), the datagram copied out at its size,
+ *                the sender's address built as the socket module builds it
+ *                (sockaddr.c); protocol.datagram_received().
  *   sendto       send(2)/sendto(2) at once when nothing is queued (the
- *                address parsed here for numeric IPv4/IPv6 and Unix paths);
+ *                address parsed by sockaddr.c for numeric IPv4/IPv6 and
+ *                Unix paths);
  *                on EAGAIN an immutable copy is queued and the writer
  *                watched, with asyncio's flow-control thresholds.
  *
@@ -36,9 +38,18 @@
  * does), its data at a run-time offset past the base's slots, with a
  * __dict__ and weak references; the base's slots are shadowed by properties
  * reading this type's C state.
+ *
+ * It stands on the transport base (transport_base.h): the transport head,
+ * the GC skeleton, the getters and methods every transport has, the write
+ * limits, the read buffer, the connection_lost schedule. What asyncio's
+ * _SelectorDatagramTransport does its own way stays here, each with its
+ * reason: close/_force_close and _fatal_error reach the loop and the
+ * instance through Python (self._force_close, self._fatal_error and
+ * loop.get_debug() are looked up, so subclasses and patches are honoured,
+ * and what they raise propagates to the caller as in asyncio), and so do
+ * the protocol's flow-control calls.
  */
-#include "pyloop_module.h"
-#include "args.h"
+#include "transport_base.h"
 #include "sockaddr.h"
 
 #include <errno.h>
@@ -47,33 +58,28 @@
 #include <structmember.h>
 #include <sys/socket.h>
 
-#define MAX_SIZE_DEFAULT (256 * 1024)
-
 /* One queued datagram: an immutable bytes object and its address. */
 typedef struct Datagram {
     PyObject *data;
     PyObject *addr;
 } Datagram;
 
+/* The transport head (transport_base.h), then the datagram's own. Not a
+ * stream head: the datagram transport reads and writes through the loop's
+ * Python-level watchers (_add_reader/_add_writer), as asyncio's does.
+ * `loop` is whatever loop the constructor was given, as asyncio takes it:
+ * this file reaches it only through Python calls (loop.call_soon,
+ * loop.get_debug() ...), never through LoopObject's C fields, and so it
+ * calls none of the base's functions that do (DebugLog, ReportFatal ...). */
 typedef struct DatagramData {
-    PyObject *loop;     /* NULL once _call_connection_lost ran */
-    PyObject *sock;     /* NULL once closed */
-    PyObject *sock_fd;  /* what sock.fileno() returned */
-    PyObject *protocol; /* NULL once _call_connection_lost ran */
-    PyObject *extra;
+    PYLOOP_TRANSPORT_HEAD
+    PyObject *sock_fd; /* what sock.fileno() returned */
     PyObject *address; /* the connected address (remote_addr), or NULL */
-    PyObject *high_water, *low_water;
-    PyObject *dict;
-    PyObject *weakreflist;
-    Datagram *queue; /* a ring: `count` datagrams from `head` */
+    Datagram *queue;   /* a ring: `count` datagrams from `head` */
     size_t head, count, capacity;
     Py_ssize_t buffer_size;  /* asyncio's _buffer_size (3.11+) */
     Py_ssize_t queued_bytes; /* the queued datagrams' total length */
-    Py_ssize_t conn_lost;
-    int family; /* the socket's; 0: use the socket's methods for everything */
-    char closing;
-    char paused;
-    char protocol_connected;
+    int family;              /* the socket's; 0: use the socket's methods for everything */
     char protocol_paused;
 } DatagramData;
 
@@ -94,12 +100,14 @@ static struct {
     PyObject *test_selector_event; /* asyncio.selector_events._test_selector_event */
     PyObject *deque;
     PyObject *socket_type; /* socket.socket */
-    Py_ssize_t data_offset;
     PyObject *max_size_default;
     PyObject *event_read, *event_write; /* selectors.EVENT_READ, EVENT_WRITE */
 } D;
 
 PyTypeObject *PyLoop_DatagramTransportType;
+
+/* The type's hooks for the base (defined with the type, at the end). */
+static PyLoopTransportOps dg_ops;
 
 /* The methods asyncio defines in Python with parameters bind their
  * arguments as asyncio's do, named as CPython names them in a TypeError:
@@ -108,9 +116,6 @@ PyTypeObject *PyLoop_DatagramTransportType;
 static const PyLoopParams sendto_params = METHOD_PARAMS("_SelectorDatagramTransport.sendto", 1, 2, "data", "addr");
 static const PyLoopParams get_extra_info_params =
     METHOD_PARAMS("BaseTransport.get_extra_info", 1, 2, "name", "default");
-static const PyLoopParams set_protocol_params = METHOD_PARAMS("_SelectorTransport.set_protocol", 1, 1, "protocol");
-static const PyLoopParams set_limits_params =
-    METHOD_PARAMS("_FlowControlMixin.set_write_buffer_limits", 0, 2, "high", "low");
 static const PyLoopParams set_limits_only_params =
     METHOD_PARAMS("_FlowControlMixin._set_write_buffer_limits", 0, 2, "high", "low");
 static const PyLoopParams fatal_error_params =
@@ -120,18 +125,24 @@ static const PyLoopParams call_connection_lost_params =
     METHOD_PARAMS("_SelectorTransport._call_connection_lost", 1, 1, "exc");
 #undef METHOD_PARAMS
 
-/* The 256 KiB recvfrom(2) buffer, shared: it is used with the GIL held and
- * copied out before any Python code runs. */
-static char *receive_buffer;
-
+/* The data at the type's offset: the hot paths (_read_ready, sendto) take
+ * it without the base's registry walk (PyLoopTransport_Of). */
 static inline DatagramData *data_of(PyObject *self)
 {
-    return (DatagramData *)((char *)self + D.data_offset);
+    return (DatagramData *)((char *)self + dg_ops.data_offset);
 }
 
 static inline PyObject *object_of(DatagramData *t)
 {
-    return (PyObject *)((char *)t - D.data_offset);
+    return (PyObject *)((char *)t - dg_ops.data_offset);
+}
+
+/* t for the base's functions, its ops set (an instance made by __new__
+ * alone has none yet). */
+static inline PyLoopTransport *base_of(DatagramData *t)
+{
+    t->ops = &dg_ops;
+    return (PyLoopTransport *)t;
 }
 
 /* asyncio reads self._sock, self._loop, self._protocol: once they are None,
@@ -139,6 +150,12 @@ static inline PyObject *object_of(DatagramData *t)
 static inline PyObject *or_none(PyObject *object)
 {
     return object ? object : Py_None;
+}
+
+/* self._loop, any object (see DatagramData), or None. */
+static inline PyObject *loop_of(DatagramData *t)
+{
+    return or_none((PyObject *)t->loop);
 }
 
 static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
@@ -172,16 +189,6 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
     return result;
 }
 
-/* loop.call_soon(callable, first, second): the handle is dropped. */
-static int call_soon(DatagramData *t, PyObject *callable, PyObject *first, PyObject *second)
-{
-    PyObject *args[4] = {or_none(t->loop), callable, first, second};
-    size_t count = first ? (second ? 4 : 3) : 2;
-    PyObject *handle = PyObject_VectorcallMethod(PyLoop_str.call_soon, args, count, NULL);
-    Py_XDECREF(handle);
-    return handle ? 0 : -1;
-}
-
 /* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
 static const char *type_name(PyObject *object)
 {
@@ -192,7 +199,7 @@ static const char *type_name(PyObject *object)
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
-    PyObject *debug = call_method(t->loop, PyLoop_str.get_debug, NULL, NULL);
+    PyObject *debug = call_method(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
     int truth;
 
     if (!debug)
@@ -309,7 +316,10 @@ static int size_at_most(Py_ssize_t size, PyObject *limit)
 }
 
 /* protocol.pause_writing()/resume_writing(): an exception goes to the loop's
- * exception handler, but KeyboardInterrupt/SystemExit are raised. */
+ * exception handler, but KeyboardInterrupt/SystemExit are raised to the
+ * caller (sendto's or _sendto_ready's, as asyncio's _FlowControlMixin
+ * does; the base's PyLoopTransport_CallProtocolFlow ends a PyLoop run
+ * instead, which the stream transports' C callers need). */
 static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
 {
     PyObject *result = call_method(t->protocol, name, NULL, NULL), *exception, *context, *handled;
@@ -326,7 +336,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
     Py_DECREF(exception);
     if (!context)
         return -1;
-    handled = call_method(t->loop, PyLoop_str.call_exception_handler, context, NULL);
+    handled = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
     Py_DECREF(context);
     Py_XDECREF(handled);
     return handled ? 0 : -1;
@@ -371,89 +381,24 @@ static PyObject *dg_maybe_resume_protocol(PyObject *self, PyObject *Py_UNUSED(un
     Py_RETURN_NONE;
 }
 
-/* asyncio's _set_write_buffer_limits, on the objects given. */
-static int set_limits(DatagramData *t, PyObject *high, PyObject *low)
-{
-    PyObject *number = NULL, *zero = NULL;
-    int ok = -1, high_ge_low, low_ge_zero = 0;
-
-    Py_INCREF(high);
-    Py_INCREF(low);
-    if (high == Py_None) {
-        if (low == Py_None) {
-            Py_SETREF(high, PyLong_FromLong(64 * 1024));
-        } else {
-            number = PyLong_FromLong(4);
-            Py_SETREF(high, number ? PyNumber_Multiply(number, low) : NULL);
-        }
-        if (!high)
-            goto done;
-    }
-    if (low == Py_None) {
-        Py_XDECREF(number);
-        number = PyLong_FromLong(4);
-        Py_SETREF(low, number ? PyNumber_FloorDivide(high, number) : NULL);
-        if (!low)
-            goto done;
-    }
-    high_ge_low = PyObject_RichCompareBool(high, low, Py_GE);
-    if (high_ge_low < 0)
-        goto done;
-    if (high_ge_low) {
-        zero = PyLong_FromLong(0);
-        low_ge_zero = zero ? PyObject_RichCompareBool(low, zero, Py_GE) : -1;
-        if (low_ge_zero < 0)
-            goto done;
-    }
-    if (!high_ge_low || !low_ge_zero) {
-        PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", high, low);
-        goto done;
-    }
-    Py_INCREF(high);
-    Py_XSETREF(t->high_water, high);
-    Py_INCREF(low);
-    Py_XSETREF(t->low_water, low);
-    ok = 0;
-done:
-    Py_XDECREF(high);
-    Py_XDECREF(low);
-    Py_XDECREF(number);
-    Py_XDECREF(zero);
-    return ok;
-}
-
-/* (high=None, low=None) bound, then set. */
-static int bind_limits(DatagramData *t, const PyLoopParams *params, PyObject *const *args, Py_ssize_t nargs,
-                       PyObject *kwnames)
-{
-    PyObject *bound[PYLOOP_MAX_PARAMS];
-
-    if (PyLoopArgs_Bind(params, args, nargs, kwnames, bound) < 0)
-        return -1;
-    return set_limits(t, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None);
-}
-
+/* _FlowControlMixin._set_write_buffer_limits(high=None, low=None): the
+ * base's, without set_write_buffer_limits's _maybe_pause_protocol. */
 static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                  PyObject *kwnames)
 {
-    if (bind_limits(data_of(self), &set_limits_only_params, args, nargs, kwnames) < 0)
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&set_limits_only_params, args, nargs, kwnames, bound) < 0
+        || PyLoopTransport_StoreWriteLimits(base_of(data_of(self)), bound[0] ? bound[0] : Py_None,
+                                            bound[1] ? bound[1] : Py_None) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_set_write_buffer_limits(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                            PyObject *kwnames)
+/* set_write_buffer_limits (the base's), once the limits are stored. */
+static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self))
 {
-    if (bind_limits(data_of(self), &set_limits_params, args, nargs, kwnames) < 0
-        || maybe_pause_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *dg_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    DatagramData *t = data_of(self);
-    return PyTuple_Pack(2, or_none(t->low_water), or_none(t->high_water));
+    return maybe_pause_protocol((DatagramData *)t);
 }
 
 static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -468,15 +413,30 @@ static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(un
 /* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
 static int remove_watcher(DatagramData *t, PyObject *name)
 {
-    return call_method_void(t->loop, name, or_none(t->sock_fd), NULL);
+    return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL);
 }
 
-/* asyncio's _force_close. */
+/* self._loop.call_soon(self._call_connection_lost, exc): the base's
+ * schedule; without a loop (connection_lost ran, or __init__ never did),
+ * asyncio's call_soon on None. */
+static int schedule_connection_lost(DatagramData *t, PyObject *exception)
+{
+    if (!t->loop) {
+        PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute 'call_soon'");
+        return -1;
+    }
+    return PyLoopTransport_ScheduleConnectionLost(base_of(t), exception);
+}
+
+/* asyncio's _SelectorTransport._force_close, and close() below: the shape
+ * of the base's PyLoopTransport_ForceClose/Close, kept here because the
+ * datagram's watchers are the loop's Python-level handles: it removes them
+ * with loop._remove_reader/_remove_writer, whose errors (a patched or
+ * missing loop: AttributeError on None) propagate as asyncio's do, where
+ * the base's stop_reading/drop_buffer hooks cannot fail. close() also
+ * removes the writer when nothing is queued, as asyncio's close() does. */
 static int force_close(DatagramData *t, PyObject *exception)
 {
-    PyObject *method;
-    int rc;
-
     if (t->conn_lost)
         return 0;
     if (t->count) {
@@ -490,16 +450,15 @@ static int force_close(DatagramData *t, PyObject *exception)
             return -1;
     }
     t->conn_lost++;
-    method = PyObject_GetAttr(object_of(t), PyLoop_str._call_connection_lost);
-    if (!method)
-        return -1;
-    rc = call_soon(t, method, exception, NULL);
-    Py_DECREF(method);
-    return rc;
+    return schedule_connection_lost(t, exception);
 }
 
 /* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
- * else goes to the exception handler; then self._force_close(exc). */
+ * else goes to the exception handler; then self._force_close(exc). Not the
+ * base's PyLoopTransport_ReportFatal: that one reads the debug flag of a
+ * PyLoop loop in C and ends the run itself on KeyboardInterrupt; here, as
+ * in asyncio's Python, loop.get_debug() is called, the force close goes
+ * through the instance, and what any of them raises propagates. */
 static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
 {
     PyObject *self = object_of(t), *result;
@@ -530,7 +489,7 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
                                           "protocol", or_none(t->protocol));
         if (!context)
             goto done;
-        result = call_method(t->loop, PyLoop_str.call_exception_handler, context, NULL);
+        result = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
         Py_DECREF(context);
         if (!result)
             goto done;
@@ -708,26 +667,26 @@ static PyObject *max_size_of(DatagramData *t)
     return PyObject_GetAttr(object_of(t), PyLoop_str.max_size);
 }
 
-/* recvfrom(2) of one datagram into the reused buffer, copied out at its
- * size: 1 with data and addr, 0 on EAGAIN, -1 raised. */
+/* recvfrom(2) of one datagram into the process's one read buffer (the
+ * base's, shared with the stream transports: filled and copied out at the
+ * datagram's size with the GIL held, no Python code in between): 1 with
+ * data and addr, 0 on EAGAIN, -1 raised. */
 static int receive_direct(DatagramData *t, PyObject **data, PyObject **addr)
 {
     struct sockaddr_storage address;
+    size_t size;
+    char *buffer = PyLoopTransport_SharedReadBuffer(&size); /* PYLOOP_MAX_SIZE_DEFAULT */
     socklen_t length;
     ssize_t count;
     int fd;
 
-    if (!receive_buffer && !(receive_buffer = PyMem_RawMalloc(MAX_SIZE_DEFAULT))) {
-        PyErr_NoMemory();
-        return -1;
-    }
     if (current_fd(t, &fd) < 0)
         return -1;
     for (;;) {
         length = sizeof(address);
         if (t->family == AF_UNIX)
             memset(&address, 0, sizeof(address));
-        count = recvfrom(fd, receive_buffer, MAX_SIZE_DEFAULT, 0, (struct sockaddr *)&address, &length);
+        count = recvfrom(fd, buffer, size, 0, (struct sockaddr *)&address, &length);
         if (count >= 0)
             break;
         if (errno == EINTR) {
@@ -740,7 +699,7 @@ static int receive_direct(DatagramData *t, PyObject **data, PyObject **addr)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    if (!(*data = PyBytes_FromStringAndSize(receive_buffer, count)))
+    if (!(*data = PyBytes_FromStringAndSize(buffer, count)))
         return -1;
     if (!(*addr = PyLoopSockaddr_Make(&address, length))) {
         Py_CLEAR(*data);
@@ -760,7 +719,7 @@ static int receive(DatagramData *t, PyObject **data, PyObject **addr)
 
     if (!size)
         return -1;
-    if (!PyLong_CheckExact(size) || PyLong_AsLongAndOverflow(size, &overflow) != MAX_SIZE_DEFAULT) {
+    if (!PyLong_CheckExact(size) || PyLong_AsLongAndOverflow(size, &overflow) != PYLOOP_MAX_SIZE_DEFAULT) {
         rc = receive_by_method(t, size, data, addr);
         Py_DECREF(size);
         return rc;
@@ -951,7 +910,7 @@ static int sendto_now(DatagramData *t, PyObject *data, PyObject *addr)
     if (rc != 0)
         return rc > 0 || handle_socket_error(t, "Fatal write error on datagram transport") == 0 ? 1 : -1;
     method = PyObject_GetAttr(object_of(t), PyLoop_str._sendto_ready);
-    rc = method ? call_method_void(t->loop, PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
+    rc = method ? call_method_void(loop_of(t), PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
     Py_XDECREF(method);
     return rc;
 }
@@ -1077,7 +1036,7 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
         Py_RETURN_NONE;
     if (nargs + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])) && !(call_args = PyMem_New(PyObject *, nargs + 1)))
         return PyErr_NoMemory();
-    call_args[0] = or_none(t->loop);
+    call_args[0] = loop_of(t);
     for (i = 0; i < nargs; i++)
         call_args[i + 1] = args[i];
     Py_INCREF(call_args[0]);
@@ -1146,16 +1105,10 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
 }
 #endif
 
-static PyObject *dg_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(data_of(self)->closing);
-}
-
+/* asyncio's _SelectorTransport.close (see force_close). */
 static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     DatagramData *t = data_of(self);
-    PyObject *method;
-    int rc;
 
     if (t->closing)
         Py_RETURN_NONE;
@@ -1164,14 +1117,7 @@ static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
         return NULL;
     if (!t->count) {
         t->conn_lost++;
-        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
-            return NULL;
-        method = PyObject_GetAttr(self, PyLoop_str._call_connection_lost);
-        if (!method)
-            return NULL;
-        rc = call_soon(t, method, Py_None, NULL);
-        Py_DECREF(method);
-        if (rc < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0 || schedule_connection_lost(t, Py_None) < 0)
             return NULL;
     }
     Py_RETURN_NONE;
@@ -1229,24 +1175,17 @@ static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, 
 /* protocol, extra info, repr                                          */
 /* ------------------------------------------------------------------ */
 
-static PyObject *dg_set_protocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* set_protocol (the base's), before the protocol is stored. */
+static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
 {
-    DatagramData *t = data_of(self);
-    PyObject *bound[PYLOOP_MAX_PARAMS];
-
-    if (PyLoopArgs_Bind(&set_protocol_params, args, nargs, kwnames, bound) < 0)
-        return NULL;
-    Py_INCREF(bound[0]);
-    Py_XSETREF(t->protocol, bound[0]);
     t->protocol_connected = 1;
-    Py_RETURN_NONE;
+    return 0;
 }
 
-static PyObject *dg_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoop_NewRefOrNone(data_of(self)->protocol);
-}
-
+/* BaseTransport.get_extra_info: self._extra.get(name, default), the
+ * datagram's own rather than the base's: a dict subclass's get() is called,
+ * and an instance without extra (never initialised) raises AttributeError
+ * on None as it always has here. */
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
@@ -1277,14 +1216,14 @@ static PyObject *dg_repr(PyObject *self)
     if (!name)
         return NULL;
     if (t->loop) {
-        closed = PyObject_CallMethodNoArgs(t->loop, PyLoop_str.is_closed);
+        closed = PyObject_CallMethodNoArgs(loop_of(t), PyLoop_str.is_closed);
         loop_closed = closed ? PyObject_IsTrue(closed) : -1;
         Py_XDECREF(closed);
         if (loop_closed < 0)
             goto done;
     }
     if (!loop_closed) {
-        PyObject *selector = PyObject_GetAttr(t->loop, PyLoop_str._selector), *reading_now = NULL, *writing_now = NULL;
+        PyObject *selector = PyObject_GetAttr(loop_of(t), PyLoop_str._selector), *reading_now = NULL, *writing_now = NULL;
         int read_polling = -1, write_polling = -1;
 
         if (selector) {
@@ -1316,42 +1255,6 @@ done:
 /* construction, GC, finalization                                      */
 /* ------------------------------------------------------------------ */
 
-/* sock.NAME(), or None when it raises OSError. */
-static PyObject *socket_name(PyObject *sock, PyObject *name)
-{
-    PyObject *value = PyObject_CallMethodNoArgs(sock, name);
-
-    if (!value && PyErr_ExceptionMatches(PyExc_OSError)) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    return value;
-}
-
-static int fill_extra(DatagramData *t, PyObject *sock)
-{
-    PyObject *value = PyObject_CallOneArg(PyLoop_asyncio.transport_socket, sock);
-    int rc, has_peername;
-
-    if (!value)
-        return -1;
-    rc = PyObject_SetItem(t->extra, PyLoop_str.socket, value);
-    Py_DECREF(value);
-    if (rc < 0 || !(value = socket_name(sock, PyLoop_str.getsockname)))
-        return -1;
-    rc = PyObject_SetItem(t->extra, PyLoop_str.sockname, value);
-    Py_DECREF(value);
-    if (rc < 0 || (has_peername = PySequence_Contains(t->extra, PyLoop_str.peername)) < 0)
-        return -1;
-    if (has_peername)
-        return 0;
-    if (!(value = socket_name(sock, PyLoop_str.getpeername)))
-        return -1;
-    rc = PyObject_SetItem(t->extra, PyLoop_str.peername, value);
-    Py_DECREF(value);
-    return rc;
-}
-
 /* _FlowControlMixin.__init__(extra, loop) */
 static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
 {
@@ -1367,9 +1270,9 @@ static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
         return -1;
     }
     Py_INCREF(loop);
-    t->loop = loop;
+    t->loop = (LoopObject *)loop; /* any loop: see DatagramData */
     t->protocol_paused = 0;
-    return set_limits(t, Py_None, Py_None);
+    return PyLoopTransport_StoreWriteLimits(base_of(t), Py_None, Py_None);
 }
 
 /* The family the system calls are made here for: a plain socket.socket
@@ -1396,7 +1299,7 @@ static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
     PyObject *transports;
     int rc;
 
-    if (fill_extra(t, sock) < 0)
+    if (PyLoopTransport_FillSocketExtra(t->extra, sock) < 0)
         return -1;
     Py_INCREF(sock);
     t->sock = sock;
@@ -1408,7 +1311,7 @@ static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
     t->protocol_connected = 1;
     if ((t->family = own_family(sock, t->sock_fd)) < 0)
         return -1;
-    transports = PyObject_GetAttr(t->loop, PyLoop_str._transports);
+    transports = PyObject_GetAttr(loop_of(t), PyLoop_str._transports);
     if (!transports)
         return -1;
     rc = PyObject_SetItem(transports, t->sock_fd, object_of(t));
@@ -1416,8 +1319,12 @@ static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
     return rc;
 }
 
-/* _SelectorDatagramTransport.__init__'s own part */
-static int init_datagram(DatagramData *t, PyObject *protocol, PyObject *address, PyObject *waiter)
+/* _SelectorDatagramTransport.__init__'s own part. Its schedule is the
+ * base's "connection_made, then the reader, then the waiter", but the
+ * reader is call_soon(self._add_reader, self._sock_fd, self._read_ready)
+ * (the socket's is _add_reader_after_connect): the base schedules
+ * connection_made alone (no waiter, no reader), this file the rest. */
+static int init_datagram(DatagramData *t, PyObject *address, PyObject *waiter)
 {
     PyObject *self = object_of(t), *method, *reader;
     int rc;
@@ -1427,20 +1334,18 @@ static int init_datagram(DatagramData *t, PyObject *protocol, PyObject *address,
         t->address = address;
     }
     t->buffer_size = 0;
-    method = PyObject_GetAttr(protocol, PyLoop_str.connection_made);
-    rc = method ? call_soon(t, method, self, NULL) : -1;
-    Py_XDECREF(method);
-    if (rc < 0)
+    if (PyLoopTransport_ScheduleConnected(base_of(t), Py_None, 0) < 0)
         return -1;
     /* only start reading when connection_made() has been called */
     method = PyObject_GetAttr(self, PyLoop_str._add_reader);
     reader = method ? PyObject_GetAttr(self, PyLoop_str._read_ready) : NULL;
-    rc = reader ? call_soon(t, method, t->sock_fd, reader) : -1;
+    rc = reader ? PyLoopTransport_CallSoon(t->loop, method, t->sock_fd, reader) : -1;
     Py_XDECREF(method);
     Py_XDECREF(reader);
     if (rc < 0)
         return -1;
-    if (waiter != Py_None && call_soon(t, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
+    if (waiter != Py_None
+        && PyLoopTransport_CallSoon(t->loop, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
         return -1;
     return 0;
 }
@@ -1462,26 +1367,22 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
         return -1;
     }
     if (init_flow_control(t, loop, extra) < 0 || init_selector(t, sock, protocol) < 0
-        || init_datagram(t, protocol, address, waiter) < 0)
+        || init_datagram(t, address, waiter) < 0)
         return -1;
     return 0;
 }
 
-static int dg_traverse(PyObject *self, visitproc visit, void *arg)
+/* The GC skeleton is the base's (PyLoopTransport_Traverse/Clear/Finalize/
+ * Dealloc); these are the datagram's own references. clear also drops the
+ * loop and the socket, as this type's tp_clear always has, so a cycle
+ * through them is broken by the collector too. */
+static int dg_traverse(PyLoopTransport *base, visitproc visit, void *arg)
 {
-    DatagramData *t = data_of(self);
+    DatagramData *t = (DatagramData *)base;
     size_t i;
 
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(t->loop);
-    Py_VISIT(t->sock);
     Py_VISIT(t->sock_fd);
-    Py_VISIT(t->protocol);
-    Py_VISIT(t->extra);
     Py_VISIT(t->address);
-    Py_VISIT(t->high_water);
-    Py_VISIT(t->low_water);
-    Py_VISIT(t->dict);
     for (i = 0; i < t->count; i++) {
         Datagram *datagram = &t->queue[(t->head + i) % t->capacity];
         Py_VISIT(datagram->data);
@@ -1490,54 +1391,26 @@ static int dg_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int dg_clear(PyObject *self)
+static void dg_clear(PyLoopTransport *base)
 {
-    DatagramData *t = data_of(self);
+    DatagramData *t = (DatagramData *)base;
 
     queue_clear(t);
     Py_CLEAR(t->loop);
     Py_CLEAR(t->sock);
     Py_CLEAR(t->sock_fd);
-    Py_CLEAR(t->protocol);
-    Py_CLEAR(t->extra);
     Py_CLEAR(t->address);
-    Py_CLEAR(t->high_water);
-    Py_CLEAR(t->low_water);
-    Py_CLEAR(t->dict);
-    return 0;
 }
 
-/* asyncio's __del__: an unclosed transport warns and closes its socket. */
-static void dg_finalize(PyObject *self)
+/* asyncio's __del__, after the base's "unclosed transport" warning:
+ * self._sock.close(). */
+static void dg_close_resource(PyLoopTransport *t, PyObject *self)
 {
-    DatagramData *t = data_of(self);
-    PyObject *error = PyLoop_FetchException(), *closed;
+    PyObject *closed = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.close);
 
-    if (t->sock) {
-        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
-            PyErr_WriteUnraisable(self);
-        closed = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.close);
-        if (!closed)
-            PyErr_WriteUnraisable(self);
-        Py_XDECREF(closed);
-    }
-    if (error)
-        PyLoop_RestoreException(error);
-}
-
-static void dg_dealloc(PyObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    DatagramData *t = data_of(self);
-
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (t->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    dg_clear(self);
-    type->tp_free(self);
-    Py_DECREF(type);
+    if (!closed)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(closed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1546,15 +1419,8 @@ static void dg_dealloc(PyObject *self)
 
 static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
 static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
-static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->loop); }
-static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->protocol); }
-static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->extra); }
 static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
-static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
-static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
-static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->high_water); }
-static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->low_water); }
 
 static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
 {
@@ -1597,23 +1463,17 @@ static PyObject *get_buffer_size(PyObject *self, void *Py_UNUSED(c)) { return Py
 static PyGetSetDef dg_getset[] = {
     {"_sock", get_sock, NULL, NULL, NULL},
     {"_sock_fd", get_sock_fd, NULL, NULL, NULL},
-    {"_loop", get_loop, NULL, NULL, NULL},
-    {"_protocol", get_protocol, NULL, NULL, NULL},
-    {"_extra", get_extra, NULL, NULL, NULL},
     {"_address", get_address, NULL, NULL, NULL},
     {"_server", get_server, NULL, NULL, NULL},
-    {"_closing", get_closing, NULL, NULL, NULL},
-    {"_conn_lost", get_conn_lost, NULL, NULL, NULL},
     {"_protocol_connected", get_protocol_connected, NULL, NULL, NULL},
     {"_protocol_paused", get_protocol_paused, NULL, NULL, NULL},
-    {"_high_water", get_high_water, NULL, NULL, NULL},
-    {"_low_water", get_low_water, NULL, NULL, NULL},
     {"_buffer", get_buffer, NULL, NULL, NULL},
 #if PY_VERSION_HEX >= 0x030B0000
     {"_paused", get_paused, NULL, NULL, NULL},
     {"_buffer_size", get_buffer_size, NULL, NULL, NULL},
 #endif
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    PYLOOP_TRANSPORT_LIMIT_GETSET,
+    PYLOOP_TRANSPORT_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1622,24 +1482,22 @@ static PyMethodDef dg_methods[] = {
      "Send data to addr (or to the connected address)."},
     {"close", dg_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", dg_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
-    {"is_closing", dg_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},
+    {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},
 #if PY_VERSION_HEX >= 0x030B0000
     {"is_reading", dg_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
     {"pause_reading", dg_pause_reading, METH_NOARGS, "Pause the receiving end."},
     {"resume_reading", dg_resume_reading, METH_NOARGS, "Resume the receiving end."},
 #endif
     {"get_write_buffer_size", dg_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
-    {"get_write_buffer_limits", dg_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits, METH_FASTCALL | METH_KEYWORDS,
-     "Set the high- and low-water limits for write flow control."},
+    PYLOOP_TRANSPORT_LIMIT_METHODS,
     {"_set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits_only,
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
     {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
     {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
      "Get optional transport information."},
-    {"get_protocol", dg_get_protocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", (PyCFunction)(void (*)(void))dg_set_protocol, METH_FASTCALL | METH_KEYWORDS,
+    {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},
+    {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,
      "Set a new protocol."},
     {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
     {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
@@ -1738,27 +1596,35 @@ static int load_names(void)
         || PyLoop_ImportInto(&D.socket_type, "socket", "socket") < 0
         || PyLoop_ImportInto(&D.event_read, "selectors", "EVENT_READ") < 0
         || PyLoop_ImportInto(&D.event_write, "selectors", "EVENT_WRITE") < 0
-        || !(D.max_size_default = PyLong_FromLong(MAX_SIZE_DEFAULT)))
+        || !(D.max_size_default = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT)))
         return -1;
     return probe_asyncio();
 }
 
-/* Built at run time: the layout starts where _FlowControlMixin's ends. */
-static PyMemberDef dg_members[3];
+/* The hooks of the base's shared code (transport_base.h). No has_buffer,
+ * drop_buffer or stop_reading: close/_force_close stay here (force_close). */
+static PyLoopTransportOps dg_ops = {
+    .name = "_SelectorDatagramTransport",
+    .set_protocol_qualname = "_SelectorTransport.set_protocol",
+    .protocol_set = dg_protocol_set,
+    .limits_set = dg_limits_set,
+    .close_resource = dg_close_resource,
+    .traverse = dg_traverse,
+    .clear = dg_clear,
+};
 
 int PyLoopDatagram_Add(PyObject *module)
 {
     PyObject *bases;
     PyType_Slot slots[] = {
         {Py_tp_init, dg_init},
-        {Py_tp_dealloc, dg_dealloc},
-        {Py_tp_traverse, dg_traverse},
-        {Py_tp_clear, dg_clear},
-        {Py_tp_finalize, dg_finalize},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
         {Py_tp_repr, dg_repr},
         {Py_tp_methods, dg_methods},
         {Py_tp_getset, dg_getset},
-        {Py_tp_members, dg_members},
         {Py_tp_doc, "asyncio's datagram transport (UDP, Unix datagrams), in C."},
         {0, NULL},
     };
@@ -1777,9 +1643,7 @@ int PyLoopDatagram_Add(PyObject *module)
                                    : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin);
     if (!bases)
         return -1;
-    PyLoop_DatagramTransportType = PyLoopTransport_TypeFromSpec(
-        &spec, bases, sizeof(DatagramData), offsetof(DatagramData, dict), offsetof(DatagramData, weakreflist),
-        dg_members, &D.data_offset);
+    PyLoop_DatagramTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(DatagramData), &dg_ops);
     Py_DECREF(bases);
     if (!PyLoop_DatagramTransportType)
         return -1;
