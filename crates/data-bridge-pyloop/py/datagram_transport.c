@@ -50,7 +50,7 @@
  * the protocol's flow-control calls.
  */
 #include "transport_base.h"
-#include "sockaddr.h"
+#include "datagram_socket.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -584,70 +584,6 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 /* the system calls                                                    */
 /* ------------------------------------------------------------------ */
 
-/* The socket's fd now (-1 once it is closed, as the socket module says). */
-static int current_fd(DatagramData *t, int *fd)
-{
-    PyObject *number = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.fileno);
-    long value;
-
-    if (!number)
-        return -1;
-    value = PyLong_AsLong(number);
-    Py_DECREF(number);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    *fd = (int)value;
-    return 0;
-}
-
-/* data, addr = sock.recvfrom(max_size), through the socket object. */
-static int receive_by_method(DatagramData *t, PyObject *size, PyObject **data, PyObject **addr)
-{
-    PyObject *pair = call_method(t->sock, PyLoop_str.recvfrom, size, NULL), *iterator, *items[3] = {NULL, NULL, NULL};
-    int i;
-
-    if (!pair)
-        return -1;
-    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
-        *data = PyTuple_GET_ITEM(pair, 0);
-        *addr = PyTuple_GET_ITEM(pair, 1);
-        Py_INCREF(*data);
-        Py_INCREF(*addr);
-        Py_DECREF(pair);
-        return 1;
-    }
-    iterator = PyObject_GetIter(pair);
-    if (!iterator) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(pair)->tp_name);
-        }
-        Py_DECREF(pair);
-        return -1;
-    }
-    Py_DECREF(pair);
-    for (i = 0; i < 3; i++) {
-        items[i] = PyIter_Next(iterator);
-        if (!items[i])
-            break;
-    }
-    Py_DECREF(iterator);
-    if (PyErr_Occurred() || i != 2) {
-        if (!PyErr_Occurred()) {
-            if (i < 2)
-                PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %d)", i);
-            else
-                PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
-        }
-        for (i = 0; i < 3; i++)
-            Py_XDECREF(items[i]);
-        return -1;
-    }
-    *data = items[0];
-    *addr = items[1];
-    return 1;
-}
-
 /* self.max_size: the class's 256 KiB unless an instance or a subclass
  * says otherwise. A new reference, or NULL raised. */
 static PyObject *max_size_of(DatagramData *t)
@@ -667,47 +603,6 @@ static PyObject *max_size_of(DatagramData *t)
     return PyObject_GetAttr(object_of(t), PyLoop_str.max_size);
 }
 
-/* recvfrom(2) of one datagram into the process's one read buffer (the
- * base's, shared with the stream transports: filled and copied out at the
- * datagram's size with the GIL held, no Python code in between): 1 with
- * data and addr, 0 on EAGAIN, -1 raised. */
-static int receive_direct(DatagramData *t, PyObject **data, PyObject **addr)
-{
-    struct sockaddr_storage address;
-    size_t size;
-    char *buffer = PyLoopTransport_SharedReadBuffer(&size); /* PYLOOP_MAX_SIZE_DEFAULT */
-    socklen_t length;
-    ssize_t count;
-    int fd;
-
-    if (current_fd(t, &fd) < 0)
-        return -1;
-    for (;;) {
-        length = sizeof(address);
-        if (t->family == AF_UNIX)
-            memset(&address, 0, sizeof(address));
-        count = recvfrom(fd, buffer, size, 0, (struct sockaddr *)&address, &length);
-        if (count >= 0)
-            break;
-        if (errno == EINTR) {
-            if (PyErr_CheckSignals() < 0)
-                return -1;
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    if (!(*data = PyBytes_FromStringAndSize(buffer, count)))
-        return -1;
-    if (!(*addr = PyLoopSockaddr_Make(&address, length))) {
-        Py_CLEAR(*data);
-        return -1;
-    }
-    return 1;
-}
-
 /* One datagram: 1 with data and addr, 0 when none is waiting (EAGAIN, as
  * asyncio ignores BlockingIOError), -1 with what recvfrom raised. The
  * system call is made here for the default max_size on a plain socket of
@@ -720,72 +615,14 @@ static int receive(DatagramData *t, PyObject **data, PyObject **addr)
     if (!size)
         return -1;
     if (!PyLong_CheckExact(size) || PyLong_AsLongAndOverflow(size, &overflow) != PYLOOP_MAX_SIZE_DEFAULT) {
-        rc = receive_by_method(t, size, data, addr);
+        rc = PyLoopDatagramSocket_ReceiveBy(t->sock, size, data, addr);
         Py_DECREF(size);
         return rc;
     }
     Py_DECREF(size);
     if (!t->family || !t->sock)
-        return receive_by_method(t, D.max_size_default, data, addr);
-    return receive_direct(t, data, addr);
-}
-
-/* sock.send(data) (connected) or sock.sendto(data, addr): 1 sent, 0 the
- * kernel would block (BlockingIOError/InterruptedError), -1 raised. */
-static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int connected)
-{
-    PyObject *result;
-
-    if (t->family && t->sock) {
-        struct sockaddr_storage address;
-        socklen_t length = 0;
-        Py_buffer view;
-
-        if ((connected || PyLoopSockaddr_Parse(t->family, addr, &address, &length))
-            && PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
-            ssize_t sent;
-            int fd;
-
-            if (!PyBuffer_IsContiguous(&view, 'C')) {
-                PyBuffer_Release(&view);
-                goto by_method;
-            }
-            if ((!connected && PySys_Audit("socket.sendto", "OO", t->sock, addr) < 0) || current_fd(t, &fd) < 0) {
-                PyBuffer_Release(&view);
-                return -1;
-            }
-            for (;;) {
-                sent = connected ? send(fd, view.buf, (size_t)view.len, 0)
-                                 : sendto(fd, view.buf, (size_t)view.len, 0, (struct sockaddr *)&address, length);
-                if (sent >= 0 || errno != EINTR)
-                    break;
-                if (PyErr_CheckSignals() < 0) {
-                    PyBuffer_Release(&view);
-                    return -1;
-                }
-            }
-            PyBuffer_Release(&view);
-            if (sent >= 0)
-                return 1;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        PyErr_Clear(); /* the socket's method raises what it has to */
-    }
-by_method:
-    result = connected ? call_method(t->sock, PyLoop_str.send, data, NULL)
-                       : call_method(t->sock, PyLoop_str.sendto, data, addr);
-    if (result) {
-        Py_DECREF(result);
-        return 1;
-    }
-    if (PyLoop_WouldBlock()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+        return PyLoopDatagramSocket_ReceiveBy(t->sock, D.max_size_default, data, addr);
+    return PyLoopDatagramSocket_ReceiveDirect(t->sock, t->family, data, addr);
 }
 
 /* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). No
@@ -906,7 +743,7 @@ static int sendto_now(DatagramData *t, PyObject *data, PyObject *addr)
     PyObject *method;
     int connected = is_connected(t), rc;
 
-    rc = connected < 0 ? -1 : send_datagram(t, data, addr, connected);
+    rc = connected < 0 ? -1 : PyLoopDatagramSocket_Send(t->sock, t->family, data, addr, connected);
     if (rc != 0)
         return rc > 0 || handle_socket_error(t, "Fatal write error on datagram transport") == 0 ? 1 : -1;
     method = PyObject_GetAttr(object_of(t), PyLoop_str._sendto_ready);
@@ -969,7 +806,8 @@ static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 
         t->buffer_size -= length + D.probed.header_sub;
         connected = is_connected(t);
-        rc = connected < 0 ? -1 : send_datagram(t, datagram.data, datagram.addr, connected);
+        rc = connected < 0 ? -1
+                           : PyLoopDatagramSocket_Send(t->sock, t->family, datagram.data, datagram.addr, connected);
         if (rc == 0) { /* try again later */
             if (queue_push_front(t, datagram.data, datagram.addr) < 0) {
                 Py_DECREF(datagram.data);
@@ -1223,7 +1061,8 @@ static PyObject *dg_repr(PyObject *self)
             goto done;
     }
     if (!loop_closed) {
-        PyObject *selector = PyObject_GetAttr(loop_of(t), PyLoop_str._selector), *reading_now = NULL, *writing_now = NULL;
+        PyObject *selector = PyObject_GetAttr(loop_of(t), PyLoop_str._selector), *reading_now = NULL;
+        PyObject *writing_now = NULL;
         int read_polling = -1, write_polling = -1;
 
         if (selector) {
