@@ -511,6 +511,22 @@ class _DatagramTransport:
         self.assertEqual(proto.paused, 0)  # nothing queued: 0 <= 0
         self.close_all(tr)
 
+    def test_write_buffer_limits_are_stored_as_given(self):
+        # _FlowControlMixin stores the objects it was given (the transport
+        # base's limit store, which the datagram transport shares).
+        tr, proto = self.endpoint(local_addr=(HOST, 0), family=socket.AF_INET)
+        tr.set_write_buffer_limits(1.5)
+        self.assertEqual(tr.get_write_buffer_limits(), (1.5 // 4, 1.5))
+        self.assertIsInstance(tr.get_write_buffer_limits()[1], float)
+        tr.set_write_buffer_limits(2 ** 70)
+        self.assertEqual(tr.get_write_buffer_limits(), (2 ** 68, 2 ** 70))
+        tr.set_write_buffer_limits(True)
+        self.assertIs(tr.get_write_buffer_limits()[1], True)
+        tr._set_write_buffer_limits(high=40, low=8)
+        self.assertEqual((tr._low_water, tr._high_water), (8, 40))
+        self.assertEqual(proto.paused, 0)
+        self.close_all(tr)
+
     # ---- closing ---------------------------------------------------------------
 
     def test_close_and_abort_call_connection_lost_once(self):
