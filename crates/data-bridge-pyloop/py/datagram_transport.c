@@ -52,10 +52,7 @@
 #include "transport_base.h"
 #include "datagram_socket.h"
 
-#include <errno.h>
-#include <stddef.h>
 #include <string.h>
-#include <structmember.h>
 #include <sys/socket.h>
 
 /* One queued datagram: an immutable bytes object and its address. */
