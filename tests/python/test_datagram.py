@@ -279,6 +279,50 @@ class _DatagramTransport:
             tr.sendto()
         self.close_all(tr)
 
+    def test_argument_errors_read_as_asyncio(self):
+        # Every method asyncio defines in Python with parameters binds its
+        # arguments as a Python function: CPython's TypeError texts, named
+        # after the class that defines it, and keywords accepted.
+        tr, proto = self.endpoint(local_addr=(HOST, 0), family=socket.AF_INET)
+        sel, flow, base_ = "_SelectorTransport", "_FlowControlMixin", "BaseTransport"
+        cases = [
+            (lambda: tr.sendto(), "_SelectorDatagramTransport.sendto() missing 1 required positional argument: 'data'"),
+            (lambda: tr.sendto(b"x", (HOST, 9), 3),
+             "_SelectorDatagramTransport.sendto() takes from 2 to 3 positional arguments but 4 were given"),
+            (lambda: tr.sendto(b"x", address=(HOST, 9)),
+             "_SelectorDatagramTransport.sendto() got an unexpected keyword argument 'address'"),
+            (lambda: tr.sendto(b"x", data=b"y"),
+             "_SelectorDatagramTransport.sendto() got multiple values for argument 'data'"),
+            (lambda: tr.get_extra_info(), base_ + ".get_extra_info() missing 1 required positional argument: 'name'"),
+            (lambda: tr.get_extra_info(key="x"), base_ + ".get_extra_info() got an unexpected keyword argument 'key'"),
+            (lambda: tr.set_protocol(), sel + ".set_protocol() missing 1 required positional argument: 'protocol'"),
+            (lambda: tr.set_protocol(1, 2), sel + ".set_protocol() takes 2 positional arguments but 3 were given"),
+            (lambda: tr.set_write_buffer_limits(1, 2, 3),
+             flow + ".set_write_buffer_limits() takes from 1 to 3 positional arguments but 4 were given"),
+            (lambda: tr.set_write_buffer_limits(foo=1),
+             flow + ".set_write_buffer_limits() got an unexpected keyword argument 'foo'"),
+            (lambda: tr._set_write_buffer_limits(foo=1),
+             flow + "._set_write_buffer_limits() got an unexpected keyword argument 'foo'"),
+            (lambda: tr._fatal_error(), sel + "._fatal_error() missing 1 required positional argument: 'exc'"),
+            (lambda: tr._force_close(), sel + "._force_close() missing 1 required positional argument: 'exc'"),
+            (lambda: tr._call_connection_lost(),
+             sel + "._call_connection_lost() missing 1 required positional argument: 'exc'"),
+        ]
+        for call, text in cases:
+            with self.subTest(text):
+                with self.assertRaises(TypeError) as caught:
+                    call()
+                self.assertEqual(str(caught.exception), text)
+        self.assertEqual(tr.get_extra_info(name="nope", default=7), 7)
+        tr.set_write_buffer_limits(high=20, low=10)
+        self.assertEqual(tr.get_write_buffer_limits(), (10, 20))
+        other = _Recorder(self.loop)
+        tr.set_protocol(protocol=other)
+        self.assertIs(tr.get_protocol(), other)
+        tr.set_protocol(proto)
+        self.close_all(tr)
+        self.assertEqual(proto.events, ["made", "lost"])
+
     def test_sendto_bad_address_is_fatal(self):
         # What sock.sendto raises that is not an OSError: _fatal_error.
         tr, proto = self.endpoint(local_addr=(HOST, 0), family=socket.AF_INET)
@@ -465,6 +509,22 @@ class _DatagramTransport:
         self.assertEqual(tr.get_write_buffer_limits(), (25, 100))
         tr.set_write_buffer_limits(high=0)
         self.assertEqual(proto.paused, 0)  # nothing queued: 0 <= 0
+        self.close_all(tr)
+
+    def test_write_buffer_limits_are_stored_as_given(self):
+        # _FlowControlMixin stores the objects it was given (the transport
+        # base's limit store, which the datagram transport shares).
+        tr, proto = self.endpoint(local_addr=(HOST, 0), family=socket.AF_INET)
+        tr.set_write_buffer_limits(1.5)
+        self.assertEqual(tr.get_write_buffer_limits(), (1.5 // 4, 1.5))
+        self.assertIsInstance(tr.get_write_buffer_limits()[1], float)
+        tr.set_write_buffer_limits(2 ** 70)
+        self.assertEqual(tr.get_write_buffer_limits(), (2 ** 68, 2 ** 70))
+        tr.set_write_buffer_limits(True)
+        self.assertIs(tr.get_write_buffer_limits()[1], True)
+        tr._set_write_buffer_limits(high=40, low=8)
+        self.assertEqual((tr._low_water, tr._high_water), (8, 40))
+        self.assertEqual(proto.paused, 0)
         self.close_all(tr)
 
     # ---- closing ---------------------------------------------------------------

@@ -489,7 +489,9 @@ class _UninitialisedTransports:
     """A transport object whose __init__ never ran (cls.__new__(cls)): every
     entry point returns or raises, and none touches fd 0, which is what a
     zeroed C struct's fd was (PyLoop wrote the bytes of write() there).
-    asyncio's classes raise AttributeError for their missing attributes."""
+    asyncio's classes raise AttributeError for their missing attributes.
+    The datagram transport's sendto() and _maybe_pause_protocol() read the
+    missing extra dict and high-water mark and crashed PyLoop (SIGSEGV)."""
 
     def test_entry_points_of_an_uninitialised_transport(self):
         result, proc = child.run_child(self, r'''
@@ -500,8 +502,9 @@ async def classes(loop):
     r, w = os.pipe()
     reader, _ = await loop.connect_read_pipe(asyncio.Protocol, os.fdopen(r, "rb", 0))
     writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(w, "wb", 0))
-    found = [type(transport), type(reader), type(writer)]
-    for t in (transport, reader, writer):
+    datagram, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    found = [type(transport), type(reader), type(writer), type(datagram)]
+    for t in (transport, reader, writer, datagram):
         t.close()
     await asyncio.sleep(0)
     b.close()
@@ -511,7 +514,13 @@ loop = new_loop()
 found = loop.run_until_complete(classes(loop))
 calls = [("write", b"stray"), ("writelines", [b"stray"]), ("write_eof",), ("set_write_buffer_limits", 1),
          ("get_write_buffer_size",), ("pause_reading",), ("resume_reading",), ("is_reading",), ("is_closing",),
-         ("abort",), ("close",), ("get_extra_info", "socket"), ("__repr__",)]
+         ("abort",), ("close",), ("get_extra_info", "socket"), ("__repr__",),
+         ("sendto", b"stray"), ("sendto", b"stray", ("127.0.0.1", 9)), ("sendto", bytearray(b"stray"), None),
+         ("sendto", memoryview(b"stray"), "/nonexistent"), ("sendto", b""), ("_sendto_ready",), ("_read_ready",),
+         ("_maybe_pause_protocol",), ("_maybe_resume_protocol",), ("_set_write_buffer_limits", 10, 5),
+         ("get_write_buffer_limits",), ("get_protocol",), ("set_protocol", None), ("_add_reader", 0, print),
+         ("_force_close", None), ("_fatal_error", OSError("x")), ("_fatal_error", ValueError("x"), "message"),
+         ("_call_connection_lost", None)]
 saved = os.dup(0)
 r, w = os.pipe()
 os.dup2(w, 0)
@@ -534,7 +543,7 @@ stray = os.read(r, 100)
 loop.close()
 report(classes=made, stray=stray.decode())
 ''')
-        child.assert_child(self, result, proc, {"classes": 3, "stray": ""})
+        child.assert_child(self, result, proc, {"classes": 4, "stray": ""})
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@
  * so remove_reader(), the collector and loop.close() see what they see with
  * asyncio. The hot paths are C:
  *
- *   _read_ready  recvfrom(2) into one reused 256 KiB buffer, the datagram
- *                copied out at its size, the sender's address built as the
- *                socket module builds it; protocol.datagram_received().
+ *   _read_ready  recvfrom(2) into the process's one 256 KiB read buffer
+ *                (transport_base's), the datagram copied out at its size,
+ *                the sender's address built as the socket module builds it
+ *                (sockaddr.c); protocol.datagram_received().
  *   sendto       send(2)/sendto(2) at once when nothing is queued (the
- *                address parsed here for numeric IPv4/IPv6 and Unix paths);
+ *                address parsed by sockaddr.c for numeric IPv4/IPv6 and
+ *                Unix paths);
  *                on EAGAIN an immutable copy is queued and the writer
  *                watched, with asyncio's flow-control thresholds.
  *
@@ -36,19 +38,22 @@
  * does), its data at a run-time offset past the base's slots, with a
  * __dict__ and weak references; the base's slots are shadowed by properties
  * reading this type's C state.
+ *
+ * It stands on the transport base (transport_base.h): the transport head,
+ * the GC skeleton, the getters and methods every transport has, the write
+ * limits, the read buffer, the connection_lost schedule. What asyncio's
+ * _SelectorDatagramTransport does its own way stays here, each with its
+ * reason: close/_force_close and _fatal_error reach the loop and the
+ * instance through Python (self._force_close, self._fatal_error and
+ * loop.get_debug() are looked up, so subclasses and patches are honoured,
+ * and what they raise propagates to the caller as in asyncio), and so do
+ * the protocol's flow-control calls.
  */
-#include "pyloop_module.h"
+#include "transport_base.h"
+#include "datagram_socket.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <stddef.h>
 #include <string.h>
-#include <structmember.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-
-#define MAX_SIZE_DEFAULT (256 * 1024)
 
 /* One queued datagram: an immutable bytes object and its address. */
 typedef struct Datagram {
@@ -56,25 +61,22 @@ typedef struct Datagram {
     PyObject *addr;
 } Datagram;
 
+/* The transport head (transport_base.h), then the datagram's own. Not a
+ * stream head: the datagram transport reads and writes through the loop's
+ * Python-level watchers (_add_reader/_add_writer), as asyncio's does.
+ * `loop` is whatever loop the constructor was given, as asyncio takes it:
+ * this file reaches it only through Python calls (loop.call_soon,
+ * loop.get_debug() ...), never through LoopObject's C fields, and so it
+ * calls none of the base's functions that do (DebugLog, ReportFatal ...). */
 typedef struct DatagramData {
-    PyObject *loop;     /* NULL once _call_connection_lost ran */
-    PyObject *sock;     /* NULL once closed */
-    PyObject *sock_fd;  /* what sock.fileno() returned */
-    PyObject *protocol; /* NULL once _call_connection_lost ran */
-    PyObject *extra;
+    PYLOOP_TRANSPORT_HEAD
+    PyObject *sock_fd; /* what sock.fileno() returned */
     PyObject *address; /* the connected address (remote_addr), or NULL */
-    PyObject *high_water, *low_water;
-    PyObject *dict;
-    PyObject *weakreflist;
-    Datagram *queue; /* a ring: `count` datagrams from `head` */
+    Datagram *queue;   /* a ring: `count` datagrams from `head` */
     size_t head, count, capacity;
     Py_ssize_t buffer_size;  /* asyncio's _buffer_size (3.11+) */
     Py_ssize_t queued_bytes; /* the queued datagrams' total length */
-    Py_ssize_t conn_lost;
-    int family; /* the socket's; 0: use the socket's methods for everything */
-    char closing;
-    char paused;
-    char protocol_connected;
+    int family;              /* the socket's; 0: use the socket's methods for everything */
     char protocol_paused;
 } DatagramData;
 
@@ -87,43 +89,57 @@ typedef struct Probed {
     int datagram_base;     /* 3.12+: subclasses transports.DatagramTransport */
 } Probed;
 
+/* What this file alone uses; the names and the asyncio objects others use
+ * too are PyLoop_str and PyLoop_asyncio (names.h). */
 static struct {
     Probed probed;
-    PyObject *flow_control_mixin; /* asyncio.transports._FlowControlMixin */
-    PyObject *datagram_base;      /* asyncio.transports.DatagramTransport */
-    PyObject *transport_socket;   /* asyncio.trsock.TransportSocket */
-    PyObject *set_result_unless_cancelled;
+    PyObject *datagram_base;       /* asyncio.transports.DatagramTransport */
     PyObject *test_selector_event; /* asyncio.selector_events._test_selector_event */
-    PyObject *logger;
     PyObject *deque;
     PyObject *socket_type; /* socket.socket */
-    Py_ssize_t connlost_threshold;
-    Py_ssize_t data_offset;
     PyObject *max_size_default;
-    PyObject *str_call_soon, *str_call_exception_handler, *str_get_debug, *str_connection_made,
-        *str_connection_lost, *str_datagram_received, *str_error_received, *str_pause_writing,
-        *str_resume_writing, *str_close, *str_transports, *str_max_size, *str_debug, *str_warning, *str_fileno,
-        *str_family, *str_recvfrom, *str_send, *str_sendto, *str_peername, *str_add_reader, *str_add_writer,
-        *str_remove_reader, *str_remove_writer, *str_read_ready, *str_sendto_ready, *str_call_connection_lost,
-        *str_fatal_error, *str_force_close, *str_is_closed, *str_selector, *str_get, *str_getsockname,
-        *str_getpeername, *str_name, *str_exc_info, *str_socket, *str_sockname;
     PyObject *event_read, *event_write; /* selectors.EVENT_READ, EVENT_WRITE */
 } D;
 
 PyTypeObject *PyLoop_DatagramTransportType;
 
-/* The 256 KiB recvfrom(2) buffer, shared: it is used with the GIL held and
- * copied out before any Python code runs. */
-static char *receive_buffer;
+/* The type's hooks for the base (defined with the type, at the end). */
+static PyLoopTransportOps dg_ops;
 
+/* The methods asyncio defines in Python with parameters bind their
+ * arguments as asyncio's do, named as CPython names them in a TypeError:
+ * the class that defines each (the same on 3.10-3.13). */
+#define METHOD_PARAMS(qualname, required, total, ...) {qualname, {__VA_ARGS__}, required, total}
+static const PyLoopParams sendto_params = METHOD_PARAMS("_SelectorDatagramTransport.sendto", 1, 2, "data", "addr");
+static const PyLoopParams get_extra_info_params =
+    METHOD_PARAMS("BaseTransport.get_extra_info", 1, 2, "name", "default");
+static const PyLoopParams set_limits_only_params =
+    METHOD_PARAMS("_FlowControlMixin._set_write_buffer_limits", 0, 2, "high", "low");
+static const PyLoopParams fatal_error_params =
+    METHOD_PARAMS("_SelectorTransport._fatal_error", 1, 2, "exc", "message");
+static const PyLoopParams force_close_params = METHOD_PARAMS("_SelectorTransport._force_close", 1, 1, "exc");
+static const PyLoopParams call_connection_lost_params =
+    METHOD_PARAMS("_SelectorTransport._call_connection_lost", 1, 1, "exc");
+#undef METHOD_PARAMS
+
+/* The data at the type's offset: the hot paths (_read_ready, sendto) take
+ * it without the base's registry walk (PyLoopTransport_Of). */
 static inline DatagramData *data_of(PyObject *self)
 {
-    return (DatagramData *)((char *)self + D.data_offset);
+    return (DatagramData *)((char *)self + dg_ops.data_offset);
 }
 
 static inline PyObject *object_of(DatagramData *t)
 {
-    return (PyObject *)((char *)t - D.data_offset);
+    return (PyObject *)((char *)t - dg_ops.data_offset);
+}
+
+/* t for the base's functions, its ops set (an instance made by __new__
+ * alone has none yet). */
+static inline PyLoopTransport *base_of(DatagramData *t)
+{
+    t->ops = &dg_ops;
+    return (PyLoopTransport *)t;
 }
 
 /* asyncio reads self._sock, self._loop, self._protocol: once they are None,
@@ -133,11 +149,10 @@ static inline PyObject *or_none(PyObject *object)
     return object ? object : Py_None;
 }
 
-static PyObject *new_ref_or_none(PyObject *object)
+/* self._loop, any object (see DatagramData), or None. */
+static inline PyObject *loop_of(DatagramData *t)
 {
-    object = or_none(object);
-    Py_INCREF(object);
-    return object;
+    return or_none((PyObject *)t->loop);
 }
 
 static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
@@ -171,26 +186,6 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
     return result;
 }
 
-/* loop.call_soon(callable, first, second): the handle is dropped. */
-static int call_soon(DatagramData *t, PyObject *callable, PyObject *first, PyObject *second)
-{
-    PyObject *args[4] = {or_none(t->loop), callable, first, second};
-    size_t count = first ? (second ? 4 : 3) : 2;
-    PyObject *handle = PyObject_VectorcallMethod(D.str_call_soon, args, count, NULL);
-    Py_XDECREF(handle);
-    return handle ? 0 : -1;
-}
-
-static int is_fatal_to_run(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) || PyErr_ExceptionMatches(PyExc_SystemExit);
-}
-
-static int would_block(void)
-{
-    return PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError);
-}
-
 /* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
 static const char *type_name(PyObject *object)
 {
@@ -201,7 +196,7 @@ static const char *type_name(PyObject *object)
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
-    PyObject *debug = call_method(t->loop, D.str_get_debug, NULL, NULL);
+    PyObject *debug = call_method(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
     int truth;
 
     if (!debug)
@@ -292,12 +287,14 @@ static Py_ssize_t write_buffer_size(DatagramData *t)
 /* flow control (_FlowControlMixin)                                    */
 /* ------------------------------------------------------------------ */
 
-/* size <= limit, for any limit asyncio would accept (an int, a float...). */
+/* size <= limit, for any limit asyncio would accept (an int, a float...).
+ * No limit (__init__ never ran) compares as None: TypeError. */
 static int size_at_most(Py_ssize_t size, PyObject *limit)
 {
     PyObject *number;
     int result;
 
+    limit = or_none(limit);
     if (PyLong_CheckExact(limit)) {
         int overflow;
         long long value = PyLong_AsLongLongAndOverflow(limit, &overflow);
@@ -316,7 +313,10 @@ static int size_at_most(Py_ssize_t size, PyObject *limit)
 }
 
 /* protocol.pause_writing()/resume_writing(): an exception goes to the loop's
- * exception handler, but KeyboardInterrupt/SystemExit are raised. */
+ * exception handler, but KeyboardInterrupt/SystemExit are raised to the
+ * caller (sendto's or _sendto_ready's, as asyncio's _FlowControlMixin
+ * does; the base's PyLoopTransport_CallProtocolFlow ends a PyLoop run
+ * instead, which the stream transports' C callers need). */
 static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
 {
     PyObject *result = call_method(t->protocol, name, NULL, NULL), *exception, *context, *handled;
@@ -325,7 +325,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
         Py_DECREF(result);
         return 0;
     }
-    if (is_fatal_to_run())
+    if (PyLoop_IsFatalToRun())
         return -1;
     exception = PyLoop_FetchException();
     context = Py_BuildValue("{sssOsOsO}", "message", failure, "exception", exception, "transport", object_of(t),
@@ -333,7 +333,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
     Py_DECREF(exception);
     if (!context)
         return -1;
-    handled = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+    handled = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
     Py_DECREF(context);
     Py_XDECREF(handled);
     return handled ? 0 : -1;
@@ -348,7 +348,7 @@ static int maybe_pause_protocol(DatagramData *t)
     if (t->protocol_paused)
         return 0;
     t->protocol_paused = 1;
-    return call_protocol_flow(t, D.str_pause_writing, "protocol.pause_writing() failed");
+    return call_protocol_flow(t, PyLoop_str.pause_writing, "protocol.pause_writing() failed");
 }
 
 static int maybe_resume_protocol(DatagramData *t)
@@ -361,7 +361,7 @@ static int maybe_resume_protocol(DatagramData *t)
     if (below <= 0)
         return below;
     t->protocol_paused = 0;
-    return call_protocol_flow(t, D.str_resume_writing, "protocol.resume_writing() failed");
+    return call_protocol_flow(t, PyLoop_str.resume_writing, "protocol.resume_writing() failed");
 }
 
 static PyObject *dg_maybe_pause_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -378,88 +378,24 @@ static PyObject *dg_maybe_resume_protocol(PyObject *self, PyObject *Py_UNUSED(un
     Py_RETURN_NONE;
 }
 
-/* asyncio's _set_write_buffer_limits, on the objects given. */
-static int set_limits(DatagramData *t, PyObject *high, PyObject *low)
+/* _FlowControlMixin._set_write_buffer_limits(high=None, low=None): the
+ * base's, without set_write_buffer_limits's _maybe_pause_protocol. */
+static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                                 PyObject *kwnames)
 {
-    PyObject *number = NULL, *zero = NULL;
-    int ok = -1, high_ge_low, low_ge_zero = 0;
+    PyObject *bound[PYLOOP_MAX_PARAMS];
 
-    Py_INCREF(high);
-    Py_INCREF(low);
-    if (high == Py_None) {
-        if (low == Py_None) {
-            Py_SETREF(high, PyLong_FromLong(64 * 1024));
-        } else {
-            number = PyLong_FromLong(4);
-            Py_SETREF(high, number ? PyNumber_Multiply(number, low) : NULL);
-        }
-        if (!high)
-            goto done;
-    }
-    if (low == Py_None) {
-        Py_XDECREF(number);
-        number = PyLong_FromLong(4);
-        Py_SETREF(low, number ? PyNumber_FloorDivide(high, number) : NULL);
-        if (!low)
-            goto done;
-    }
-    high_ge_low = PyObject_RichCompareBool(high, low, Py_GE);
-    if (high_ge_low < 0)
-        goto done;
-    if (high_ge_low) {
-        zero = PyLong_FromLong(0);
-        low_ge_zero = zero ? PyObject_RichCompareBool(low, zero, Py_GE) : -1;
-        if (low_ge_zero < 0)
-            goto done;
-    }
-    if (!high_ge_low || !low_ge_zero) {
-        PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", high, low);
-        goto done;
-    }
-    Py_INCREF(high);
-    Py_XSETREF(t->high_water, high);
-    Py_INCREF(low);
-    Py_XSETREF(t->low_water, low);
-    ok = 0;
-done:
-    Py_XDECREF(high);
-    Py_XDECREF(low);
-    Py_XDECREF(number);
-    Py_XDECREF(zero);
-    return ok;
-}
-
-static int parse_limits(PyObject *args, PyObject *keywords, const char *format, PyObject **high, PyObject **low)
-{
-    static char *names[] = {"high", "low", NULL};
-    *high = *low = Py_None;
-    return PyArg_ParseTupleAndKeywords(args, keywords, format, names, high, low) ? 0 : -1;
-}
-
-static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *args, PyObject *keywords)
-{
-    PyObject *high, *low;
-
-    if (parse_limits(args, keywords, "|OO:_set_write_buffer_limits", &high, &low) < 0
-        || set_limits(data_of(self), high, low) < 0)
+    if (PyLoopArgs_Bind(&set_limits_only_params, args, nargs, kwnames, bound) < 0
+        || PyLoopTransport_StoreWriteLimits(base_of(data_of(self)), bound[0] ? bound[0] : Py_None,
+                                            bound[1] ? bound[1] : Py_None) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_set_write_buffer_limits(PyObject *self, PyObject *args, PyObject *keywords)
+/* set_write_buffer_limits (the base's), once the limits are stored. */
+static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self))
 {
-    PyObject *high, *low;
-
-    if (parse_limits(args, keywords, "|OO:set_write_buffer_limits", &high, &low) < 0
-        || set_limits(data_of(self), high, low) < 0 || maybe_pause_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *dg_get_write_buffer_limits(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    DatagramData *t = data_of(self);
-    return PyTuple_Pack(2, or_none(t->low_water), or_none(t->high_water));
+    return maybe_pause_protocol((DatagramData *)t);
 }
 
 static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -474,38 +410,52 @@ static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(un
 /* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
 static int remove_watcher(DatagramData *t, PyObject *name)
 {
-    return call_method_void(t->loop, name, or_none(t->sock_fd), NULL);
+    return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL);
 }
 
-/* asyncio's _force_close. */
+/* self._loop.call_soon(self._call_connection_lost, exc): the base's
+ * schedule; without a loop (connection_lost ran, or __init__ never did),
+ * asyncio's call_soon on None. */
+static int schedule_connection_lost(DatagramData *t, PyObject *exception)
+{
+    if (!t->loop) {
+        PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute 'call_soon'");
+        return -1;
+    }
+    return PyLoopTransport_ScheduleConnectionLost(base_of(t), exception);
+}
+
+/* asyncio's _SelectorTransport._force_close, and close() below: the shape
+ * of the base's PyLoopTransport_ForceClose/Close, kept here because the
+ * datagram's watchers are the loop's Python-level handles: it removes them
+ * with loop._remove_reader/_remove_writer, whose errors (a patched or
+ * missing loop: AttributeError on None) propagate as asyncio's do, where
+ * the base's stop_reading/drop_buffer hooks cannot fail. close() also
+ * removes the writer when nothing is queued, as asyncio's close() does. */
 static int force_close(DatagramData *t, PyObject *exception)
 {
-    PyObject *method;
-    int rc;
-
     if (t->conn_lost)
         return 0;
     if (t->count) {
         queue_clear(t);
-        if (remove_watcher(t, D.str_remove_writer) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
             return -1;
     }
     if (!t->closing) {
         t->closing = 1;
-        if (remove_watcher(t, D.str_remove_reader) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_reader) < 0)
             return -1;
     }
     t->conn_lost++;
-    method = PyObject_GetAttr(object_of(t), D.str_call_connection_lost);
-    if (!method)
-        return -1;
-    rc = call_soon(t, method, exception, NULL);
-    Py_DECREF(method);
-    return rc;
+    return schedule_connection_lost(t, exception);
 }
 
 /* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
- * else goes to the exception handler; then self._force_close(exc). */
+ * else goes to the exception handler; then self._force_close(exc). Not the
+ * base's PyLoopTransport_ReportFatal: that one reads the debug flag of a
+ * PyLoop loop in C and ends the run itself on KeyboardInterrupt; here, as
+ * in asyncio's Python, loop.get_debug() is called, the force close goes
+ * through the instance, and what any of them raises propagates. */
 static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
 {
     PyObject *self = object_of(t), *result;
@@ -518,8 +468,9 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
             goto done;
         if (debug) {
             /* logger.debug("%r: %s", self, message, exc_info=exc) */
-            PyObject *method = PyObject_GetAttr(D.logger, D.str_debug), *format = PyUnicode_FromString("%r: %s");
-            PyObject *keywords = PyTuple_Pack(1, D.str_exc_info);
+            PyObject *method = PyObject_GetAttr(PyLoop_asyncio.logger, PyLoop_str.debug);
+            PyObject *format = PyUnicode_FromString("%r: %s");
+            PyObject *keywords = PyTuple_Pack(1, PyLoop_str.exc_info);
             PyObject *args[4] = {format, self, message, exception};
 
             result = method && format && keywords ? PyObject_Vectorcall(method, args, 3, keywords) : NULL;
@@ -535,13 +486,13 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
                                           "protocol", or_none(t->protocol));
         if (!context)
             goto done;
-        result = call_method(t->loop, D.str_call_exception_handler, context, NULL);
+        result = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
         Py_DECREF(context);
         if (!result)
             goto done;
         Py_DECREF(result);
     }
-    result = call_own_method(t, D.str_force_close, exception, NULL);
+    result = call_own_method(t, PyLoop_str._force_close, exception, NULL);
     Py_XDECREF(result);
     rc = result ? 0 : -1;
 done:
@@ -556,7 +507,7 @@ static int call_fatal_error(DatagramData *t, PyObject *exception, const char *me
 
     if (!text)
         return -1;
-    result = call_own_method(t, D.str_fatal_error, exception, text);
+    result = call_own_method(t, PyLoop_str._fatal_error, exception, text);
     Py_DECREF(text);
     Py_XDECREF(result);
     return result ? 0 : -1;
@@ -572,15 +523,15 @@ static int handle_socket_error(DatagramData *t, const char *message)
     PyObject *exception, *result;
     int rc;
 
-    if (would_block()) {
+    if (PyLoop_WouldBlock()) {
         PyErr_Clear();
         return 0;
     }
-    if (is_fatal_to_run())
+    if (PyLoop_IsFatalToRun())
         return -1;
     if (PyErr_ExceptionMatches(PyExc_OSError)) {
         exception = PyLoop_FetchException();
-        result = call_method(t->protocol, D.str_error_received, exception, NULL);
+        result = call_method(t->protocol, PyLoop_str.error_received, exception, NULL);
         Py_DECREF(exception);
         Py_XDECREF(result);
         return result ? 0 : -1;
@@ -597,14 +548,14 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 
     Py_INCREF(self);
     if (t->protocol_connected) {
-        result = call_method(t->protocol, D.str_connection_lost, exception, NULL);
+        result = call_method(t->protocol, PyLoop_str.connection_lost, exception, NULL);
         if (!result)
             error = PyLoop_FetchException();
     } else {
         Py_INCREF(result);
     }
     /* finally: */
-    closed = call_method(t->sock, D.str_close, NULL, NULL);
+    closed = call_method(t->sock, PyLoop_str.close, NULL, NULL);
     if (!closed) {
         /* what the finally clause raised replaces the try's exception */
         if (error) {
@@ -627,377 +578,67 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 }
 
 /* ------------------------------------------------------------------ */
-/* addresses                                                           */
-/* ------------------------------------------------------------------ */
-
-/* The socket module's makesockaddr() for what recvfrom(2) filled in. */
-static PyObject *make_address(const struct sockaddr_storage *address, socklen_t length)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    if (length == 0)
-        Py_RETURN_NONE;
-    switch (address->ss_family) {
-    case AF_INET: {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)address;
-        PyObject *name, *port, *tuple;
-        if (!inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
-            return PyErr_SetFromErrno(PyExc_OSError);
-        name = PyUnicode_FromString(host);
-        port = name ? PyLong_FromLong(ntohs(in->sin_port)) : NULL;
-        tuple = port ? PyTuple_New(2) : NULL;
-        if (!tuple) {
-            Py_XDECREF(name);
-            Py_XDECREF(port);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(tuple, 0, name);
-        PyTuple_SET_ITEM(tuple, 1, port);
-        return tuple;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address;
-        PyObject *name, *tuple;
-        if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
-            return PyErr_SetFromErrno(PyExc_OSError);
-        name = PyUnicode_FromString(host);
-        if (!name)
-            return NULL;
-        tuple = Py_BuildValue("OiII", name, ntohs(in6->sin6_port), (unsigned int)ntohl(in6->sin6_flowinfo),
-                              (unsigned int)in6->sin6_scope_id);
-        Py_DECREF(name);
-        return tuple;
-    }
-    case AF_UNIX: {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)address;
-        size_t path_length = length - offsetof(struct sockaddr_un, sun_path);
-#ifdef __linux__
-        if (length > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0] == 0)
-            return PyBytes_FromStringAndSize(un->sun_path, (Py_ssize_t)path_length);
-#endif
-        (void)path_length;
-        return PyUnicode_DecodeFSDefault(un->sun_path); /* the storage was zeroed: it ends */
-    }
-    default: {
-        const struct sockaddr *other = (const struct sockaddr *)address;
-        return Py_BuildValue("iy#", other->sa_family, other->sa_data, (Py_ssize_t)sizeof(other->sa_data));
-    }
-    }
-}
-
-/* An int in [low, high] given as an exact int. */
-static int small_int(PyObject *object, long low, long high, long *value)
-{
-    if (!PyLong_CheckExact(object))
-        return 0;
-    *value = PyLong_AsLong(object);
-    if (*value == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return *value >= low && *value <= high;
-}
-
-/* A host the socket module would take as it is: ASCII, no NUL, numeric
- * for the family (no name resolution, no "<broadcast>", no "%scope"). */
-static int numeric_host(PyObject *host, int family, void *binary)
-{
-    const char *text;
-    Py_ssize_t length;
-
-    if (!PyUnicode_CheckExact(host) || !PyUnicode_IS_ASCII(host))
-        return 0;
-    text = (const char *)PyUnicode_DATA(host);
-    length = PyUnicode_GET_LENGTH(host);
-    if (length == 0 || (Py_ssize_t)strlen(text) != length || (family == AF_INET6 && strchr(text, '%')))
-        return 0;
-    return inet_pton(family, text, binary) == 1;
-}
-
-/* The socket module's getsockaddrarg() for the addresses it would take
- * without a name lookup and without an error: 1 with the address filled
- * in, 0 when the socket's own sendto() should see it. Raises nothing. */
-static int parse_address(int family, PyObject *addr, struct sockaddr_storage *address, socklen_t *length)
-{
-    memset(address, 0, sizeof(*address));
-    switch (family) {
-    case AF_INET: {
-        struct sockaddr_in *in = (struct sockaddr_in *)address;
-        long port;
-        if (!PyTuple_CheckExact(addr) || PyTuple_GET_SIZE(addr) != 2
-            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
-            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET, &in->sin_addr))
-            return 0;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        *length = sizeof(*in);
-        return 1;
-    }
-    case AF_INET6: {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-        Py_ssize_t size;
-        long port, flowinfo = 0, scope_id = 0;
-        if (!PyTuple_CheckExact(addr) || (size = PyTuple_GET_SIZE(addr)) < 2 || size > 4
-            || !small_int(PyTuple_GET_ITEM(addr, 1), 0, 65535, &port)
-            || (size > 2 && !small_int(PyTuple_GET_ITEM(addr, 2), 0, 0xfffff, &flowinfo))
-            || (size > 3 && !small_int(PyTuple_GET_ITEM(addr, 3), 0, 0x7fffffff, &scope_id))
-            || !numeric_host(PyTuple_GET_ITEM(addr, 0), AF_INET6, &in6->sin6_addr))
-            return 0;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_flowinfo = htonl((uint32_t)flowinfo);
-        in6->sin6_scope_id = (uint32_t)scope_id;
-        *length = sizeof(*in6);
-        return 1;
-    }
-    case AF_UNIX: {
-        struct sockaddr_un *un = (struct sockaddr_un *)address;
-        PyObject *path;
-        Py_ssize_t size;
-        int ok = 0;
-        if (PyUnicode_CheckExact(addr)) {
-            path = PyUnicode_EncodeFSDefault(addr);
-            if (!path) {
-                PyErr_Clear();
-                return 0;
-            }
-        } else if (PyBytes_CheckExact(addr)) {
-            Py_INCREF(addr);
-            path = addr;
-        } else {
-            return 0;
-        }
-        size = PyBytes_GET_SIZE(path);
-        /* A path (NUL-terminated) or a Linux abstract name (exactly its
-         * length); the empty address (auto-bind) is left to the socket. */
-        if (size > 0 && (size_t)size < sizeof(un->sun_path)) {
-            const char *bytes = PyBytes_AS_STRING(path);
-            un->sun_family = AF_UNIX;
-            memcpy(un->sun_path, bytes, (size_t)size);
-            *length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)size + (bytes[0] != 0));
-            ok = 1;
-        }
-        Py_DECREF(path);
-        return ok;
-    }
-    default:
-        return 0;
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* the system calls                                                    */
 /* ------------------------------------------------------------------ */
 
-/* The socket's fd now (-1 once it is closed, as the socket module says). */
-static int current_fd(DatagramData *t, int *fd)
+/* self.max_size: the class's 256 KiB unless an instance or a subclass
+ * says otherwise. A new reference, or NULL raised. */
+static PyObject *max_size_of(DatagramData *t)
 {
-    PyObject *number = PyObject_CallMethodNoArgs(t->sock, D.str_fileno);
-    long value;
+    PyObject *size;
 
-    if (!number)
-        return -1;
-    value = PyLong_AsLong(number);
-    Py_DECREF(number);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    *fd = (int)value;
-    return 0;
-}
-
-/* data, addr = sock.recvfrom(max_size), through the socket object. */
-static int receive_by_method(DatagramData *t, PyObject *size, PyObject **data, PyObject **addr)
-{
-    PyObject *pair = call_method(t->sock, D.str_recvfrom, size, NULL), *iterator, *items[3] = {NULL, NULL, NULL};
-    int i;
-
-    if (!pair)
-        return -1;
-    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
-        *data = PyTuple_GET_ITEM(pair, 0);
-        *addr = PyTuple_GET_ITEM(pair, 1);
-        Py_INCREF(*data);
-        Py_INCREF(*addr);
-        Py_DECREF(pair);
-        return 1;
+    if (t->dict) {
+        size = PyDict_GetItemWithError(t->dict, PyLoop_str.max_size);
+        if (size || PyErr_Occurred())
+            return Py_XNewRef(size);
     }
-    iterator = PyObject_GetIter(pair);
-    if (!iterator) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object", Py_TYPE(pair)->tp_name);
-        }
-        Py_DECREF(pair);
-        return -1;
+    if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
+        size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, PyLoop_str.max_size);
+        if (size || PyErr_Occurred())
+            return Py_XNewRef(size);
     }
-    Py_DECREF(pair);
-    for (i = 0; i < 3; i++) {
-        items[i] = PyIter_Next(iterator);
-        if (!items[i])
-            break;
-    }
-    Py_DECREF(iterator);
-    if (PyErr_Occurred() || i != 2) {
-        if (!PyErr_Occurred()) {
-            if (i < 2)
-                PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %d)", i);
-            else
-                PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
-        }
-        for (i = 0; i < 3; i++)
-            Py_XDECREF(items[i]);
-        return -1;
-    }
-    *data = items[0];
-    *addr = items[1];
-    return 1;
+    return PyObject_GetAttr(object_of(t), PyLoop_str.max_size);
 }
 
 /* One datagram: 1 with data and addr, 0 when none is waiting (EAGAIN, as
- * asyncio ignores BlockingIOError), -1 with what recvfrom raised. */
+ * asyncio ignores BlockingIOError), -1 with what recvfrom raised. The
+ * system call is made here for the default max_size on a plain socket of
+ * a known family, the socket's recvfrom() called otherwise. */
 static int receive(DatagramData *t, PyObject **data, PyObject **addr)
 {
-    struct sockaddr_storage address;
-    PyObject *size = NULL;
-    socklen_t length;
-    ssize_t count;
-    int fd;
+    PyObject *size = max_size_of(t);
+    int overflow = 0, rc;
 
-    /* self.max_size: the class's 256 KiB unless an instance or a subclass
-     * says otherwise. */
-    if (t->dict) {
-        size = PyDict_GetItemWithError(t->dict, D.str_max_size);
-        if (!size && PyErr_Occurred())
-            return -1;
-        Py_XINCREF(size);
+    if (!size)
+        return -1;
+    if (!PyLong_CheckExact(size) || PyLong_AsLongAndOverflow(size, &overflow) != PYLOOP_MAX_SIZE_DEFAULT) {
+        rc = PyLoopDatagramSocket_ReceiveBy(t->sock, size, data, addr);
+        Py_DECREF(size);
+        return rc;
     }
-    if (!size) {
-        if (Py_TYPE(object_of(t)) == PyLoop_DatagramTransportType) {
-            size = PyDict_GetItemWithError(PyLoop_DatagramTransportType->tp_dict, D.str_max_size);
-            Py_XINCREF(size);
-        }
-        if (!size && (PyErr_Occurred() || !(size = PyObject_GetAttr(object_of(t), D.str_max_size))))
-            return -1;
-    }
-    if (size) {
-        int overflow = 0, rc;
-        if (PyLong_CheckExact(size) && PyLong_AsLongAndOverflow(size, &overflow) == MAX_SIZE_DEFAULT) {
-            Py_DECREF(size);
-        } else {
-            rc = receive_by_method(t, size, data, addr);
-            Py_DECREF(size);
-            return rc;
-        }
-    }
+    Py_DECREF(size);
     if (!t->family || !t->sock)
-        return receive_by_method(t, D.max_size_default, data, addr);
-    if (!receive_buffer && !(receive_buffer = PyMem_RawMalloc(MAX_SIZE_DEFAULT))) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (current_fd(t, &fd) < 0)
-        return -1;
-    for (;;) {
-        length = sizeof(address);
-        if (t->family == AF_UNIX)
-            memset(&address, 0, sizeof(address));
-        count = recvfrom(fd, receive_buffer, MAX_SIZE_DEFAULT, 0, (struct sockaddr *)&address, &length);
-        if (count >= 0)
-            break;
-        if (errno == EINTR) {
-            if (PyErr_CheckSignals() < 0)
-                return -1;
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    *data = PyBytes_FromStringAndSize(receive_buffer, count);
-    if (!*data)
-        return -1;
-    *addr = make_address(&address, length);
-    if (!*addr) {
-        Py_CLEAR(*data);
-        return -1;
-    }
-    return 1;
+        return PyLoopDatagramSocket_ReceiveBy(t->sock, D.max_size_default, data, addr);
+    return PyLoopDatagramSocket_ReceiveDirect(t->sock, t->family, data, addr);
 }
 
-/* sock.send(data) (connected) or sock.sendto(data, addr): 1 sent, 0 the
- * kernel would block (BlockingIOError/InterruptedError), -1 raised. */
-static int send_datagram(DatagramData *t, PyObject *data, PyObject *addr, int connected)
-{
-    PyObject *result;
-
-    if (t->family && t->sock) {
-        struct sockaddr_storage address;
-        socklen_t length = 0;
-        Py_buffer view;
-
-        if ((connected || parse_address(t->family, addr, &address, &length))
-            && PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) == 0) {
-            ssize_t sent;
-            int fd;
-
-            if (!PyBuffer_IsContiguous(&view, 'C')) {
-                PyBuffer_Release(&view);
-                goto by_method;
-            }
-            if ((!connected && PySys_Audit("socket.sendto", "OO", t->sock, addr) < 0) || current_fd(t, &fd) < 0) {
-                PyBuffer_Release(&view);
-                return -1;
-            }
-            for (;;) {
-                sent = connected ? send(fd, view.buf, (size_t)view.len, 0)
-                                 : sendto(fd, view.buf, (size_t)view.len, 0, (struct sockaddr *)&address, length);
-                if (sent >= 0 || errno != EINTR)
-                    break;
-                if (PyErr_CheckSignals() < 0) {
-                    PyBuffer_Release(&view);
-                    return -1;
-                }
-            }
-            PyBuffer_Release(&view);
-            if (sent >= 0)
-                return 1;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        PyErr_Clear(); /* the socket's method raises what it has to */
-    }
-by_method:
-    result = connected ? call_method(t->sock, D.str_send, data, NULL) : call_method(t->sock, D.str_sendto, data, addr);
-    if (result) {
-        Py_DECREF(result);
-        return 1;
-    }
-    if (would_block()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
-}
-
-/* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). */
+/* bool(self._extra['peername']): 1, 0, or -1 raised (KeyError...). No
+ * extra (__init__ never ran) reads as None, which is not subscriptable. */
 static int is_connected(DatagramData *t)
 {
     PyObject *peername;
     int truth;
 
-    if (PyDict_CheckExact(t->extra)) {
-        peername = PyDict_GetItemWithError(t->extra, D.str_peername);
+    if (t->extra && PyDict_CheckExact(t->extra)) {
+        peername = PyDict_GetItemWithError(t->extra, PyLoop_str.peername);
         if (!peername) {
             if (!PyErr_Occurred())
-                PyErr_SetObject(PyExc_KeyError, D.str_peername);
+                PyErr_SetObject(PyExc_KeyError, PyLoop_str.peername);
             return -1;
         }
         return PyObject_IsTrue(peername);
     }
-    peername = PyObject_GetItem(or_none(t->extra), D.str_peername);
+    peername = PyObject_GetItem(or_none(t->extra), PyLoop_str.peername);
     if (!peername)
         return -1;
     truth = PyObject_IsTrue(peername);
@@ -1023,10 +664,11 @@ static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
             return NULL;
         Py_RETURN_NONE;
     }
-    protocol = new_ref_or_none(t->protocol);
+    protocol = PyLoop_NewRefOrNone(t->protocol);
     {
         PyObject *args[3] = {protocol, data, addr};
-        result = PyObject_VectorcallMethod(D.str_datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        result =
+            PyObject_VectorcallMethod(PyLoop_str.datagram_received, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
     Py_DECREF(protocol);
     Py_DECREF(data);
@@ -1049,126 +691,102 @@ static int given_length(PyObject *data, Py_ssize_t *length)
     return 0;
 }
 
-static int parse_sendto(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **data, PyObject **addr)
+/* sendto()'s checks before it sends: the data's type, the empty datagram
+ * (3.10-3.12), the connected address and a transport whose connection is
+ * lost. 1 to send (*addr: the address to send to, borrowed), 0 when
+ * asyncio's sendto returns here, -1 raised. */
+static int sendto_checks(DatagramData *t, PyObject *data, PyObject **addr)
 {
-    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    int rc, found;
 
-    *data = nargs > 0 ? args[0] : NULL;
-    *addr = nargs > 1 ? args[1] : Py_None;
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "sendto() takes from 2 to 3 positional arguments but %zd were given", nargs + 1);
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
         return -1;
     }
-    for (i = 0; i < keywords; i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i), *value = args[nargs + i];
-        int is_data = PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "data") == 0;
-        int is_addr = !is_data && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "addr") == 0;
-        if (!is_data && !is_addr) {
-            PyErr_Format(PyExc_TypeError, "sendto() got an unexpected keyword argument '%S'", name);
-            return -1;
-        }
-        if ((is_data && nargs > 0) || (is_addr && nargs > 1)) {
-            PyErr_Format(PyExc_TypeError, "sendto() got multiple values for argument '%S'", name);
-            return -1;
-        }
-        if (is_data)
-            *data = value;
-        else
-            *addr = value;
-    }
-    if (!*data) {
-        PyErr_SetString(PyExc_TypeError, "sendto() missing 1 required positional argument: 'data'");
+    if (!D.probed.sends_empty && (rc = PyObject_IsTrue(data)) <= 0) /* 3.10-3.12: not sent */
+        return rc;
+    if (!t->address || (rc = PyObject_IsTrue(t->address)) == 0)
+        return 1;
+    if (rc < 0)
+        return -1;
+    /* addr not in (None, self._address) */
+    found = PyObject_RichCompareBool(Py_None, *addr, Py_EQ);
+    if (found == 0)
+        found = PyObject_RichCompareBool(t->address, *addr, Py_EQ);
+    if (found <= 0) {
+        if (found == 0)
+            PyErr_Format(PyExc_ValueError, "Invalid address: must be None or %S", t->address);
         return -1;
     }
+    *addr = t->address;
+    if (!t->conn_lost)
+        return 1;
+    if (t->conn_lost >= PyLoop_asyncio.connlost_threshold) {
+        PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
+        rc = text ? call_method_void(PyLoop_asyncio.logger, PyLoop_str.warning, text, NULL) : -1;
+        Py_XDECREF(text);
+        if (rc < 0)
+            return -1;
+    }
+    t->conn_lost++;
     return 0;
+}
+
+/* "Attempt to send it right away first", with nothing queued: 1 sent or
+ * its error handled, 0 the kernel would block (the writer is watched now),
+ * -1 raised. */
+static int sendto_now(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    PyObject *method;
+    int connected = is_connected(t), rc;
+
+    rc = connected < 0 ? -1 : PyLoopDatagramSocket_Send(t->sock, t->family, data, addr, connected);
+    if (rc != 0)
+        return rc > 0 || handle_socket_error(t, "Fatal write error on datagram transport") == 0 ? 1 : -1;
+    method = PyObject_GetAttr(object_of(t), PyLoop_str._sendto_ready);
+    rc = method ? call_method_void(loop_of(t), PyLoop_str._add_writer, or_none(t->sock_fd), method) : -1;
+    Py_XDECREF(method);
+    return rc;
+}
+
+/* Queues an immutable copy of data, counts it, maybe pauses the protocol.
+ * Takes the reference to addr. */
+static int sendto_queue(DatagramData *t, PyObject *data, PyObject *addr)
+{
+    PyObject *copy = PyObject_Bytes(data); /* Ensure that what we buffer is immutable. */
+    Py_ssize_t length;
+
+    if (!copy || queue_push_back(t, copy, addr) < 0) {
+        Py_XDECREF(copy);
+        Py_DECREF(addr);
+        return -1;
+    }
+    if (D.probed.tracked_size) {
+        if (given_length(data, &length) < 0)
+            return -1;
+        t->buffer_size += length + D.probed.header_add;
+    }
+    return maybe_pause_protocol(t);
 }
 
 static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
-    PyObject *data, *addr, *copy;
-    Py_ssize_t length;
-    int rc, connected;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *data, *addr;
+    int rc;
 
-    if (parse_sendto(args, PyVectorcall_NARGS(nargsf), kwnames, &data, &addr) < 0)
+    if (PyLoopArgs_Bind(&sendto_params, args, PyVectorcall_NARGS(nargsf), kwnames, bound) < 0)
         return NULL;
-    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
-        return NULL;
-    }
-    if (!D.probed.sends_empty) { /* 3.10-3.12: an empty datagram is not sent */
-        rc = PyObject_IsTrue(data);
-        if (rc <= 0) {
-            if (rc < 0)
-                return NULL;
-            Py_RETURN_NONE;
-        }
-    }
-    if (t->address) {
-        rc = PyObject_IsTrue(t->address);
-        if (rc < 0)
-            return NULL;
-        if (rc) {
-            /* addr not in (None, self._address) */
-            int found = PyObject_RichCompareBool(Py_None, addr, Py_EQ);
-            if (found == 0)
-                found = PyObject_RichCompareBool(t->address, addr, Py_EQ);
-            if (found < 0)
-                return NULL;
-            if (!found) {
-                PyErr_Format(PyExc_ValueError, "Invalid address: must be None or %S", t->address);
-                return NULL;
-            }
-            addr = t->address;
-            if (t->conn_lost) {
-                if (t->conn_lost >= D.connlost_threshold) {
-                    PyObject *text = PyUnicode_FromString("socket.send() raised exception.");
-                    rc = text ? call_method_void(D.logger, D.str_warning, text, NULL) : -1;
-                    Py_XDECREF(text);
-                    if (rc < 0)
-                        return NULL;
-                }
-                t->conn_lost++;
-                Py_RETURN_NONE;
-            }
-        }
-    }
+    data = bound[0];
+    addr = bound[1] ? bound[1] : Py_None;
+    if ((rc = sendto_checks(t, data, &addr)) <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
     Py_INCREF(addr); /* self._address may be replaced meanwhile */
-    if (!t->count) {
-        /* Attempt to send it right away first. */
-        connected = is_connected(t);
-        rc = connected < 0 ? -1 : send_datagram(t, data, addr, connected);
-        if (rc != 0) {
-            if (rc < 0 && handle_socket_error(t, "Fatal write error on datagram transport") < 0) {
-                Py_DECREF(addr);
-                return NULL;
-            }
-            Py_DECREF(addr);
-            Py_RETURN_NONE;
-        }
-        {
-            PyObject *method = PyObject_GetAttr(self, D.str_sendto_ready);
-            rc = method ? call_method_void(t->loop, D.str_add_writer, or_none(t->sock_fd), method) : -1;
-            Py_XDECREF(method);
-            if (rc < 0) {
-                Py_DECREF(addr);
-                return NULL;
-            }
-        }
-    }
-    /* Ensure that what we buffer is immutable. */
-    copy = PyObject_Bytes(data);
-    if (!copy || queue_push_back(t, copy, addr) < 0) {
-        Py_XDECREF(copy);
+    if (!t->count && (rc = sendto_now(t, data, addr)) != 0) {
         Py_DECREF(addr);
-        return NULL;
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (D.probed.tracked_size) {
-        if (given_length(data, &length) < 0)
-            return NULL;
-        t->buffer_size += length + D.probed.header_add;
-    }
-    if (maybe_pause_protocol(t) < 0)
+    if (sendto_queue(t, data, addr) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1185,7 +803,8 @@ static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 
         t->buffer_size -= length + D.probed.header_sub;
         connected = is_connected(t);
-        rc = connected < 0 ? -1 : send_datagram(t, datagram.data, datagram.addr, connected);
+        rc = connected < 0 ? -1
+                           : PyLoopDatagramSocket_Send(t->sock, t->family, datagram.data, datagram.addr, connected);
         if (rc == 0) { /* try again later */
             if (queue_push_front(t, datagram.data, datagram.addr) < 0) {
                 Py_DECREF(datagram.data);
@@ -1207,10 +826,10 @@ static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     if (maybe_resume_protocol(t) < 0) /* may queue more */
         goto fail;
     if (!t->count) {
-        if (remove_watcher(t, D.str_remove_writer) < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0)
             goto fail;
         if (t->closing) {
-            PyObject *result = call_own_method(t, D.str_call_connection_lost, Py_None, NULL);
+            PyObject *result = call_own_method(t, PyLoop_str._call_connection_lost, Py_None, NULL);
             if (!result)
                 goto fail;
             Py_DECREF(result);
@@ -1252,11 +871,11 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
         Py_RETURN_NONE;
     if (nargs + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])) && !(call_args = PyMem_New(PyObject *, nargs + 1)))
         return PyErr_NoMemory();
-    call_args[0] = or_none(t->loop);
+    call_args[0] = loop_of(t);
     for (i = 0; i < nargs; i++)
         call_args[i + 1] = args[i];
     Py_INCREF(call_args[0]);
-    result = PyObject_VectorcallMethod(D.str_add_reader, call_args, (size_t)nargs + 1, NULL);
+    result = PyObject_VectorcallMethod(PyLoop_str._add_reader, call_args, (size_t)nargs + 1, NULL);
     Py_DECREF(call_args[0]);
     if (call_args != stack)
         PyMem_Free(call_args);
@@ -1274,7 +893,7 @@ static int log_debug(DatagramData *t, const char *message)
 
     if (debug <= 0)
         return debug;
-    result = PyObject_CallMethod(D.logger, "debug", "sO", message, object_of(t));
+    result = PyObject_CallMethod(PyLoop_asyncio.logger, "debug", "sO", message, object_of(t));
     Py_XDECREF(result);
     return result ? 0 : -1;
 }
@@ -1291,7 +910,7 @@ static PyObject *dg_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (!reading(t))
         Py_RETURN_NONE;
     t->paused = 1;
-    if (remove_watcher(t, D.str_remove_reader) < 0 || log_debug(t, "%r pauses reading") < 0)
+    if (remove_watcher(t, PyLoop_str._remove_reader) < 0 || log_debug(t, "%r pauses reading") < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1304,7 +923,7 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (t->closing || !t->paused)
         Py_RETURN_NONE;
     t->paused = 0;
-    method = PyObject_GetAttr(self, D.str_read_ready);
+    method = PyObject_GetAttr(self, PyLoop_str._read_ready);
     if (!method)
         return NULL;
     {
@@ -1321,32 +940,19 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
 }
 #endif
 
-static PyObject *dg_is_closing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(data_of(self)->closing);
-}
-
+/* asyncio's _SelectorTransport.close (see force_close). */
 static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     DatagramData *t = data_of(self);
-    PyObject *method;
-    int rc;
 
     if (t->closing)
         Py_RETURN_NONE;
     t->closing = 1;
-    if (remove_watcher(t, D.str_remove_reader) < 0)
+    if (remove_watcher(t, PyLoop_str._remove_reader) < 0)
         return NULL;
     if (!t->count) {
         t->conn_lost++;
-        if (remove_watcher(t, D.str_remove_writer) < 0)
-            return NULL;
-        method = PyObject_GetAttr(self, D.str_call_connection_lost);
-        if (!method)
-            return NULL;
-        rc = call_soon(t, method, Py_None, NULL);
-        Py_DECREF(method);
-        if (rc < 0)
+        if (remove_watcher(t, PyLoop_str._remove_writer) < 0 || schedule_connection_lost(t, Py_None) < 0)
             return NULL;
     }
     Py_RETURN_NONE;
@@ -1354,33 +960,35 @@ static PyObject *dg_close(PyObject *self, PyObject *Py_UNUSED(unused))
 
 static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    PyObject *result = call_own_method(data_of(self), D.str_force_close, Py_None, NULL);
+    PyObject *result = call_own_method(data_of(self), PyLoop_str._force_close, Py_None, NULL);
     Py_XDECREF(result);
     if (!result)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_force_close(PyObject *self, PyObject *exception)
+static PyObject *dg_force_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (force_close(data_of(self), exception) < 0)
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&force_close_params, args, nargs, kwnames, bound) < 0
+        || force_close(data_of(self), bound[0]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)
+static PyObject *dg_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static char *names[] = {"exc", "message", NULL};
-    PyObject *exception, *message = NULL;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *message;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:_fatal_error", names, &exception, &message))
+    if (PyLoopArgs_Bind(&fatal_error_params, args, nargs, kwnames, bound) < 0)
         return NULL;
-    if (message) {
-        rc = fatal_error(data_of(self), exception, message);
+    if (bound[1]) {
+        rc = fatal_error(data_of(self), bound[0], bound[1]);
     } else {
         message = PyUnicode_FromString("Fatal error on transport");
-        rc = message ? fatal_error(data_of(self), exception, message) : -1;
+        rc = message ? fatal_error(data_of(self), bound[0], message) : -1;
         Py_XDECREF(message);
     }
     if (rc < 0)
@@ -1388,68 +996,47 @@ static PyObject *dg_fatal_error(PyObject *self, PyObject *args, PyObject *keywor
     Py_RETURN_NONE;
 }
 
-static PyObject *dg_call_connection_lost(PyObject *self, PyObject *exception)
+static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                         PyObject *kwnames)
 {
-    return call_connection_lost(data_of(self), exception);
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&call_connection_lost_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    return call_connection_lost(data_of(self), bound[0]);
 }
 
 /* ------------------------------------------------------------------ */
 /* protocol, extra info, repr                                          */
 /* ------------------------------------------------------------------ */
 
-static PyObject *dg_set_protocol(PyObject *self, PyObject *protocol)
+/* set_protocol (the base's), before the protocol is stored. */
+static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
 {
-    DatagramData *t = data_of(self);
-
-    Py_INCREF(protocol);
-    Py_XSETREF(t->protocol, protocol);
     t->protocol_connected = 1;
-    Py_RETURN_NONE;
+    return 0;
 }
 
-static PyObject *dg_get_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return new_ref_or_none(data_of(self)->protocol);
-}
-
+/* BaseTransport.get_extra_info: self._extra.get(name, default), the
+ * datagram's own rather than the base's: a dict subclass's get() is called,
+ * and an instance without extra (never initialised) raises AttributeError
+ * on None as it always has here. */
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
-    PyObject *name = nargs > 0 ? args[0] : NULL, *fallback = nargs > 1 ? args[1] : Py_None, *value;
-    Py_ssize_t i, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *bound[PYLOOP_MAX_PARAMS], *name, *fallback, *value;
 
-    if (nargs > 2) {
-        PyErr_Format(PyExc_TypeError, "get_extra_info() takes from 2 to 3 positional arguments but %zd were given",
-                     nargs + 1);
+    if (PyLoopArgs_Bind(&get_extra_info_params, args, nargs, kwnames, bound) < 0)
         return NULL;
-    }
-    for (i = 0; i < keywords; i++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        int is_name = PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "name") == 0;
-        int is_default = !is_name && PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, "default") == 0;
-        if ((is_name && nargs > 0) || (is_default && nargs > 1)) {
-            PyErr_Format(PyExc_TypeError, "get_extra_info() got multiple values for argument '%S'", key);
-            return NULL;
-        } else if (is_name) {
-            name = args[nargs + i];
-        } else if (is_default) {
-            fallback = args[nargs + i];
-        } else {
-            PyErr_Format(PyExc_TypeError, "get_extra_info() got an unexpected keyword argument '%S'", key);
-            return NULL;
-        }
-    }
-    if (!name) {
-        PyErr_SetString(PyExc_TypeError, "get_extra_info() missing 1 required positional argument: 'name'");
-        return NULL;
-    }
+    name = bound[0];
+    fallback = bound[1] ? bound[1] : Py_None;
     if (t->extra && PyDict_CheckExact(t->extra)) {
         value = PyDict_GetItemWithError(t->extra, name);
         if (!value && PyErr_Occurred())
             return NULL;
-        return new_ref_or_none(value ? value : fallback);
+        return PyLoop_NewRefOrNone(value ? value : fallback);
     }
-    return call_method(t->extra, D.str_get, name, fallback);
+    return call_method(t->extra, PyLoop_str.get, name, fallback);
 }
 
 /* <DatagramTransport fd=7 read=polling write=<idle, bufsize=0>>, as
@@ -1457,21 +1044,22 @@ static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssi
 static PyObject *dg_repr(PyObject *self)
 {
     DatagramData *t = data_of(self);
-    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(self), D.str_name), *result = NULL, *closed;
+    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(self), PyLoop_str.dunder_name), *result = NULL, *closed;
     const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
     int loop_closed = 1;
 
     if (!name)
         return NULL;
     if (t->loop) {
-        closed = PyObject_CallMethodNoArgs(t->loop, D.str_is_closed);
+        closed = PyObject_CallMethodNoArgs(loop_of(t), PyLoop_str.is_closed);
         loop_closed = closed ? PyObject_IsTrue(closed) : -1;
         Py_XDECREF(closed);
         if (loop_closed < 0)
             goto done;
     }
     if (!loop_closed) {
-        PyObject *selector = PyObject_GetAttr(t->loop, D.str_selector), *reading_now = NULL, *writing_now = NULL;
+        PyObject *selector = PyObject_GetAttr(loop_of(t), PyLoop_str._selector), *reading_now = NULL;
+        PyObject *writing_now = NULL;
         int read_polling = -1, write_polling = -1;
 
         if (selector) {
@@ -1503,60 +1091,9 @@ done:
 /* construction, GC, finalization                                      */
 /* ------------------------------------------------------------------ */
 
-/* sock.NAME(), or None when it raises OSError. */
-static PyObject *socket_name(PyObject *sock, PyObject *name)
+/* _FlowControlMixin.__init__(extra, loop) */
+static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
 {
-    PyObject *value = PyObject_CallMethodNoArgs(sock, name);
-
-    if (!value && PyErr_ExceptionMatches(PyExc_OSError)) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    return value;
-}
-
-static int fill_extra(DatagramData *t, PyObject *sock)
-{
-    PyObject *value = PyObject_CallOneArg(D.transport_socket, sock);
-    int rc, has_peername;
-
-    if (!value)
-        return -1;
-    rc = PyObject_SetItem(t->extra, D.str_socket, value);
-    Py_DECREF(value);
-    if (rc < 0 || !(value = socket_name(sock, D.str_getsockname)))
-        return -1;
-    rc = PyObject_SetItem(t->extra, D.str_sockname, value);
-    Py_DECREF(value);
-    if (rc < 0 || (has_peername = PySequence_Contains(t->extra, D.str_peername)) < 0)
-        return -1;
-    if (has_peername)
-        return 0;
-    if (!(value = socket_name(sock, D.str_getpeername)))
-        return -1;
-    rc = PyObject_SetItem(t->extra, D.str_peername, value);
-    Py_DECREF(value);
-    return rc;
-}
-
-/* DatagramTransport(loop, sock, protocol, address=None, waiter=None,
- * extra=None): asyncio's constructor, step by step. */
-static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
-{
-    static char *names[] = {"loop", "sock", "protocol", "address", "waiter", "extra", NULL};
-    DatagramData *t = data_of(self);
-    PyObject *loop, *sock, *protocol, *address = Py_None, *waiter = Py_None, *extra = Py_None, *transports, *method;
-    PyObject *reader;
-    int rc;
-
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:DatagramTransport", names, &loop, &sock, &protocol,
-                                     &address, &waiter, &extra))
-        return -1;
-    if (t->sock_fd || t->extra) {
-        PyErr_SetString(PyExc_RuntimeError, "DatagramTransport is already initialized");
-        return -1;
-    }
-    /* _FlowControlMixin.__init__(extra, loop) */
     if (extra == Py_None) {
         if (!(t->extra = PyDict_New()))
             return -1;
@@ -1569,78 +1106,119 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
         return -1;
     }
     Py_INCREF(loop);
-    t->loop = loop;
+    t->loop = (LoopObject *)loop; /* any loop: see DatagramData */
     t->protocol_paused = 0;
-    if (set_limits(t, Py_None, Py_None) < 0)
+    return PyLoopTransport_StoreWriteLimits(base_of(t), Py_None, Py_None);
+}
+
+/* The family the system calls are made here for: a plain socket.socket
+ * (not a subclass, which may override recvfrom/sendto) of AF_INET,
+ * AF_INET6 or AF_UNIX; 0 otherwise. -1 raised. */
+static int own_family(PyObject *sock, PyObject *sock_fd)
+{
+    PyObject *family;
+    long value;
+
+    if (Py_TYPE(sock) != (PyTypeObject *)D.socket_type || !PyLong_CheckExact(sock_fd))
+        return 0;
+    family = PyObject_GetAttr(sock, PyLoop_str.family);
+    value = family ? PyLong_AsLong(family) : -1;
+    Py_XDECREF(family);
+    if (value == -1 && PyErr_Occurred())
         return -1;
-    /* _SelectorTransport.__init__ */
-    if (fill_extra(t, sock) < 0)
+    return value == AF_INET || value == AF_INET6 || value == AF_UNIX ? (int)value : 0;
+}
+
+/* _SelectorTransport.__init__, after _FlowControlMixin's */
+static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
+{
+    PyObject *transports;
+    int rc;
+
+    if (PyLoopTransport_FillSocketExtra(t->extra, sock) < 0)
         return -1;
     Py_INCREF(sock);
     t->sock = sock;
-    if (!(t->sock_fd = PyObject_CallMethodNoArgs(sock, D.str_fileno)))
+    if (!(t->sock_fd = PyObject_CallMethodNoArgs(sock, PyLoop_str.fileno)))
         return -1;
     t->protocol_connected = 0;
     Py_INCREF(protocol);
     t->protocol = protocol;
     t->protocol_connected = 1;
-    /* The system calls are made here for a plain socket.socket. */
-    t->family = 0;
-    if (Py_TYPE(sock) == (PyTypeObject *)D.socket_type && PyLong_CheckExact(t->sock_fd)) {
-        PyObject *family = PyObject_GetAttr(sock, D.str_family);
-        long value = family ? PyLong_AsLong(family) : -1;
-        Py_XDECREF(family);
-        if (value == -1 && PyErr_Occurred())
-            return -1;
-        if (value == AF_INET || value == AF_INET6 || value == AF_UNIX)
-            t->family = (int)value;
-    }
-    transports = PyObject_GetAttr(loop, D.str_transports);
+    if ((t->family = own_family(sock, t->sock_fd)) < 0)
+        return -1;
+    transports = PyObject_GetAttr(loop_of(t), PyLoop_str._transports);
     if (!transports)
         return -1;
-    rc = PyObject_SetItem(transports, t->sock_fd, self);
+    rc = PyObject_SetItem(transports, t->sock_fd, object_of(t));
     Py_DECREF(transports);
-    if (rc < 0)
-        return -1;
-    /* _SelectorDatagramTransport.__init__ */
+    return rc;
+}
+
+/* _SelectorDatagramTransport.__init__'s own part. Its schedule is the
+ * base's "connection_made, then the reader, then the waiter", but the
+ * reader is call_soon(self._add_reader, self._sock_fd, self._read_ready)
+ * (the socket's is _add_reader_after_connect): the base schedules
+ * connection_made alone (no waiter, no reader), this file the rest. */
+static int init_datagram(DatagramData *t, PyObject *address, PyObject *waiter)
+{
+    PyObject *self = object_of(t), *method, *reader;
+    int rc;
+
     if (address != Py_None) {
         Py_INCREF(address);
         t->address = address;
     }
     t->buffer_size = 0;
-    method = PyObject_GetAttr(protocol, D.str_connection_made);
-    rc = method ? call_soon(t, method, self, NULL) : -1;
-    Py_XDECREF(method);
-    if (rc < 0)
+    if (PyLoopTransport_ScheduleConnected(base_of(t), Py_None, 0) < 0)
         return -1;
     /* only start reading when connection_made() has been called */
-    method = PyObject_GetAttrString(self, "_add_reader");
-    reader = method ? PyObject_GetAttr(self, D.str_read_ready) : NULL;
-    rc = reader ? call_soon(t, method, t->sock_fd, reader) : -1;
+    method = PyObject_GetAttr(self, PyLoop_str._add_reader);
+    reader = method ? PyObject_GetAttr(self, PyLoop_str._read_ready) : NULL;
+    rc = reader ? PyLoopTransport_CallSoon(t->loop, method, t->sock_fd, reader) : -1;
     Py_XDECREF(method);
     Py_XDECREF(reader);
     if (rc < 0)
         return -1;
-    if (waiter != Py_None && call_soon(t, D.set_result_unless_cancelled, waiter, Py_None) < 0)
+    if (waiter != Py_None
+        && PyLoopTransport_CallSoon(t->loop, PyLoop_asyncio.set_result_unless_cancelled, waiter, Py_None) < 0)
         return -1;
     return 0;
 }
 
-static int dg_traverse(PyObject *self, visitproc visit, void *arg)
+/* DatagramTransport(loop, sock, protocol, address=None, waiter=None,
+ * extra=None): asyncio's constructor, step by step. Its arguments are
+ * parsed as a C type's (six parameters: more than PyLoopArgs_Bind binds). */
+static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
 {
+    static char *names[] = {"loop", "sock", "protocol", "address", "waiter", "extra", NULL};
     DatagramData *t = data_of(self);
+    PyObject *loop, *sock, *protocol, *address = Py_None, *waiter = Py_None, *extra = Py_None;
+
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|OOO:DatagramTransport", names, &loop, &sock, &protocol,
+                                     &address, &waiter, &extra))
+        return -1;
+    if (t->sock_fd || t->extra) {
+        PyErr_SetString(PyExc_RuntimeError, "DatagramTransport is already initialized");
+        return -1;
+    }
+    if (init_flow_control(t, loop, extra) < 0 || init_selector(t, sock, protocol) < 0
+        || init_datagram(t, address, waiter) < 0)
+        return -1;
+    return 0;
+}
+
+/* The GC skeleton is the base's (PyLoopTransport_Traverse/Clear/Finalize/
+ * Dealloc); these are the datagram's own references. clear also drops the
+ * loop and the socket, as this type's tp_clear always has, so a cycle
+ * through them is broken by the collector too. */
+static int dg_traverse(PyLoopTransport *base, visitproc visit, void *arg)
+{
+    DatagramData *t = (DatagramData *)base;
     size_t i;
 
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(t->loop);
-    Py_VISIT(t->sock);
     Py_VISIT(t->sock_fd);
-    Py_VISIT(t->protocol);
-    Py_VISIT(t->extra);
     Py_VISIT(t->address);
-    Py_VISIT(t->high_water);
-    Py_VISIT(t->low_water);
-    Py_VISIT(t->dict);
     for (i = 0; i < t->count; i++) {
         Datagram *datagram = &t->queue[(t->head + i) % t->capacity];
         Py_VISIT(datagram->data);
@@ -1649,71 +1227,36 @@ static int dg_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int dg_clear(PyObject *self)
+static void dg_clear(PyLoopTransport *base)
 {
-    DatagramData *t = data_of(self);
+    DatagramData *t = (DatagramData *)base;
 
     queue_clear(t);
     Py_CLEAR(t->loop);
     Py_CLEAR(t->sock);
     Py_CLEAR(t->sock_fd);
-    Py_CLEAR(t->protocol);
-    Py_CLEAR(t->extra);
     Py_CLEAR(t->address);
-    Py_CLEAR(t->high_water);
-    Py_CLEAR(t->low_water);
-    Py_CLEAR(t->dict);
-    return 0;
 }
 
-/* asyncio's __del__: an unclosed transport warns and closes its socket. */
-static void dg_finalize(PyObject *self)
+/* asyncio's __del__, after the base's "unclosed transport" warning:
+ * self._sock.close(). */
+static void dg_close_resource(PyLoopTransport *t, PyObject *self)
 {
-    DatagramData *t = data_of(self);
-    PyObject *error = PyLoop_FetchException(), *closed;
+    PyObject *closed = PyObject_CallMethodNoArgs(t->sock, PyLoop_str.close);
 
-    if (t->sock) {
-        if (PyErr_ResourceWarning(self, 1, "unclosed transport %R", self) < 0)
-            PyErr_WriteUnraisable(self);
-        closed = PyObject_CallMethodNoArgs(t->sock, D.str_close);
-        if (!closed)
-            PyErr_WriteUnraisable(self);
-        Py_XDECREF(closed);
-    }
-    if (error)
-        PyLoop_RestoreException(error);
-}
-
-static void dg_dealloc(PyObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    DatagramData *t = data_of(self);
-
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
-        return; /* resurrected */
-    PyObject_GC_UnTrack(self);
-    if (t->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    dg_clear(self);
-    type->tp_free(self);
-    Py_DECREF(type);
+    if (!closed)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(closed);
 }
 
 /* ------------------------------------------------------------------ */
 /* attributes asyncio's own code reads                                 */
 /* ------------------------------------------------------------------ */
 
-static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock); }
-static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->sock_fd); }
-static PyObject *get_loop(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->loop); }
-static PyObject *get_protocol(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->protocol); }
-static PyObject *get_extra(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->extra); }
-static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->address); }
+static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
+static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
+static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
-static PyObject *get_closing(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->closing); }
-static PyObject *get_conn_lost(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(data_of(self)->conn_lost); }
-static PyObject *get_high_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->high_water); }
-static PyObject *get_low_water(PyObject *self, void *Py_UNUSED(c)) { return new_ref_or_none(data_of(self)->low_water); }
 
 static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
 {
@@ -1756,23 +1299,17 @@ static PyObject *get_buffer_size(PyObject *self, void *Py_UNUSED(c)) { return Py
 static PyGetSetDef dg_getset[] = {
     {"_sock", get_sock, NULL, NULL, NULL},
     {"_sock_fd", get_sock_fd, NULL, NULL, NULL},
-    {"_loop", get_loop, NULL, NULL, NULL},
-    {"_protocol", get_protocol, NULL, NULL, NULL},
-    {"_extra", get_extra, NULL, NULL, NULL},
     {"_address", get_address, NULL, NULL, NULL},
     {"_server", get_server, NULL, NULL, NULL},
-    {"_closing", get_closing, NULL, NULL, NULL},
-    {"_conn_lost", get_conn_lost, NULL, NULL, NULL},
     {"_protocol_connected", get_protocol_connected, NULL, NULL, NULL},
     {"_protocol_paused", get_protocol_paused, NULL, NULL, NULL},
-    {"_high_water", get_high_water, NULL, NULL, NULL},
-    {"_low_water", get_low_water, NULL, NULL, NULL},
     {"_buffer", get_buffer, NULL, NULL, NULL},
 #if PY_VERSION_HEX >= 0x030B0000
     {"_paused", get_paused, NULL, NULL, NULL},
     {"_buffer_size", get_buffer_size, NULL, NULL, NULL},
 #endif
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    PYLOOP_TRANSPORT_LIMIT_GETSET,
+    PYLOOP_TRANSPORT_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1781,30 +1318,30 @@ static PyMethodDef dg_methods[] = {
      "Send data to addr (or to the connected address)."},
     {"close", dg_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", dg_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
-    {"is_closing", dg_is_closing, METH_NOARGS, "Return True if the transport is closing or closed."},
+    {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},
 #if PY_VERSION_HEX >= 0x030B0000
     {"is_reading", dg_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
     {"pause_reading", dg_pause_reading, METH_NOARGS, "Pause the receiving end."},
     {"resume_reading", dg_resume_reading, METH_NOARGS, "Resume the receiving end."},
 #endif
     {"get_write_buffer_size", dg_get_write_buffer_size, METH_NOARGS, "Return the current size of the write buffer."},
-    {"get_write_buffer_limits", dg_get_write_buffer_limits, METH_NOARGS, "Return (low, high)."},
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits, METH_VARARGS | METH_KEYWORDS,
-     "Set the high- and low-water limits for write flow control."},
+    PYLOOP_TRANSPORT_LIMIT_METHODS,
     {"_set_write_buffer_limits", (PyCFunction)(void (*)(void))dg_set_write_buffer_limits_only,
-     METH_VARARGS | METH_KEYWORDS, NULL},
+     METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
     {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
     {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
      "Get optional transport information."},
-    {"get_protocol", dg_get_protocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", dg_set_protocol, METH_O, "Set a new protocol."},
+    {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},
+    {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,
+     "Set a new protocol."},
     {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
     {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
     {"_add_reader", (PyCFunction)(void (*)(void))dg_add_reader, METH_FASTCALL, NULL},
-    {"_force_close", dg_force_close, METH_O, NULL},
-    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"_call_connection_lost", dg_call_connection_lost, METH_O, NULL},
+    {"_force_close", (PyCFunction)(void (*)(void))dg_force_close, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_call_connection_lost", (PyCFunction)(void (*)(void))dg_call_connection_lost, METH_FASTCALL | METH_KEYWORDS,
+     NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1887,102 +1424,43 @@ static int probe_asyncio(void)
 /* the type                                                            */
 /* ------------------------------------------------------------------ */
 
-static int intern_all(void)
-{
-    static const struct {
-        PyObject **slot;
-        const char *text;
-    } names[] = {
-        {&D.str_call_soon, "call_soon"},
-        {&D.str_call_exception_handler, "call_exception_handler"},
-        {&D.str_get_debug, "get_debug"},
-        {&D.str_connection_made, "connection_made"},
-        {&D.str_connection_lost, "connection_lost"},
-        {&D.str_datagram_received, "datagram_received"},
-        {&D.str_error_received, "error_received"},
-        {&D.str_pause_writing, "pause_writing"},
-        {&D.str_resume_writing, "resume_writing"},
-        {&D.str_close, "close"},
-        {&D.str_transports, "_transports"},
-        {&D.str_max_size, "max_size"},
-        {&D.str_debug, "debug"},
-        {&D.str_warning, "warning"},
-        {&D.str_fileno, "fileno"},
-        {&D.str_family, "family"},
-        {&D.str_recvfrom, "recvfrom"},
-        {&D.str_send, "send"},
-        {&D.str_sendto, "sendto"},
-        {&D.str_peername, "peername"},
-        {&D.str_add_reader, "_add_reader"},
-        {&D.str_add_writer, "_add_writer"},
-        {&D.str_remove_reader, "_remove_reader"},
-        {&D.str_remove_writer, "_remove_writer"},
-        {&D.str_read_ready, "_read_ready"},
-        {&D.str_sendto_ready, "_sendto_ready"},
-        {&D.str_call_connection_lost, "_call_connection_lost"},
-        {&D.str_fatal_error, "_fatal_error"},
-        {&D.str_force_close, "_force_close"},
-        {&D.str_is_closed, "is_closed"},
-        {&D.str_selector, "_selector"},
-        {&D.str_get, "get"},
-        {&D.str_getsockname, "getsockname"},
-        {&D.str_getpeername, "getpeername"},
-        {&D.str_name, "__name__"},
-        {&D.str_exc_info, "exc_info"},
-        {&D.str_socket, "socket"},
-        {&D.str_sockname, "sockname"},
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (PyLoop_InternInto(names[i].slot, names[i].text) < 0)
-            return -1;
-    return 0;
-}
-
 static int load_names(void)
 {
-    PyObject *threshold = NULL;
-    int rc = -1;
-
-    if (PyLoop_ImportInto(&D.flow_control_mixin, "asyncio.transports", "_FlowControlMixin") < 0
-        || PyLoop_ImportInto(&D.datagram_base, "asyncio.transports", "DatagramTransport") < 0
-        || PyLoop_ImportInto(&D.transport_socket, "asyncio.trsock", "TransportSocket") < 0
-        || PyLoop_ImportInto(&D.set_result_unless_cancelled, "asyncio.futures", "_set_result_unless_cancelled") < 0
+    if (PyLoop_ImportInto(&D.datagram_base, "asyncio.transports", "DatagramTransport") < 0
         || PyLoop_ImportInto(&D.test_selector_event, "asyncio.selector_events", "_test_selector_event") < 0
-        || PyLoop_ImportInto(&D.logger, "asyncio.log", "logger") < 0
         || PyLoop_ImportInto(&D.deque, "collections", "deque") < 0
         || PyLoop_ImportInto(&D.socket_type, "socket", "socket") < 0
         || PyLoop_ImportInto(&D.event_read, "selectors", "EVENT_READ") < 0
         || PyLoop_ImportInto(&D.event_write, "selectors", "EVENT_WRITE") < 0
-        || PyLoop_ImportInto(&threshold, "asyncio.constants", "LOG_THRESHOLD_FOR_CONNLOST_WRITES") < 0)
-        goto done;
-    D.connlost_threshold = PyLong_AsSsize_t(threshold);
-    if ((D.connlost_threshold == -1 && PyErr_Occurred()) || !(D.max_size_default = PyLong_FromLong(MAX_SIZE_DEFAULT))
-        || intern_all() < 0 || probe_asyncio() < 0)
-        goto done;
-    rc = 0;
-done:
-    Py_XDECREF(threshold);
-    return rc;
+        || !(D.max_size_default = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT)))
+        return -1;
+    return probe_asyncio();
 }
 
-/* Built at run time: the layout starts where _FlowControlMixin's ends. */
-static PyMemberDef dg_members[3];
+/* The hooks of the base's shared code (transport_base.h). No has_buffer,
+ * drop_buffer or stop_reading: close/_force_close stay here (force_close). */
+static PyLoopTransportOps dg_ops = {
+    .name = "_SelectorDatagramTransport",
+    .set_protocol_qualname = "_SelectorTransport.set_protocol",
+    .protocol_set = dg_protocol_set,
+    .limits_set = dg_limits_set,
+    .close_resource = dg_close_resource,
+    .traverse = dg_traverse,
+    .clear = dg_clear,
+};
 
 int PyLoopDatagram_Add(PyObject *module)
 {
     PyObject *bases;
     PyType_Slot slots[] = {
         {Py_tp_init, dg_init},
-        {Py_tp_dealloc, dg_dealloc},
-        {Py_tp_traverse, dg_traverse},
-        {Py_tp_clear, dg_clear},
-        {Py_tp_finalize, dg_finalize},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
         {Py_tp_repr, dg_repr},
         {Py_tp_methods, dg_methods},
         {Py_tp_getset, dg_getset},
-        {Py_tp_members, dg_members},
         {Py_tp_doc, "asyncio's datagram transport (UDP, Unix datagrams), in C."},
         {0, NULL},
     };
@@ -1997,17 +1475,15 @@ int PyLoopDatagram_Add(PyObject *module)
         return -1;
     /* asyncio's class: (_SelectorTransport, DatagramTransport) from 3.12,
      * _SelectorTransport alone before. */
-    bases = D.probed.datagram_base ? PyTuple_Pack(2, D.flow_control_mixin, D.datagram_base)
-                                   : PyTuple_Pack(1, D.flow_control_mixin);
+    bases = D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
+                                   : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin);
     if (!bases)
         return -1;
-    PyLoop_DatagramTransportType = PyLoopTransport_TypeFromSpec(
-        &spec, bases, sizeof(DatagramData), offsetof(DatagramData, dict), offsetof(DatagramData, weakreflist),
-        dg_members, &D.data_offset);
+    PyLoop_DatagramTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(DatagramData), &dg_ops);
     Py_DECREF(bases);
     if (!PyLoop_DatagramTransportType)
         return -1;
-    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, D.str_max_size, D.max_size_default) < 0)
+    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
         return -1;
     Py_INCREF(PyLoop_DatagramTransportType);
     if (PyModule_AddObject(module, "DatagramTransport", (PyObject *)PyLoop_DatagramTransportType) < 0) {
