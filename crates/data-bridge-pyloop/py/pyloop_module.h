@@ -229,10 +229,4 @@ int PyLoopPipe_Add(PyObject *module);
 extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
 
-/* OLD: the transport helpers pipe_transport.c and datagram_transport.c call
- * are declared in transport_base.h; until both include it themselves, this
- * header does (then this include goes: the base includes this header, not
- * the other way round). */
-#include "transport_base.h"
-
 #endif

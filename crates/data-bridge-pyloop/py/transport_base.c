@@ -23,8 +23,8 @@ static struct {
 } registry[MAX_TYPES];
 static int registered;
 
-PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
-                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset)
+static PyTypeObject *type_from_spec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
+                                    size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset)
 {
     PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(bases, 0);
     Py_ssize_t align = (Py_ssize_t)_Alignof(max_align_t);
@@ -54,7 +54,7 @@ PyTypeObject *PyLoopTransport_NewType(PyType_Spec *spec, PyObject *bases, size_t
     slots[n++] = (PyType_Slot){Py_tp_members, ops->members};
     slots[n] = (PyType_Slot){0, NULL};
     spec->slots = slots;
-    type = PyLoopTransport_TypeFromSpec(spec, bases, data_size, offsetof(PyLoopTransport, dict),
+    type = type_from_spec(spec, bases, data_size, offsetof(PyLoopTransport, dict),
                                         offsetof(PyLoopTransport, weakreflist), ops->members, &ops->data_offset);
     spec->slots = given;
     if (!type)
@@ -631,33 +631,6 @@ int PyLoopTransport_StreamLimitsSet(PyLoopTransport *t, PyObject *self)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* Old API: the sizes of set_write_buffer_limits(high=None, low=None), as
- * the stream transports parsed them before the base (a float or a limit
- * past ssize_t raises; asyncio takes both: PYLOOP_TRANSPORT_LIMIT_METHODS
- * do). */
-int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high_limit, size_t *low_limit)
-{
-    static char *names[] = {"high", "low", NULL};
-    PyLoopTransport scratch = {0};
-    PyObject *high = Py_None, *low = Py_None;
-    Py_ssize_t high_value, low_value;
-    int rc = -1;
-
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "|OO:set_write_buffer_limits", names, &high, &low)
-        || PyLoopTransport_StoreWriteLimits(&scratch, high, low) < 0)
-        return -1;
-    high_value = PyNumber_AsSsize_t(scratch.high_water, PyExc_OverflowError);
-    low_value = high_value == -1 && PyErr_Occurred() ? -1 : PyNumber_AsSsize_t(scratch.low_water, PyExc_OverflowError);
-    if (low_value != -1 || !PyErr_Occurred()) {
-        *high_limit = (size_t)high_value;
-        *low_limit = (size_t)low_value;
-        rc = 0;
-    }
-    Py_DECREF(scratch.high_water);
-    Py_DECREF(scratch.low_water);
-    return rc;
-}
-
 static const PyLoopParams limits_params = {"_FlowControlMixin.set_write_buffer_limits", {"high", "low"}, 0, 2};
 
 PyObject *PyLoopTransport_SetWriteBufferLimits(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -972,15 +945,4 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
     if (!t || PyLoopArgs_Bind(&extra_params, args, nargs, kwnames, bound) < 0)
         return NULL;
     return extra_get(t->extra, bound[0], bound[1] ? bound[1] : Py_None);
-}
-
-/* Old API: get_extra_info(name, default=None) over `extra`. */
-PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords)
-{
-    static char *names[] = {"name", "default", NULL};
-    PyObject *name, *fallback = Py_None;
-
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "O|O:get_extra_info", names, &name, &fallback))
-        return NULL;
-    return extra_get(extra, name, fallback);
 }

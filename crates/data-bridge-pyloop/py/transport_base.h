@@ -331,14 +331,4 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *closure);
         "_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL                                                  \
     }
 
-/* ---- OLD API, kept until pipe_transport.c and datagram_transport.c are on
- * the base (then removed): ---- */
-/* The type with C data at *data_offset (use PyLoopTransport_NewType). */
-PyTypeObject *PyLoopTransport_TypeFromSpec(PyType_Spec *spec, PyObject *bases, size_t data_size, size_t dict_at,
-                                           size_t weaklist_at, struct PyMemberDef *members, Py_ssize_t *data_offset);
-/* set_write_buffer_limits's arguments as sizes (use the LIMIT_METHODS). */
-int PyLoopTransport_ParseWriteLimits(PyObject *args, PyObject *keywords, size_t *high, size_t *low);
-/* get_extra_info(name, default=None) over `extra` (use the METHODS). */
-PyObject *PyLoopTransport_GetExtraInfo(PyObject *extra, PyObject *args, PyObject *keywords);
-
 #endif
