@@ -4,16 +4,38 @@
  * handles as `void *` and calls the trampolines in loop_object.c.
  *
  *   Loop          the engine under PyLoop: call_soon, call_soon_threadsafe,
- *                 call_later, call_at, time, the run loop, stop, fd watchers,
- *                 the sock_* coroutines (sockops.c)
+ *                 call_later, call_at, time, the run loop, stop, fd watchers
+ *                 (loop_object.c); the sock_* methods are put on it by
+ *                 sockops.c
  *   Handle        asyncio.Handle's surface: cancel, cancelled, get_context
  *   TimerHandle   + when(), ordering and hashing by deadline
+ *   (threadsafe handle)
+ *                 3.14+: what call_soon_threadsafe returns, a Handle whose
+ *                 cancel() from another thread waits while it runs
+ *                 (handle.c; its __class__ is asyncio's _ThreadSafeHandle)
+ *   sock_coroutine, sock_done
+ *                 the coroutine a sock_* method returns and the done
+ *                 callback its future runs (sock_coro.c, sockops.c)
  *   SocketTransport, DatagramTransport, ReadPipeTransport,
  *   WritePipeTransport
  *                 asyncio's selector and pipe transports, each on the one
  *                 transport base (transport_base.h), the stream transports
  *                 on the stream layer; accept_connections (accept.c) is
  *                 asyncio's accept loop making SocketTransports
+ *
+ * Files, each including and calling only those below it (module.c adds the
+ * parts bottom-up, from one table):
+ *   module.c                            the parts table, build_info()
+ *   accept.c                            the accept loop
+ *   socket_transport.c, socket_support.c, pipe_transport.c,
+ *   datagram_transport.c, datagram_socket.c
+ *                                       the transports
+ *   transport_base.[ch]                 what the transports share
+ *   sockops.c, sock_coro.[ch]           the sock_* methods, their coroutine
+ *   loop_object.c, handle.c             Loop, Handle, TimerHandle
+ *   names.[ch], args.[ch], sockaddr.[ch]
+ *                                       Python-only helpers: interned names,
+ *                                       argument binding, socket addresses
  *
  * Names: PyLoop* are this binding's own (types, functions shared between its
  * files); pyloop_* is the C core's public API, pyloop__* the core's insides.
