@@ -521,51 +521,9 @@ static PyObject *pipe_repr(PyObject *self)
 /* ReadPipeTransport's methods                                         */
 /* ------------------------------------------------------------------ */
 
-static int rpipe_reading(PipeData *t)
-{
-    return !t->paused && !t->closing;
-}
-
-static int pipe_start_reading(PipeData *t)
-{
-    int rc = pyloop_stream_read_start(&t->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *rpipe_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(rpipe_reading(pipe_data_of(self)));
-}
-
-static PyObject *rpipe_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    PipeData *t = pipe_data_of(self);
-
-    if (!rpipe_reading(t))
-        Py_RETURN_NONE;
-    t->paused = 1;
-    pyloop_stream_read_stop(&t->stream);
-    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r pauses reading");
-    Py_RETURN_NONE;
-}
-
-static PyObject *rpipe_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    PipeData *t = pipe_data_of(self);
-
-    if (t->closing || !t->paused)
-        Py_RETURN_NONE;
-    t->paused = 0;
-    if (pipe_start_reading(t) < 0)
-        return NULL;
-    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r resumes reading");
-    Py_RETURN_NONE;
-}
+/* is_reading, pause_reading, resume_reading: the base's
+ * (PYLOOP_STREAM_READING_METHODS): _UnixReadPipeTransport's agree with
+ * _SelectorTransport's. */
 
 static PyObject *rpipe_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -616,10 +574,10 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
 
     if (!t->loop || pyloop_stream_closed(&t->stream))
         Py_RETURN_NONE;
-    if (pipe_is_writer(t) ? t->watch_peer && !t->closing : rpipe_reading(t)) {
-        if (pipe_start_reading(t) < 0)
-            return NULL;
-    }
+    /* The base starts it unless paused or closing (a write pipe is never
+     * paused). */
+    if ((!pipe_is_writer(t) || t->watch_peer) && PyLoopTransport_StartReading((PyLoopTransport *)t) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -942,9 +900,7 @@ static PyGetSetDef wpipe_getset[] = {
 
 static PyMethodDef rpipe_methods[] = {
     PIPE_METHODS,
-    {"is_reading", rpipe_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
-    {"pause_reading", rpipe_pause_reading, METH_NOARGS, "Pause the receiving end."},
-    {"resume_reading", rpipe_resume_reading, METH_NOARGS, "Resume the receiving end."},
+    PYLOOP_STREAM_READING_METHODS,
     {"close", rpipe_close, METH_NOARGS, "Close the transport."},
     {"_read_ready", rpipe_read_ready, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
