@@ -194,6 +194,15 @@ static int fail_with_raised(TransportData *t, const char *message)
     return 0;
 }
 
+/* fatal_error() with OSError(error): the stream's read or write failed. */
+static void fail_with_errno(TransportData *t, int error, const char *message)
+{
+    PyObject *exception = os_error(error);
+
+    fatal_error(t, exception, message);
+    Py_XDECREF(exception);
+}
+
 /* A protocol callback raised: asyncio lets KeyboardInterrupt/SystemExit
  * out of the transport method; from a loop task that means ending the run. */
 static void end_run_or_fail(TransportData *t, const char *message)
@@ -513,9 +522,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
         if (nread == 0) {
             eof_received(t);
         } else {
-            PyObject *exception = os_error((int)-nread);
-            fatal_error(t, exception, "Fatal read error on socket transport");
-            Py_XDECREF(exception);
+            fail_with_errno(t, (int)-nread, "Fatal read error on socket transport");
         }
     }
     if (loop) {
@@ -665,9 +672,7 @@ static void run_flush(PyLoopDeferred *entry)
         PyErr_WriteUnraisable(entry->owner);
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
         drained(t); /* a flush that sent it all: the stream calls nothing */
     }
@@ -708,9 +713,7 @@ static int flush_deferred(TransportData *t)
         return 0;
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
         return -1;
     }
     return 0;
@@ -753,9 +756,7 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     if (buffers != stack)
         PyMem_Free(buffers);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
     } else if (queued && !pyloop_stream_write_queue_size(&t->stream)) {
         drained(t); /* what was deferred went out with these */
     }
@@ -778,6 +779,22 @@ static int count_lost_write(TransportData *t)
     return 1;
 }
 
+/* What write() and writelines() (3.12+) check first, in asyncio's order:
+ * after write_eof(), during a sendfile, then nothing to write (empty: len
+ * 0; an error from len() too). 1: go on, 0: return None, -1: raised. */
+static int write_allowed(TransportData *t, PyObject *data, const char *method)
+{
+    if (t->eof) {
+        PyErr_Format(PyExc_RuntimeError, "Cannot call %s() after write_eof()", method);
+        return -1;
+    }
+    if (t->empty_waiter) {
+        PyErr_Format(PyExc_RuntimeError, "unable to %s; sendfile is in progress", method);
+        return -1;
+    }
+    return PyObject_IsTrue(data);
+}
+
 static PyObject *write_data(PyObject *self, PyObject *data)
 {
     TransportData *t = data_of(self);
@@ -789,16 +806,8 @@ static PyObject *write_data(PyObject *self, PyObject *data)
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    if (t->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
-        return NULL;
-    }
-    if (t->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
-        return NULL;
-    }
-    if (PyObject_IsTrue(data) <= 0) { /* empty (len 0); errors from len() too */
-        if (PyErr_Occurred())
+    if ((rc = write_allowed(t, data, "write")) <= 0) {
+        if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
     }
@@ -897,16 +906,7 @@ static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
     PyObject *sequence;
     int rc;
 
-    if (t->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
-        return NULL;
-    }
-    if (t->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
-        return NULL;
-    }
-    rc = PyObject_IsTrue(list_of_data);
-    if (rc <= 0) {
+    if ((rc = write_allowed(t, list_of_data, "writelines")) <= 0) {
         if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
