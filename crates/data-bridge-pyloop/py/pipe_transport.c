@@ -585,6 +585,19 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
 /* WritePipeTransport's methods                                        */
 /* ------------------------------------------------------------------ */
 
+/* os.write failed (write, _write_ready): asyncio's `self._conn_lost += 1`,
+ * then _fatal_error. */
+static void wpipe_write_failed(PipeData *t, int error)
+{
+    PyObject *exception = PyLoopTransport_OSError(error);
+
+    t->conn_lost++;
+    if (exception) {
+        pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
+        Py_DECREF(exception);
+    }
+}
+
 static const PyLoopParams wpipe_write_params = {"_UnixWritePipeTransport.write", {"data"}, 1, 1};
 
 static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -624,14 +637,8 @@ static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t n
                                     PyLoopTransport_ReleaseOwner, chunk};
     Py_INCREF(self);
     rc = pyloop_stream_write(&t->stream, &buffer, 1, 0); /* the stream owns `chunk` now */
-    if (rc < 0) {
-        PyObject *exception = PyLoopTransport_OSError(-rc);
-        t->conn_lost++;
-        if (exception) {
-            pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
-            Py_DECREF(exception);
-        }
-    }
+    if (rc < 0)
+        wpipe_write_failed(t, -rc);
     Py_DECREF(self);
     if (PyErr_Occurred())
         return NULL;
@@ -708,12 +715,7 @@ static PyObject *wpipe_write_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     Py_INCREF(self);
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = PyLoopTransport_OSError(-rc);
-        t->conn_lost++;
-        if (exception) {
-            pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
-            Py_DECREF(exception);
-        }
+        wpipe_write_failed(t, -rc);
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
         wpipe_on_drain(&t->stream);
     }
