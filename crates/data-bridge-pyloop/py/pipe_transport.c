@@ -291,8 +291,7 @@ static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
 
     if (!loop || !t->protocol)
         return 1;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     if (pipe_is_writer(t)) {
         if (wpipe_peer_closed(t) < 0)
             pipe_report_as_callback(t, loop, PyLoop_str._read_ready);
@@ -300,10 +299,7 @@ static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
     } else {
         rc = rpipe_read_buffer(t, data, length);
     }
-    if (rc == 1)
-        PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, rc == 1);
     return rc;
 }
 
@@ -318,12 +314,9 @@ static void rpipe_on_read(pyloop_stream *stream, void *data, ssize_t nread)
         t->read_shared = 0;
         return;
     }
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     rpipe_read_result(t, data, nread);
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 /* asyncio's _maybe_pause_protocol: the stream saw the buffer above high. */
@@ -349,8 +342,7 @@ static void wpipe_on_drain(pyloop_stream *stream)
 
     if (!loop)
         return;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     pyloop_stream_get_write_limits(&t->stream, &high, &low);
     if (t->protocol_paused && t->protocol && pyloop_stream_write_queue_size(&t->stream) <= low) {
         t->protocol_paused = 0;
@@ -365,9 +357,7 @@ static void wpipe_on_drain(pyloop_stream *stream)
             pipe_report_as_callback(t, loop, PyLoop_str._write_ready);
         Py_XDECREF(result);
     }
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
@@ -380,16 +370,13 @@ static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
         Py_XDECREF(exception);
         return;
     }
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     if (while_writing)
         t->conn_lost++;
     pipe_fatal_error(t, exception,
                      while_writing ? "Fatal write error on pipe transport" : "Fatal read error on pipe transport");
     Py_DECREF(exception);
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static const pyloop_stream_callbacks pipe_stream_callbacks = {

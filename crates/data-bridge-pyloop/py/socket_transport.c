@@ -420,15 +420,11 @@ static int on_alloc(pyloop_stream *stream, void **data, size_t *length)
 
     if (t->conn_lost || !t->protocol || !loop)
         return 1;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     rc = t->buffered ? read_for_protocol(t) : alloc_bytes(t, data, length);
     /* No read follows for the stream to report: what the protocol wrote
      * in its callbacks leaves now, as at the end of on_read. */
-    if (rc == 1)
-        PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, rc == 1);
     return rc;
 }
 
@@ -507,8 +503,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     LoopObject *loop = t->loop;
     (void)data;
 
-    Py_INCREF(self);
-    Py_XINCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     /* Only alloc_bytes lets the stream read (read_for_protocol reads
      * itself): the bytes are data_received's, whatever protocol is set. */
     if (nread > 0 && t->protocol) {
@@ -525,11 +520,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
             fail_with_errno(t, (int)-nread, "Fatal read error on socket transport");
         }
     }
-    if (loop) {
-        PyLoopLoop_RunDeferred(loop);
-        Py_DECREF(loop);
-    }
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)

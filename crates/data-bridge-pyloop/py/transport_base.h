@@ -249,6 +249,28 @@ void PyLoopTransport_OnWatch(pyloop_stream *stream, int writing);
 void *PyLoopTransport_OnTaskEnter(pyloop_stream *stream, int writing);
 void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered);
 
+/* A stream callback's frame (socket, pipes): self and its loop stay alive
+ * across the protocol's calls (one may drop every other reference to
+ * either), and on the way out, with flush, what the protocol wrote in them
+ * leaves now (PyLoopLoop_RunDeferred: the write rule), as at the end of any
+ * loop callback. loop may be NULL: nothing held or flushed. Inline: the
+ * read path runs through it. */
+static inline void PyLoopTransport_FrameEnter(PyObject *self, LoopObject *loop)
+{
+    Py_INCREF(self);
+    Py_XINCREF(loop);
+}
+
+static inline void PyLoopTransport_FrameLeave(PyObject *self, LoopObject *loop, int flush)
+{
+    if (loop) {
+        if (flush)
+            PyLoopLoop_RunDeferred(loop);
+        Py_DECREF(loop);
+    }
+    Py_DECREF(self);
+}
+
 /* ---- the GC skeleton: the head's fields (and a stream head's), then the
  * type's traverse/clear hooks; finalize is asyncio's __del__ (an unclosed
  * transport warns, then ops->close_resource). The type's slots name them. */
