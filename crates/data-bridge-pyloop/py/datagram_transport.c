@@ -1485,10 +1485,7 @@ int PyLoopDatagram_Add(PyObject *module)
         return -1;
     if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
         return -1;
-    Py_INCREF(PyLoop_DatagramTransportType);
-    if (PyModule_AddObject(module, "DatagramTransport", (PyObject *)PyLoop_DatagramTransportType) < 0) {
-        Py_DECREF(PyLoop_DatagramTransportType);
+    if (PyModule_AddType(module, PyLoop_DatagramTransportType) < 0) /* as module.DatagramTransport */
         return -1;
-    }
     return 0;
 }

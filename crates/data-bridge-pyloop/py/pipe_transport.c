@@ -983,15 +983,9 @@ int PyLoopPipe_Add(PyObject *module)
     Py_XDECREF(max_size);
     if (rc < 0)
         return -1;
-    Py_INCREF(PyLoop_ReadPipeTransportType);
-    if (PyModule_AddObject(module, "ReadPipeTransport", (PyObject *)PyLoop_ReadPipeTransportType) < 0) {
-        Py_DECREF(PyLoop_ReadPipeTransportType);
+    if (PyModule_AddType(module, PyLoop_ReadPipeTransportType) < 0) /* as module.ReadPipeTransport */
         return -1;
-    }
-    Py_INCREF(PyLoop_WritePipeTransportType);
-    if (PyModule_AddObject(module, "WritePipeTransport", (PyObject *)PyLoop_WritePipeTransportType) < 0) {
-        Py_DECREF(PyLoop_WritePipeTransportType);
+    if (PyModule_AddType(module, PyLoop_WritePipeTransportType) < 0) /* as module.WritePipeTransport */
         return -1;
-    }
     return 0;
 }

@@ -1432,10 +1432,7 @@ int PyLoopSocketTransport_Add(PyObject *module)
     Py_DECREF(bases);
     if (!PyLoop_SocketTransportType || set_class_attributes((PyObject *)PyLoop_SocketTransportType) < 0)
         return -1;
-    Py_INCREF(PyLoop_SocketTransportType);
-    if (PyModule_AddObject(module, "SocketTransport", (PyObject *)PyLoop_SocketTransportType) < 0) {
-        Py_DECREF(PyLoop_SocketTransportType);
+    if (PyModule_AddType(module, PyLoop_SocketTransportType) < 0) /* as module.SocketTransport */
         return -1;
-    }
     return 0;
 }
