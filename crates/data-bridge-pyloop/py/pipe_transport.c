@@ -489,10 +489,8 @@ static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *cons
 static PyObject *pipe_repr(PyObject *self)
 {
     PipeData *t = pipe_data_of(self);
-    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
-    const char *state = !t->pipe ? " closed" : t->closing ? " closing" : "";
+    const char *name = PyLoopTransport_ReprName(self), *state = PyLoopTransport_ReprState((PyLoopTransport *)t);
 
-    name = name ? name + 1 : Py_TYPE(self)->tp_name;
     if (t->pipe && t->loop && !t->loop->closed) {
         if (pipe_is_writer(t))
             return PyUnicode_FromFormat("<%s%s fd=%d %s bufsize=%zu>", name, state, t->fd,

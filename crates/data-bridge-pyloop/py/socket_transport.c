@@ -1126,10 +1126,8 @@ static int set_protocol(TransportData *t, PyObject *protocol)
 static PyObject *transport_repr(PyObject *self)
 {
     TransportData *t = data_of(self);
-    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
-    const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
+    const char *name = PyLoopTransport_ReprName(self), *state = PyLoopTransport_ReprState(base_of(t));
 
-    name = name ? name + 1 : Py_TYPE(self)->tp_name;
     if (t->loop && !t->loop->closed)
         return PyUnicode_FromFormat("<%s%s fd=%d read=%s write=<%s, bufsize=%zu>>", name, state, t->fd,
                                     pyloop_stream_is_reading(&t->stream) ? "polling" : "idle",
