@@ -754,7 +754,6 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     PipeData *t = pipe_data_of(self);
     PyObject *loop, *pipe, *protocol, *waiter = Py_None, *extra = Py_None;
     char watch_peer;
-    int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, keywords,
                                      pipe_is_writer(t) ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
@@ -775,12 +774,8 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_XSETREF(t->extra, extra);
     if (PyObject_SetItem(extra, PyLoop_str.pipe, pipe) < 0 || pipe_open_fd(t, pipe, &watch_peer) < 0)
         return -1;
-    rc = pyloop_stream_init(&t->stream, ((LoopObject *)loop)->core, t->fd, &pipe_stream_callbacks, self);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (PyLoopTransport_StreamInit((PyLoopTransport *)t, (LoopObject *)loop, &pipe_stream_callbacks, self) < 0)
         return -1;
-    }
     Py_INCREF(loop);
     t->loop = (LoopObject *)loop;
     Py_INCREF(pipe);

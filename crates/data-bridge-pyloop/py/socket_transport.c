@@ -1194,13 +1194,10 @@ static int attach_server(TransportData *t, PyObject *self, PyObject *server)
 static int start_stream(TransportData *t, PyObject *self)
 {
     PyObject *transports, *key;
-    int rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
+    int rc;
 
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (PyLoopTransport_StreamInit(base_of(t), t->loop, &stream_callbacks, self) < 0)
         return -1;
-    }
     transports = PyObject_GetAttr((PyObject *)t->loop, PyLoop_str._transports);
     if (!transports)
         return -1;

@@ -469,6 +469,14 @@ char *PyLoopTransport_SharedReadBuffer(size_t *size)
     return shared_read_buffer;
 }
 
+/* OSError(error) raised; -1. */
+static int raise_errno(int error)
+{
+    errno = error;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
 static int is_reading(PyLoopTransport *t)
 {
     return !t->closing && !t->paused;
@@ -481,12 +489,16 @@ int PyLoopTransport_StartReading(PyLoopTransport *t)
     if (!is_reading(t) || !t->loop)
         return 0;
     rc = pyloop_stream_read_start(&((PyLoopStreamTransport *)t)->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
+    return rc < 0 ? raise_errno(-rc) : 0;
+}
+
+int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloop_stream_callbacks *callbacks,
+                               PyObject *self)
+{
+    PyLoopStreamTransport *stream_transport = (PyLoopStreamTransport *)t;
+    int rc = pyloop_stream_init(&stream_transport->stream, loop->core, stream_transport->fd, callbacks, self);
+
+    return rc < 0 ? raise_errno(-rc) : 0;
 }
 
 void PyLoopTransport_StopReading(PyLoopTransport *t)

@@ -321,6 +321,11 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
             "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."                   \
     }
 
+/* pyloop_stream_init on the transport's fd, in loop's core, with self as
+ * the stream's context; 0, or -1 with the OSError raised (socket, pipes). */
+int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloop_stream_callbacks *callbacks,
+                               PyObject *self);
+
 /* Reading, for the stream transports (asyncio's _SelectorTransport and
  * _UnixReadPipeTransport agree): is_reading() is `not paused and not
  * closing`; pause_reading()/resume_reading() stop and start the stream and
