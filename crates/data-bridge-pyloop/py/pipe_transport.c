@@ -174,12 +174,6 @@ static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 /* reading (ReadPipeTransport)                                         */
 /* ------------------------------------------------------------------ */
 
-static int rpipe_read_size(PipeData *t, Py_ssize_t *size)
-{
-    return PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size,
-                                    NULL, size);
-}
-
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
 static void rpipe_read_result(PipeData *t, const char *data, ssize_t nread)
 {
@@ -223,7 +217,8 @@ static int rpipe_read_buffer(PipeData *t, void **data, size_t *length)
     size_t shared_size;
     char *shared = PyLoopTransport_SharedReadBuffer(&shared_size);
 
-    if (rpipe_read_size(t, &size) < 0) {
+    if (PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size, NULL,
+                                 &size) < 0) {
         /* os.read's OSError is asyncio's fatal read error; anything else
          * escapes _read_ready, as there. */
         if (PyErr_ExceptionMatches(PyExc_OSError)) {

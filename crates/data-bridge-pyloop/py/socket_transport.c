@@ -87,11 +87,6 @@ static inline PyLoopTransport *base_of(TransportData *t)
 /* small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static void debug_log(TransportData *t, const char *message)
-{
-    PyLoopTransport_DebugLog(base_of(t), message);
-}
-
 #define os_error PyLoopTransport_OSError
 
 static void call_server(TransportData *t, PyObject *name)
@@ -271,13 +266,6 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 /* the stream's callbacks                                              */
 /* ------------------------------------------------------------------ */
 
-/* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
- * whatever asyncio's recv would raise for anything else. */
-static int read_size(TransportData *t, Py_ssize_t *size)
-{
-    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, PyLoop_str.max_size, "recv", size);
-}
-
 static void eof_received(TransportData *t);
 
 static void deliver_count(TransportData *t, ssize_t nread);
@@ -382,7 +370,10 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
 {
     Py_ssize_t size;
 
-    if (read_size(t, &size) < 0) {
+    /* The bytes to read, as sock.recv(self.max_size) takes them: an int,
+     * or whatever asyncio's recv would raise for anything else. */
+    if (PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, PyLoop_str.max_size, "recv",
+                                 &size) < 0) {
         end_run_or_fail(t, "Fatal read error on socket transport");
         return 1;
     }
@@ -434,7 +425,7 @@ static void eof_received(TransportData *t)
     PyObject *keep_open;
     int truth;
 
-    debug_log(t, "%r received EOF");
+    PyLoopTransport_DebugLog(base_of(t), "%r received EOF");
     keep_open = PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.eof_received, NULL);
     truth = keep_open ? PyObject_IsTrue(keep_open) : -1;
     Py_XDECREF(keep_open);
@@ -997,17 +988,13 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
 /* ------------------------------------------------------------------ */
 
 /* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS). */
-static int start_reading(TransportData *t)
-{
-    return PyLoopTransport_StartReading(base_of(t));
-}
-
-/* Scheduled by the constructor after connection_made: asyncio's
+ * (PYLOOP_STREAM_READING_METHODS).
+ *
+ * Scheduled by the constructor after connection_made: asyncio's
  * call_soon(self._add_reader, fd, self._read_ready). */
 static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (start_reading(data_of(self)) < 0)
+    if (PyLoopTransport_StartReading(base_of(data_of(self))) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
