@@ -708,64 +708,6 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
 /* contexts and the stream callbacks socket and pipe share             */
 /* ------------------------------------------------------------------ */
 
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = contexts->given;
-
-    if (context)
-        Py_INCREF(context);
-    else if (!(context = PyContext_CopyCurrent())) {
-        PyErr_WriteUnraisable(owner); /* no memory: the last one stays */
-        return;
-    }
-    if (writing)
-        Py_XSETREF(contexts->writer, context);
-    else
-        Py_XSETREF(contexts->reader, context);
-}
-
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = writing ? contexts->writer : contexts->reader;
-
-    if (!context)
-        return NULL;
-    /* Owned while entered: the task's callbacks may replace the field. */
-    Py_INCREF(context);
-    if (PyContext_Enter(context) < 0) {
-        PyErr_WriteUnraisable(owner);
-        Py_DECREF(context);
-        return NULL;
-    }
-    return context;
-}
-
-void PyLoopContexts_Exit(void *entered, PyObject *owner)
-{
-    if (!entered)
-        return;
-    if (PyContext_Exit((PyObject *)entered) < 0)
-        PyErr_WriteUnraisable(owner);
-    Py_DECREF((PyObject *)entered);
-}
-
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg)
-{
-    Py_VISIT(contexts->given);
-    Py_VISIT(contexts->reader);
-    Py_VISIT(contexts->writer);
-    Py_VISIT(contexts->deferred);
-    return 0;
-}
-
-void PyLoopContexts_Clear(PyLoopContexts *contexts)
-{
-    Py_CLEAR(contexts->given);
-    Py_CLEAR(contexts->reader);
-    Py_CLEAR(contexts->writer);
-    Py_CLEAR(contexts->deferred);
-}
-
 void PyLoopTransport_OnHold(pyloop_stream *stream)
 {
     Py_INCREF((PyObject *)stream->context);
@@ -784,17 +726,45 @@ static PyLoopStreamTransport *stream_transport(pyloop_stream *stream)
 
 void PyLoopTransport_OnWatch(pyloop_stream *stream, int writing)
 {
-    PyLoopContexts_Watch(&stream_transport(stream)->contexts, writing, stream->context);
+    PyLoopContexts *contexts = &stream_transport(stream)->contexts;
+    PyObject *context = contexts->given;
+
+    if (context)
+        Py_INCREF(context);
+    else if (!(context = PyContext_CopyCurrent())) {
+        PyErr_WriteUnraisable(stream->context); /* no memory: the last one stays */
+        return;
+    }
+    if (writing)
+        Py_XSETREF(contexts->writer, context);
+    else
+        Py_XSETREF(contexts->reader, context);
 }
 
 void *PyLoopTransport_OnTaskEnter(pyloop_stream *stream, int writing)
 {
-    return PyLoopContexts_Enter(&stream_transport(stream)->contexts, writing, stream->context);
+    PyLoopContexts *contexts = &stream_transport(stream)->contexts;
+    PyObject *context = writing ? contexts->writer : contexts->reader;
+
+    if (!context)
+        return NULL;
+    /* Owned while entered: the task's callbacks may replace the field. */
+    Py_INCREF(context);
+    if (PyContext_Enter(context) < 0) {
+        PyErr_WriteUnraisable(stream->context);
+        Py_DECREF(context);
+        return NULL;
+    }
+    return context;
 }
 
 void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered)
 {
-    PyLoopContexts_Exit(entered, stream->context);
+    if (!entered)
+        return;
+    if (PyContext_Exit((PyObject *)entered) < 0)
+        PyErr_WriteUnraisable(stream->context);
+    Py_DECREF((PyObject *)entered);
 }
 
 /* ------------------------------------------------------------------ */
@@ -814,9 +784,11 @@ int PyLoopTransport_Traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(t->high_water);
     Py_VISIT(t->low_water);
     if (t->ops->stream) {
-        int rc = PyLoopContexts_Traverse(&((PyLoopStreamTransport *)t)->contexts, visit, arg);
-        if (rc)
-            return rc;
+        PyLoopContexts *contexts = &((PyLoopStreamTransport *)t)->contexts;
+        Py_VISIT(contexts->given);
+        Py_VISIT(contexts->reader);
+        Py_VISIT(contexts->writer);
+        Py_VISIT(contexts->deferred);
     }
     return t->ops->traverse ? t->ops->traverse(t, visit, arg) : 0;
 }
@@ -830,8 +802,13 @@ int PyLoopTransport_Clear(PyObject *self)
     Py_CLEAR(t->dict);
     Py_CLEAR(t->high_water);
     Py_CLEAR(t->low_water);
-    if (t->ops->stream)
-        PyLoopContexts_Clear(&((PyLoopStreamTransport *)t)->contexts);
+    if (t->ops->stream) {
+        PyLoopContexts *contexts = &((PyLoopStreamTransport *)t)->contexts;
+        Py_CLEAR(contexts->given);
+        Py_CLEAR(contexts->reader);
+        Py_CLEAR(contexts->writer);
+        Py_CLEAR(contexts->deferred);
+    }
     if (t->ops->clear)
         t->ops->clear(t);
     return 0;

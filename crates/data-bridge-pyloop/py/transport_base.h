@@ -64,11 +64,6 @@
 typedef struct PyLoopContexts {
     PyObject *given, *reader, *writer, *deferred;
 } PyLoopContexts;
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner);
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner);
-void PyLoopContexts_Exit(void *entered, PyObject *owner);
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg);
-void PyLoopContexts_Clear(PyLoopContexts *contexts);
 
 struct PyLoopTransportOps;
 
