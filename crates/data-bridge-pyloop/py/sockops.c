@@ -949,20 +949,20 @@ static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *arg
 }
 
 /* loop.sock_<name>(...): the kind's parameters bound, then its coroutine. */
-#define SOCK_METHOD(function, kind)                                                                                \
+#define LOOP_SOCK_METHOD(function, kind)                                                                          \
     static PyObject *function(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)            \
     {                                                                                                              \
         return sock_method_call(kind, loop, args, nargsf, kwnames);                                                \
     }
-SOCK_METHOD(loop_sock_recv, SOCK_RECV)
-SOCK_METHOD(loop_sock_recv_into, SOCK_RECV_INTO)
-SOCK_METHOD(loop_sock_sendall, SOCK_SENDALL)
-SOCK_METHOD(loop_sock_connect, SOCK_CONNECT)
-SOCK_METHOD(loop_sock_accept, SOCK_ACCEPT)
+LOOP_SOCK_METHOD(loop_sock_recv, SOCK_RECV)
+LOOP_SOCK_METHOD(loop_sock_recv_into, SOCK_RECV_INTO)
+LOOP_SOCK_METHOD(loop_sock_sendall, SOCK_SENDALL)
+LOOP_SOCK_METHOD(loop_sock_connect, SOCK_CONNECT)
+LOOP_SOCK_METHOD(loop_sock_accept, SOCK_ACCEPT)
 #if PY_VERSION_HEX >= 0x030B0000
-SOCK_METHOD(loop_sock_recvfrom, SOCK_RECVFROM)
-SOCK_METHOD(loop_sock_recvfrom_into, SOCK_RECVFROM_INTO)
-SOCK_METHOD(loop_sock_sendto, SOCK_SENDTO)
+LOOP_SOCK_METHOD(loop_sock_recvfrom, SOCK_RECVFROM)
+LOOP_SOCK_METHOD(loop_sock_recvfrom_into, SOCK_RECVFROM_INTO)
+LOOP_SOCK_METHOD(loop_sock_sendto, SOCK_SENDTO)
 #endif
 
 /* The methods of Loop (asyncio's coroutines). This file puts them on the
