@@ -514,10 +514,10 @@ static PyObject *read_ready(int kind, const char *name, PyObject *const *args, P
 }
 
 /* _sock_recv(fut, sock, n) and its kin: read_ready for the kind. */
-#define READ_READY(function, kind, callback)                                                                       \
-    static PyObject *function(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)                \
-    {                                                                                                              \
-        return read_ready(kind, callback, args, nargs);                                                            \
+#define READ_READY(function, kind, callback)                                                                         \
+    static PyObject *function(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)                  \
+    {                                                                                                                \
+        return read_ready(kind, callback, args, nargs);                                                              \
     }
 READ_READY(recv_ready, SOCK_RECV, "_sock_recv")
 READ_READY(recv_into_ready, SOCK_RECV_INTO, "_sock_recv_into")
@@ -949,10 +949,10 @@ static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *arg
 }
 
 /* loop.sock_<name>(...): the kind's parameters bound, then its coroutine. */
-#define LOOP_SOCK_METHOD(function, kind)                                                                          \
-    static PyObject *function(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)            \
-    {                                                                                                              \
-        return sock_method_call(kind, loop, args, nargsf, kwnames);                                                \
+#define LOOP_SOCK_METHOD(function, kind)                                                                             \
+    static PyObject *function(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)               \
+    {                                                                                                                \
+        return sock_method_call(kind, loop, args, nargsf, kwnames);                                                  \
     }
 LOOP_SOCK_METHOD(loop_sock_recv, SOCK_RECV)
 LOOP_SOCK_METHOD(loop_sock_recv_into, SOCK_RECV_INTO)
