@@ -186,13 +186,6 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
     return result;
 }
 
-/* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
-static const char *type_name(PyObject *object)
-{
-    const char *name = Py_TYPE(object)->tp_name, *dot = strrchr(name, '.');
-    return dot ? dot + 1 : name;
-}
-
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
@@ -700,7 +693,7 @@ static int sendto_checks(DatagramData *t, PyObject *data, PyObject **addr)
     int rc, found;
 
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", PyLoop_TypeName(data));
         return -1;
     }
     if (!D.probed.sends_empty && (rc = PyObject_IsTrue(data)) <= 0) /* 3.10-3.12: not sent */

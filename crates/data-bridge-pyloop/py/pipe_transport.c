@@ -484,7 +484,7 @@ static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *cons
 static PyObject *pipe_repr(PyObject *self)
 {
     PipeData *t = pipe_data_of(self);
-    const char *name = PyLoopTransport_ReprName(self), *state = PyLoopTransport_ReprState((PyLoopTransport *)t);
+    const char *name = PyLoop_TypeName(self), *state = PyLoopTransport_ReprState((PyLoopTransport *)t);
 
     if (t->pipe && t->loop && !t->loop->closed) {
         if (pipe_is_writer(t))

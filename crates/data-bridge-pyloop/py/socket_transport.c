@@ -1113,7 +1113,7 @@ static int set_protocol(TransportData *t, PyObject *protocol)
 static PyObject *transport_repr(PyObject *self)
 {
     TransportData *t = data_of(self);
-    const char *name = PyLoopTransport_ReprName(self), *state = PyLoopTransport_ReprState(base_of(t));
+    const char *name = PyLoop_TypeName(self), *state = PyLoopTransport_ReprState(base_of(t));
 
     if (t->loop && !t->loop->closed)
         return PyUnicode_FromFormat("<%s%s fd=%d read=%s write=<%s, bufsize=%zu>>", name, state, t->fd,

@@ -190,12 +190,6 @@ static void end_run_or_unraisable(LoopObject *loop, PyObject *self)
         PyErr_WriteUnraisable(self);
 }
 
-const char *PyLoopTransport_ReprName(PyObject *self)
-{
-    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
-    return name ? name + 1 : Py_TYPE(self)->tp_name;
-}
-
 PyObject *PyLoopTransport_OSError(int error)
 {
     errno = error;

@@ -205,9 +205,8 @@ int PyLoopTransport_LoopDebug(LoopObject *loop);
 void PyLoopTransport_DebugLog(PyLoopTransport *t, const char *message);
 /* OSError for error's errno, as a new exception object (not raised). */
 PyObject *PyLoopTransport_OSError(int error);
-/* asyncio's __repr__ opens with the class's own name (a subclass's too)
- * and the state: " closed" (no sock/pipe), " closing" or "". */
-const char *PyLoopTransport_ReprName(PyObject *self);
+/* asyncio's __repr__ opens with the class's own name (PyLoop_TypeName: a
+ * subclass's too) and the state: " closed" (no sock/pipe), " closing" or "". */
 static inline const char *PyLoopTransport_ReprState(const PyLoopTransport *t)
 {
     return !t->sock ? " closed" : t->closing ? " closing" : "";
