@@ -94,8 +94,6 @@ static PyLoopTransport *of_self(PyObject *self)
 /* small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-/* loop.call_soon(callable, *args) from C, for the rare calls (set-up,
- * tear-down) where asyncio schedules one; the handle is dropped. */
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
 {
     PyObject *handle =
@@ -197,11 +195,6 @@ PyObject *PyLoopTransport_OSError(int error)
     return PyLoop_FetchException();
 }
 
-/* The exception raised now, from a protocol call asyncio makes inside its
- * reader or writer callback (`callback`, a method of self's: the pipes'
- * _read_ready or _write_ready; the socket transport's _call_connection_lost): the
- * loop's exception handler gets it as Handle._run would report it, or, for
- * KeyboardInterrupt/SystemExit, the run ends. */
 void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback)
 {
     PyObject *method = NULL, *args = NULL, *context = NULL;
@@ -249,8 +242,6 @@ static PyObject *log_debug_exception(PyObject *self, PyObject *exception, const 
     return result;
 }
 
-/* asyncio's _fatal_error, the report: an error asyncio only logs goes to
- * the debug log in debug mode, anything else to the exception handler. */
 void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *exception,
                                  const char *message, int log_only)
 {
@@ -544,8 +535,6 @@ void PyLoopTransport_ReleaseOwner(void *owner)
     Py_DECREF((PyObject *)owner);
 }
 
-/* The bytes of `data` to hand to the stream: a bytes object is referenced,
- * anything else is copied (what is queued must not change under it). */
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 {
     if (PyBytes_CheckExact(data)) {
@@ -578,7 +567,6 @@ static int default_limits(PyObject **high, PyObject **low)
     return -1;
 }
 
-/* asyncio's _set_write_buffer_limits, on the objects given. */
 int PyLoopTransport_StoreWriteLimits(PyLoopTransport *t, PyObject *high, PyObject *low)
 {
     PyObject *zero = NULL;
@@ -808,8 +796,6 @@ int PyLoopTransport_Clear(PyObject *self)
     return 0;
 }
 
-/* asyncio's __del__: an unclosed transport warns and closes its socket or
- * pipe (the type's close_resource). */
 void PyLoopTransport_Finalize(PyObject *self)
 {
     PyLoopTransport *t = PyLoopTransport_Of(self);

@@ -185,9 +185,10 @@ int PyLoopTransport_Close(PyLoopTransport *t);
 void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *exception,
                                  const char *message, int log_only);
 /* The exception raised now, from a protocol call asyncio makes inside a
- * Handle of the transport's: reported as that Handle's ("Exception in
- * callback <Type>.<callback>()"), or the run ends (KeyboardInterrupt,
- * SystemExit). */
+ * Handle of the transport's (`callback`, a method of self's: the pipes'
+ * _read_ready or _write_ready, the socket's _call_connection_lost):
+ * reported as that Handle's ("Exception in callback <Type>.<callback>()"),
+ * or the run ends (KeyboardInterrupt, SystemExit). */
 void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback);
 /* protocol.<name>() for flow control (pause_writing/resume_writing), its
  * failure to the exception handler with `failure`, as _FlowControlMixin. */
@@ -211,7 +212,8 @@ static inline const char *PyLoopTransport_ReprState(const PyLoopTransport *t)
 {
     return !t->sock ? " closed" : t->closing ? " closing" : "";
 }
-/* loop.call_soon(callable, first, second) (NULL ends the arguments); the
+/* loop.call_soon(callable, first, second) (NULL ends the arguments), for
+ * the rare calls (set-up, tear-down) where asyncio schedules one; the
  * handle is dropped. */
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
 
@@ -225,7 +227,8 @@ int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_t
  * out with the GIL held, no Python code in between). */
 char *PyLoopTransport_SharedReadBuffer(size_t *size);
 /* What a stream queues: a bytes object (referenced, or a copy of any other
- * buffer), released by PyLoopTransport_ReleaseOwner. */
+ * buffer: what is queued must not change under it), released by
+ * PyLoopTransport_ReleaseOwner. */
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data);
 void PyLoopTransport_ReleaseOwner(void *owner);
 
