@@ -206,6 +206,12 @@ static void end_run_or_fail(TransportData *t, const char *message)
         PyLoopLoop_EndRun(t->loop);
 }
 
+/* asyncio's _SelectorTransport._call_connection_lost: connection_lost(exc)
+ * when the protocol was connected, then (finally) the socket closed, the
+ * loop and protocol forgotten and the server detached; 3.12+ also fails a
+ * sendfile's empty waiter. Per type, not shared with the pipes'
+ * (pipe_transport.c): what each releases differs, and a failing
+ * sock.close() is unraisable here where the pipe's close() propagates. */
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 {
     PyObject *self = object_of(t), *result = Py_None, *sock = t->sock, *server = t->server, *protocol = t->protocol;
