@@ -186,13 +186,6 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
     return result;
 }
 
-/* type(x).__name__ of a static or heap type, as asyncio's messages use it. */
-static const char *type_name(PyObject *object)
-{
-    const char *name = Py_TYPE(object)->tp_name, *dot = strrchr(name, '.');
-    return dot ? dot + 1 : name;
-}
-
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
@@ -700,7 +693,7 @@ static int sendto_checks(DatagramData *t, PyObject *data, PyObject **addr)
     int rc, found;
 
     if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", type_name(data));
+        PyErr_Format(PyExc_TypeError, "data argument must be a bytes-like object, not '%.200s'", PyLoop_TypeName(data));
         return -1;
     }
     if (!D.probed.sends_empty && (rc = PyObject_IsTrue(data)) <= 0) /* 3.10-3.12: not sent */
@@ -1485,10 +1478,7 @@ int PyLoopDatagram_Add(PyObject *module)
         return -1;
     if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
         return -1;
-    Py_INCREF(PyLoop_DatagramTransportType);
-    if (PyModule_AddObject(module, "DatagramTransport", (PyObject *)PyLoop_DatagramTransportType) < 0) {
-        Py_DECREF(PyLoop_DatagramTransportType);
+    if (PyModule_AddType(module, PyLoop_DatagramTransportType) < 0) /* as module.DatagramTransport */
         return -1;
-    }
     return 0;
 }

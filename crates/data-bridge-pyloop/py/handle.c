@@ -530,8 +530,7 @@ static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
 
     if (!info)
         return NULL;
-    const char *name = strrchr(Py_TYPE(handle)->tp_name, '.');
-    item = PyUnicode_FromString(name ? name + 1 : Py_TYPE(handle)->tp_name);
+    item = PyUnicode_FromString(PyLoop_TypeName((PyObject *)handle));
     if (!item || PyList_Append(info, item) < 0)
         goto fail;
     Py_DECREF(item);

@@ -150,6 +150,14 @@ static inline int PyLoop_WouldBlock(void)
     return PyErr_ExceptionMatches(PyExc_BlockingIOError) || PyErr_ExceptionMatches(PyExc_InterruptedError);
 }
 
+/* type(object).__name__, as asyncio's messages and reprs show it: tp_name
+ * after its last dot (a static type's tp_name holds its module). */
+static inline const char *PyLoop_TypeName(PyObject *object)
+{
+    const char *name = Py_TYPE(object)->tp_name, *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
 /* A new reference to `object`, or to None for NULL: what a getter of an
  * attribute asyncio sets to None returns. */
 static inline PyObject *PyLoop_NewRefOrNone(PyObject *object)

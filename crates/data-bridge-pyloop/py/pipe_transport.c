@@ -174,12 +174,6 @@ static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 /* reading (ReadPipeTransport)                                         */
 /* ------------------------------------------------------------------ */
 
-static int rpipe_read_size(PipeData *t, Py_ssize_t *size)
-{
-    return PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size,
-                                    NULL, size);
-}
-
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
 static void rpipe_read_result(PipeData *t, const char *data, ssize_t nread)
 {
@@ -223,7 +217,8 @@ static int rpipe_read_buffer(PipeData *t, void **data, size_t *length)
     size_t shared_size;
     char *shared = PyLoopTransport_SharedReadBuffer(&shared_size);
 
-    if (rpipe_read_size(t, &size) < 0) {
+    if (PyLoopTransport_ReadSize(pipe_object_of(t), t->dict, PyLoop_ReadPipeTransportType, PyLoop_str.max_size, NULL,
+                                 &size) < 0) {
         /* os.read's OSError is asyncio's fatal read error; anything else
          * escapes _read_ready, as there. */
         if (PyErr_ExceptionMatches(PyExc_OSError)) {
@@ -291,8 +286,7 @@ static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
 
     if (!loop || !t->protocol)
         return 1;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     if (pipe_is_writer(t)) {
         if (wpipe_peer_closed(t) < 0)
             pipe_report_as_callback(t, loop, PyLoop_str._read_ready);
@@ -300,10 +294,7 @@ static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
     } else {
         rc = rpipe_read_buffer(t, data, length);
     }
-    if (rc == 1)
-        PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, rc == 1);
     return rc;
 }
 
@@ -318,12 +309,9 @@ static void rpipe_on_read(pyloop_stream *stream, void *data, ssize_t nread)
         t->read_shared = 0;
         return;
     }
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     rpipe_read_result(t, data, nread);
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 /* asyncio's _maybe_pause_protocol: the stream saw the buffer above high. */
@@ -349,8 +337,7 @@ static void wpipe_on_drain(pyloop_stream *stream)
 
     if (!loop)
         return;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     pyloop_stream_get_write_limits(&t->stream, &high, &low);
     if (t->protocol_paused && t->protocol && pyloop_stream_write_queue_size(&t->stream) <= low) {
         t->protocol_paused = 0;
@@ -365,9 +352,7 @@ static void wpipe_on_drain(pyloop_stream *stream)
             pipe_report_as_callback(t, loop, PyLoop_str._write_ready);
         Py_XDECREF(result);
     }
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
@@ -380,16 +365,13 @@ static void pipe_on_error(pyloop_stream *stream, int error, int while_writing)
         Py_XDECREF(exception);
         return;
     }
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     if (while_writing)
         t->conn_lost++;
     pipe_fatal_error(t, exception,
                      while_writing ? "Fatal write error on pipe transport" : "Fatal read error on pipe transport");
     Py_DECREF(exception);
-    PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static const pyloop_stream_callbacks pipe_stream_callbacks = {
@@ -502,10 +484,8 @@ static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *cons
 static PyObject *pipe_repr(PyObject *self)
 {
     PipeData *t = pipe_data_of(self);
-    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
-    const char *state = !t->pipe ? " closed" : t->closing ? " closing" : "";
+    const char *name = PyLoop_TypeName(self), *state = PyLoopTransport_ReprState((PyLoopTransport *)t);
 
-    name = name ? name + 1 : Py_TYPE(self)->tp_name;
     if (t->pipe && t->loop && !t->loop->closed) {
         if (pipe_is_writer(t))
             return PyUnicode_FromFormat("<%s%s fd=%d %s bufsize=%zu>", name, state, t->fd,
@@ -521,51 +501,9 @@ static PyObject *pipe_repr(PyObject *self)
 /* ReadPipeTransport's methods                                         */
 /* ------------------------------------------------------------------ */
 
-static int rpipe_reading(PipeData *t)
-{
-    return !t->paused && !t->closing;
-}
-
-static int pipe_start_reading(PipeData *t)
-{
-    int rc = pyloop_stream_read_start(&t->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *rpipe_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(rpipe_reading(pipe_data_of(self)));
-}
-
-static PyObject *rpipe_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    PipeData *t = pipe_data_of(self);
-
-    if (!rpipe_reading(t))
-        Py_RETURN_NONE;
-    t->paused = 1;
-    pyloop_stream_read_stop(&t->stream);
-    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r pauses reading");
-    Py_RETURN_NONE;
-}
-
-static PyObject *rpipe_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    PipeData *t = pipe_data_of(self);
-
-    if (t->closing || !t->paused)
-        Py_RETURN_NONE;
-    t->paused = 0;
-    if (pipe_start_reading(t) < 0)
-        return NULL;
-    PyLoopTransport_DebugLog((PyLoopTransport *)t, "%r resumes reading");
-    Py_RETURN_NONE;
-}
+/* is_reading, pause_reading, resume_reading: the base's
+ * (PYLOOP_STREAM_READING_METHODS): _UnixReadPipeTransport's agree with
+ * _SelectorTransport's. */
 
 static PyObject *rpipe_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -616,16 +554,29 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
 
     if (!t->loop || pyloop_stream_closed(&t->stream))
         Py_RETURN_NONE;
-    if (pipe_is_writer(t) ? t->watch_peer && !t->closing : rpipe_reading(t)) {
-        if (pipe_start_reading(t) < 0)
-            return NULL;
-    }
+    /* The base starts it unless paused or closing (a write pipe is never
+     * paused). */
+    if ((!pipe_is_writer(t) || t->watch_peer) && PyLoopTransport_StartReading((PyLoopTransport *)t) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------------ */
 /* WritePipeTransport's methods                                        */
 /* ------------------------------------------------------------------ */
+
+/* os.write failed (write, _write_ready): asyncio's `self._conn_lost += 1`,
+ * then _fatal_error. */
+static void wpipe_write_failed(PipeData *t, int error)
+{
+    PyObject *exception = PyLoopTransport_OSError(error);
+
+    t->conn_lost++;
+    if (exception) {
+        pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
+        Py_DECREF(exception);
+    }
+}
 
 static const PyLoopParams wpipe_write_params = {"_UnixWritePipeTransport.write", {"data"}, 1, 1};
 
@@ -666,14 +617,8 @@ static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t n
                                     PyLoopTransport_ReleaseOwner, chunk};
     Py_INCREF(self);
     rc = pyloop_stream_write(&t->stream, &buffer, 1, 0); /* the stream owns `chunk` now */
-    if (rc < 0) {
-        PyObject *exception = PyLoopTransport_OSError(-rc);
-        t->conn_lost++;
-        if (exception) {
-            pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
-            Py_DECREF(exception);
-        }
-    }
+    if (rc < 0)
+        wpipe_write_failed(t, -rc);
     Py_DECREF(self);
     if (PyErr_Occurred())
         return NULL;
@@ -750,12 +695,7 @@ static PyObject *wpipe_write_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     Py_INCREF(self);
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = PyLoopTransport_OSError(-rc);
-        t->conn_lost++;
-        if (exception) {
-            pipe_fatal_error(t, exception, "Fatal write error on pipe transport");
-            Py_DECREF(exception);
-        }
+        wpipe_write_failed(t, -rc);
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
         wpipe_on_drain(&t->stream);
     }
@@ -809,7 +749,6 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     PipeData *t = pipe_data_of(self);
     PyObject *loop, *pipe, *protocol, *waiter = Py_None, *extra = Py_None;
     char watch_peer;
-    int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, keywords,
                                      pipe_is_writer(t) ? "OOO|OO:WritePipeTransport" : "OOO|OO:ReadPipeTransport",
@@ -830,12 +769,8 @@ static int pipe_init(PyObject *self, PyObject *args, PyObject *keywords)
     Py_XSETREF(t->extra, extra);
     if (PyObject_SetItem(extra, PyLoop_str.pipe, pipe) < 0 || pipe_open_fd(t, pipe, &watch_peer) < 0)
         return -1;
-    rc = pyloop_stream_init(&t->stream, ((LoopObject *)loop)->core, t->fd, &pipe_stream_callbacks, self);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (PyLoopTransport_StreamInit((PyLoopTransport *)t, (LoopObject *)loop, &pipe_stream_callbacks, self) < 0)
         return -1;
-    }
     Py_INCREF(loop);
     t->loop = (LoopObject *)loop;
     Py_INCREF(pipe);
@@ -942,9 +877,7 @@ static PyGetSetDef wpipe_getset[] = {
 
 static PyMethodDef rpipe_methods[] = {
     PIPE_METHODS,
-    {"is_reading", rpipe_is_reading, METH_NOARGS, "Return True if the transport is receiving."},
-    {"pause_reading", rpipe_pause_reading, METH_NOARGS, "Pause the receiving end."},
-    {"resume_reading", rpipe_resume_reading, METH_NOARGS, "Resume the receiving end."},
+    PYLOOP_STREAM_READING_METHODS,
     {"close", rpipe_close, METH_NOARGS, "Close the transport."},
     {"_read_ready", rpipe_read_ready, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -1038,15 +971,9 @@ int PyLoopPipe_Add(PyObject *module)
     Py_XDECREF(max_size);
     if (rc < 0)
         return -1;
-    Py_INCREF(PyLoop_ReadPipeTransportType);
-    if (PyModule_AddObject(module, "ReadPipeTransport", (PyObject *)PyLoop_ReadPipeTransportType) < 0) {
-        Py_DECREF(PyLoop_ReadPipeTransportType);
+    if (PyModule_AddType(module, PyLoop_ReadPipeTransportType) < 0) /* as module.ReadPipeTransport */
         return -1;
-    }
-    Py_INCREF(PyLoop_WritePipeTransportType);
-    if (PyModule_AddObject(module, "WritePipeTransport", (PyObject *)PyLoop_WritePipeTransportType) < 0) {
-        Py_DECREF(PyLoop_WritePipeTransportType);
+    if (PyModule_AddType(module, PyLoop_WritePipeTransportType) < 0) /* as module.WritePipeTransport */
         return -1;
-    }
     return 0;
 }

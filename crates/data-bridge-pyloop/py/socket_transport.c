@@ -87,11 +87,6 @@ static inline PyLoopTransport *base_of(TransportData *t)
 /* small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static void debug_log(TransportData *t, const char *message)
-{
-    PyLoopTransport_DebugLog(base_of(t), message);
-}
-
 #define os_error PyLoopTransport_OSError
 
 static void call_server(TransportData *t, PyObject *name)
@@ -194,6 +189,15 @@ static int fail_with_raised(TransportData *t, const char *message)
     return 0;
 }
 
+/* fatal_error() with OSError(error): the stream's read or write failed. */
+static void fail_with_errno(TransportData *t, int error, const char *message)
+{
+    PyObject *exception = os_error(error);
+
+    fatal_error(t, exception, message);
+    Py_XDECREF(exception);
+}
+
 /* A protocol callback raised: asyncio lets KeyboardInterrupt/SystemExit
  * out of the transport method; from a loop task that means ending the run. */
 static void end_run_or_fail(TransportData *t, const char *message)
@@ -202,6 +206,12 @@ static void end_run_or_fail(TransportData *t, const char *message)
         PyLoopLoop_EndRun(t->loop);
 }
 
+/* asyncio's _SelectorTransport._call_connection_lost: connection_lost(exc)
+ * when the protocol was connected, then (finally) the socket closed, the
+ * loop and protocol forgotten and the server detached; 3.12+ also fails a
+ * sendfile's empty waiter. Per type, not shared with the pipes'
+ * (pipe_transport.c): what each releases differs, and a failing
+ * sock.close() is unraisable here where the pipe's close() propagates. */
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 {
     PyObject *self = object_of(t), *result = Py_None, *sock = t->sock, *server = t->server, *protocol = t->protocol;
@@ -261,13 +271,6 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 /* ------------------------------------------------------------------ */
 /* the stream's callbacks                                              */
 /* ------------------------------------------------------------------ */
-
-/* The bytes to read, as sock.recv(self.max_size) takes them: an int, or
- * whatever asyncio's recv would raise for anything else. */
-static int read_size(TransportData *t, Py_ssize_t *size)
-{
-    return PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, PyLoop_str.max_size, "recv", size);
-}
 
 static void eof_received(TransportData *t);
 
@@ -373,7 +376,10 @@ static int alloc_bytes(TransportData *t, void **data, size_t *length)
 {
     Py_ssize_t size;
 
-    if (read_size(t, &size) < 0) {
+    /* The bytes to read, as sock.recv(self.max_size) takes them: an int,
+     * or whatever asyncio's recv would raise for anything else. */
+    if (PyLoopTransport_ReadSize(object_of(t), t->dict, PyLoop_SocketTransportType, PyLoop_str.max_size, "recv",
+                                 &size) < 0) {
         end_run_or_fail(t, "Fatal read error on socket transport");
         return 1;
     }
@@ -411,15 +417,11 @@ static int on_alloc(pyloop_stream *stream, void **data, size_t *length)
 
     if (t->conn_lost || !t->protocol || !loop)
         return 1;
-    Py_INCREF(self);
-    Py_INCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     rc = t->buffered ? read_for_protocol(t) : alloc_bytes(t, data, length);
     /* No read follows for the stream to report: what the protocol wrote
      * in its callbacks leaves now, as at the end of on_read. */
-    if (rc == 1)
-        PyLoopLoop_RunDeferred(loop);
-    Py_DECREF(loop);
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, rc == 1);
     return rc;
 }
 
@@ -429,7 +431,7 @@ static void eof_received(TransportData *t)
     PyObject *keep_open;
     int truth;
 
-    debug_log(t, "%r received EOF");
+    PyLoopTransport_DebugLog(base_of(t), "%r received EOF");
     keep_open = PyObject_CallMethodObjArgs(t->protocol, PyLoop_str.eof_received, NULL);
     truth = keep_open ? PyObject_IsTrue(keep_open) : -1;
     Py_XDECREF(keep_open);
@@ -498,8 +500,7 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     LoopObject *loop = t->loop;
     (void)data;
 
-    Py_INCREF(self);
-    Py_XINCREF(loop);
+    PyLoopTransport_FrameEnter(self, loop);
     /* Only alloc_bytes lets the stream read (read_for_protocol reads
      * itself): the bytes are data_received's, whatever protocol is set. */
     if (nread > 0 && t->protocol) {
@@ -513,16 +514,10 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
         if (nread == 0) {
             eof_received(t);
         } else {
-            PyObject *exception = os_error((int)-nread);
-            fatal_error(t, exception, "Fatal read error on socket transport");
-            Py_XDECREF(exception);
+            fail_with_errno(t, (int)-nread, "Fatal read error on socket transport");
         }
     }
-    if (loop) {
-        PyLoopLoop_RunDeferred(loop);
-        Py_DECREF(loop);
-    }
-    Py_DECREF(self);
+    PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
 static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
@@ -665,9 +660,7 @@ static void run_flush(PyLoopDeferred *entry)
         PyErr_WriteUnraisable(entry->owner);
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
     } else if (!pyloop_stream_write_queue_size(&t->stream)) {
         drained(t); /* a flush that sent it all: the stream calls nothing */
     }
@@ -708,9 +701,7 @@ static int flush_deferred(TransportData *t)
         return 0;
     rc = pyloop_stream_flush(&t->stream);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
         return -1;
     }
     return 0;
@@ -753,9 +744,7 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     if (buffers != stack)
         PyMem_Free(buffers);
     if (rc < 0) {
-        PyObject *exception = os_error(-rc);
-        fatal_error(t, exception, "Fatal write error on socket transport");
-        Py_XDECREF(exception);
+        fail_with_errno(t, -rc, "Fatal write error on socket transport");
     } else if (queued && !pyloop_stream_write_queue_size(&t->stream)) {
         drained(t); /* what was deferred went out with these */
     }
@@ -778,6 +767,22 @@ static int count_lost_write(TransportData *t)
     return 1;
 }
 
+/* What write() and writelines() (3.12+) check first, in asyncio's order:
+ * after write_eof(), during a sendfile, then nothing to write (empty: len
+ * 0; an error from len() too). 1: go on, 0: return None, -1: raised. */
+static int write_allowed(TransportData *t, PyObject *data, const char *method)
+{
+    if (t->eof) {
+        PyErr_Format(PyExc_RuntimeError, "Cannot call %s() after write_eof()", method);
+        return -1;
+    }
+    if (t->empty_waiter) {
+        PyErr_Format(PyExc_RuntimeError, "unable to %s; sendfile is in progress", method);
+        return -1;
+    }
+    return PyObject_IsTrue(data);
+}
+
 static PyObject *write_data(PyObject *self, PyObject *data)
 {
     TransportData *t = data_of(self);
@@ -789,16 +794,8 @@ static PyObject *write_data(PyObject *self, PyObject *data)
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    if (t->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
-        return NULL;
-    }
-    if (t->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
-        return NULL;
-    }
-    if (PyObject_IsTrue(data) <= 0) { /* empty (len 0); errors from len() too */
-        if (PyErr_Occurred())
+    if ((rc = write_allowed(t, data, "write")) <= 0) {
+        if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
     }
@@ -897,16 +894,7 @@ static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
     PyObject *sequence;
     int rc;
 
-    if (t->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call writelines() after write_eof()");
-        return NULL;
-    }
-    if (t->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "unable to writelines; sendfile is in progress");
-        return NULL;
-    }
-    rc = PyObject_IsTrue(list_of_data);
-    if (rc <= 0) {
+    if ((rc = write_allowed(t, list_of_data, "writelines")) <= 0) {
         if (rc < 0)
             return NULL;
         Py_RETURN_NONE;
@@ -1006,17 +994,13 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
 /* ------------------------------------------------------------------ */
 
 /* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS). */
-static int start_reading(TransportData *t)
-{
-    return PyLoopTransport_StartReading(base_of(t));
-}
-
-/* Scheduled by the constructor after connection_made: asyncio's
+ * (PYLOOP_STREAM_READING_METHODS).
+ *
+ * Scheduled by the constructor after connection_made: asyncio's
  * call_soon(self._add_reader, fd, self._read_ready). */
 static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (start_reading(data_of(self)) < 0)
+    if (PyLoopTransport_StartReading(base_of(data_of(self))) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1135,10 +1119,8 @@ static int set_protocol(TransportData *t, PyObject *protocol)
 static PyObject *transport_repr(PyObject *self)
 {
     TransportData *t = data_of(self);
-    const char *name = strrchr(Py_TYPE(self)->tp_name, '.');
-    const char *state = !t->sock ? " closed" : t->closing ? " closing" : "";
+    const char *name = PyLoop_TypeName(self), *state = PyLoopTransport_ReprState(base_of(t));
 
-    name = name ? name + 1 : Py_TYPE(self)->tp_name;
     if (t->loop && !t->loop->closed)
         return PyUnicode_FromFormat("<%s%s fd=%d read=%s write=<%s, bufsize=%zu>>", name, state, t->fd,
                                     pyloop_stream_is_reading(&t->stream) ? "polling" : "idle",
@@ -1205,13 +1187,10 @@ static int attach_server(TransportData *t, PyObject *self, PyObject *server)
 static int start_stream(TransportData *t, PyObject *self)
 {
     PyObject *transports, *key;
-    int rc = pyloop_stream_init(&t->stream, t->loop->core, t->fd, &stream_callbacks, self);
+    int rc;
 
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (PyLoopTransport_StreamInit(base_of(t), t->loop, &stream_callbacks, self) < 0)
         return -1;
-    }
     transports = PyObject_GetAttr((PyObject *)t->loop, PyLoop_str._transports);
     if (!transports)
         return -1;
@@ -1441,10 +1420,7 @@ int PyLoopSocketTransport_Add(PyObject *module)
     Py_DECREF(bases);
     if (!PyLoop_SocketTransportType || set_class_attributes((PyObject *)PyLoop_SocketTransportType) < 0)
         return -1;
-    Py_INCREF(PyLoop_SocketTransportType);
-    if (PyModule_AddObject(module, "SocketTransport", (PyObject *)PyLoop_SocketTransportType) < 0) {
-        Py_DECREF(PyLoop_SocketTransportType);
+    if (PyModule_AddType(module, PyLoop_SocketTransportType) < 0) /* as module.SocketTransport */
         return -1;
-    }
     return 0;
 }

@@ -513,25 +513,16 @@ static PyObject *read_ready(int kind, const char *name, PyObject *const *args, P
     return settle(args[0], read_call(kind, args[1], args[2], kind == SOCK_RECVFROM_INTO ? args[3] : NULL));
 }
 
-static PyObject *recv_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    return read_ready(SOCK_RECV, "_sock_recv", args, nargs);
-}
-
-static PyObject *recv_into_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    return read_ready(SOCK_RECV_INTO, "_sock_recv_into", args, nargs);
-}
-
-static PyObject *recvfrom_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    return read_ready(SOCK_RECVFROM, "_sock_recvfrom", args, nargs);
-}
-
-static PyObject *recvfrom_into_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    return read_ready(SOCK_RECVFROM_INTO, "_sock_recvfrom_into", args, nargs);
-}
+/* _sock_recv(fut, sock, n) and its kin: read_ready for the kind. */
+#define READ_READY(function, kind, callback)                                                                         \
+    static PyObject *function(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)                  \
+    {                                                                                                                \
+        return read_ready(kind, callback, args, nargs);                                                              \
+    }
+READ_READY(recv_ready, SOCK_RECV, "_sock_recv")
+READ_READY(recv_into_ready, SOCK_RECV_INTO, "_sock_recv_into")
+READ_READY(recvfrom_ready, SOCK_RECVFROM, "_sock_recvfrom")
+READ_READY(recvfrom_into_ready, SOCK_RECVFROM_INTO, "_sock_recvfrom_into")
 
 /* _sock_sendall(fut, sock, view, state): state is the SockDone holding pos. */
 static PyObject *sendall_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -805,20 +796,19 @@ static step_result start_sendto(SockCoro *self, PyObject **result)
     return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
-/* asyncio's _sock_connect(fut, sock, address), then `await fut`. Done at
- * once, the outcome is the coroutine's with no future in between. */
-static step_result connect_to(SockCoro *self, PyObject *address, PyObject **result)
+/* The tail of _sock_connect and _sock_accept, their call made once with
+ * fd (sock.fileno(), taken before it: released here): `done` (the call's
+ * outcome, NULL with its exception raised) is the coroutine's at once with
+ * no future in between; a BlockingIOError/InterruptedError waits for event
+ * on fd (wait_for_io, `arg` the callback's); any other error propagates. */
+static step_result done_or_wait(SockCoro *self, PyObject *done, int event, PyObject *fd, PyObject *arg,
+                                PyObject **result)
 {
-    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *connected;
     step_result step;
 
-    if (!fd)
-        return STEP_ERROR;
-    connected = PyObject_CallMethodOneArg(self->sock, PyLoop_str.connect, address);
-    if (connected) {
+    if (done) {
         Py_DECREF(fd);
-        Py_DECREF(connected);
-        *result = PyLoop_NewRefOrNone(NULL);
+        *result = done;
         return STEP_RETURN;
     }
     if (!PyLoop_WouldBlock()) {
@@ -826,9 +816,24 @@ static step_result connect_to(SockCoro *self, PyObject *address, PyObject **resu
         return STEP_ERROR;
     }
     PyErr_Clear();
-    step = wait_for_io(self, PYLOOP_WRITABLE, fd, address, NULL, 0, 0, result);
+    step = wait_for_io(self, event, fd, arg, NULL, 0, 0, result);
     Py_DECREF(fd);
     return step;
+}
+
+/* asyncio's _sock_connect(fut, sock, address), then `await fut`. */
+static step_result connect_to(SockCoro *self, PyObject *address, PyObject **result)
+{
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *connected;
+
+    if (!fd)
+        return STEP_ERROR;
+    connected = PyObject_CallMethodOneArg(self->sock, PyLoop_str.connect, address);
+    if (connected) { /* fut.set_result(None), whatever connect() returned */
+        Py_DECREF(connected);
+        connected = PyLoop_NewRefOrNone(NULL);
+    }
+    return done_or_wait(self, connected, PYLOOP_WRITABLE, fd, address, result);
 }
 
 /* sock.family == AF_INET or (base_events._HAS_IPv6 and sock.family == AF_INET6) */
@@ -901,25 +906,11 @@ static step_result resolved(SockCoro *self, PyObject *infos, PyObject **result)
 /* asyncio's _sock_accept(fut, sock), then `await fut`. */
 static step_result start_accept(SockCoro *self, PyObject **result)
 {
-    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno), *accepted;
-    step_result step;
+    PyObject *fd = PyObject_CallMethodNoArgs(self->sock, PyLoop_str.fileno);
 
     if (!fd)
         return STEP_ERROR;
-    accepted = accept_now(self->sock);
-    if (accepted) {
-        Py_DECREF(fd);
-        *result = accepted;
-        return STEP_RETURN;
-    }
-    if (!PyLoop_WouldBlock()) {
-        Py_DECREF(fd);
-        return STEP_ERROR;
-    }
-    PyErr_Clear();
-    step = wait_for_io(self, PYLOOP_READABLE, fd, NULL, NULL, 0, 0, result);
-    Py_DECREF(fd);
-    return step;
+    return done_or_wait(self, accept_now(self->sock), PYLOOP_READABLE, fd, NULL, result);
 }
 
 /* The body of the coroutine up to its first await. */
@@ -957,46 +948,21 @@ static PyObject *sock_method_call(int kind, PyObject *loop, PyObject *const *arg
     return PyLoopSockCoro_New((LoopObject *)loop, &bodies[kind], kind, bound[0], bound[1], bound[2]);
 }
 
-static PyObject *loop_sock_recv(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_RECV, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_recv_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_RECV_INTO, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_sendall(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_SENDALL, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_connect(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_CONNECT, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_accept(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_ACCEPT, loop, args, nargsf, kwnames);
-}
-
+/* loop.sock_<name>(...): the kind's parameters bound, then its coroutine. */
+#define LOOP_SOCK_METHOD(function, kind)                                                                             \
+    static PyObject *function(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)               \
+    {                                                                                                                \
+        return sock_method_call(kind, loop, args, nargsf, kwnames);                                                  \
+    }
+LOOP_SOCK_METHOD(loop_sock_recv, SOCK_RECV)
+LOOP_SOCK_METHOD(loop_sock_recv_into, SOCK_RECV_INTO)
+LOOP_SOCK_METHOD(loop_sock_sendall, SOCK_SENDALL)
+LOOP_SOCK_METHOD(loop_sock_connect, SOCK_CONNECT)
+LOOP_SOCK_METHOD(loop_sock_accept, SOCK_ACCEPT)
 #if PY_VERSION_HEX >= 0x030B0000
-static PyObject *loop_sock_recvfrom(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_RECVFROM, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_recvfrom_into(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_RECVFROM_INTO, loop, args, nargsf, kwnames);
-}
-
-static PyObject *loop_sock_sendto(PyObject *loop, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return sock_method_call(SOCK_SENDTO, loop, args, nargsf, kwnames);
-}
+LOOP_SOCK_METHOD(loop_sock_recvfrom, SOCK_RECVFROM)
+LOOP_SOCK_METHOD(loop_sock_recvfrom_into, SOCK_RECVFROM_INTO)
+LOOP_SOCK_METHOD(loop_sock_sendto, SOCK_SENDTO)
 #endif
 
 /* The methods of Loop (asyncio's coroutines). This file puts them on the

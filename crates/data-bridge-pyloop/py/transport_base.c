@@ -94,8 +94,6 @@ static PyLoopTransport *of_self(PyObject *self)
 /* small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-/* loop.call_soon(callable, *args) from C, for the rare calls (set-up,
- * tear-down) where asyncio schedules one; the handle is dropped. */
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
 {
     PyObject *handle =
@@ -197,11 +195,6 @@ PyObject *PyLoopTransport_OSError(int error)
     return PyLoop_FetchException();
 }
 
-/* The exception raised now, from a protocol call asyncio makes inside its
- * reader or writer callback (`callback`, a method of self's: the pipes'
- * _read_ready or _write_ready; the socket transport's _call_connection_lost): the
- * loop's exception handler gets it as Handle._run would report it, or, for
- * KeyboardInterrupt/SystemExit, the run ends. */
 void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback)
 {
     PyObject *method = NULL, *args = NULL, *context = NULL;
@@ -249,8 +242,6 @@ static PyObject *log_debug_exception(PyObject *self, PyObject *exception, const 
     return result;
 }
 
-/* asyncio's _fatal_error, the report: an error asyncio only logs goes to
- * the debug log in debug mode, anything else to the exception handler. */
 void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *self, PyObject *protocol, PyObject *exception,
                                  const char *message, int log_only)
 {
@@ -463,6 +454,14 @@ char *PyLoopTransport_SharedReadBuffer(size_t *size)
     return shared_read_buffer;
 }
 
+/* OSError(error) raised; -1. */
+static int raise_errno(int error)
+{
+    errno = error;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
 static int is_reading(PyLoopTransport *t)
 {
     return !t->closing && !t->paused;
@@ -475,12 +474,16 @@ int PyLoopTransport_StartReading(PyLoopTransport *t)
     if (!is_reading(t) || !t->loop)
         return 0;
     rc = pyloop_stream_read_start(&((PyLoopStreamTransport *)t)->stream);
-    if (rc < 0) {
-        errno = -rc;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
+    return rc < 0 ? raise_errno(-rc) : 0;
+}
+
+int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloop_stream_callbacks *callbacks,
+                               PyObject *self)
+{
+    PyLoopStreamTransport *stream_transport = (PyLoopStreamTransport *)t;
+    int rc = pyloop_stream_init(&stream_transport->stream, loop->core, stream_transport->fd, callbacks, self);
+
+    return rc < 0 ? raise_errno(-rc) : 0;
 }
 
 void PyLoopTransport_StopReading(PyLoopTransport *t)
@@ -532,8 +535,6 @@ void PyLoopTransport_ReleaseOwner(void *owner)
     Py_DECREF((PyObject *)owner);
 }
 
-/* The bytes of `data` to hand to the stream: a bytes object is referenced,
- * anything else is copied (what is queued must not change under it). */
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 {
     if (PyBytes_CheckExact(data)) {
@@ -566,7 +567,6 @@ static int default_limits(PyObject **high, PyObject **low)
     return -1;
 }
 
-/* asyncio's _set_write_buffer_limits, on the objects given. */
 int PyLoopTransport_StoreWriteLimits(PyLoopTransport *t, PyObject *high, PyObject *low)
 {
     PyObject *zero = NULL;
@@ -690,64 +690,6 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
 /* contexts and the stream callbacks socket and pipe share             */
 /* ------------------------------------------------------------------ */
 
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = contexts->given;
-
-    if (context)
-        Py_INCREF(context);
-    else if (!(context = PyContext_CopyCurrent())) {
-        PyErr_WriteUnraisable(owner); /* no memory: the last one stays */
-        return;
-    }
-    if (writing)
-        Py_XSETREF(contexts->writer, context);
-    else
-        Py_XSETREF(contexts->reader, context);
-}
-
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner)
-{
-    PyObject *context = writing ? contexts->writer : contexts->reader;
-
-    if (!context)
-        return NULL;
-    /* Owned while entered: the task's callbacks may replace the field. */
-    Py_INCREF(context);
-    if (PyContext_Enter(context) < 0) {
-        PyErr_WriteUnraisable(owner);
-        Py_DECREF(context);
-        return NULL;
-    }
-    return context;
-}
-
-void PyLoopContexts_Exit(void *entered, PyObject *owner)
-{
-    if (!entered)
-        return;
-    if (PyContext_Exit((PyObject *)entered) < 0)
-        PyErr_WriteUnraisable(owner);
-    Py_DECREF((PyObject *)entered);
-}
-
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg)
-{
-    Py_VISIT(contexts->given);
-    Py_VISIT(contexts->reader);
-    Py_VISIT(contexts->writer);
-    Py_VISIT(contexts->deferred);
-    return 0;
-}
-
-void PyLoopContexts_Clear(PyLoopContexts *contexts)
-{
-    Py_CLEAR(contexts->given);
-    Py_CLEAR(contexts->reader);
-    Py_CLEAR(contexts->writer);
-    Py_CLEAR(contexts->deferred);
-}
-
 void PyLoopTransport_OnHold(pyloop_stream *stream)
 {
     Py_INCREF((PyObject *)stream->context);
@@ -766,17 +708,45 @@ static PyLoopStreamTransport *stream_transport(pyloop_stream *stream)
 
 void PyLoopTransport_OnWatch(pyloop_stream *stream, int writing)
 {
-    PyLoopContexts_Watch(&stream_transport(stream)->contexts, writing, stream->context);
+    PyLoopContexts *contexts = &stream_transport(stream)->contexts;
+    PyObject *context = contexts->given;
+
+    if (context)
+        Py_INCREF(context);
+    else if (!(context = PyContext_CopyCurrent())) {
+        PyErr_WriteUnraisable(stream->context); /* no memory: the last one stays */
+        return;
+    }
+    if (writing)
+        Py_XSETREF(contexts->writer, context);
+    else
+        Py_XSETREF(contexts->reader, context);
 }
 
 void *PyLoopTransport_OnTaskEnter(pyloop_stream *stream, int writing)
 {
-    return PyLoopContexts_Enter(&stream_transport(stream)->contexts, writing, stream->context);
+    PyLoopContexts *contexts = &stream_transport(stream)->contexts;
+    PyObject *context = writing ? contexts->writer : contexts->reader;
+
+    if (!context)
+        return NULL;
+    /* Owned while entered: the task's callbacks may replace the field. */
+    Py_INCREF(context);
+    if (PyContext_Enter(context) < 0) {
+        PyErr_WriteUnraisable(stream->context);
+        Py_DECREF(context);
+        return NULL;
+    }
+    return context;
 }
 
 void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered)
 {
-    PyLoopContexts_Exit(entered, stream->context);
+    if (!entered)
+        return;
+    if (PyContext_Exit((PyObject *)entered) < 0)
+        PyErr_WriteUnraisable(stream->context);
+    Py_DECREF((PyObject *)entered);
 }
 
 /* ------------------------------------------------------------------ */
@@ -796,9 +766,11 @@ int PyLoopTransport_Traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(t->high_water);
     Py_VISIT(t->low_water);
     if (t->ops->stream) {
-        int rc = PyLoopContexts_Traverse(&((PyLoopStreamTransport *)t)->contexts, visit, arg);
-        if (rc)
-            return rc;
+        PyLoopContexts *contexts = &((PyLoopStreamTransport *)t)->contexts;
+        Py_VISIT(contexts->given);
+        Py_VISIT(contexts->reader);
+        Py_VISIT(contexts->writer);
+        Py_VISIT(contexts->deferred);
     }
     return t->ops->traverse ? t->ops->traverse(t, visit, arg) : 0;
 }
@@ -812,15 +784,18 @@ int PyLoopTransport_Clear(PyObject *self)
     Py_CLEAR(t->dict);
     Py_CLEAR(t->high_water);
     Py_CLEAR(t->low_water);
-    if (t->ops->stream)
-        PyLoopContexts_Clear(&((PyLoopStreamTransport *)t)->contexts);
+    if (t->ops->stream) {
+        PyLoopContexts *contexts = &((PyLoopStreamTransport *)t)->contexts;
+        Py_CLEAR(contexts->given);
+        Py_CLEAR(contexts->reader);
+        Py_CLEAR(contexts->writer);
+        Py_CLEAR(contexts->deferred);
+    }
     if (t->ops->clear)
         t->ops->clear(t);
     return 0;
 }
 
-/* asyncio's __del__: an unclosed transport warns and closes its socket or
- * pipe (the type's close_resource). */
 void PyLoopTransport_Finalize(PyObject *self)
 {
     PyLoopTransport *t = PyLoopTransport_Of(self);

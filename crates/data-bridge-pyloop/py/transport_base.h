@@ -64,11 +64,6 @@
 typedef struct PyLoopContexts {
     PyObject *given, *reader, *writer, *deferred;
 } PyLoopContexts;
-void PyLoopContexts_Watch(PyLoopContexts *contexts, int writing, PyObject *owner);
-void *PyLoopContexts_Enter(PyLoopContexts *contexts, int writing, PyObject *owner);
-void PyLoopContexts_Exit(void *entered, PyObject *owner);
-int PyLoopContexts_Traverse(PyLoopContexts *contexts, visitproc visit, void *arg);
-void PyLoopContexts_Clear(PyLoopContexts *contexts);
 
 struct PyLoopTransportOps;
 
@@ -190,9 +185,10 @@ int PyLoopTransport_Close(PyLoopTransport *t);
 void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *exception,
                                  const char *message, int log_only);
 /* The exception raised now, from a protocol call asyncio makes inside a
- * Handle of the transport's: reported as that Handle's ("Exception in
- * callback <Type>.<callback>()"), or the run ends (KeyboardInterrupt,
- * SystemExit). */
+ * Handle of the transport's (`callback`, a method of self's: the pipes'
+ * _read_ready or _write_ready, the socket's _call_connection_lost):
+ * reported as that Handle's ("Exception in callback <Type>.<callback>()"),
+ * or the run ends (KeyboardInterrupt, SystemExit). */
 void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback);
 /* protocol.<name>() for flow control (pause_writing/resume_writing), its
  * failure to the exception handler with `failure`, as _FlowControlMixin. */
@@ -210,7 +206,14 @@ int PyLoopTransport_LoopDebug(LoopObject *loop);
 void PyLoopTransport_DebugLog(PyLoopTransport *t, const char *message);
 /* OSError for error's errno, as a new exception object (not raised). */
 PyObject *PyLoopTransport_OSError(int error);
-/* loop.call_soon(callable, first, second) (NULL ends the arguments); the
+/* asyncio's __repr__ opens with the class's own name (PyLoop_TypeName: a
+ * subclass's too) and the state: " closed" (no sock/pipe), " closing" or "". */
+static inline const char *PyLoopTransport_ReprState(const PyLoopTransport *t)
+{
+    return !t->sock ? " closed" : t->closing ? " closing" : "";
+}
+/* loop.call_soon(callable, first, second) (NULL ends the arguments), for
+ * the rare calls (set-up, tear-down) where asyncio schedules one; the
  * handle is dropped. */
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second);
 
@@ -224,7 +227,8 @@ int PyLoopTransport_ReadSize(PyObject *self, PyObject *dict, PyTypeObject *own_t
  * out with the GIL held, no Python code in between). */
 char *PyLoopTransport_SharedReadBuffer(size_t *size);
 /* What a stream queues: a bytes object (referenced, or a copy of any other
- * buffer), released by PyLoopTransport_ReleaseOwner. */
+ * buffer: what is queued must not change under it), released by
+ * PyLoopTransport_ReleaseOwner. */
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data);
 void PyLoopTransport_ReleaseOwner(void *owner);
 
@@ -248,6 +252,28 @@ void PyLoopTransport_OnRelease(pyloop_stream *stream);
 void PyLoopTransport_OnWatch(pyloop_stream *stream, int writing);
 void *PyLoopTransport_OnTaskEnter(pyloop_stream *stream, int writing);
 void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered);
+
+/* A stream callback's frame (socket, pipes): self and its loop stay alive
+ * across the protocol's calls (one may drop every other reference to
+ * either), and on the way out, with flush, what the protocol wrote in them
+ * leaves now (PyLoopLoop_RunDeferred: the write rule), as at the end of any
+ * loop callback. loop may be NULL: nothing held or flushed. Inline: the
+ * read path runs through it. */
+static inline void PyLoopTransport_FrameEnter(PyObject *self, LoopObject *loop)
+{
+    Py_INCREF(self);
+    Py_XINCREF(loop);
+}
+
+static inline void PyLoopTransport_FrameLeave(PyObject *self, LoopObject *loop, int flush)
+{
+    if (loop) {
+        if (flush)
+            PyLoopLoop_RunDeferred(loop);
+        Py_DECREF(loop);
+    }
+    Py_DECREF(self);
+}
 
 /* ---- the GC skeleton: the head's fields (and a stream head's), then the
  * type's traverse/clear hooks; finalize is asyncio's __del__ (an unclosed
@@ -291,6 +317,11 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
             METH_FASTCALL | METH_KEYWORDS,                                                                           \
             "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."                   \
     }
+
+/* pyloop_stream_init on the transport's fd, in loop's core, with self as
+ * the stream's context; 0, or -1 with the OSError raised (socket, pipes). */
+int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloop_stream_callbacks *callbacks,
+                               PyObject *self);
 
 /* Reading, for the stream transports (asyncio's _SelectorTransport and
  * _UnixReadPipeTransport agree): is_reading() is `not paused and not
