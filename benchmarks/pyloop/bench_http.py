@@ -30,7 +30,9 @@ server (1 s), then ROUNDS rounds (5, of 3 s each; --quick: one round of
 The numbers come from a wrk Lua done() hook, which prints wrk's own
 summary and latency histogram.
 
-Metrics, for SERVER in asgi/starlette/aiohttp (median over the rounds):
+Metrics, for SERVER in asgi/starlette/aiohttp (median over the rounds,
+with "min", "max" and "rounds", each round's value, beside it in the JSON
+and [min .. max] in the table):
   http_SERVER_rps         requests/s: wrk's completed requests divided by
                           the run's duration
   http_SERVER_p99_ms      p99 latency: wrk's latency:percentile(99) for the
@@ -547,12 +549,14 @@ def bench(ctx):
                     out.update(kind_metrics(
                         kind, error="%s: %s" % (type(exc).__name__, exc)))
                     continue
-                out["http_%s_rps" % kind] = common.metric(
-                    common.median(rps), "rps", note=note)
-                out["http_%s_p99_ms" % kind] = common.metric(
-                    common.median(p99), "ms", note=note)
-                out["http_%s_srv_cpu_us" % kind] = common.metric(
-                    common.median(cpu), "us", note=note)
+                # The median with its spread: one round's figure can
+                # differ from the next by more than a goal's margin.
+                out["http_%s_rps" % kind] = common.spread(
+                    rps, "rps", note=note)
+                out["http_%s_p99_ms" % kind] = common.spread(
+                    p99, "ms", note=note)
+                out["http_%s_srv_cpu_us" % kind] = common.spread(
+                    cpu, "us", note=note)
             return out
         finally:
             for server in servers:

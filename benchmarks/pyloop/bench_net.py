@@ -22,7 +22,10 @@ warm-up round trips, it runs for a fixed time (0.6 s; --quick: 0.2 s),
 3 times (--quick: once) with a new connection each time. TCP_NODELAY is set
 on every socket where the loop exposes it.
 
-Metrics, for MODE in sock/streams/proto and SIZE in 1k/10k/100k:
+Metrics, for MODE in sock/streams/proto and SIZE in 1k/10k/100k (every
+rps, latency and CPU row below, the c16/c64 ones too, also has "min",
+"max" and "rounds", each repetition's value, in the JSON, and [min .. max]
+beside the median in the table):
   echo_MODE_SIZE_rps      round trips per second (median over repetitions)
   echo_MODE_SIZE_mean_us  mean round-trip latency (median over repetitions;
                           p99 = over all round trips of all repetitions)
@@ -335,17 +338,16 @@ def client(name, ports, duration, reps, server_pid):
                 continue
             rs = runs[key]
             pooled = [x for r in rs for x in r["lat"]]
-            out[base + "_rps"] = common.throughput([r["rps"] for r in rs],
-                                                   "rps")
-            out[base + "_mean_us"] = common.metric(
-                common.median([common.mean(r["lat"]) for r in rs]), "us",
+            # Each with its spread over the repetitions (common.spread).
+            out[base + "_rps"] = common.spread([r["rps"] for r in rs], "rps")
+            out[base + "_mean_us"] = common.spread(
+                [common.mean(r["lat"]) for r in rs], "us",
                 common.percentile(pooled, 99))
-            out[base + "_p99_us"] = common.metric(
-                common.median([common.percentile(r["lat"], 99) for r in rs]),
-                "us")
+            out[base + "_p99_us"] = common.spread(
+                [common.percentile(r["lat"], 99) for r in rs], "us")
             cpus = [r["srv_cpu_us"] for r in rs if r["srv_cpu_us"] is not None]
             out[base + "_srv_cpu_us"] = (
-                common.metric(common.median(cpus), "us") if cpus
+                common.spread(cpus, "us") if cpus
                 else common.null_metric("us", "no /proc/PID/schedstat"))
     try:
         loop.close()
@@ -682,12 +684,12 @@ def bench(ctx):
                         m["error"] = errors[key]
                         out[key + suffix] = m
                     continue
-                out[key + "_rps"] = common.throughput(
+                out[key + "_rps"] = common.spread(
                     [r["rps"] for r in runs[key]], "rps")
                 cpus = [r["srv_cpu_us"] for r in runs[key]
                         if r["srv_cpu_us"] is not None]
                 out[key + "_srv_cpu_us"] = (
-                    common.metric(common.median(cpus), "us") if cpus
+                    common.spread(cpus, "us") if cpus
                     else common.null_metric("us", "no /proc/PID/schedstat"))
         return out
 

@@ -17,7 +17,9 @@ JSON document printed by --json (results.json uses the same shape):
    "script": "bench_event_loop", "quick": false,
    "results": {"<loop>": {"<metric>": {"median": n, "p99": n|null,
                                        "unit": "us", ["note": str],
-                                       ["error": str]}}},
+                                       ["error": str],
+                                       ["min": n, "max": n,
+                                        "rounds": [n, ...]]}}},
    "loops":   {"<loop>": {"loop": name, "version": str, "module": path,
                           ["build_info": {...}], ["stats": {...}],
                           "elapsed_s": n}},
@@ -26,6 +28,12 @@ JSON document printed by --json (results.json uses the same shape):
 A metric that cannot be measured for a loop has median and p99 null and a
 "note" saying why; a measurement that raised has median/p99 null and an
 "error" string (the run goes on with the next measurement group).
+
+A metric measured once per round (spread(): the HTTP and echo rows) also
+has "min" and "max" over its rounds and "rounds", the value of each round
+in the order they ran; its median is the median of those values. The table
+cell of such a metric is "median [min .. max]" ("median [1 round]" when
+there was only one, as with --quick).
 """
 
 import argparse
@@ -199,6 +207,20 @@ def throughput(samples, unit):
     return metric(median(samples), unit)
 
 
+def spread(samples, unit, p99=None, note=None):
+    """One value per round (rps, a round's mean or p99 latency, CPU per
+    request): the median with the spread over the rounds, "min", "max" and
+    "rounds" (each round's value, in run order), so that a reader sees how
+    far one median can be trusted."""
+    vals = [_num(v) for v in samples if v is not None]
+    vals = [v for v in vals if v is not None]
+    out = metric(median(vals), unit, p99, note)
+    out["min"] = min(vals) if vals else None
+    out["max"] = max(vals) if vals else None
+    out["rounds"] = vals
+    return out
+
+
 def latency(samples, unit):
     """Latency samples (pooled over repetitions): median and p99."""
     return metric(median(samples), unit, percentile(samples, 99))
@@ -287,6 +309,10 @@ def fmt_cell(m, show_p99=True):
     if m.get("median") is None:
         return "null"
     s = fmt_num(m["median"])
+    if len(m.get("rounds") or ()) == 1:
+        s += " [1 round]"  # no spread to show, and the cell says so
+    elif m.get("min") is not None and m.get("max") is not None:
+        s += " [" + fmt_num(m["min"]) + " .. " + fmt_num(m["max"]) + "]"
     if show_p99 and m.get("p99") is not None:
         s += " (p99 " + fmt_num(m["p99"]) + ")"
     return s
@@ -301,7 +327,9 @@ def has_p99_row(name):
 
 
 P99_DEFINITION = (
-    "Cells: the median, and (p99 ...) for a latency whose samples are pooled "
+    "Cells: the median, [min .. max] over the rounds for a metric measured "
+    "once per round (the HTTP and echo rows), "
+    "and (p99 ...) for a latency whose samples are pooled "
     "over the repetitions: the 99th percentile of all of them. A latency with "
     "a p99 row of its own (xthread_p99_us) shows its p99 in that row only: "
     "there, the median over repetitions of each repetition's 99th percentile.")

@@ -17,6 +17,10 @@ what it prints, never the speed:
     or null, "unit": known unit}; no metric carries an "error" (a failed
     measurement) unless --allow-metric-errors; pyloop also reports
     build_info with phase, batch_limit and wait_strategy;
+  * a metric measured once per round (every HTTP row, every echo row but
+    the system-call counts) that has a median also has "min" and "max"
+    and "rounds", the list of its per-round values, with
+    min <= median <= max;
   * a loop that could not be imported is listed in "skipped" with a reason:
     accepted for uvloop and rloop (optional), a failure for asyncio, and a
     failure for pyloop unless --allow-missing-pyloop.
@@ -76,6 +80,36 @@ REQUIRED = {
                    for server in ("asgi", "starlette", "aiohttp")
                    for what in ("rps", "p99_ms", "srv_cpu_us")],
 }
+
+
+def _has_spread(name):
+    """The metrics that report their spread over the rounds."""
+    return (name.startswith("http_") or
+            (name.startswith("echo_") and not name.endswith("_syscalls")))
+
+
+def check_spread(name, m):
+    """min/max/rounds of a metric with a median (common.spread)."""
+    problems = []
+    if not isinstance(m, dict) or m.get("median") is None:
+        return problems
+    for key in ("min", "max"):
+        if not is_num_or_null(m.get(key)) or m.get(key) is None:
+            problems.append("%s: %s=%r is not a finite number"
+                            % (name, key, m.get(key)))
+    rounds = m.get("rounds")
+    if (not isinstance(rounds, list) or not rounds or
+            not all(is_num_or_null(v) and v is not None for v in rounds)):
+        problems.append("%s: rounds=%r is not a list of finite numbers"
+                        % (name, rounds))
+    elif not problems:
+        if m["min"] != min(rounds) or m["max"] != max(rounds):
+            problems.append("%s: min/max %r/%r are not those of rounds %r"
+                            % (name, m["min"], m["max"], rounds))
+        elif not m["min"] <= m["median"] <= m["max"]:
+            problems.append("%s: median %r outside [%r, %r]"
+                            % (name, m["median"], m["min"], m["max"]))
+    return problems
 
 
 class Checker(object):
@@ -166,6 +200,8 @@ def check_doc(doc, script, loop, args):
             problems.append("metric %s missing" % name)
     for name, m in metrics.items():
         problems += check_metric(name, m, args.allow_metric_errors)
+        if _has_spread(name):
+            problems += check_spread(name, m)
     if loop == "pyloop":
         bi = (doc.get("loops") or {}).get("pyloop", {}).get("build_info")
         if not isinstance(bi, dict):
