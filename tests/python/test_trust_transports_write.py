@@ -437,6 +437,65 @@ report(got=got, received=received)
             "received": 8 << 20,
         })
 
+    def test_abort_after_connection_lost_that_followed_a_drain_counts(self):
+        # The fuzz's seed 3790213932 case 748: abort() once connection_lost
+        # followed a drain. asyncio's _force_close counts _conn_lost before
+        # its self._loop.call_soon fails (before gh-156512; since, _conn_lost
+        # is 1 already and abort() does nothing), so the writes after it are
+        # counted and dropped, and logged from the threshold on
+        # (LOG_THRESHOLD_FOR_CONNLOST_WRITES, 5). PyLoop raised before
+        # counting: each write then raised instead.
+        result, proc = child.run_child(self, r'''
+import logging, socket
+warnings = []
+class Counter(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+logging.getLogger("asyncio").addHandler(Counter())
+
+class P(asyncio.Protocol):
+    def connection_made(self, transport):
+        transport.write(b"x" * (8 << 20))
+        transport.close()
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+def outcome(call):
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+async def main(loop):
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    p = P()
+    p.lost = loop.create_future()
+    transport, _ = await loop.create_connection(lambda: p, sock=a)
+    while await loop.sock_recv(b, 1 << 20):
+        pass
+    await p.lost
+    got = [outcome(transport.abort), transport._conn_lost]
+    got += [outcome(lambda: transport.write(b"late")) for _ in range(6)]
+    got += [transport._conn_lost, transport.get_write_buffer_size()]
+    b.close()
+    return got
+
+loop = new_loop()
+got = loop.run_until_complete(main(loop))
+loop.close()
+report(got=got, warnings=warnings)
+''')
+        _, drain_counts = _asyncio_lost_rules()
+        child.assert_child(self, result, proc, {
+            "got": [None if drain_counts else
+                    "AttributeError: 'NoneType' object has no attribute 'call_soon'", 1]
+                   + [None] * 6 + [7, 0],
+            # _conn_lost 1 .. 7: the writes made at 5 and 6 log
+            "warnings": ["socket.send() raised exception."] * 2,
+        })
+
 
 @both_loops
 class _PipeCallsAfterConnectionLost:
