@@ -496,6 +496,102 @@ report(got=got, warnings=warnings)
             "warnings": ["socket.send() raised exception."] * 2,
         })
 
+    def test_writes_inside_connection_lost_that_followed_a_drain(self):
+        # The fuzz's seed 2704334248 case 754. Before gh-156512 _conn_lost is
+        # 0 inside the connection_lost that follows a drain, so asyncio's
+        # write() there sends at once (the peer gets it), and what the
+        # kernel refuses stays in its _buffer after connection_lost:
+        # get_write_buffer_size() counts it, a later write() adds to it, and
+        # abort() clears it and fails on _loop None. Since gh-156512 those
+        # writes are counted and dropped. PyLoop deferred the write to the
+        # callback's end and dropped it, and reported a buffer of 0.
+        result, proc = child.run_child(self, r'''
+import socket, threading
+BIG = 8 << 20
+
+def outcome(call):
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+class P(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events = []
+        transport.write(b"x" * BIG)
+        transport.close()
+    def pause_writing(self):
+        self.events.append("pause_writing")
+    def resume_writing(self):
+        self.events.append("resume_writing")
+    def connection_lost(self, exc):
+        t = self.transport
+        self.events.append("lost")
+        self.at_lost = t._conn_lost
+        # the peer has read all of connection_made's bytes: the kernel
+        # takes the small write whole
+        self.peer_read_big.wait(10)
+        self.small = outcome(lambda: t.write(b"#" * 10))
+        self.small_size = t.get_write_buffer_size()  # sent at once, not deferred
+        self.large = outcome(lambda: t.write(b"$" * BIG))
+        self.inside = t.get_write_buffer_size()
+        self.lost.set_result(exc)
+
+async def main(loop):
+    a, b = socket.socketpair()
+    p = P()
+    p.lost = loop.create_future()
+    p.peer_read_big = threading.Event()
+    received = bytearray()
+
+    def peer():
+        while True:
+            chunk = b.recv(1 << 20)
+            if not chunk:
+                break
+            received.extend(chunk)
+            if len(received) >= BIG:
+                p.peer_read_big.set()
+
+    reader = threading.Thread(target=peer)
+    reader.start()
+    transport, _ = await loop.create_connection(lambda: p, sock=a)
+    await p.lost
+    reader.join(10)
+    b.close()
+    after = transport.get_write_buffer_size()
+    late = outcome(lambda: transport.write(b"late"))
+    after_late = transport.get_write_buffer_size()
+    abort = outcome(transport.abort)
+    sent = len(received) - BIG
+    return {"at_lost": p.at_lost, "events": p.events, "small": p.small, "small_size": p.small_size, "large": p.large,
+            "head": bytes(received[:BIG]) == b"x" * BIG,
+            "tail": bytes(received[BIG:BIG + 10]).decode(), "rest": bytes(received[BIG + 10:]) == b"$" * (sent - 10),
+            "sent_and_kept": sent + p.inside, "same_after": after == p.inside, "late": late,
+            "after_late": after_late - p.inside, "abort": abort, "after_abort": transport.get_write_buffer_size(),
+            "conn_lost": transport._conn_lost, "kept": p.inside > 0}
+
+loop = new_loop()
+got = loop.run_until_complete(main(loop))
+loop.close()
+report(**got)
+''')
+        _, drain_counts = _asyncio_lost_rules()
+        if drain_counts:
+            expected = {"at_lost": 1, "events": ["pause_writing", "resume_writing", "lost"], "small": None, "small_size": 0, "large": None, "head": True,
+                        "tail": "", "rest": True, "sent_and_kept": 0, "same_after": True,
+                        "late": None, "after_late": 0, "abort": None, "after_abort": 0, "conn_lost": 4,
+                        "kept": False}
+        else:
+            expected = {"at_lost": 0, "events": ["pause_writing", "resume_writing", "lost", "pause_writing"], "small": None, "small_size": 0, "large": None,
+                        "head": True, "tail": "#" * 10, "rest": True, "sent_and_kept": 10 + (8 << 20),
+                        "same_after": True, "late": None, "after_late": 4,
+                        "abort": "AttributeError: 'NoneType' object has no attribute '_remove_writer'",
+                        "after_abort": 0, "conn_lost": 0, "kept": True}
+        child.assert_child(self, result, proc, expected)
+
 
 @both_loops
 class _PipeCallsAfterConnectionLost:
