@@ -229,7 +229,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     }
     /* finally: what connection_lost wrote and the kernel refused stays in
      * asyncio's _buffer, unsent, and get_write_buffer_size() counts it. */
-    t->lost_buffer = pyloop_stream_write_queue_size(&t->stream);
+    t->lost_buffer += pyloop_stream_write_queue_size(&t->stream);
     pyloop_stream_close(&t->stream);
     t->sock = NULL;
     t->protocol = NULL;
@@ -776,9 +776,11 @@ static int count_lost_write(TransportData *t)
 }
 
 /* write() once connection_lost ran and left bytes unsent (lost_buffer,
- * _conn_lost 0): asyncio's write() skips the send as its buffer is not
- * empty, appends data and runs _maybe_pause_protocol, whose failing
- * pause_writing() (the protocol is None) is reported through _loop, None. */
+ * _conn_lost 0), or inside it after a 3.12.0-3.13.0 writelines() left
+ * some: asyncio's write() skips the send as its buffer is not empty,
+ * appends data and runs _maybe_pause_protocol, whose failing
+ * pause_writing() (the protocol is None) is reported through _loop, None.
+ * (Inside connection_lost the protocol is still there: not paused here.) */
 static PyObject *lost_buffer_write(TransportData *t, PyObject *data)
 {
     size_t high;
@@ -797,7 +799,7 @@ static PyObject *lost_buffer_write(TransportData *t, PyObject *data)
         return NULL;
     t->lost_buffer += (size_t)size;
     pyloop_stream_get_write_limits(&t->stream, &high, NULL);
-    if (t->lost_buffer <= high || t->lost_paused || pyloop_stream_write_paused(&t->stream))
+    if (t->loop || t->lost_buffer <= high || t->lost_paused || pyloop_stream_write_paused(&t->stream))
         Py_RETURN_NONE;
     t->lost_paused = 1;
     return lost_attribute_error("call_exception_handler");
@@ -840,7 +842,7 @@ static PyObject *write_data(PyObject *self, PyObject *data)
             return NULL;
         Py_RETURN_NONE;
     }
-    if (state_of(t) == T_LOST && t->lost_buffer)
+    if (t->lost_buffer && state_of(t) != T_OPEN)
         return lost_buffer_write(t, data);
     if (state_of(t) == T_LOST) /* the sock.send(data) on None, reported through _loop None */
         return lost_attribute_error("call_exception_handler");
@@ -918,6 +920,21 @@ static int write_sequence(TransportData *t, PyObject *sequence)
             t->lost_buffer += (size_t)PyBytes_GET_SIZE(chunks[i]);
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
         rc = -1;
+    } else if (count && state_of(t) == T_CLOSING && PyLoopSocket_rules.close_clears_write_ready) {
+        /* 3.12.0-3.13.0: close() set _write_ready to None, so asyncio
+         * buffers the items and then calls None. The writer registered
+         * before still drains them; inside the connection_lost that the
+         * drain calls none is left: they stay unsent (lost_buffer). */
+        if (kept && pyloop_stream_is_writing(&t->stream)) {
+            rc = write_buffers(t, chunks, kept);
+        } else {
+            for (i = 0; i < kept; i++)
+                t->lost_buffer += (size_t)PyBytes_GET_SIZE(chunks[i]);
+        }
+        if (rc == 0) {
+            PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
+            rc = -1;
+        }
     } else if (kept && !t->conn_lost) {
         rc = write_buffers(t, chunks, kept);
     }
