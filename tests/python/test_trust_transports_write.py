@@ -311,6 +311,17 @@ def _asyncio_lost_rules():
     return writelines_counts, lost == [1]
 
 
+def _asyncio_close_clears_write_ready():
+    """3.12.0-3.13.0: _SelectorSocketTransport.close() sets _write_ready to
+    None (3.13.x moved it to _call_connection_lost), asked as
+    socket_support.c does."""
+    from asyncio import selector_events
+    t = object.__new__(selector_events._SelectorSocketTransport)
+    t._closing, t._write_ready, t._read_ready_cb = True, 1, 1
+    selector_events._SelectorSocketTransport.close(t)
+    return t._write_ready is None
+
+
 @both_loops
 class _WritesAfterConnectionLost:
     """Item 2: write(); close() in connection_made, and then, once
@@ -436,6 +447,240 @@ report(got=got, received=received)
                     "AttributeError: 'NoneType' object has no attribute 'call_soon'", None, None, 0],
             "received": 8 << 20,
         })
+
+    def test_abort_after_connection_lost_that_followed_a_drain_counts(self):
+        # The fuzz's seed 3790213932 case 748: abort() once connection_lost
+        # followed a drain. asyncio's _force_close counts _conn_lost before
+        # its self._loop.call_soon fails (before gh-156512; since, _conn_lost
+        # is 1 already and abort() does nothing), so the writes after it are
+        # counted and dropped, and logged from the threshold on
+        # (LOG_THRESHOLD_FOR_CONNLOST_WRITES, 5). PyLoop raised before
+        # counting: each write then raised instead.
+        result, proc = child.run_child(self, r'''
+import logging, socket
+warnings = []
+class Counter(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+logging.getLogger("asyncio").addHandler(Counter())
+
+class P(asyncio.Protocol):
+    def connection_made(self, transport):
+        transport.write(b"x" * (8 << 20))
+        transport.close()
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+def outcome(call):
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+async def main(loop):
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    p = P()
+    p.lost = loop.create_future()
+    transport, _ = await loop.create_connection(lambda: p, sock=a)
+    while await loop.sock_recv(b, 1 << 20):
+        pass
+    await p.lost
+    got = [outcome(transport.abort), transport._conn_lost]
+    got += [outcome(lambda: transport.write(b"late")) for _ in range(6)]
+    got += [transport._conn_lost, transport.get_write_buffer_size()]
+    b.close()
+    return got
+
+loop = new_loop()
+got = loop.run_until_complete(main(loop))
+loop.close()
+report(got=got, warnings=warnings)
+''')
+        _, drain_counts = _asyncio_lost_rules()
+        child.assert_child(self, result, proc, {
+            "got": [None if drain_counts else
+                    "AttributeError: 'NoneType' object has no attribute 'call_soon'", 1]
+                   + [None] * 6 + [7, 0],
+            # _conn_lost 1 .. 7: the writes made at 5 and 6 log
+            "warnings": ["socket.send() raised exception."] * 2,
+        })
+
+    def test_writes_inside_connection_lost_that_followed_a_drain(self):
+        # The fuzz's seed 2704334248 case 754. Before gh-156512 _conn_lost is
+        # 0 inside the connection_lost that follows a drain, so asyncio's
+        # write() there sends at once (the peer gets it), and what the
+        # kernel refuses stays in its _buffer after connection_lost:
+        # get_write_buffer_size() counts it, a later write() adds to it, and
+        # abort() clears it and fails on _loop None. Since gh-156512 those
+        # writes are counted and dropped. PyLoop deferred the write to the
+        # callback's end and dropped it, and reported a buffer of 0.
+        result, proc = child.run_child(self, r'''
+import socket, threading
+BIG = 8 << 20
+
+def outcome(call):
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+class P(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events = []
+        transport.write(b"x" * BIG)
+        transport.close()
+    def pause_writing(self):
+        self.events.append("pause_writing")
+    def resume_writing(self):
+        self.events.append("resume_writing")
+    def connection_lost(self, exc):
+        t = self.transport
+        self.events.append("lost")
+        self.at_lost = t._conn_lost
+        # the peer has read all of connection_made's bytes: the kernel
+        # takes the small write whole
+        self.peer_read_big.wait(10)
+        self.small = outcome(lambda: t.write(b"#" * 10))
+        self.small_size = t.get_write_buffer_size()  # sent at once, not deferred
+        self.large = outcome(lambda: t.write(b"$" * BIG))
+        self.inside = t.get_write_buffer_size()
+        self.lost.set_result(exc)
+
+async def main(loop):
+    a, b = socket.socketpair()
+    p = P()
+    p.lost = loop.create_future()
+    p.peer_read_big = threading.Event()
+    received = bytearray()
+
+    def peer():
+        while True:
+            chunk = b.recv(1 << 20)
+            if not chunk:
+                break
+            received.extend(chunk)
+            if len(received) >= BIG:
+                p.peer_read_big.set()
+
+    reader = threading.Thread(target=peer)
+    reader.start()
+    transport, _ = await loop.create_connection(lambda: p, sock=a)
+    await p.lost
+    reader.join(10)
+    b.close()
+    after = transport.get_write_buffer_size()
+    late = outcome(lambda: transport.write(b"late"))
+    after_late = transport.get_write_buffer_size()
+    abort = outcome(transport.abort)
+    sent = len(received) - BIG
+    return {"at_lost": p.at_lost, "events": p.events, "small": p.small, "small_size": p.small_size, "large": p.large,
+            "head": bytes(received[:BIG]) == b"x" * BIG,
+            "tail": bytes(received[BIG:BIG + 10]).decode(), "rest": bytes(received[BIG + 10:]) == b"$" * (sent - 10),
+            "sent_and_kept": sent + p.inside, "same_after": after == p.inside, "late": late,
+            "after_late": after_late - p.inside, "abort": abort, "after_abort": transport.get_write_buffer_size(),
+            "conn_lost": transport._conn_lost, "kept": p.inside > 0}
+
+loop = new_loop()
+got = loop.run_until_complete(main(loop))
+loop.close()
+report(**got)
+''')
+        _, drain_counts = _asyncio_lost_rules()
+        if drain_counts:
+            expected = {"at_lost": 1, "events": ["pause_writing", "resume_writing", "lost"], "small": None, "small_size": 0, "large": None, "head": True,
+                        "tail": "", "rest": True, "sent_and_kept": 0, "same_after": True,
+                        "late": None, "after_late": 0, "abort": None, "after_abort": 0, "conn_lost": 4,
+                        "kept": False}
+        else:
+            expected = {"at_lost": 0, "events": ["pause_writing", "resume_writing", "lost", "pause_writing"], "small": None, "small_size": 0, "large": None,
+                        "head": True, "tail": "#" * 10, "rest": True, "sent_and_kept": 10 + (8 << 20),
+                        "same_after": True, "late": None, "after_late": 4,
+                        "abort": "AttributeError: 'NoneType' object has no attribute '_remove_writer'",
+                        "after_abort": 0, "conn_lost": 0, "kept": True}
+        child.assert_child(self, result, proc, expected)
+
+    def test_writelines_after_close_on_each_version(self):
+        writelines_counts, drain_counts = _asyncio_lost_rules()
+        if (sys.version_info >= (3, 12) and writelines_counts and not drain_counts
+                and not _asyncio_close_clears_write_ready()):
+            self.skipTest("3.13.x: asyncio's writelines() inside that connection_lost sends, drains "
+                          "and calls connection_lost again, nested (its own slip): nothing to compare")
+        # The same case on 3.12.0-3.13.0, whose close() sets _write_ready to
+        # None: writelines() after close() buffers its items, then calls
+        # None (TypeError). While the kernel refuses bytes, the writer
+        # registered before still sends them; inside the connection_lost
+        # that the drain calls they stay unsent, counted. PyLoop sent them
+        # and raised nothing. Elsewhere: sent as write() does (3.11-), or
+        # counted and dropped, _conn_lost being 1 (3.14+).
+        result, proc = child.run_child(self, r'''
+import socket, sys, threading
+BIG = 8 << 20
+
+def outcome(call):
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+class P(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(b"x" * BIG)
+        transport.close()
+        self.closing = outcome(lambda: transport.writelines([b"a", b"bc"]))
+    def connection_lost(self, exc):
+        t = self.transport
+        self.peer_read_all.wait(10)
+        self.inside = outcome(lambda: t.writelines([b"#", b"##"]))
+        self.inside_size = t.get_write_buffer_size()
+        self.lost.set_result(exc)
+
+async def main(loop):
+    a, b = socket.socketpair()
+    p = P()
+    p.lost = loop.create_future()
+    p.peer_read_all = threading.Event()
+    received = bytearray()
+
+    def peer():
+        while True:
+            chunk = b.recv(1 << 20)
+            if not chunk:
+                break
+            received.extend(chunk)
+            if len(received) >= BIG + 3:
+                p.peer_read_all.set()
+
+    reader = threading.Thread(target=peer)
+    reader.start()
+    transport, _ = await loop.create_connection(lambda: p, sock=a)
+    await p.lost
+    reader.join(10)
+    b.close()
+    return {"closing": p.closing, "inside": p.inside, "inside_size": p.inside_size,
+            "after": transport.get_write_buffer_size(), "tail": bytes(received[BIG:]).decode()}
+
+loop = new_loop()
+got = loop.run_until_complete(main(loop))
+loop.close()
+report(**got)
+''')
+        none = "TypeError: 'NoneType' object is not callable"
+        if sys.version_info < (3, 12):       # writelines() is write(b"".join(...))
+            expected = {"closing": None, "inside": None, "inside_size": 0, "after": 0, "tail": "abc###"}
+        elif _asyncio_close_clears_write_ready():
+            expected = {"closing": none, "inside": none, "inside_size": 3, "after": 3, "tail": "abc"}
+        elif drain_counts:
+            expected = {"closing": None, "inside": None, "inside_size": 0, "after": 0, "tail": "abc"}
+        else:
+            expected = {"closing": None, "inside": None if writelines_counts else none,
+                        "inside_size": 0, "after": 0, "tail": "abc###"}
+        child.assert_child(self, result, proc, expected)
 
 
 @both_loops

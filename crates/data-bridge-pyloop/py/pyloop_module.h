@@ -226,6 +226,7 @@ typedef struct PyLoopSocketRules {
     PyTypeObject *socket_type;  /* _socket.socket; NULL: its layout is not PyLoopSocketHead */
     int writelines_counts_lost; /* writelines() once _conn_lost: counted and dropped, as write() */
     int drain_counts_lost;      /* close after the drain sets _conn_lost before connection_lost */
+    int close_clears_write_ready; /* close() sets _write_ready None: writelines() then raises TypeError */
 } PyLoopSocketRules;
 extern PyLoopSocketRules PyLoopSocket_rules;
 int PyLoopSocket_Load(void);

@@ -86,7 +86,9 @@ done:
  * _write_ready that _call_connection_lost set to None, a TypeError), and
  * the close after a drain sets _conn_lost before it calls connection_lost
  * (gh-156512; before: _conn_lost stayed 0, and a later write() or abort()
- * reached _loop None, an AttributeError). Asked of asyncio's own methods on
+ * reached _loop None, an AttributeError); 3.12.0-3.13.0's close() sets
+ * _write_ready to None, so writelines() after close() buffers its items and
+ * raises TypeError (3.13.x: _call_connection_lost does it instead). Asked of asyncio's own methods on
  * a stand-in transport, as accept.c asks asyncio's accept loop. */
 static const char lost_probe_source[] =
     "import collections\n"
@@ -120,18 +122,23 @@ static const char lost_probe_source[] =
     "finally:\n"
     "    t._sock = None\n"
     "drain_counts = lost == [1]\n"
-    "result = (writelines_counts, drain_counts)\n";
+    "t = stand_in(0, collections.deque())\n"
+    "t._write_ready = t._read_ready_cb = 1\n"
+    "cls.close(t)\n"
+    "close_clears = t._write_ready is None\n"
+    "result = (writelines_counts, drain_counts, close_clears)\n";
 
 static int probe_lost_rules(void)
 {
     PyObject *rules = PyLoop_Probe(lost_probe_source, "asyncio's transport after connection_lost");
-    int writelines, drain, ok = rules && PyArg_ParseTuple(rules, "pp", &writelines, &drain);
+    int writelines, drain, close_clears, ok = rules && PyArg_ParseTuple(rules, "ppp", &writelines, &drain, &close_clears);
 
     Py_XDECREF(rules);
     if (!ok)
         return -1;
     PyLoopSocket_rules.writelines_counts_lost = writelines;
     PyLoopSocket_rules.drain_counts_lost = drain;
+    PyLoopSocket_rules.close_clears_write_ready = close_clears;
     return 0;
 }
 

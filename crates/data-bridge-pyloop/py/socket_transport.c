@@ -42,6 +42,8 @@ typedef struct TransportData {
     PyLoopDeferred flush; /* owner: the transport */
     PyObject *server;
     PyObject *empty_waiter;
+    size_t lost_buffer;    /* what asyncio's _buffer still held when connection_lost ran */
+    char lost_paused;      /* _protocol_paused set by a write into lost_buffer */
     char eof;
     char buffered;         /* the protocol is an asyncio.BufferedProtocol */
     char read_bulk;        /* the last read filled BULK_READ or more */
@@ -149,6 +151,7 @@ static void socket_drop_buffer(PyLoopTransport *base)
         (void)pyloop_stream_flush(&t->stream);
     if (pyloop_stream_write_queue_size(&t->stream) || pyloop_stream_is_writing(&t->stream))
         pyloop_stream_close(&t->stream);
+    t->lost_buffer = 0;
 }
 
 /* asyncio's _force_close: drop what is buffered, stop reading, and have
@@ -224,7 +227,9 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     } else {
         Py_INCREF(result);
     }
-    /* finally: */
+    /* finally: what connection_lost wrote and the kernel refused stays in
+     * asyncio's _buffer, unsent, and get_write_buffer_size() counts it. */
+    t->lost_buffer += pyloop_stream_write_queue_size(&t->stream);
     pyloop_stream_close(&t->stream);
     t->sock = NULL;
     t->protocol = NULL;
@@ -737,8 +742,11 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
     }
     /* Defer while the kernel refused nothing yet (the queue is empty, or
      * holds only what this callback deferred) and the lot stays small;
-     * otherwise what was deferred goes first, with these. */
-    if (!refused && queued + total <= defer_limit(t) && defer_flush(t))
+     * otherwise what was deferred goes first, with these. Never once
+     * close() ran: with _conn_lost 0 that is a write inside the
+     * connection_lost that followed the drain, which asyncio sends at once
+     * (the socket closes right after it: deferred, it would be dropped). */
+    if (!refused && !t->closing && queued + total <= defer_limit(t) && defer_flush(t))
         flags = PYLOOP_STREAM_DEFER;
     rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
     if (buffers != stack)
@@ -765,6 +773,36 @@ static int count_lost_write(TransportData *t)
     }
     t->conn_lost++;
     return 1;
+}
+
+/* write() once connection_lost ran and left bytes unsent (lost_buffer,
+ * _conn_lost 0), or inside it after a 3.12.0-3.13.0 writelines() left
+ * some: asyncio's write() skips the send as its buffer is not empty,
+ * appends data and runs _maybe_pause_protocol, whose failing
+ * pause_writing() (the protocol is None) is reported through _loop, None.
+ * (Inside connection_lost the protocol is still there: not paused here.) */
+static PyObject *lost_buffer_write(TransportData *t, PyObject *data)
+{
+    size_t high;
+    Py_ssize_t size;
+#if PY_VERSION_HEX >= 0x030C0000
+    size = PyObject_Size(data); /* the buffer holds data itself: len() counts */
+#else
+    Py_buffer view;
+
+    if (PyObject_GetBuffer(data, &view, PyBUF_FULL_RO) < 0) /* bytearray.extend(data) */
+        return NULL;
+    size = view.len;
+    PyBuffer_Release(&view);
+#endif
+    if (size < 0)
+        return NULL;
+    t->lost_buffer += (size_t)size;
+    pyloop_stream_get_write_limits(&t->stream, &high, NULL);
+    if (t->loop || t->lost_buffer <= high || t->lost_paused || pyloop_stream_write_paused(&t->stream))
+        Py_RETURN_NONE;
+    t->lost_paused = 1;
+    return lost_attribute_error("call_exception_handler");
 }
 
 /* What write() and writelines() (3.12+) check first, in asyncio's order:
@@ -804,6 +842,8 @@ static PyObject *write_data(PyObject *self, PyObject *data)
             return NULL;
         Py_RETURN_NONE;
     }
+    if (t->lost_buffer && state_of(t) != T_OPEN)
+        return lost_buffer_write(t, data);
     if (state_of(t) == T_LOST) /* the sock.send(data) on None, reported through _loop None */
         return lost_attribute_error("call_exception_handler");
     chunk = PyLoopTransport_ImmutableBytes(data);
@@ -876,8 +916,25 @@ static int write_sequence(TransportData *t, PyObject *sequence)
     if (count && state_of(t) == T_LOST) {
         /* asyncio buffers the items, then calls self._write_ready, which
          * its _call_connection_lost set to None. */
+        for (i = 0; i < kept; i++)
+            t->lost_buffer += (size_t)PyBytes_GET_SIZE(chunks[i]);
         PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
         rc = -1;
+    } else if (count && state_of(t) == T_CLOSING && PyLoopSocket_rules.close_clears_write_ready) {
+        /* 3.12.0-3.13.0: close() set _write_ready to None, so asyncio
+         * buffers the items and then calls None. The writer registered
+         * before still drains them; inside the connection_lost that the
+         * drain calls none is left: they stay unsent (lost_buffer). */
+        if (kept && pyloop_stream_is_writing(&t->stream)) {
+            rc = write_buffers(t, chunks, kept);
+        } else {
+            for (i = 0; i < kept; i++)
+                t->lost_buffer += (size_t)PyBytes_GET_SIZE(chunks[i]);
+        }
+        if (rc == 0) {
+            PyErr_SetString(PyExc_TypeError, "'NoneType' object is not callable");
+            rc = -1;
+        }
     } else if (kept && !t->conn_lost) {
         rc = write_buffers(t, chunks, kept);
     }
@@ -973,7 +1030,9 @@ static PyObject *transport_can_write_eof(PyObject *Py_UNUSED(self), PyObject *Py
 
 static PyObject *transport_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    return PyLong_FromSize_t(pyloop_stream_write_queue_size(&data_of(self)->stream));
+    TransportData *t = data_of(self);
+
+    return PyLong_FromSize_t(pyloop_stream_write_queue_size(&t->stream) + t->lost_buffer);
 }
 
 /* set_write_buffer_limits once the base stored the limits: asyncio's
@@ -1010,14 +1069,15 @@ static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py
  * what decides between "connection_lost soon" and "after the drain" is what
  * the kernel refused, as on asyncio (a write after close() is then dropped,
  * and connection_lost runs after the callbacks queued before it). A failed
- * send counts as buffered: fatal_error queued connection_lost. */
+ * send counts as buffered: fatal_error queued connection_lost. Once
+ * connection_lost ran, what it left unsent is the buffer (lost_buffer). */
 static int socket_has_buffer(PyLoopTransport *base)
 {
     TransportData *t = (TransportData *)base;
 
     if (flush_deferred(t) < 0)
         return 1;
-    return pyloop_stream_write_queue_size(&t->stream) != 0;
+    return pyloop_stream_write_queue_size(&t->stream) != 0 || t->lost_buffer;
 }
 
 static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -1288,7 +1348,9 @@ static PyObject *get_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_
 
 static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
 {
-    return PyBool_FromLong(pyloop_stream_write_paused(&data_of(self)->stream));
+    TransportData *t = data_of(self);
+
+    return PyBool_FromLong(pyloop_stream_write_paused(&t->stream) || t->lost_paused);
 }
 
 static PyGetSetDef transport_getset[] = {

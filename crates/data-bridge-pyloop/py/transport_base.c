@@ -360,8 +360,27 @@ int PyLoopTransport_ForceClose(PyLoopTransport *t, PyObject *exception)
 {
     if (t->conn_lost)
         return 0;
-    if (!t->loop)
+    if (!t->loop) {
+        /* _force_close once _call_connection_lost forgot the loop (after a
+         * drain, with _conn_lost 0): asyncio counts _conn_lost before its
+         * self._loop.call_soon raises, so the writes that follow are
+         * counted, dropped and logged past the threshold, not reported.
+         * What connection_lost wrote and the kernel refused is cleared
+         * first, then self._loop._remove_writer raises, uncounted. */
+        if (t->ops->has_buffer && t->ops->has_buffer(t)) {
+            if (t->ops->drop_buffer)
+                t->ops->drop_buffer(t);
+            PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_writer'");
+            return -1;
+        }
+        if (!t->closing) {
+            t->closing = 1;
+            PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_reader'");
+            return -1;
+        }
+        t->conn_lost++;
         return no_loop();
+    }
     if (t->ops->drop_buffer)
         t->ops->drop_buffer(t);
     if (!t->closing) {
