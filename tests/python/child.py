@@ -2,8 +2,8 @@
 
 For the tests whose failure would be a crash, a hang or a leak of the test
 process itself (tests/python/test_trust_*.py): the body runs after PRELUDE,
-which defines new_loop() for the variant and report(**result), whose last
-call the parent reads back.
+which defines new_loop() for the variant, report(**result), whose last
+call the parent reads back, and outcome(call), what a call raised.
 """
 
 import json
@@ -26,6 +26,14 @@ def new_loop():
 
 def report(**result):
     print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
+
+def outcome(call):
+    """None, or "Type: message" of what call() raised."""
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
 '''
 
 

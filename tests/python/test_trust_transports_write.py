@@ -349,13 +349,6 @@ class P(asyncio.Protocol):
     def connection_lost(self, exc):
         self.lost.set_result(exc)
 
-def outcome(call):
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
-
 async def main(loop):
     a, b = socket.socketpair()
     p = P()
@@ -409,13 +402,6 @@ class P(asyncio.Protocol):
         transport.close()
     def connection_lost(self, exc):
         self.lost.set_result(exc)
-
-def outcome(call):
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
 
 async def main(loop):
     a, b = socket.socketpair()
@@ -471,13 +457,6 @@ class P(asyncio.Protocol):
     def connection_lost(self, exc):
         self.lost.set_result(exc)
 
-def outcome(call):
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
-
 async def main(loop):
     a, b = socket.socketpair()
     b.setblocking(False)
@@ -519,13 +498,6 @@ report(got=got, warnings=warnings)
         result, proc = child.run_child(self, r'''
 import socket, threading
 BIG = 8 << 20
-
-def outcome(call):
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
 
 class P(asyncio.Protocol):
     def connection_made(self, transport):
@@ -619,13 +591,6 @@ report(**got)
         result, proc = child.run_child(self, r'''
 import socket, sys, threading
 BIG = 8 << 20
-
-def outcome(call):
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
 
 class P(asyncio.Protocol):
     def connection_made(self, transport):
