@@ -2,6 +2,7 @@
 already queued lost."""
 
 import asyncio
+import inspect
 import math
 import os
 import socket
@@ -247,6 +248,26 @@ class _BadInput:
                     call()
                 self.assertEqual(str(caught.exception), message)
                 self._assert_loop_usable()
+
+    def test_public_methods_have_asyncio_signatures(self):
+        # inspect.signature() of every public loop method reads as asyncio's
+        # (tools and frameworks read it; a C method without a text signature
+        # has none at all).
+        stock = asyncio.SelectorEventLoop()
+        self.addCleanup(stock.close)
+        checked = 0
+        for name in dir(stock):
+            reference = getattr(stock, name)
+            if name.startswith("_") or not callable(reference):
+                continue
+            try:
+                expected = str(inspect.signature(reference))
+            except (TypeError, ValueError):
+                continue
+            with self.subTest(name):
+                self.assertEqual(str(inspect.signature(getattr(self.loop, name))), expected)
+                checked += 1
+        self.assertGreater(checked, 40)
 
     def test_scheduling_parameters_by_keyword(self):
         # call_soon(callback=f), call_later(delay=0, callback=f),

@@ -1284,15 +1284,16 @@ static PyObject *loop_stats(LoopObject *self, PyObject *Py_UNUSED(unused))
 
 static PyMethodDef loop_methods[] = {
     {"call_soon", (PyCFunction)(void (*)(void))loop_call_soon, METH_FASTCALL | METH_KEYWORDS,
-     "call_soon(callback, *args, context=None): run callback on the next iteration."},
+     "call_soon($self, callback, *args, context=None)\n--\n\nRun callback on the next iteration."},
     {"call_soon_threadsafe", (PyCFunction)(void (*)(void))loop_call_soon_threadsafe, METH_FASTCALL | METH_KEYWORDS,
+     "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
      "Like call_soon(), from any thread; wakes the loop only if it is waiting."},
     {"call_later", (PyCFunction)(void (*)(void))loop_call_later, METH_FASTCALL | METH_KEYWORDS,
-     "call_later(delay, callback, *args, context=None) -> TimerHandle"},
+     "call_later($self, delay, callback, *args, context=None)\n--\n\nA TimerHandle: callback after delay seconds."},
     {"call_at", (PyCFunction)(void (*)(void))loop_call_at, METH_FASTCALL | METH_KEYWORDS,
-     "call_at(when, callback, *args, context=None) -> TimerHandle"},
-    {"time", (PyCFunction)loop_time, METH_NOARGS, "The loop's clock: time.monotonic()."},
-    {"stop", (PyCFunction)loop_stop, METH_NOARGS, "Stop after the current iteration. Safe from any thread."},
+     "call_at($self, when, callback, *args, context=None)\n--\n\nA TimerHandle: callback at the loop time when."},
+    {"time", (PyCFunction)loop_time, METH_NOARGS, "time($self, /)\n--\n\nThe loop's clock: time.monotonic()."},
+    {"stop", (PyCFunction)loop_stop, METH_NOARGS, "stop($self, /)\n--\n\nStop after the current iteration. Safe from any thread."},
     {"_run", (PyCFunction)loop_run, METH_NOARGS, "Run iterations until stop() (the body of run_forever)."},
     {"_run_once", (PyCFunction)loop_run_once, METH_NOARGS, "Run one iteration."},
     {"_add_reader", (PyCFunction)(void (*)(void))loop_add_reader, METH_FASTCALL, NULL},
