@@ -2,6 +2,7 @@
 already queued lost."""
 
 import asyncio
+import inspect
 import math
 import os
 import socket
@@ -211,6 +212,84 @@ class _BadInput:
                 with self.assertRaises(TypeError):
                     call()
                 self._assert_loop_usable()
+
+    def test_scheduling_argument_errors_read_as_asyncio(self):
+        # asyncio's call_soon/call_at/call_later/call_soon_threadsafe are
+        # Python functions: CPython words their argument errors, with the
+        # qualified name (3.10+), and so must PyLoop.
+        loop = self.loop
+
+        def cb():
+            pass
+
+        q = "BaseEventLoop."
+        cases = [
+            (lambda: loop.call_soon(), q + "call_soon() missing 1 required positional argument: 'callback'"),
+            (lambda: loop.call_soon(cb, callback=cb), q + "call_soon() got multiple values for argument 'callback'"),
+            (lambda: loop.call_soon(cb, bogus=1), q + "call_soon() got an unexpected keyword argument 'bogus'"),
+            (lambda: loop.call_soon(context=None), q + "call_soon() missing 1 required positional argument: 'callback'"),
+            (lambda: loop.call_soon_threadsafe(),
+             q + "call_soon_threadsafe() missing 1 required positional argument: 'callback'"),
+            (lambda: loop.call_soon_threadsafe(cb, 1, callback=cb),
+             q + "call_soon_threadsafe() got multiple values for argument 'callback'"),
+            (lambda: loop.call_later(), q + "call_later() missing 2 required positional arguments: 'delay' and 'callback'"),
+            (lambda: loop.call_later(1), q + "call_later() missing 1 required positional argument: 'callback'"),
+            (lambda: loop.call_later(callback=cb), q + "call_later() missing 1 required positional argument: 'delay'"),
+            (lambda: loop.call_later(1, delay=2), q + "call_later() got multiple values for argument 'delay'"),
+            (lambda: loop.call_later(1, cb, x=1), q + "call_later() got an unexpected keyword argument 'x'"),
+            (lambda: loop.call_at(), q + "call_at() missing 2 required positional arguments: 'when' and 'callback'"),
+            (lambda: loop.call_at(callback=cb), q + "call_at() missing 1 required positional argument: 'when'"),
+            (lambda: loop.call_at(1, cb, callback=cb), q + "call_at() got multiple values for argument 'callback'"),
+        ]
+        for call, message in cases:
+            with self.subTest(message):
+                self._queue_keepers(message)
+                with self.assertRaises(TypeError) as caught:
+                    call()
+                self.assertEqual(str(caught.exception), message)
+                self._assert_loop_usable()
+
+    def test_public_methods_have_asyncio_signatures(self):
+        # inspect.signature() of every public loop method reads as asyncio's
+        # (tools and frameworks read it; a C method without a text signature
+        # has none at all).
+        stock = asyncio.SelectorEventLoop()
+        self.addCleanup(stock.close)
+        checked = 0
+        for name in dir(stock):
+            reference = getattr(stock, name)
+            if name.startswith("_") or not callable(reference):
+                continue
+            try:
+                expected = str(inspect.signature(reference))
+            except (TypeError, ValueError):
+                continue
+            with self.subTest(name):
+                self.assertEqual(str(inspect.signature(getattr(self.loop, name))), expected)
+                checked += 1
+        self.assertGreater(checked, 40)
+
+    def test_scheduling_parameters_by_keyword(self):
+        # call_soon(callback=f), call_later(delay=0, callback=f),
+        # call_at(when=..., callback=f): asyncio takes the leading parameters
+        # as keywords, and so do uvloop's.
+        loop = self.loop
+        ran = []
+        when = loop.time()
+        handles = [
+            loop.call_soon(callback=lambda: ran.append("soon")),
+            loop.call_soon_threadsafe(callback=lambda: ran.append("threadsafe")),
+            loop.call_later(delay=0, callback=lambda: ran.append("later")),
+            loop.call_later(0, callback=lambda: ran.append("later-mixed")),
+            loop.call_at(when=when, callback=lambda: ran.append("at")),
+            loop.call_at(callback=lambda: ran.append("at-reversed"), when=loop.time(), context=None),
+        ]
+        self.assertEqual(handles[4].when(), when)
+        done = loop.create_future()
+        loop.call_later(0, done.set_result, None)
+        self.run_coro(done)
+        self.assertEqual(ran[:2], ["soon", "threadsafe"])
+        self.assertCountEqual(ran, ["soon", "threadsafe", "later", "later-mixed", "at", "at-reversed"])
 
     # ---- odd delays ------------------------------------------------------
 

@@ -309,23 +309,78 @@ static int check_thread(LoopObject *self)
     return 0;
 }
 
-/* Finds context= among the keywords; anything else is an error. */
-static int parse_context(PyObject *const *args, Py_ssize_t nargs, PyObject *keywords, const char *method,
-                         PyObject **context)
+/* asyncio's call_soon(callback, *args, context=None), call_soon_threadsafe
+ * (same), call_at(when, callback, ...) and call_later(delay, callback, ...):
+ * `params` names the leading parameters, `required` of them; the call gives
+ * them positionally (then *args may follow), or, when fewer are given, as
+ * keywords. Binds them into args_out (the call's own array when it has them
+ * all, else `slots`), with context= apart, and CPython's TypeError texts for
+ * a Python function of that signature otherwise. */
+typedef struct ScheduleParams {
+    const char *qualname, *names[2];
+    Py_ssize_t required;
+} ScheduleParams;
+
+static const ScheduleParams soon_params = {"BaseEventLoop.call_soon", {"callback"}, 1};
+static const ScheduleParams soon_threadsafe_params = {"BaseEventLoop.call_soon_threadsafe", {"callback"}, 1};
+static const ScheduleParams later_params = {"BaseEventLoop.call_later", {"delay", "callback"}, 2};
+static const ScheduleParams at_params = {"BaseEventLoop.call_at", {"when", "callback"}, 2};
+
+static int bind_keyword(const ScheduleParams *params, PyObject *name, PyObject *value, Py_ssize_t nargs,
+                        PyObject **slots, PyObject **context)
 {
-    Py_ssize_t i;
+    Py_ssize_t j;
+
+    if (PyUnicode_CompareWithASCIIString(name, "context") == 0) {
+        *context = value;
+        return 0;
+    }
+    for (j = 0; j < params->required; j++)
+        if (PyUnicode_CompareWithASCIIString(name, params->names[j]) == 0)
+            break;
+    if (j == params->required) {
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", params->qualname, name);
+        return -1;
+    }
+    if (j < nargs) {
+        PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", params->qualname,
+                     params->names[j]);
+        return -1;
+    }
+    slots[j] = value;
+    return 0;
+}
+
+static int bind_schedule(const ScheduleParams *params, PyObject *const *args, Py_ssize_t nargs, PyObject *keywords,
+                         PyObject **slots, PyObject *const **args_out, Py_ssize_t *nargs_out, PyObject **context)
+{
+    Py_ssize_t i, missing = 0;
 
     *context = NULL;
-    if (!keywords)
+    *args_out = args;
+    *nargs_out = nargs;
+    for (i = 0; i < params->required; i++)
+        slots[i] = i < nargs ? args[i] : NULL;
+    for (i = 0; keywords && i < PyTuple_GET_SIZE(keywords); i++)
+        if (bind_keyword(params, PyTuple_GET_ITEM(keywords, i), args[nargs + i], nargs, slots, context) < 0)
+            return -1;
+    if (nargs >= params->required)
         return 0;
-    for (i = 0; i < PyTuple_GET_SIZE(keywords); i++) {
-        PyObject *name = PyTuple_GET_ITEM(keywords, i);
-        if (PyUnicode_CompareWithASCIIString(name, "context") != 0) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", method, name);
+    for (i = 0; i < params->required; i++)
+        missing += !slots[i];
+    if (missing == 2) {
+        PyErr_Format(PyExc_TypeError, "%s() missing 2 required positional arguments: '%s' and '%s'",
+                     params->qualname, params->names[0], params->names[1]);
+        return -1;
+    }
+    for (i = 0; missing && i < params->required; i++)
+        if (!slots[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing 1 required positional argument: '%s'", params->qualname,
+                         params->names[i]);
             return -1;
         }
-        *context = args[nargs + i];
-    }
+    *args_out = slots;
+    *nargs_out = params->required;
     return 0;
 }
 
@@ -374,15 +429,13 @@ static PyObject *schedule_soon(LoopObject *self, PyObject *const *args, size_t n
                                const char *method, int threadsafe)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *context, *packed;
+    PyObject *context, *packed, *slots[2];
     HandleObject *handle;
     int rc;
 
-    if (nargs < 1) {
-        PyErr_Format(PyExc_TypeError, "%s() missing 1 required positional argument: 'callback'", method);
-        return NULL;
-    }
-    if (parse_context(args, nargs, keywords, method, &context) < 0 || check_open(self) < 0
+    if (bind_schedule(threadsafe ? &soon_threadsafe_params : &soon_params, args, nargs, keywords, slots, &args,
+                      &nargs, &context) < 0
+        || check_open(self) < 0
         || (!threadsafe && check_thread(self) < 0) || check_callback(self, args[0], method) < 0
         || pack_args(args + 1, nargs - 1, &packed) < 0)
         return NULL;
@@ -487,15 +540,10 @@ static int to_seconds(PyObject *value, double base, const char *name, double *se
 static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t nargsf, PyObject *keywords)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *context;
+    PyObject *context, *slots[2];
     double when;
 
-    if (nargs < 2) {
-        PyErr_Format(PyExc_TypeError, "call_later() missing %d required positional argument%s", (int)(2 - nargs),
-                     nargs == 1 ? ": 'callback'" : "s: 'delay' and 'callback'");
-        return NULL;
-    }
-    if (parse_context(args, nargs, keywords, "call_later", &context) < 0)
+    if (bind_schedule(&later_params, args, nargs, keywords, slots, &args, &nargs, &context) < 0)
         return NULL;
     if (self->clock_overridden && args[0] != Py_None) {
         /* asyncio's call_at(self.time() + delay, ...): when() is that sum. */
@@ -519,15 +567,11 @@ static PyObject *loop_call_later(LoopObject *self, PyObject *const *args, size_t
 static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t nargsf, PyObject *keywords)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *context;
+    PyObject *context, *slots[2];
     double when;
 
-    if (nargs < 2) {
-        PyErr_Format(PyExc_TypeError, "call_at() missing %d required positional argument%s", (int)(2 - nargs),
-                     nargs == 1 ? ": 'callback'" : "s: 'when' and 'callback'");
-        return NULL;
-    }
-    if (parse_context(args, nargs, keywords, "call_at", &context) < 0 || to_seconds(args[0], 0.0, "when", &when) < 0)
+    if (bind_schedule(&at_params, args, nargs, keywords, slots, &args, &nargs, &context) < 0
+        || to_seconds(args[0], 0.0, "when", &when) < 0)
         return NULL;
     return schedule_at(self, when, args[0], args + 1, nargs - 1, context, "call_at");
 }
@@ -1240,15 +1284,16 @@ static PyObject *loop_stats(LoopObject *self, PyObject *Py_UNUSED(unused))
 
 static PyMethodDef loop_methods[] = {
     {"call_soon", (PyCFunction)(void (*)(void))loop_call_soon, METH_FASTCALL | METH_KEYWORDS,
-     "call_soon(callback, *args, context=None): run callback on the next iteration."},
+     "call_soon($self, callback, *args, context=None)\n--\n\nRun callback on the next iteration."},
     {"call_soon_threadsafe", (PyCFunction)(void (*)(void))loop_call_soon_threadsafe, METH_FASTCALL | METH_KEYWORDS,
+     "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
      "Like call_soon(), from any thread; wakes the loop only if it is waiting."},
     {"call_later", (PyCFunction)(void (*)(void))loop_call_later, METH_FASTCALL | METH_KEYWORDS,
-     "call_later(delay, callback, *args, context=None) -> TimerHandle"},
+     "call_later($self, delay, callback, *args, context=None)\n--\n\nA TimerHandle: callback after delay seconds."},
     {"call_at", (PyCFunction)(void (*)(void))loop_call_at, METH_FASTCALL | METH_KEYWORDS,
-     "call_at(when, callback, *args, context=None) -> TimerHandle"},
-    {"time", (PyCFunction)loop_time, METH_NOARGS, "The loop's clock: time.monotonic()."},
-    {"stop", (PyCFunction)loop_stop, METH_NOARGS, "Stop after the current iteration. Safe from any thread."},
+     "call_at($self, when, callback, *args, context=None)\n--\n\nA TimerHandle: callback at the loop time when."},
+    {"time", (PyCFunction)loop_time, METH_NOARGS, "time($self, /)\n--\n\nThe loop's clock: time.monotonic()."},
+    {"stop", (PyCFunction)loop_stop, METH_NOARGS, "stop($self, /)\n--\n\nStop after the current iteration. Safe from any thread."},
     {"_run", (PyCFunction)loop_run, METH_NOARGS, "Run iterations until stop() (the body of run_forever)."},
     {"_run_once", (PyCFunction)loop_run_once, METH_NOARGS, "Run one iteration."},
     {"_add_reader", (PyCFunction)(void (*)(void))loop_add_reader, METH_FASTCALL, NULL},

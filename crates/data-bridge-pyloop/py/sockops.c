@@ -969,25 +969,25 @@ LOOP_SOCK_METHOD(loop_sock_sendto, SOCK_SENDTO)
  * type (add_loop_methods), so loop_object.c needs nothing of it. */
 static PyMethodDef loop_methods[] = {
     {"sock_recv", (PyCFunction)(void (*)(void))loop_sock_recv, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv(sock, n): receive up to n bytes from the non-blocking socket (a coroutine)."},
+     "sock_recv($self, sock, n)\n--\n\nReceive up to n bytes from the non-blocking socket (a coroutine)."},
     {"sock_recv_into", (PyCFunction)(void (*)(void))loop_sock_recv_into, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recv_into(sock, buf): receive into the writable buffer; the number of bytes (a coroutine)."},
+     "sock_recv_into($self, sock, buf)\n--\n\nReceive into the writable buffer; the number of bytes (a coroutine)."},
 #if PY_VERSION_HEX >= 0x030B0000
     {"sock_recvfrom", (PyCFunction)(void (*)(void))loop_sock_recvfrom, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom(sock, bufsize): receive a datagram; (bytes, address) (a coroutine)."},
+     "sock_recvfrom($self, sock, bufsize)\n--\n\nReceive a datagram; (bytes, address) (a coroutine)."},
     {"sock_recvfrom_into", (PyCFunction)(void (*)(void))loop_sock_recvfrom_into, METH_FASTCALL | METH_KEYWORDS,
-     "sock_recvfrom_into(sock, buf, nbytes=0): receive a datagram into buf; (nbytes, address) (a coroutine)."},
+     "sock_recvfrom_into($self, sock, buf, nbytes=0)\n--\n\nReceive a datagram into buf; (nbytes, address) (a coroutine)."},
 #endif
     {"sock_sendall", (PyCFunction)(void (*)(void))loop_sock_sendall, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendall(sock, data): send all of data to the connected socket (a coroutine)."},
+     "sock_sendall($self, sock, data)\n--\n\nSend all of data to the connected socket (a coroutine)."},
 #if PY_VERSION_HEX >= 0x030B0000
     {"sock_sendto", (PyCFunction)(void (*)(void))loop_sock_sendto, METH_FASTCALL | METH_KEYWORDS,
-     "sock_sendto(sock, data, address): send a datagram; the number of bytes sent (a coroutine)."},
+     "sock_sendto($self, sock, data, address)\n--\n\nSend a datagram; the number of bytes sent (a coroutine)."},
 #endif
     {"sock_connect", (PyCFunction)(void (*)(void))loop_sock_connect, METH_FASTCALL | METH_KEYWORDS,
-     "sock_connect(sock, address): connect the socket to a remote address (a coroutine)."},
+     "sock_connect($self, sock, address)\n--\n\nConnect the socket to a remote address (a coroutine)."},
     {"sock_accept", (PyCFunction)(void (*)(void))loop_sock_accept, METH_FASTCALL | METH_KEYWORDS,
-     "sock_accept(sock): accept a connection; (conn, address), conn non-blocking (a coroutine)."},
+     "sock_accept($self, sock)\n--\n\nAccept a connection; (conn, address), conn non-blocking (a coroutine)."},
     {NULL, NULL, 0, NULL},
 };
 
