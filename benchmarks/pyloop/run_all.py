@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 
 SCRIPTS = ("bench_event_loop", "bench_scaling", "bench_wakeup", "bench_net",
-           "bench_http")
+           "bench_http", "bench_tls")
 # The panels of phases.png, CHART_COLUMNS to a row.
 KEY_METRICS = (
     ("callback_us", "lower is better"),
@@ -59,6 +59,9 @@ KEY_METRICS = (
     ("echo_proto_1k_c64_rps", "higher is better"),
     ("http_asgi_rps", "higher is better"),
     ("http_aiohttp_rps", "higher is better"),
+    ("https_aiohttp_rps", "higher is better"),
+    ("https_asgi_close_rps", "higher is better"),
+    ("tls_bulk_send_mb_s", "higher is better"),
 )
 CHART_COLUMNS = 3
 
