@@ -472,6 +472,10 @@ def bench(ctx):
         "bulk_duration_s": bulk_duration, "bulk_block": BULK_BLOCK,
         "packages": bench_http.package_versions(),
         "openssl": ssl.OPENSSL_VERSION,
+        # The machine's load when this loop's rows started and ended: the
+        # loops run one after another, so a load that changes between them
+        # moves their ratios (read the CPU rows then).
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
     def g_tls(loop):
@@ -614,6 +618,8 @@ def bench(ctx):
                     [r["cpu_ms_per_mb"] for r in rs], "ms")
             return out
         finally:
+            ctx.meta["tls"]["loadavg"] += [round(x, 2)
+                                           for x in os.getloadavg()]
             for server in servers:
                 server.stop()
             if bulk is not None:
