@@ -354,13 +354,15 @@ def row_names(row):
     return [n for n in https_units() if n.startswith("https_%s_" % row)]
 
 
-def nulls(names, note=None, error=None):
+def nulls(names, note=None, error=None, cell=None):
     units = all_units()
     out = {}
     for n in names:
         m = common.null_metric(units[n], note)
         if error:
             m["error"] = error
+        if cell:
+            m["cell"] = cell  # the table says it in the row (common.fmt_cell)
         out[n] = m
     return out
 
@@ -494,7 +496,7 @@ def bench(ctx):
             cctx = client_context(certfile, keyfile)
             why = probe_tls(loop, sctx)
             if why:
-                return nulls(all_units(), why)
+                return nulls(all_units(), why, cell="no TLS")
 
             out = {}
             active_rows = []

@@ -275,7 +275,8 @@ def write_chart(path, doc, labels):
             if mark:
                 bar.set_hatch("//")
             y = (v or 0) * 1.05 if scale != "linear" else (v or 0) + top * 0.01
-            ax.text(x, y, ("n/a" if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
+            cell = (doc["results"].get(lb, {}).get(name) or {}).get("cell")
+            ax.text(x, y, ((cell or "n/a") if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
                     ha="center", va="bottom", fontsize=8)
         ax.set_title("%s (%s)" % (name, hint), fontsize=10)
         ax.set_xticks(list(xs))

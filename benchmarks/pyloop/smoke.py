@@ -208,6 +208,11 @@ def check_doc(doc, script, loop, args):
         problems += check_metric(name, m, args.allow_metric_errors)
         if _has_spread(name):
             problems += check_spread(name, m)
+        if (script == "bench_tls" and isinstance(m, dict) and
+                m.get("median") is None and not m.get("error") and
+                not m.get("note")):
+            # A TLS row that did not run says why (rloop: "no TLS").
+            problems.append("%s: null without a note" % name)
     if loop == "pyloop":
         bi = (doc.get("loops") or {}).get("pyloop", {}).get("build_info")
         if not isinstance(bi, dict):
