@@ -33,8 +33,9 @@ bulk cases below:
                     handshake and a close_notify. wrk keeps the session of
                     the connection it closed and resumes it (TLS 1.3 PSK
                     with a fresh ECDHE exchange: no certificate signature);
-                    with the server's default tickets, all but the first
-                    handshake of a connection slot are resumed.
+                    with the server's default tickets, 1,746 of 1,747
+                    handshakes were resumed in a check that counted
+                    SSLObject.session_reused on the server.
 Metrics for ROW in asgi/aiohttp/asgi_close, as bench_http.py's (median over
 the rounds, "min", "max" and "rounds" beside it):
   https_ROW_rps         wrk's completed requests / the run's duration
