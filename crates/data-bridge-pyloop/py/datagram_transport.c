@@ -199,9 +199,7 @@ static int loop_debug(DatagramData *t)
     return truth;
 }
 
-/* ------------------------------------------------------------------ */
-/* the queue                                                           */
-/* ------------------------------------------------------------------ */
+/* ---- the queue ---- */
 
 static int queue_grow(DatagramData *t)
 {
@@ -276,9 +274,7 @@ static Py_ssize_t write_buffer_size(DatagramData *t)
     return D.probed.tracked_size ? t->buffer_size : t->queued_bytes;
 }
 
-/* ------------------------------------------------------------------ */
-/* flow control (_FlowControlMixin)                                    */
-/* ------------------------------------------------------------------ */
+/* ---- flow control (_FlowControlMixin) ---- */
 
 /* size <= limit, for any limit asyncio would accept (an int, a float...).
  * No limit (__init__ never ran) compares as None: TypeError. */
@@ -396,9 +392,7 @@ static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(un
     return PyLong_FromSsize_t(write_buffer_size(data_of(self)));
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors (_SelectorTransport)                             */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors (_SelectorTransport) ---- */
 
 /* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
 static int remove_watcher(DatagramData *t, PyObject *name)
@@ -570,9 +564,7 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* the system calls                                                    */
-/* ------------------------------------------------------------------ */
+/* ---- the system calls ---- */
 
 /* self.max_size: the class's 256 KiB unless an instance or a subclass
  * says otherwise. A new reference, or NULL raised. */
@@ -639,9 +631,7 @@ static int is_connected(DatagramData *t)
     return truth;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading and writing                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- reading and writing ---- */
 
 static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -835,9 +825,7 @@ fail:
     return NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading state, closing                                              */
-/* ------------------------------------------------------------------ */
+/* ---- reading state, closing ---- */
 
 static int reading(DatagramData *t)
 {
@@ -999,9 +987,7 @@ static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, 
     return call_connection_lost(data_of(self), bound[0]);
 }
 
-/* ------------------------------------------------------------------ */
-/* protocol, extra info, repr                                          */
-/* ------------------------------------------------------------------ */
+/* ---- protocol, extra info, repr ---- */
 
 /* set_protocol (the base's), before the protocol is stored. */
 static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
@@ -1080,9 +1066,7 @@ done:
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* _FlowControlMixin.__init__(extra, loop) */
 static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
@@ -1242,9 +1226,7 @@ static void dg_close_resource(PyLoopTransport *t, PyObject *self)
     Py_XDECREF(closed);
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's own code reads                                 */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's own code reads ---- */
 
 static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
 static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
@@ -1338,9 +1320,7 @@ static PyMethodDef dg_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* what the running asyncio does                                       */
-/* ------------------------------------------------------------------ */
+/* ---- what the running asyncio does ---- */
 
 /* Runs asyncio's own sendto()/_sendto_ready() on a stand-in object and a
  * socket that refuses, then accepts: what they count and send is what this
@@ -1413,9 +1393,7 @@ static int probe_asyncio(void)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* the type                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- the type ---- */
 
 static int load_names(void)
 {
@@ -1444,41 +1422,15 @@ static PyLoopTransportOps dg_ops = {
 
 int PyLoopDatagram_Add(PyObject *module)
 {
-    PyObject *bases;
-    PyType_Slot slots[] = {
-        {Py_tp_init, dg_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, dg_repr},
-        {Py_tp_methods, dg_methods},
-        {Py_tp_getset, dg_getset},
-        {Py_tp_doc, "asyncio's datagram transport (UDP, Unix datagrams), in C."},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = "data_bridge.pyloop._pyloop.DatagramTransport",
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-
     if (load_names() < 0)
         return -1;
     /* asyncio's class: (_SelectorTransport, DatagramTransport) from 3.12,
      * _SelectorTransport alone before. */
-    bases = D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
-                                   : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin);
-    if (!bases)
-        return -1;
-    PyLoop_DatagramTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(DatagramData), &dg_ops);
-    Py_DECREF(bases);
-    if (!PyLoop_DatagramTransportType)
-        return -1;
-    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_DatagramTransportType) < 0) /* as module.DatagramTransport */
-        return -1;
-    return 0;
+    PyLoop_DatagramTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.DatagramTransport",
+        "asyncio's datagram transport (UDP, Unix datagrams), in C.",
+        D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
+                               : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin),
+        dg_init, dg_repr, dg_methods, dg_getset, sizeof(DatagramData), &dg_ops, 1);
+    return PyLoop_DatagramTransportType ? 0 : -1;
 }

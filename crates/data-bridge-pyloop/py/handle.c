@@ -10,9 +10,7 @@
 
 PyTypeObject *PyLoopHandle_LoopType; /* set by loop_object.c (pyloop_module.h) */
 
-/* ------------------------------------------------------------------ */
-/* free lists                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- free lists ---- */
 
 #define FREE_LIST_SIZE 512
 
@@ -60,9 +58,7 @@ static int free_list_keep(free_list *list, PyObject *object)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* creation                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- creation ---- */
 
 static PyObject *empty_tuple(void)
 {
@@ -207,9 +203,7 @@ static PyObject *timer_tp_new(PyTypeObject *type, PyObject *positional, PyObject
     return handle_construct(type, positional, keywords, 1);
 }
 
-/* ------------------------------------------------------------------ */
-/* GC and deallocation                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- GC and deallocation ---- */
 
 static int handle_traverse(HandleObject *handle, visitproc visit, void *arg)
 {
@@ -289,9 +283,7 @@ void PyLoopHandle_ClearFreeLists(void)
     threadsafe_clear_free_list();
 }
 
-/* ------------------------------------------------------------------ */
-/* running                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- running ---- */
 
 /* format_helpers._format_callback_source(callback, args), with debug=True
  * in debug mode on 3.13+, where asyncio hides the arguments otherwise. */
@@ -442,9 +434,7 @@ int PyLoopHandle_Run(HandleObject *handle)
     return handle_call(handle) < 0 ? PyLoopHandle_ReportError(handle) : 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Python methods                                                      */
-/* ------------------------------------------------------------------ */
+/* ---- Python methods ---- */
 
 void PyLoopHandle_Cancel(HandleObject *handle)
 {
@@ -762,9 +752,7 @@ PyTypeObject PyLoop_TimerHandleType = {
     .tp_getset = timer_getset,
 };
 
-/* ------------------------------------------------------------------ */
-/* call_soon_threadsafe's handle                                        */
-/* ------------------------------------------------------------------ */
+/* ---- call_soon_threadsafe's handle ---- */
 
 /* asyncio 3.14's events._ThreadSafeHandle: cancel() and cancelled() take an
  * RLock that _run holds while the callback runs, so another thread's cancel

@@ -11,9 +11,7 @@
 #include <limits.h>
 #include <math.h>
 
-/* ------------------------------------------------------------------ */
-/* ending a run, and the hooks around the blocking wait                 */
-/* ------------------------------------------------------------------ */
+/* ---- ending a run, and the hooks around the blocking wait ---- */
 
 static void end_run_with_exception(LoopObject *self);
 
@@ -56,9 +54,7 @@ static void after_wait(pyloop_loop *core, void *context)
     PyLoopLoop_RunDeferred(self); /* what a handler wrote leaves now */
 }
 
-/* ------------------------------------------------------------------ */
-/* a replaced `time`                                                   */
-/* ------------------------------------------------------------------ */
+/* ---- a replaced `time` ---- */
 
 static PyObject *loop_time(LoopObject *self, PyObject *unused);
 
@@ -120,9 +116,7 @@ static int loop_setattro(PyObject *self, PyObject *name, PyObject *value)
     return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* work deferred to the end of the running callback                    */
-/* ------------------------------------------------------------------ */
+/* ---- work deferred to the end of the running callback ---- */
 
 int PyLoopLoop_Defer(LoopObject *loop, PyLoopDeferred *entry)
 {
@@ -176,9 +170,7 @@ static void drop_deferred(LoopObject *loop)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* the trampolines the core calls for queued handles                   */
-/* ------------------------------------------------------------------ */
+/* ---- the trampolines the core calls for queued handles ---- */
 
 /* The loop whose queue a handle sits in. Queued handles keep their loop
  * reference: only the collector clears it, and it clears the loop's queues
@@ -242,9 +234,7 @@ static void run_timer(pyloop_loop *core, void *arg)
     run_queued_handle(core, arg);
 }
 
-/* ------------------------------------------------------------------ */
-/* argument checks shared by the scheduling methods                    */
-/* ------------------------------------------------------------------ */
+/* ---- argument checks shared by the scheduling methods ---- */
 
 static int check_open(LoopObject *self)
 {
@@ -355,9 +345,7 @@ static PyObject *error_from_core(int rc)
     return PyErr_SetFromErrno(PyExc_OSError);
 }
 
-/* ------------------------------------------------------------------ */
-/* scheduling                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- scheduling ---- */
 
 /* A producer on another thread that outruns the loop waits for it here,
  * with the GIL released (see pyloop_throttle). */
@@ -538,9 +526,7 @@ static PyObject *loop_time(LoopObject *self, PyObject *unused)
     return PyFloat_FromDouble(pyloop_time(self->core));
 }
 
-/* ------------------------------------------------------------------ */
-/* running                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- running ---- */
 
 static PyObject *finish_run(LoopObject *self, int rc)
 {
@@ -598,9 +584,7 @@ static PyObject *loop_stop(LoopObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* fd watchers                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- fd watchers ---- */
 
 /* No fd can be this large: epoll and poll take a C int. */
 #define FD_TOO_LARGE ((long)INT_MAX + 1)
@@ -976,9 +960,7 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
     Py_RETURN_TRUE;
 }
 
-/* ------------------------------------------------------------------ */
-/* closing, GC                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- closing, GC ---- */
 
 static int is_handle_task(pyloop_callback fn)
 {
@@ -1165,9 +1147,7 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObjec
     return (PyObject *)self;
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's Python code reads and writes                  */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's Python code reads and writes ---- */
 
 static PyObject *loop_get_debug(LoopObject *self, void *closure)
 {

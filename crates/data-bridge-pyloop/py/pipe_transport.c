@@ -88,9 +88,7 @@ static void pipe_report_as_callback(PipeData *t, LoopObject *loop, PyObject *cal
     PyLoopTransport_ReportAsCallback(pipe_object_of(t), loop, callback);
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors ---- */
 
 /* asyncio's pipe _close: closing, the buffer dropped, no watchers, and
  * connection_lost(exception) soon. Per type, not the base's _force_close:
@@ -170,9 +168,7 @@ static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading (ReadPipeTransport)                                         */
-/* ------------------------------------------------------------------ */
+/* ---- reading (ReadPipeTransport) ---- */
 
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
 static void rpipe_read_result(PipeData *t, const char *data, ssize_t nread)
@@ -251,9 +247,7 @@ static int rpipe_read_buffer(PipeData *t, void **data, size_t *length)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* the write end's reader: the peer closed                             */
-/* ------------------------------------------------------------------ */
+/* ---- the write end's reader: the peer closed ---- */
 
 /* asyncio's _UnixWritePipeTransport._read_ready. */
 static int wpipe_peer_closed(PipeData *t)
@@ -273,9 +267,7 @@ static int wpipe_peer_closed(PipeData *t)
     return pipe_close_with(t, NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* the stream's callbacks                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the stream's callbacks ---- */
 
 static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
 {
@@ -390,9 +382,7 @@ static const pyloop_stream_callbacks pipe_stream_callbacks = {
     .task_exit = PyLoopTransport_OnTaskExit,
 };
 
-/* ------------------------------------------------------------------ */
-/* methods shared by both types                                        */
-/* ------------------------------------------------------------------ */
+/* ---- methods shared by both types ---- */
 
 /* asyncio's signatures of the methods each pipe class defines itself (the
  * base binds is_closing, get_protocol, set_protocol and get_extra_info),
@@ -497,9 +487,7 @@ static PyObject *pipe_repr(PyObject *self)
     return PyUnicode_FromFormat("<%s%s fd=%d %s>", name, state, t->fd, t->pipe ? "open" : "closed");
 }
 
-/* ------------------------------------------------------------------ */
-/* ReadPipeTransport's methods                                         */
-/* ------------------------------------------------------------------ */
+/* ---- ReadPipeTransport's methods ---- */
 
 /* is_reading, pause_reading, resume_reading: the base's
  * (PYLOOP_STREAM_READING_METHODS): _UnixReadPipeTransport's agree with
@@ -561,9 +549,7 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* WritePipeTransport's methods                                        */
-/* ------------------------------------------------------------------ */
+/* ---- WritePipeTransport's methods ---- */
 
 /* os.write failed (write, _write_ready): asyncio's `self._conn_lost += 1`,
  * then _fatal_error. */
@@ -705,9 +691,7 @@ static PyObject *wpipe_write_ready(PyObject *self, PyObject *Py_UNUSED(unused))
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* The pipe's fd, checked and made non-blocking as asyncio's __init__ does
  * (os.fstat's mode, then os.set_blocking(fd, False)). *watch_peer: a
@@ -799,9 +783,7 @@ static void pipe_close_resource(PyLoopTransport *base, PyObject *self)
     Py_DECREF(pipe);
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's code and tests read                            */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's code and tests read ---- */
 
 static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c))
 {
@@ -897,9 +879,7 @@ static PyMethodDef wpipe_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* the types                                                           */
-/* ------------------------------------------------------------------ */
+/* ---- the types ---- */
 
 static PyLoopTransportOps rpipe_ops = {
     .name = "_UnixReadPipeTransport",
@@ -916,64 +896,19 @@ static PyLoopTransportOps wpipe_ops = {
     .close_resource = pipe_close_resource,
 };
 
-static PyTypeObject *pipe_make_type(const char *name, const char *doc, PyObject *base, PyMethodDef *methods,
-                                    PyGetSetDef *getset, PyLoopTransportOps *ops)
-{
-    PyType_Slot slots[] = {
-        {Py_tp_init, pipe_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, pipe_repr},
-        {Py_tp_methods, methods},
-        {Py_tp_getset, getset},
-        {Py_tp_doc, (void *)(uintptr_t)doc},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = name,
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-    PyObject *bases = PyTuple_Pack(1, base);
-    PyTypeObject *type;
-
-    if (!bases)
-        return NULL;
-    type = PyLoopTransport_NewType(&spec, bases, sizeof(PipeData), ops);
-    Py_DECREF(bases);
-    return type;
-}
-
 int PyLoopPipe_Add(PyObject *module)
 {
-    PyObject *max_size;
-    int rc;
-
     if (PyLoop_ImportInto(&rpipe_base, "asyncio.transports", "ReadTransport") < 0)
         return -1;
-    PyLoop_ReadPipeTransportType =
-        pipe_make_type("data_bridge.pyloop._pyloop.ReadPipeTransport",
-                       "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
-                       rpipe_base, rpipe_methods, rpipe_getset, &rpipe_ops);
-    if (!PyLoop_ReadPipeTransportType)
-        return -1;
-    PyLoop_WritePipeTransportType =
-        pipe_make_type("data_bridge.pyloop._pyloop.WritePipeTransport",
-                       "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
-                       PyLoop_asyncio.flow_control_mixin, wpipe_methods, wpipe_getset, &wpipe_ops);
-    if (!PyLoop_WritePipeTransportType)
-        return -1;
-    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
-    rc = max_size ? PyObject_SetAttr((PyObject *)PyLoop_ReadPipeTransportType, PyLoop_str.max_size, max_size) : -1;
-    Py_XDECREF(max_size);
-    if (rc < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_ReadPipeTransportType) < 0) /* as module.ReadPipeTransport */
-        return -1;
-    if (PyModule_AddType(module, PyLoop_WritePipeTransportType) < 0) /* as module.WritePipeTransport */
-        return -1;
-    return 0;
+    PyLoop_ReadPipeTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.ReadPipeTransport",
+        "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, rpipe_base), pipe_init, pipe_repr, rpipe_methods, rpipe_getset, sizeof(PipeData), &rpipe_ops,
+        1);
+    PyLoop_WritePipeTransportType = !PyLoop_ReadPipeTransportType ? NULL : PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.WritePipeTransport",
+        "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin), pipe_init, pipe_repr, wpipe_methods, wpipe_getset,
+        sizeof(PipeData), &wpipe_ops, 0);
+    return PyLoop_WritePipeTransportType ? 0 : -1;
 }

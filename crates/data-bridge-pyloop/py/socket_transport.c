@@ -85,9 +85,7 @@ static inline PyLoopTransport *base_of(TransportData *t)
     return (PyLoopTransport *)t;
 }
 
-/* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-/* ------------------------------------------------------------------ */
+/* ---- small helpers ---- */
 
 #define os_error PyLoopTransport_OSError
 
@@ -101,9 +99,7 @@ static void call_server(TransportData *t, PyObject *name)
     Py_XDECREF(result);
 }
 
-/* ------------------------------------------------------------------ */
-/* the state machine (docs/architecture.md, "Transport states")        */
-/* ------------------------------------------------------------------ */
+/* ---- the state machine (docs/architecture.md, "Transport states") ---- */
 
 /* One state, read from the fields asyncio's own class keeps (_closing,
  * _conn_lost, _loop: None once connection_lost ran), so the two cannot
@@ -133,9 +129,7 @@ static PyObject *lost_attribute_error(const char *name)
     return NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors ---- */
 
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception);
 
@@ -273,9 +267,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* the stream's callbacks                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the stream's callbacks ---- */
 
 static void eof_received(TransportData *t);
 
@@ -641,9 +633,7 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .check_fd = on_check_fd,
 };
 
-/* ------------------------------------------------------------------ */
-/* writing                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- writing ---- */
 
 /* The deferred flush (see the top of the file). */
 static void run_flush(PyLoopDeferred *entry)
@@ -1048,9 +1038,7 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
     return PyLoopTransport_StreamLimitsSet(base, self);
 }
 
-/* ------------------------------------------------------------------ */
-/* reading state, closing                                              */
-/* ------------------------------------------------------------------ */
+/* ---- reading state, closing ---- */
 
 /* is_reading, pause_reading, resume_reading: the base's
  * (PYLOOP_STREAM_READING_METHODS).
@@ -1148,9 +1136,7 @@ static PyObject *transport_reset_empty_waiter(PyObject *self, PyObject *Py_UNUSE
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* protocol, extra info, repr                                          */
-/* ------------------------------------------------------------------ */
+/* ---- protocol, extra info, repr ---- */
 
 /* set_protocol: _SelectorSocketTransport's, which also notes whether the
  * protocol is a BufferedProtocol (before it is stored, as asyncio's). */
@@ -1189,9 +1175,7 @@ static PyObject *transport_repr(PyObject *self)
     return PyUnicode_FromFormat("<%s%s fd=%d>", name, state, t->fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* _SelectorTransport.__init__'s extra: a copy of the one given, filled. */
 static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
@@ -1333,9 +1317,7 @@ static void socket_close_resource(PyLoopTransport *base, PyObject *self)
 #endif
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's own code reads                                 */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's own code reads ---- */
 
 /* _loop, _protocol, _extra, _closing, _conn_lost, _high_water, _low_water,
  * __dict__: the base's; these are _SelectorSocketTransport's own. */
@@ -1388,9 +1370,7 @@ static PyMethodDef transport_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* the type                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- the type ---- */
 
 static int load_names(void)
 {
@@ -1419,10 +1399,10 @@ done:
 }
 
 /* Class attributes asyncio's own code looks for: _sendfile_compatible,
- * _start_tls_compatible, max_size. */
+ * _start_tls_compatible (max_size: PyLoopTransport_AddType). */
 static int set_class_attributes(PyObject *type)
 {
-    PyObject *sendfile_mode = NULL, *try_native, *max_size;
+    PyObject *sendfile_mode = NULL, *try_native;
     int rc;
 
     if (PyLoop_ImportInto(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
@@ -1431,12 +1411,7 @@ static int set_class_attributes(PyObject *type)
     Py_DECREF(sendfile_mode);
     rc = try_native ? PyObject_SetAttrString(type, "_sendfile_compatible", try_native) : -1;
     Py_XDECREF(try_native);
-    if (rc < 0 || PyObject_SetAttrString(type, "_start_tls_compatible", Py_True) < 0)
-        return -1;
-    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
-    rc = max_size ? PyObject_SetAttrString(type, "max_size", max_size) : -1;
-    Py_XDECREF(max_size);
-    return rc;
+    return rc < 0 ? -1 : PyObject_SetAttrString(type, "_start_tls_compatible", Py_True);
 }
 
 static PyLoopTransportOps socket_ops = {
@@ -1455,34 +1430,12 @@ static PyLoopTransportOps socket_ops = {
 
 int PyLoopSocketTransport_Add(PyObject *module)
 {
-    PyObject *bases;
-    PyType_Slot slots[] = {
-        {Py_tp_init, transport_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, transport_repr},
-        {Py_tp_methods, transport_methods},
-        {Py_tp_getset, transport_getset},
-        {Py_tp_doc, "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer."},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = "data_bridge.pyloop._pyloop.SocketTransport",
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-
-    if (load_names() < 0 || !(bases = PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin)))
+    if (load_names() < 0)
         return -1;
-    /* The layout starts where _FlowControlMixin's ends. */
-    PyLoop_SocketTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(TransportData), &socket_ops);
-    Py_DECREF(bases);
-    if (!PyLoop_SocketTransportType || set_class_attributes((PyObject *)PyLoop_SocketTransportType) < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_SocketTransportType) < 0) /* as module.SocketTransport */
-        return -1;
-    return 0;
+    PyLoop_SocketTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.SocketTransport",
+        "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin), transport_init, transport_repr, transport_methods,
+        transport_getset, sizeof(TransportData), &socket_ops, 1);
+    return PyLoop_SocketTransportType ? set_class_attributes((PyObject *)PyLoop_SocketTransportType) : -1;
 }

@@ -52,9 +52,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-/* ------------------------------------------------------------------ */
-/* the methods                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- the methods ---- */
 
 enum sock_kind {
     SOCK_RECV,
@@ -99,9 +97,7 @@ static struct {
     int accept_checks_done;             /* asyncio's _sock_accept looks at fut.done() first */
 } S;
 
-/* ------------------------------------------------------------------ */
-/* asyncio's small helpers                                             */
-/* ------------------------------------------------------------------ */
+/* ---- asyncio's small helpers ---- */
 
 /* Calls a method for its effect; 0, or -1 with its exception. */
 static int call_for_effect(PyObject *result)
@@ -394,9 +390,7 @@ static PyObject *read_call(int kind, PyObject *sock, PyObject *arg, PyObject *ar
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* SockDone: the future's done callback                                */
-/* ------------------------------------------------------------------ */
+/* ---- SockDone: the future's done callback ---- */
 
 /* functools.partial(self._sock_read_done, fd, handle=handle) (or
  * _sock_write_done): when the future is done, remove_reader(fd) unless the
@@ -486,9 +480,7 @@ static PyTypeObject SockDoneType = {
     .tp_repr = (reprfunc)sock_done_repr,
 };
 
-/* ------------------------------------------------------------------ */
-/* the watchers' callbacks: asyncio's _sock_recv, _sock_sendall, ...    */
-/* ------------------------------------------------------------------ */
+/* ---- the watchers' callbacks: asyncio's _sock_recv, _sock_sendall, ... ---- */
 
 static int check_ready_args(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
 {
@@ -932,9 +924,7 @@ static step_result coro_start(SockCoro *self, PyObject **result)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* the methods: argument binding as Python's, then a coroutine         */
-/* ------------------------------------------------------------------ */
+/* ---- the methods: argument binding as Python's, then a coroutine ---- */
 
 /* Each method's coroutine body (sock_coro.h), set up by PyLoopSock_Add. */
 static SockCoroBody bodies[SOCK_KINDS];
@@ -1012,9 +1002,7 @@ static int add_loop_methods(void)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* set-up                                                              */
-/* ------------------------------------------------------------------ */
+/* ---- set-up ---- */
 
 /* The method descriptors of _socket.socket that recv_direct stands for. */
 static int load_socket_methods(void)

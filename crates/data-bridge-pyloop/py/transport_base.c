@@ -10,9 +10,7 @@
 #include <string.h>
 #include <structmember.h>
 
-/* ------------------------------------------------------------------ */
-/* types and their ops                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- types and their ops ---- */
 
 /* Every type of PyLoopTransport_NewType, with its ops: socket, datagram,
  * the two pipes (a fourth transport adds one line). */
@@ -64,6 +62,34 @@ PyTypeObject *PyLoopTransport_NewType(PyType_Spec *spec, PyObject *bases, size_t
     return type;
 }
 
+PyTypeObject *PyLoopTransport_AddType(PyObject *module, const char *name, const char *doc, PyObject *bases,
+                                      initproc init, reprfunc repr, PyMethodDef *methods, PyGetSetDef *getset,
+                                      size_t data_size, PyLoopTransportOps *ops, int max_size)
+{
+    PyType_Slot slots[] = {
+        {Py_tp_init, init},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
+        {Py_tp_repr, repr},
+        {Py_tp_methods, methods},
+        {Py_tp_getset, getset},
+        {Py_tp_doc, (void *)(uintptr_t)doc},
+        {0, NULL},
+    };
+    PyType_Spec spec = {name, 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, slots};
+    PyTypeObject *type = bases ? PyLoopTransport_NewType(&spec, bases, data_size, ops) : NULL;
+    PyObject *size = type && max_size ? PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT) : NULL;
+    int rc = type && (!max_size || (size && PyObject_SetAttr((PyObject *)type, PyLoop_str.max_size, size) == 0))
+                 ? PyModule_AddType(module, type)
+                 : -1;
+
+    Py_XDECREF(bases);
+    Py_XDECREF(size);
+    return rc < 0 ? NULL : type;
+}
+
 PyLoopTransport *PyLoopTransport_Of(PyObject *self)
 {
     PyTypeObject *type;
@@ -90,9 +116,7 @@ static PyLoopTransport *of_self(PyObject *self)
     return t;
 }
 
-/* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-/* ------------------------------------------------------------------ */
+/* ---- small helpers ---- */
 
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
 {
@@ -290,9 +314,7 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *self, PyObject
     Py_XDECREF(result);
 }
 
-/* ------------------------------------------------------------------ */
-/* closing (asyncio's _SelectorTransport)                              */
-/* ------------------------------------------------------------------ */
+/* ---- closing (asyncio's _SelectorTransport) ---- */
 
 int PyLoopTransport_ScheduleConnectionLost(PyLoopTransport *t, PyObject *exception)
 {
@@ -409,9 +431,7 @@ int PyLoopTransport_Close(PyLoopTransport *t)
     return PyLoopTransport_ScheduleConnectionLost(t, NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* reading                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- reading ---- */
 
 /* Negative: what the read call raises for it. */
 static int negative_size(const char *call)
@@ -545,9 +565,7 @@ PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *Py_UNUSED(unus
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* writing                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- writing ---- */
 
 void PyLoopTransport_ReleaseOwner(void *owner)
 {
@@ -705,9 +723,7 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
     return t ? limit_object(t, 0) : NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* contexts and the stream callbacks socket and pipe share             */
-/* ------------------------------------------------------------------ */
+/* ---- contexts and the stream callbacks socket and pipe share ---- */
 
 void PyLoopTransport_OnHold(pyloop_stream *stream)
 {
@@ -768,9 +784,7 @@ void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered)
     Py_DECREF((PyObject *)entered);
 }
 
-/* ------------------------------------------------------------------ */
-/* GC                                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- GC ---- */
 
 int PyLoopTransport_Traverse(PyObject *self, visitproc visit, void *arg)
 {
@@ -853,9 +867,7 @@ void PyLoopTransport_Dealloc(PyObject *self)
     Py_DECREF(type);
 }
 
-/* ------------------------------------------------------------------ */
-/* what every transport has                                            */
-/* ------------------------------------------------------------------ */
+/* ---- what every transport has ---- */
 
 PyObject *PyLoopTransport_GetLoop(PyObject *self, void *Py_UNUSED(c))
 {

@@ -144,6 +144,12 @@ typedef struct PyLoopTransportOps {
  * for PyLoopTransport_Of. spec's slots must not name Py_tp_members (NewType
  * adds the head's). */
 PyTypeObject *PyLoopTransport_NewType(PyType_Spec *spec, PyObject *bases, size_t data_size, PyLoopTransportOps *ops);
+/* NewType with the base's GC group and asyncio's flags, in module (as its
+ * short name); max_size: the class's 256 KiB max_size. Steals bases (NULL:
+ * raised already). NULL raised. */
+PyTypeObject *PyLoopTransport_AddType(PyObject *module, const char *name, const char *doc, PyObject *bases,
+                                      initproc init, reprfunc repr, PyMethodDef *methods, PyGetSetDef *getset,
+                                      size_t data_size, PyLoopTransportOps *ops, int max_size);
 /* The data of any instance of a registered type (or subclass), its ops set;
  * NULL for anything else (not raised). A type that reaches its data by its
  * own offset (a hot path) sets t->ops itself before it hands t to the base
