@@ -1,53 +1,21 @@
 /*
  * DatagramTransport: asyncio's _SelectorDatagramTransport in C, for UDP and
- * Unix datagram sockets. Every method keeps the behaviour, the error types
- * and the messages of the Python class of the running interpreter
- * (3.10-3.15): what differs between versions (empty datagrams, the 8 header
- * bytes counted per queued datagram, the DatagramTransport base class) is
- * probed from that interpreter's asyncio when the module loads, so patch
- * releases that changed it are followed too.
+ * Unix datagram sockets, with the behaviour, error types and messages of
+ * the running interpreter's class (3.10-3.15): what differs between
+ * versions (empty datagrams, the 8 header bytes counted per queued
+ * datagram, the DatagramTransport base class) is probed from that asyncio
+ * when the module loads, so patch releases that changed it are followed.
  *
- * Reading goes through the loop's ordinary watcher, as asyncio's does: the
- * constructor schedules loop._add_reader(fd, transport._read_ready), and
- * loop._add_writer(fd, transport._sendto_ready) is registered when the
- * kernel refuses a datagram. The fd table's handle owns the bound C method,
- * so remove_reader(), the collector and loop.close() see what they see with
- * asyncio. The hot paths are C:
+ * It reads and writes through the loop's ordinary watchers, as asyncio's
+ * does (loop._add_reader(fd, self._read_ready), loop._add_writer(fd,
+ * self._sendto_ready) once the kernel refuses a datagram), so
+ * remove_reader(), the collector and loop.close() see what they see with
+ * asyncio. _read_ready and sendto make the system calls in C
+ * (datagram_socket.h says when); sendto queues an immutable copy on EAGAIN,
+ * with asyncio's flow-control thresholds.
  *
- *   _read_ready  recvfrom(2) into the process's one 256 KiB read buffer
- *                (transport_base's), the datagram copied out at its size,
- *                the sender's address built as the socket module builds it
- *                (sockaddr.c); protocol.datagram_received().
- *   sendto       send(2)/sendto(2) at once when nothing is queued (the
- *                address parsed by sockaddr.c for numeric IPv4/IPv6 and
- *                Unix paths);
- *                on EAGAIN an immutable copy is queued and the writer
- *                watched, with asyncio's flow-control thresholds.
- *
- * The system calls are made here only for a socket.socket exactly (not a
- * subclass, which may override recvfrom/sendto) of family AF_INET, AF_INET6
- * or AF_UNIX; anything else (other families, host names, odd addresses or
- * buffers, a max_size other than the default) calls the socket object's own
- * methods, as asyncio does, so errors stay those of the socket module. The
- * fd is asked of the socket for every call (sock.fileno()), so a socket
- * closed under the transport fails with EBADF as in asyncio, never on a
- * reused fd number.
- *
- * Like SocketTransport, the type subclasses asyncio.transports.
- * _FlowControlMixin (and DatagramTransport where the running asyncio's class
- * does), its data at a run-time offset past the base's slots, with a
- * __dict__ and weak references; the base's slots are shadowed by properties
- * reading this type's C state.
- *
- * It stands on the transport base (transport_base.h): the transport head,
- * the GC skeleton, the getters and methods every transport has, the write
- * limits, the read buffer, the connection_lost schedule. What asyncio's
- * _SelectorDatagramTransport does its own way stays here, each with its
- * reason: close/_force_close and _fatal_error reach the loop and the
- * instance through Python (self._force_close, self._fatal_error and
- * loop.get_debug() are looked up, so subclasses and patches are honoured,
- * and what they raise propagates to the caller as in asyncio), and so do
- * the protocol's flow-control calls.
+ * On the transport base (transport_base.h). What stays here, and why: see
+ * DatagramData, force_close and fatal_error.
  */
 #include "transport_base.h"
 #include "datagram_socket.h"
@@ -61,13 +29,14 @@ typedef struct Datagram {
     PyObject *addr;
 } Datagram;
 
-/* The transport head (transport_base.h), then the datagram's own. Not a
- * stream head: the datagram transport reads and writes through the loop's
- * Python-level watchers (_add_reader/_add_writer), as asyncio's does.
- * `loop` is whatever loop the constructor was given, as asyncio takes it:
- * this file reaches it only through Python calls (loop.call_soon,
- * loop.get_debug() ...), never through LoopObject's C fields, and so it
- * calls none of the base's functions that do (DebugLog, ReportFatal ...). */
+/* The transport head, not a stream head: reads and writes go through the
+ * loop's Python-level watchers. `loop` is whatever loop the constructor
+ * was given, as asyncio takes it: reached only through Python calls
+ * (loop.call_soon, loop.get_debug() ...), never through LoopObject's C
+ * fields, so none of the base's functions that read them (DebugLog,
+ * ReportFatal ...) is called here; nor self._force_close, self._fatal_error:
+ * through the instance, so subclasses and patches are honoured and what
+ * they raise propagates, as in asyncio. */
 typedef struct DatagramData {
     PYLOOP_TRANSPORT_HEAD
     PyObject *sock_fd; /* what sock.fileno() returned */
@@ -122,38 +91,14 @@ static const PyLoopParams call_connection_lost_params =
     METHOD_PARAMS("_SelectorTransport._call_connection_lost", 1, 1, "exc");
 #undef METHOD_PARAMS
 
-/* The data at the type's offset: the hot paths (_read_ready, sendto) take
- * it without the base's registry walk (PyLoopTransport_Of). */
-static inline DatagramData *data_of(PyObject *self)
-{
-    return (DatagramData *)((char *)self + dg_ops.data_offset);
-}
-
-static inline PyObject *object_of(DatagramData *t)
-{
-    return (PyObject *)((char *)t - dg_ops.data_offset);
-}
-
-/* t for the base's functions, its ops set (an instance made by __new__
- * alone has none yet). */
-static inline PyLoopTransport *base_of(DatagramData *t)
-{
-    t->ops = &dg_ops;
-    return (PyLoopTransport *)t;
-}
+PYLOOP_TRANSPORT_ACCESSORS(DatagramData, dg_ops)
 
 /* asyncio reads self._sock, self._loop, self._protocol: once they are None,
  * a method called on them raises AttributeError about NoneType, here too. */
-static inline PyObject *or_none(PyObject *object)
-{
-    return object ? object : Py_None;
-}
+static inline PyObject *or_none(PyObject *object) { return object ? object : Py_None; }
 
 /* self._loop, any object (see DatagramData), or None. */
-static inline PyObject *loop_of(DatagramData *t)
-{
-    return or_none((PyObject *)t->loop);
-}
+static inline PyObject *loop_of(DatagramData *t) { return or_none((PyObject *)t->loop); }
 
 static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
 {
@@ -269,10 +214,7 @@ static void queue_clear(DatagramData *t)
     PyMem_Free(queue);
 }
 
-static Py_ssize_t write_buffer_size(DatagramData *t)
-{
-    return D.probed.tracked_size ? t->buffer_size : t->queued_bytes;
-}
+static Py_ssize_t write_buffer_size(DatagramData *t) { return D.probed.tracked_size ? t->buffer_size : t->queued_bytes; }
 
 /* ---- flow control (_FlowControlMixin) ---- */
 
@@ -382,10 +324,7 @@ static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *const
 }
 
 /* set_write_buffer_limits (the base's), once the limits are stored. */
-static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self))
-{
-    return maybe_pause_protocol((DatagramData *)t);
-}
+static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self)) { return maybe_pause_protocol((DatagramData *)t); }
 
 static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -395,10 +334,7 @@ static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(un
 /* ---- closing and errors (_SelectorTransport) ---- */
 
 /* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
-static int remove_watcher(DatagramData *t, PyObject *name)
-{
-    return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL);
-}
+static int remove_watcher(DatagramData *t, PyObject *name) { return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL); }
 
 /* self._loop.call_soon(self._call_connection_lost, exc): the base's
  * schedule; without a loop (connection_lost ran, or __init__ never did),
@@ -879,10 +815,7 @@ static int log_debug(DatagramData *t, const char *message)
     return result ? 0 : -1;
 }
 
-static PyObject *dg_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(reading(data_of(self)));
-}
+static PyObject *dg_is_reading(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyBool_FromLong(reading(data_of(self))); }
 
 static PyObject *dg_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -1233,15 +1166,9 @@ static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop
 static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
 
-static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(data_of(self)->protocol_connected);
-}
+static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_connected); }
 
-static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(data_of(self)->protocol_paused);
-}
+static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_paused); }
 
 /* A copy of the queue as asyncio keeps it: a deque of (data, addr). */
 static PyObject *get_buffer(PyObject *self, void *Py_UNUSED(c))

@@ -507,10 +507,7 @@ static PyObject *timer_when_object(TimerHandleObject *timer)
     return PyFloat_FromDouble(timer->timer.node.when);
 }
 
-static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused))
-{
-    return timer_when_object(timer);
-}
+static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused)) { return timer_when_object(timer); }
 
 /* asyncio's Handle._repr_info(), as a list of strings. */
 static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
@@ -673,10 +670,7 @@ static int handle_set_source_traceback(HandleObject *handle, PyObject *value, vo
     return 0;
 }
 
-static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure))
-{
-    return timer_when_object(timer);
-}
+static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return timer_when_object(timer); }
 
 static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *closure)
 {

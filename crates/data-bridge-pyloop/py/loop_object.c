@@ -175,10 +175,7 @@ static void drop_deferred(LoopObject *loop)
 /* The loop whose queue a handle sits in. Queued handles keep their loop
  * reference: only the collector clears it, and it clears the loop's queues
  * first or together, never under a running iteration. */
-static inline LoopObject *handle_loop(HandleObject *handle)
-{
-    return (LoopObject *)handle->loop;
-}
+static inline LoopObject *handle_loop(HandleObject *handle) { return (LoopObject *)handle->loop; }
 
 /* The queue's reference is released after the run: it keeps the handle
  * alive while its callback runs. KeyboardInterrupt/SystemExit end the run. */
@@ -880,15 +877,9 @@ static PyObject *loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssi
     return add_watcher(self, args, nargs, PYLOOP_WRITABLE, "add_writer");
 }
 
-static PyObject *loop_remove_reader(LoopObject *self, PyObject *fd)
-{
-    return remove_watcher(self, fd, PYLOOP_READABLE);
-}
+static PyObject *loop_remove_reader(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_READABLE); }
 
-static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd)
-{
-    return remove_watcher(self, fd, PYLOOP_WRITABLE);
-}
+static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_WRITABLE); }
 
 /* (fileobj, fd, events, reader handle, writer handle): a SelectorKey's
  * fields. selectors.EVENT_READ == 1 and EVENT_WRITE == 2, like ours. */
@@ -962,10 +953,7 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
 
 /* ---- closing, GC ---- */
 
-static int is_handle_task(pyloop_callback fn)
-{
-    return fn == run_queued_handle || fn == run_timer || fn == run_queued_threadsafe_handle;
-}
+static int is_handle_task(pyloop_callback fn) { return fn == run_queued_handle || fn == run_timer || fn == run_queued_threadsafe_handle; }
 
 static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))
 {
@@ -1156,10 +1144,7 @@ static PyObject *loop_get_debug(LoopObject *self, void *closure)
 }
 
 /* The truth of an attribute assignment (deleting it means False). */
-static int assigned_truth(PyObject *value)
-{
-    return value ? PyObject_IsTrue(value) : 0;
-}
+static int assigned_truth(PyObject *value) { return value ? PyObject_IsTrue(value) : 0; }
 
 static int loop_set_debug(LoopObject *self, PyObject *value, void *closure)
 {

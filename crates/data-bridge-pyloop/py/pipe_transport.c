@@ -1,23 +1,18 @@
 /*
  * ReadPipeTransport and WritePipeTransport: asyncio's _UnixReadPipeTransport
- * and _UnixWritePipeTransport in C, on the stream layer (stream.h), for
- * loop.connect_read_pipe / connect_write_pipe and so for subprocess pipes
- * (asyncio's base_subprocess sits on them unchanged). Behaviour, error types
- * and messages are those of asyncio/unix_events.py (3.11-3.13; 3.9 and 3.10
- * differ as docs/usage.md lists): one read of max_size per readiness, EOF
- * as eof_received() then connection_lost(None) through call_soon, write()
- * tried at once with nothing buffered and the rest buffered, resume_writing
- * only once the buffer is empty, the write end watched for reading (sockets
- * and FIFOs) so that the peer closing is noticed, _fatal_error's messages.
+ * and _UnixWritePipeTransport in C, on the stream layer and the transport
+ * base, for connect_read_pipe/connect_write_pipe and so for subprocess
+ * pipes. Behaviour, error types and messages are unix_events.py's
+ * (3.11-3.13; 3.9 and 3.10 differ as docs/usage.md lists): one read of
+ * max_size per readiness, EOF as eof_received() then connection_lost(None)
+ * through call_soon, write() tried at once with nothing buffered, resume_
+ * writing only once the buffer is empty, the write end watched for reading
+ * (sockets and FIFOs) so that the peer closing is noticed.
  *
- * One difference inside the contract: an exception from a protocol call that
- * asyncio makes inside its _read_ready/_write_ready callback reaches the
- * exception handler as "Exception in callback <Type>._read_ready()" through
- * a Handle made for the report, as asyncio's Handle._run reports it.
- *
- * Both types keep a __dict__ (attributes assignable, as on SocketTransport).
- * ReadPipeTransport subclasses asyncio.ReadTransport; WritePipeTransport
- * subclasses _FlowControlMixin (so WriteTransport), as asyncio's classes do.
+ * One difference inside the contract: an exception from a protocol call
+ * asyncio makes inside _read_ready/_write_ready reaches the exception
+ * handler as "Exception in callback <Type>._read_ready()" through a Handle
+ * made for the report, as asyncio's Handle._run reports it.
  */
 #include "transport_base.h"
 
@@ -27,25 +22,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The transport base's stream head (loop, pipe, protocol, extra, closing,
- * paused, conn_lost, the stream, its contexts and read buffer...), then
- * what only the pipes have. */
+/* The stream head, then what only the pipes have. */
 typedef struct PipeData {
     PYLOOP_STREAM_TRANSPORT_HEAD
     char protocol_paused; /* pause_writing() was called, resume_writing() not yet */
     char watch_peer;      /* writer on a socket or FIFO: readable means the peer closed */
 } PipeData;
 
-/* One ops table per type: the base finds the data of each at its own
- * offset, names set_protocol after each asyncio class, and closes the pipe
- * of an unclosed transport through close_resource. Neither pipe uses the
- * base's selector-shaped close path (stop_reading/has_buffer/drop_buffer):
- * asyncio's pipe classes close their own way (pipe_close_with, rpipe_close,
- * wpipe_close). */
+/* One ops table per type. Neither uses the base's selector-shaped close
+ * path: asyncio's pipes close their own way (pipe_close_with). */
 static PyLoopTransportOps rpipe_ops, wpipe_ops;
 
-/* asyncio.transports.ReadTransport, the read pipe's Python base (only this
- * file uses it). */
+/* asyncio.transports.ReadTransport, the read pipe's Python base. */
 static PyObject *rpipe_base;
 
 PyTypeObject *PyLoop_ReadPipeTransportType;
@@ -60,26 +48,14 @@ static inline PipeData *pipe_data_of(PyObject *self)
     return t;
 }
 
-static inline PyObject *pipe_object_of(PipeData *t)
-{
-    return PyLoopTransport_Object((PyLoopTransport *)t);
-}
+static inline PyObject *pipe_object_of(PipeData *t) { return PyLoopTransport_Object((PyLoopTransport *)t); }
 
-static inline PipeData *pipe_of_stream(pyloop_stream *stream)
-{
-    return pipe_data_of(stream->context);
-}
+static inline PipeData *pipe_of_stream(pyloop_stream *stream) { return pipe_data_of(stream->context); }
 
 /* A WritePipeTransport (or subclass) instance, initialised or not. */
-static inline int pipe_is_writer(const PipeData *t)
-{
-    return t->ops == &wpipe_ops;
-}
+static inline int pipe_is_writer(const PipeData *t) { return t->ops == &wpipe_ops; }
 
-static int pipe_loop_debug(PipeData *t)
-{
-    return t->loop && t->loop->debug;
-}
+static int pipe_loop_debug(PipeData *t) { return t->loop && t->loop->debug; }
 
 /* A protocol call's exception, reported as asyncio's reader or writer
  * callback `callback` (_read_ready or _write_ready) would be. */
@@ -785,10 +761,7 @@ static void pipe_close_resource(PyLoopTransport *base, PyObject *self)
 
 /* ---- attributes asyncio's code and tests read ---- */
 
-static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe);
-}
+static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe); }
 
 /* Assignable, as asyncio's attribute (CPython's tests set _pipe = None to
  * keep __del__ quiet about a pipe they closed themselves). */
@@ -808,15 +781,9 @@ static int pipe_set_attr_pipe(PyObject *self, PyObject *value, void *Py_UNUSED(c
     }
     return 0;
 }
-static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyLong_FromLong(pipe_data_of(self)->fd);
-}
+static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(pipe_data_of(self)->fd); }
 
-static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(pipe_data_of(self)->paused);
-}
+static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->paused); }
 
 static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c))
 {

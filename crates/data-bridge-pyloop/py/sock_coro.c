@@ -474,15 +474,9 @@ static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
     return self->body->qualname;
 }
 
-static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyLoop_NewRefOrNone(self->awaiting);
-}
+static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(self->awaiting); }
 
-static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->running);
-}
+static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->running); }
 
 static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))
 {

@@ -1,28 +1,21 @@
 /*
  * SocketTransport: asyncio's _SelectorSocketTransport in C, on the stream
- * layer (stream.h), for TCP and Unix stream sockets. Every method keeps the
- * behaviour, the error types and the messages of the Python class of the
- * running interpreter (3.9-3.13), with one addition that stays inside
- * asyncio's contract:
+ * layer (stream.h) and the transport base (transport_base.h), for TCP and
+ * Unix stream sockets, with the behaviour, error types and messages of the
+ * running interpreter's class (3.9-3.13), plus one thing inside asyncio's
+ * contract: writes made during one callback leave together (docs/
+ * architecture.md, "The write rule"). write() with nothing waiting defers
+ * at most min(high water, 64 KiB) to the end of the running callback, so
+ * headers then body cost one writev; get_write_buffer_size() counts them,
+ * pause_writing() still fires only when the kernel refuses bytes, order is
+ * kept, nothing waits past the callback. Outside a callback (another thread
+ * too) and for larger writes, write() sends at once as asyncio does;
+ * close(), abort(), write_eof() and set_write_buffer_limits() send the
+ * deferred bytes first.
  *
- *   Writes made during one callback leave together. write() with nothing
- *   waiting to be sent defers the bytes (at most min(high water, 64 KiB) of
- *   them) to the end of the running callback, so a response written as
- *   headers then body costs one writev, not two sends. The bytes are in the
- *   write buffer meanwhile: get_write_buffer_size() counts them, which is
- *   the real buffered amount; pause_writing() still fires only when the
- *   kernel refuses bytes, at asyncio's thresholds; order is kept; nothing
- *   waits past the callback. Outside a running callback (from another
- *   thread too), and for larger writes, write() sends at once as asyncio
- *   does; close(), abort(), write_eof() and set_write_buffer_limits() send
- *   the deferred bytes first (the state table in docs/architecture.md).
- *
- * The type subclasses asyncio.transports._FlowControlMixin (so isinstance()
- * against asyncio's transport classes holds, as asyncio's own sendfile
- * fallback requires); its instances have a __dict__, so attributes stay
- * assignable (test suites patch transport.write). The base's __slots__
- * (_extra, _loop, _protocol_paused, _high_water, _low_water) are shadowed by
- * properties that read this type's C state.
+ * The type subclasses _FlowControlMixin (asyncio's sendfile fallback checks
+ * isinstance); its __dict__ keeps attributes assignable (test suites patch
+ * transport.write).
  */
 #include "transport_base.h"
 
@@ -61,29 +54,11 @@ static PyLoopTransportOps socket_ops;
 
 PyTypeObject *PyLoop_SocketTransportType;
 
-static inline TransportData *data_of(PyObject *self)
-{
-    return (TransportData *)((char *)self + socket_ops.data_offset);
-}
-
-static inline PyObject *object_of(TransportData *t)
-{
-    return (PyObject *)((char *)t - socket_ops.data_offset);
-}
+PYLOOP_TRANSPORT_ACCESSORS(TransportData, socket_ops)
 
 /* A PyLoop stream's context is the Python object that holds it: loop_object.c
  * visits it for the collector, once per hold the loop takes. */
-static inline TransportData *data_of_stream(pyloop_stream *stream)
-{
-    return data_of(stream->context);
-}
-
-/* The base's view of the transport (its data opens with the head). */
-static inline PyLoopTransport *base_of(TransportData *t)
-{
-    t->ops = &socket_ops;
-    return (PyLoopTransport *)t;
-}
+static inline TransportData *data_of_stream(pyloop_stream *stream) { return data_of(stream->context); }
 
 /* ---- small helpers ---- */
 
@@ -150,10 +125,7 @@ static void socket_drop_buffer(PyLoopTransport *base)
 
 /* asyncio's _force_close: drop what is buffered, stop reading, and have
  * connection_lost called soon (the base's, over the hooks above). */
-static int force_close(TransportData *t, PyObject *exception)
-{
-    return PyLoopTransport_ForceClose(base_of(t), exception);
-}
+static int force_close(TransportData *t, PyObject *exception) { return PyLoopTransport_ForceClose(base_of(t), exception); }
 
 /* asyncio's _SelectorTransport._fatal_error: an OSError is only logged (in
  * debug mode), anything else goes to the exception handler; then

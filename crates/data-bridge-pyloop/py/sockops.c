@@ -35,14 +35,8 @@
  *     sock_sendall keeps sending from a memoryview until all is sent; the
  *     position is kept in its SockDone (asyncio's list [n]).
  *
- * Who owns what: the coroutine owns its loop, its arguments and what it
- * awaits, and lets go of them when it finishes or is closed. The watcher's
- * Handle owns the callback's arguments (the future, the socket, ...), as
- * asyncio's does, and drops them when cancelled (removed); the future owns
- * its done callbacks until it runs them; a SockDone owns its loop, fd and
- * handle. Every one of those is GC-tracked and traversed, so a cycle through
- * them (future -> SockDone -> handle -> future) is collectable, and none
- * outlives the future's completion but by the callbacks already queued.
+ * Who owns what: pyloop_module.h's top comment (a cycle future -> SockDone
+ * -> handle -> future is collectable).
  */
 #include "args.h"
 #include "sock_coro.h"
@@ -172,10 +166,7 @@ static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
     return call_for_effect(PyObject_CallMethodOneArg((PyObject *)loop, PyLoop_str._ensure_fd_no_transport, fd));
 }
 
-static PyObject *create_future(LoopObject *loop)
-{
-    return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future);
-}
+static PyObject *create_future(LoopObject *loop) { return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future); }
 
 /* fut.done(): 1, 0, or -1 with an exception. */
 static int future_done(PyObject *future)

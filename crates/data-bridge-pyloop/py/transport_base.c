@@ -172,10 +172,7 @@ void PyLoopTransport_Log(PyObject *transport, const char *level, const char *mes
 
 /* A loop of PyLoop's (the run ends in C), or another loop object a
  * transport was given (asked through Python). */
-static int is_pyloop(LoopObject *loop)
-{
-    return PyObject_TypeCheck((PyObject *)loop, &PyLoop_LoopType);
-}
+static int is_pyloop(LoopObject *loop) { return PyObject_TypeCheck((PyObject *)loop, &PyLoop_LoopType); }
 
 int PyLoopTransport_LoopDebug(LoopObject *loop)
 {
@@ -501,10 +498,7 @@ static int raise_errno(int error)
     return -1;
 }
 
-static int is_reading(PyLoopTransport *t)
-{
-    return !t->closing && !t->paused;
-}
+static int is_reading(PyLoopTransport *t) { return !t->closing && !t->paused; }
 
 int PyLoopTransport_StartReading(PyLoopTransport *t)
 {
@@ -899,15 +893,9 @@ PyObject *PyLoopTransport_GetConnLost(PyObject *self, void *Py_UNUSED(c))
     return t ? PyLong_FromSsize_t(t->conn_lost) : NULL;
 }
 
-PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoopTransport_GetClosing(self, NULL);
-}
+PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetClosing(self, NULL); }
 
-PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoopTransport_GetProtocolAttr(self, NULL);
-}
+PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetProtocolAttr(self, NULL); }
 
 PyObject *PyLoopTransport_SetProtocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {

@@ -161,6 +161,18 @@ static inline PyObject *PyLoopTransport_Object(PyLoopTransport *t)
     return (PyObject *)((char *)t - t->ops->data_offset);
 }
 
+/* data_of(self), object_of(t) and base_of(t) for a type whose hot paths
+ * reach its data at its own offset, without PyLoopTransport_Of's registry
+ * walk; base_of sets t->ops (an instance made by __new__ alone has none). */
+#define PYLOOP_TRANSPORT_ACCESSORS(Data, type_ops)                                                                   \
+    static inline Data *data_of(PyObject *self) { return (Data *)((char *)self + (type_ops).data_offset); }          \
+    static inline PyObject *object_of(Data *t) { return (PyObject *)((char *)t - (type_ops).data_offset); }          \
+    static inline PyLoopTransport *base_of(Data *t)                                                                  \
+    {                                                                                                                \
+        t->ops = &(type_ops);                                                                                        \
+        return (PyLoopTransport *)t;                                                                                 \
+    }
+
 /* ---- the shared behaviour, over the ops ---- */
 
 /* loop.call_soon(callable, first, second) (NULL ends the arguments), in
