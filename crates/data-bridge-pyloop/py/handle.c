@@ -259,10 +259,7 @@ static void handle_dealloc_common(HandleObject *handle, free_list *list, PyTypeO
     type->tp_free(handle);
 }
 
-static void handle_dealloc(HandleObject *handle)
-{
-    handle_dealloc_common(handle, &handle_free_list, &PyLoop_HandleType);
-}
+static void handle_dealloc(HandleObject *handle) { handle_dealloc_common(handle, &handle_free_list, &PyLoop_HandleType); }
 
 static void timer_dealloc(TimerHandleObject *timer)
 {
@@ -474,15 +471,10 @@ static PyObject *timer_cancel(TimerHandleObject *timer, PyObject *Py_UNUSED(unus
     Py_RETURN_NONE;
 }
 
-static PyObject *handle_cancelled(HandleObject *handle, PyObject *unused)
-{
-    (void)unused;
-    return PyBool_FromLong(handle->cancelled);
-}
+static PyObject *handle_cancelled(HandleObject *handle, PyObject *Py_UNUSED(unused)) { return PyBool_FromLong(handle->cancelled); }
 
-static PyObject *handle_get_context(HandleObject *handle, PyObject *unused)
+static PyObject *handle_get_context(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
     if (!handle->context)
         Py_RETURN_NONE;
     Py_INCREF(handle->context);
@@ -510,10 +502,9 @@ static PyObject *timer_when_object(TimerHandleObject *timer)
 static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused)) { return timer_when_object(timer); }
 
 /* asyncio's Handle._repr_info(), as a list of strings. */
-static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
+static PyObject *handle_repr_info(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
     PyObject *info = PyList_New(0), *item;
-    (void)unused;
 
     if (!info)
         return NULL;
@@ -640,28 +631,18 @@ static PyObject *timer_richcompare(PyObject *self, PyObject *other, int op)
     Py_RETURN_NOTIMPLEMENTED;
 }
 
-static PyObject *handle_get_callback(HandleObject *handle, void *closure)
-{
-    (void)closure;
-    return PyLoop_NewRefOrNone(handle->callback);
-}
+static PyObject *handle_get_callback(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->callback); }
 
-static PyObject *handle_get_args(HandleObject *handle, void *closure)
-{
-    (void)closure;
-    return PyLoop_NewRefOrNone(handle->args);
-}
+static PyObject *handle_get_args(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->args); }
 
-static PyObject *handle_get_source_traceback(HandleObject *handle, void *closure)
+static PyObject *handle_get_source_traceback(HandleObject *handle, void *Py_UNUSED(closure))
 {
-    (void)closure;
     return PyLoop_NewRefOrNone(handle->source_traceback);
 }
 
-static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *closure)
+static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *Py_UNUSED(closure))
 {
     PyObject *old = handle->source_traceback;
-    (void)closure;
     if (value == Py_None)
         value = NULL;
     Py_XINCREF(value);
@@ -672,11 +653,7 @@ static int handle_set_source_traceback(HandleObject *handle, PyObject *value, vo
 
 static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return timer_when_object(timer); }
 
-static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(timer->scheduled);
-}
+static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return PyBool_FromLong(timer->scheduled); }
 
 static PyMethodDef handle_methods[] = {
     {"cancel", (PyCFunction)handle_cancel, METH_NOARGS, "Cancel the callback; it will not run."},

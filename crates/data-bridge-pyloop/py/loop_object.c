@@ -18,10 +18,7 @@ static void end_run_with_exception(LoopObject *self);
 /* Records the raised exception as the one that ends the run (loop thread,
  * GIL held): KeyboardInterrupt/SystemExit from a callback, or whatever a
  * signal handler raised. The first one wins; later ones would hide it. */
-void PyLoopLoop_EndRun(LoopObject *self)
-{
-    end_run_with_exception(self);
-}
+void PyLoopLoop_EndRun(LoopObject *self) { end_run_with_exception(self); }
 
 static void end_run_with_exception(LoopObject *self)
 {
@@ -34,17 +31,15 @@ static void end_run_with_exception(LoopObject *self)
     pyloop_interrupt(self->core);
 }
 
-static void before_wait(pyloop_loop *core, void *context)
+static void before_wait(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
-    (void)core;
     self->waiting_thread = PyEval_SaveThread();
 }
 
-static void after_wait(pyloop_loop *core, void *context)
+static void after_wait(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
-    (void)core;
     PyEval_RestoreThread(self->waiting_thread);
     self->waiting_thread = NULL;
     /* A signal that cut the wait short: run its Python handler now, and
@@ -61,12 +56,11 @@ static PyObject *loop_time(LoopObject *self, PyObject *unused);
 /* The engine's clock while `time` is replaced: self.time(), as asyncio's
  * _run_once reads it. What it raises ends the run, as it leaves asyncio's
  * run_forever; the engine then takes no timer as due (NaN). */
-static double overridden_now(pyloop_loop *core, void *context)
+static double overridden_now(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
     PyObject *now;
     double seconds;
-    (void)core;
 
     if (self->pending_exception)
         return NAN; /* the run ends already */
@@ -195,18 +189,10 @@ static inline void run_queued(HandleObject *handle, int (*run)(HandleObject *))
     Py_DECREF(handle);
 }
 
-static void run_queued_handle(pyloop_loop *core, void *arg)
-{
-    (void)core;
-    run_queued(arg, PyLoopHandle_Run);
-}
+static void run_queued_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_queued(arg, PyLoopHandle_Run); }
 
 /* call_soon_threadsafe's, where it is asyncio's _ThreadSafeHandle. */
-static void run_queued_threadsafe_handle(pyloop_loop *core, void *arg)
-{
-    (void)core;
-    run_queued(arg, PyLoopThreadSafeHandle_Run);
-}
+static void run_queued_threadsafe_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_queued(arg, PyLoopThreadSafeHandle_Run); }
 
 /* call_soon returned `last_queued` to its caller; by the next call_soon the
  * caller has usually dropped it. Then only its queue (and this field) hold
@@ -517,11 +503,7 @@ static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t na
     return schedule_at(self, when, args[0], args + 1, nargs - 1, context, "call_at");
 }
 
-static PyObject *loop_time(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
-    return PyFloat_FromDouble(pyloop_time(self->core));
-}
+static PyObject *loop_time(LoopObject *self, PyObject *Py_UNUSED(unused)) { return PyFloat_FromDouble(pyloop_time(self->core)); }
 
 /* ---- running ---- */
 
@@ -562,21 +544,12 @@ static PyObject *run_here(LoopObject *self, int once)
     return finish_run(self, rc);
 }
 
-static PyObject *loop_run(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
-    return run_here(self, 0);
-}
+static PyObject *loop_run(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 0); }
 
-static PyObject *loop_run_once(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
-    return run_here(self, 1);
-}
+static PyObject *loop_run_once(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 1); }
 
-static PyObject *loop_stop(LoopObject *self, PyObject *unused)
+static PyObject *loop_stop(LoopObject *self, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
     pyloop_stop(self->core);
     Py_RETURN_NONE;
 }
@@ -698,11 +671,9 @@ static PyObject *fd_object(LoopObject *self, int fd)
 
 /* An fd is ready: queue its handle like any other callback, as asyncio's
  * _process_events does, so I/O callbacks keep asyncio's ordering. */
-static void fd_ready(pyloop_loop *core, int fd, int events, void *arg)
+static void fd_ready(pyloop_loop *core, int Py_UNUSED(fd), int Py_UNUSED(events), void *arg)
 {
     HandleObject *handle = arg;
-    (void)fd;
-    (void)events;
     if (handle->cancelled)
         return;
     Py_INCREF(handle);
@@ -1137,34 +1108,24 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObjec
 
 /* ---- attributes asyncio's Python code reads and writes ---- */
 
-static PyObject *loop_get_debug(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(self->debug);
-}
+static PyObject *loop_get_debug(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->debug); }
 
 /* The truth of an attribute assignment (deleting it means False). */
 static int assigned_truth(PyObject *value) { return value ? PyObject_IsTrue(value) : 0; }
 
-static int loop_set_debug(LoopObject *self, PyObject *value, void *closure)
+static int loop_set_debug(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
     int truth = assigned_truth(value);
-    (void)closure;
     if (truth >= 0)
         self->debug = (char)truth;
     return truth < 0 ? -1 : 0;
 }
 
-static PyObject *loop_get_closed(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(self->closed);
-}
+static PyObject *loop_get_closed(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->closed); }
 
-static int loop_set_closed(LoopObject *self, PyObject *value, void *closure)
+static int loop_set_closed(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
     int truth = assigned_truth(value);
-    (void)closure;
     if (truth >= 0)
         self->closed = (char)truth;
     return truth < 0 ? -1 : 0;
@@ -1172,16 +1133,11 @@ static int loop_set_closed(LoopObject *self, PyObject *value, void *closure)
 
 /* BaseEventLoop.stop() sets _stopping = True and run_forever resets it:
  * both map onto the core's thread-safe flag (which the run clears itself). */
-static PyObject *loop_get_stopping(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(pyloop_stopping(self->core));
-}
+static PyObject *loop_get_stopping(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(pyloop_stopping(self->core)); }
 
-static int loop_set_stopping(LoopObject *self, PyObject *value, void *closure)
+static int loop_set_stopping(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
     int truth = assigned_truth(value);
-    (void)closure;
     if (truth > 0)
         pyloop_stop(self->core);
     return truth < 0 ? -1 : 0;

@@ -462,12 +462,11 @@ static void deliver_count(TransportData *t, ssize_t nread)
     Py_XDECREF(result);
 }
 
-static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
+static void on_read(pyloop_stream *stream, void *Py_UNUSED(data), ssize_t nread)
 {
     TransportData *t = data_of_stream(stream);
     PyObject *self = object_of(t);
     LoopObject *loop = t->loop;
-    (void)data;
 
     PyLoopTransport_FrameEnter(self, loop);
     /* Only alloc_bytes lets the stream read (read_for_protocol reads

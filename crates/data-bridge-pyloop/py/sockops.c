@@ -1073,11 +1073,10 @@ static int probe_sock_accept(void)
     return S.accept_checks_done < 0 ? -1 : 0;
 }
 
-int PyLoopSock_Add(PyObject *module)
+int PyLoopSock_Add(PyObject *Py_UNUSED(module))
 {
     int kind;
 
-    (void)module;
     if (PyLoopSockCoro_Ready() < 0 || PyType_Ready(&SockDoneType) < 0)
         return -1;
     S.zero = PyLong_FromLong(0);

@@ -519,10 +519,7 @@ int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloo
     return rc < 0 ? raise_errno(-rc) : 0;
 }
 
-void PyLoopTransport_StopReading(PyLoopTransport *t)
-{
-    pyloop_stream_read_stop(&((PyLoopStreamTransport *)t)->stream);
-}
+void PyLoopTransport_StopReading(PyLoopTransport *t) { pyloop_stream_read_stop(&((PyLoopStreamTransport *)t)->stream); }
 
 PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -561,10 +558,7 @@ PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *Py_UNUSED(unus
 
 /* ---- writing ---- */
 
-void PyLoopTransport_ReleaseOwner(void *owner)
-{
-    Py_DECREF((PyObject *)owner);
-}
+void PyLoopTransport_ReleaseOwner(void *owner) { Py_DECREF((PyObject *)owner); }
 
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 {
@@ -652,11 +646,10 @@ size_t PyLoopTransport_LimitAsSize(PyObject *limit)
     return size;
 }
 
-int PyLoopTransport_StreamLimitsSet(PyLoopTransport *t, PyObject *self)
+int PyLoopTransport_StreamLimitsSet(PyLoopTransport *t, PyObject *Py_UNUSED(self))
 {
     pyloop_stream *stream = &((PyLoopStreamTransport *)t)->stream;
 
-    (void)self;
     pyloop_stream_set_write_limits(stream, PyLoopTransport_LimitAsSize(t->high_water),
                                    PyLoopTransport_LimitAsSize(t->low_water));
     return PyErr_Occurred() ? -1 : 0;
@@ -719,15 +712,9 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
 
 /* ---- contexts and the stream callbacks socket and pipe share ---- */
 
-void PyLoopTransport_OnHold(pyloop_stream *stream)
-{
-    Py_INCREF((PyObject *)stream->context);
-}
+void PyLoopTransport_OnHold(pyloop_stream *stream) { Py_INCREF((PyObject *)stream->context); }
 
-void PyLoopTransport_OnRelease(pyloop_stream *stream)
-{
-    Py_DECREF((PyObject *)stream->context);
-}
+void PyLoopTransport_OnRelease(pyloop_stream *stream) { Py_DECREF((PyObject *)stream->context); }
 
 /* The stream's transport: stream->context, the object (a stream head's). */
 static PyLoopStreamTransport *stream_transport(pyloop_stream *stream)

@@ -1,36 +1,18 @@
 /*
  * transport_base: what every C transport shares, written once (asyncio keeps
  * it in _SelectorTransport and _FlowControlMixin, uvloop in UVBaseTransport,
- * libuv in UV_HANDLE_FIELDS/UV_STREAM_FIELDS).
- *
- *   head        PYLOOP_TRANSPORT_HEAD opens every transport's C data (the
- *               data lives after asyncio's Python base class's layout, at a
- *               per-type offset: PyLoopTransport_NewType), and
- *               PYLOOP_STREAM_TRANSPORT_HEAD every stream transport's
- *               (socket, pipes): a pointer to one casts to PyLoopTransport
- *               or PyLoopStreamTransport.
- *   ops         a small table per type: the hooks the shared code calls
- *               where asyncio's classes differ (uvloop's _stop_reading,
- *               _get_write_buffer_size ...). A type registers it with its
- *               type (PyLoopTransport_NewType); PyLoopTransport_Of(self)
- *               finds the data and the ops of any instance, a Python
- *               subclass's included.
- *   shared      close/force_close (asyncio's _SelectorTransport shape), the
- *               connection_lost schedule, the fatal-error report, the GC
- *               skeleton, the getters and methods every transport has
- *               (PYLOOP_TRANSPORT_GETSET, PYLOOP_TRANSPORT_METHODS), the
- *               write limits, the one shared read buffer, the contexts,
- *               the stream callbacks socket and pipe share (hold, release,
- *               watch, task enter/exit).
+ * libuv in UV_HANDLE_FIELDS/UV_STREAM_FIELDS): the head every transport's C
+ * data opens with (a pointer to one casts to PyLoopTransport, a stream
+ * transport's to PyLoopStreamTransport), the ops (the hooks the shared code
+ * calls where asyncio's classes differ, as uvloop's _stop_reading), and the
+ * code over them, declared below.
  *
  * What stays per type stays in its file, where asyncio's classes really
  * differ: how _fatal_error classifies an error (selector: any OSError is
  * only logged; read pipe: EIO only; write pipe: any OSError), the pipes'
  * _close (no _conn_lost count, the buffer always dropped), what
  * _call_connection_lost releases (the socket's server, the empty waiter).
- *
- * Includes and calls run one way: the transports include this, this
- * includes pyloop_module.h (the loop's and handles' API) and names.h/args.h.
+ * Includes run one way: transports -> this -> pyloop_module.h, names.h.
  */
 #ifndef PYLOOP_PY_TRANSPORT_BASE_H
 #define PYLOOP_PY_TRANSPORT_BASE_H
@@ -151,10 +133,7 @@ PyTypeObject *PyLoopTransport_AddType(PyObject *module, const char *name, const 
                                       initproc init, reprfunc repr, PyMethodDef *methods, PyGetSetDef *getset,
                                       size_t data_size, PyLoopTransportOps *ops, int max_size);
 /* The data of any instance of a registered type (or subclass), its ops set;
- * NULL for anything else (not raised). A type that reaches its data by its
- * own offset (a hot path) sets t->ops itself before it hands t to the base
- * (socket_transport.c's base_of): an instance made by __new__ alone has
- * seen neither. */
+ * NULL for anything else (not raised). */
 PyLoopTransport *PyLoopTransport_Of(PyObject *self);
 static inline PyObject *PyLoopTransport_Object(PyLoopTransport *t)
 {
