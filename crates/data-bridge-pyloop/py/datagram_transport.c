@@ -100,17 +100,10 @@ static inline PyObject *or_none(PyObject *object) { return object ? object : Py_
 /* self._loop, any object (see DatagramData), or None. */
 static inline PyObject *loop_of(DatagramData *t) { return or_none((PyObject *)t->loop); }
 
-static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
-{
-    PyObject *args[3] = {or_none(target), first, second};
-    size_t count = first ? (second ? 3 : 2) : 1;
-    return PyObject_VectorcallMethod(name, args, count | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
 /* Calls a method for its effect; 0 or -1. */
 static int call_method_void(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
 {
-    PyObject *result = call_method(target, name, first, second);
+    PyObject *result = PyLoop_CallMethod(target, name, first, second);
     Py_XDECREF(result);
     return result ? 0 : -1;
 }
@@ -134,7 +127,7 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
-    PyObject *debug = call_method(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
+    PyObject *debug = PyLoop_CallMethod(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
     int truth;
 
     if (!debug)
@@ -250,7 +243,7 @@ static int size_at_most(Py_ssize_t size, PyObject *limit)
  * instead, which the stream transports' C callers need). */
 static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
 {
-    PyObject *result = call_method(t->protocol, name, NULL, NULL), *exception, *context, *handled;
+    PyObject *result = PyLoop_CallMethod(t->protocol, name, NULL, NULL), *exception, *context, *handled;
 
     if (result) {
         Py_DECREF(result);
@@ -264,7 +257,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
     Py_DECREF(exception);
     if (!context)
         return -1;
-    handled = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
+    handled = PyLoop_CallMethod(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
     Py_DECREF(context);
     Py_XDECREF(handled);
     return handled ? 0 : -1;
@@ -409,7 +402,7 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
                                           "protocol", or_none(t->protocol));
         if (!context)
             goto done;
-        result = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
+        result = PyLoop_CallMethod(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
         Py_DECREF(context);
         if (!result)
             goto done;
@@ -454,7 +447,7 @@ static int handle_socket_error(DatagramData *t, const char *message)
         return -1;
     if (PyErr_ExceptionMatches(PyExc_OSError)) {
         exception = PyLoop_FetchException();
-        result = call_method(t->protocol, PyLoop_str.error_received, exception, NULL);
+        result = PyLoop_CallMethod(t->protocol, PyLoop_str.error_received, exception, NULL);
         Py_DECREF(exception);
         Py_XDECREF(result);
         return result ? 0 : -1;
@@ -471,14 +464,14 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 
     Py_INCREF(self);
     if (t->protocol_connected) {
-        result = call_method(t->protocol, PyLoop_str.connection_lost, exception, NULL);
+        result = PyLoop_CallMethod(t->protocol, PyLoop_str.connection_lost, exception, NULL);
         if (!result)
             error = PyLoop_FetchException();
     } else {
         Py_INCREF(result);
     }
     /* finally: */
-    closed = call_method(t->sock, PyLoop_str.close, NULL, NULL);
+    closed = PyLoop_CallMethod(t->sock, PyLoop_str.close, NULL, NULL);
     if (!closed) {
         /* what the finally clause raised replaces the try's exception */
         if (error) {
@@ -948,7 +941,7 @@ static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssi
             return NULL;
         return PyLoop_NewRefOrNone(value ? value : fallback);
     }
-    return call_method(t->extra, PyLoop_str.get, name, fallback);
+    return PyLoop_CallMethod(t->extra, PyLoop_str.get, name, fallback);
 }
 
 /* <DatagramTransport fd=7 read=polling write=<idle, bufsize=0>>, as

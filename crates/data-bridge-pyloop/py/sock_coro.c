@@ -8,11 +8,7 @@
  * SockCoroBody) runs up to an await (PyLoopSockCoro_Await), after which the
  * coroutine delegates to what it awaits, as `yield from` does, until that
  * returns; then it returns that value (or, after the resolving await of
- * sock_connect, runs the body's next part).
- *
- * Who owns what: the coroutine owns its loop, its arguments and what it
- * awaits, and lets go of them when it finishes or is closed; GC-tracked and
- * traversed.
+ * sock_connect, runs the body's next part). Who owns what: pyloop_module.h.
  */
 #include "sock_coro.h"
 

@@ -301,19 +301,13 @@ static Py_ssize_t direct_recv(int fd, char *buffer, Py_ssize_t size)
     }
 }
 
-/* sock.recv(n) or sock.recv_into(buf) made here, for a socket whose method
- * is _socket.socket's own (not overridden, no instance dict) and whose
- * timeout is 0.0: what that method does then is one recv(2), retried on
- * EINTR after the signal handlers ran, an OSError from errno otherwise; and
- * for a size of 0 nothing (socket.recv(0) is b'' at once, recv_into of an
- * empty buffer 0: sock_recv_guts asks the kernel nothing, so nothing waits).
- * Done here, a recv that would block raises nothing, which spares the
- * BlockingIOError (its strerror, its message, its object) that most waits
- * begin with; and the call skips the argument parsing. The GIL stays held:
- * the call does not block. Returns 1 when it made the call (*result, or
- * NULL with the exception), 0 when the call would block (nothing raised),
- * -1 when the socket or the argument is not one for this (then the caller
- * calls the method, which decides, errors included). */
+/* sock.recv(n) or sock.recv_into(buf) made here for a socket direct_fd
+ * accepts: one recv (direct_recv), and for a size of 0 nothing (recv(0) is
+ * b'' at once, recv_into of an empty buffer 0). A recv that would block then
+ * raises nothing, which spares the BlockingIOError most waits begin with,
+ * and the argument parsing. Returns 1 when it made the call (*result, or
+ * NULL with the exception), 0 when it would block (nothing raised), -1 when
+ * the socket or the argument is not one for this (the method then decides). */
 static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **result)
 {
     PyObject *data = NULL;
