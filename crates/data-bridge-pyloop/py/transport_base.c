@@ -116,6 +116,14 @@ static PyLoopTransport *of_self(PyObject *self)
     return t;
 }
 
+/* A getter of a head field, as `value` of t (TypeError for a foreign self). */
+#define HEAD_GETTER(name, value)                                                                                     \
+    PyObject *name(PyObject *self, void *Py_UNUSED(c))                                                               \
+    {                                                                                                                \
+        PyLoopTransport *t = of_self(self);                                                                          \
+        return t ? (value) : NULL;                                                                                   \
+    }
+
 /* ---- small helpers ---- */
 
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
@@ -698,17 +706,8 @@ PyObject *PyLoopTransport_GetWriteBufferLimits(PyObject *self, PyObject *Py_UNUS
     return Py_BuildValue("(NN)", low, high);
 }
 
-PyObject *PyLoopTransport_GetHighWater(PyObject *self, void *Py_UNUSED(closure))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? limit_object(t, 1) : NULL;
-}
-
-PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? limit_object(t, 0) : NULL;
-}
+HEAD_GETTER(PyLoopTransport_GetHighWater, limit_object(t, 1))
+HEAD_GETTER(PyLoopTransport_GetLowWater, limit_object(t, 0))
 
 /* ---- contexts and the stream callbacks socket and pipe share ---- */
 
@@ -850,35 +849,11 @@ void PyLoopTransport_Dealloc(PyObject *self)
 
 /* ---- what every transport has ---- */
 
-PyObject *PyLoopTransport_GetLoop(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone((PyObject *)t->loop) : NULL;
-}
-
-PyObject *PyLoopTransport_GetProtocolAttr(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone(t->protocol) : NULL;
-}
-
-PyObject *PyLoopTransport_GetExtra(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone(t->extra) : NULL;
-}
-
-PyObject *PyLoopTransport_GetClosing(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyBool_FromLong(t->closing) : NULL;
-}
-
-PyObject *PyLoopTransport_GetConnLost(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLong_FromSsize_t(t->conn_lost) : NULL;
-}
+HEAD_GETTER(PyLoopTransport_GetLoop, PyLoop_NewRefOrNone((PyObject *)t->loop))
+HEAD_GETTER(PyLoopTransport_GetProtocolAttr, PyLoop_NewRefOrNone(t->protocol))
+HEAD_GETTER(PyLoopTransport_GetExtra, PyLoop_NewRefOrNone(t->extra))
+HEAD_GETTER(PyLoopTransport_GetClosing, PyBool_FromLong(t->closing))
+HEAD_GETTER(PyLoopTransport_GetConnLost, PyLong_FromSsize_t(t->conn_lost))
 
 PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetClosing(self, NULL); }
 

@@ -293,9 +293,7 @@ PyObject *PyLoopTransport_GetConnLost(PyObject *self, void *closure);
         {"_extra", PyLoopTransport_GetExtra, NULL, NULL, NULL},                                                      \
         {"_closing", PyLoopTransport_GetClosing, NULL, NULL, NULL},                                                  \
         {"_conn_lost", PyLoopTransport_GetConnLost, NULL, NULL, NULL},                                               \
-    {                                                                                                                \
-        "__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL                                     \
-    }
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL}
 
 PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *unused);
@@ -309,11 +307,8 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
         {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},                  \
         {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,    \
          "set_protocol($self, protocol)\n--\n\nSet a new protocol."},                                                \
-    {                                                                                                                \
-        "get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod,                           \
-            METH_FASTCALL | METH_KEYWORDS,                                                                           \
-            "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."                   \
-    }
+    {"get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod, METH_FASTCALL | METH_KEYWORDS, \
+     "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."}
 
 /* pyloop_stream_init on the transport's fd, in loop's core, with self as
  * the stream's context; 0, or -1 with the OSError raised (socket, pipes). */
@@ -334,9 +329,7 @@ PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *unused);
 #define PYLOOP_STREAM_READING_METHODS                                                                                \
     {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},            \
         {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                    \
-    {                                                                                                                \
-        "resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."                    \
-    }
+    {"resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."}
 
 /* set_write_buffer_limits(high=None, low=None) (stored, then ops->limits_set)
  * and get_write_buffer_limits(), for the transports that write. */
@@ -350,13 +343,9 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *closure);
      METH_FASTCALL | METH_KEYWORDS,                                                                                  \
      "set_write_buffer_limits($self, high=None, low=None)\n--\n\nSet the high- and low-water limits for write flow " \
      "control."},                                                                                                    \
-    {                                                                                                                \
-        "get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."          \
-    }
+    {"get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."}
 #define PYLOOP_TRANSPORT_LIMIT_GETSET                                                                                \
     {"_high_water", PyLoopTransport_GetHighWater, NULL, NULL, NULL},                                                 \
-    {                                                                                                                \
-        "_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL                                                  \
-    }
+    {"_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL}
 
 #endif
