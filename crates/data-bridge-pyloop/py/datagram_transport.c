@@ -290,16 +290,12 @@ static int maybe_resume_protocol(DatagramData *t)
 
 static PyObject *dg_maybe_pause_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (maybe_pause_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return maybe_pause_protocol(data_of(self)) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_maybe_resume_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (maybe_resume_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return maybe_resume_protocol(data_of(self)) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* _FlowControlMixin._set_write_buffer_limits(high=None, low=None): the
@@ -698,9 +694,7 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
         Py_DECREF(addr);
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (sendto_queue(t, data, addr) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return sendto_queue(t, data, addr) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -790,9 +784,7 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
     if (call_args != stack)
         PyMem_Free(call_args);
     Py_XDECREF(result);
-    if (!result)
-        return NULL;
-    Py_RETURN_NONE;
+    return !result ? NULL : Py_NewRef(Py_None);
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
@@ -841,9 +833,7 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (!result)
         return NULL;
     Py_DECREF(result);
-    if (log_debug(t, "%r resumes reading") < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return log_debug(t, "%r resumes reading") < 0 ? NULL : Py_NewRef(Py_None);
 }
 #endif
 
@@ -869,9 +859,7 @@ static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PyObject *result = call_own_method(data_of(self), PyLoop_str._force_close, Py_None, NULL);
     Py_XDECREF(result);
-    if (!result)
-        return NULL;
-    Py_RETURN_NONE;
+    return !result ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_force_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -898,9 +886,7 @@ static PyObject *dg_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_
         rc = message ? fatal_error(data_of(self), bound[0], message) : -1;
         Py_XDECREF(message);
     }
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs,

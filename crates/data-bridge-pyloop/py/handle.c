@@ -484,9 +484,7 @@ static PyObject *handle_get_context(HandleObject *handle, PyObject *Py_UNUSED(un
 /* asyncio's Handle._run: KeyboardInterrupt and SystemExit propagate. */
 static PyObject *handle_run_method(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopHandle_Run(handle) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopHandle_Run(handle) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* What call_at() or TimerHandle() was given, as asyncio keeps it. */
@@ -846,9 +844,7 @@ static PyObject *threadsafe_cancelled(ThreadSafeHandleObject *handle, PyObject *
 
 static PyObject *threadsafe_run_method(ThreadSafeHandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopThreadSafeHandle_Run(&handle->base) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopThreadSafeHandle_Run(&handle->base) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef threadsafe_methods[] = {

@@ -431,9 +431,7 @@ static PyObject *pipe_close_method(PyObject *self, PyObject *const *args, Py_ssi
     if (PyLoopArgs_Bind(&pipe_close_params[pipe_is_writer(t)], args, nargs, kwnames, bound) < 0)
         return NULL;
     exception = bound[0] == Py_None ? NULL : bound[0];
-    if (pipe_close_with(t, exception) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return pipe_close_with(t, exception) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -473,9 +471,7 @@ static PyObject *rpipe_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = pipe_data_of(self);
 
-    if (!t->closing && pipe_close_with(t, NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return !t->closing && pipe_close_with(t, NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* One os.read(fd, max_size) now, as asyncio's _read_ready (callable from
@@ -582,9 +578,7 @@ static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (rc < 0)
         wpipe_write_failed(t, -rc);
     Py_DECREF(self);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_RETURN_NONE;
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *wpipe_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -625,9 +619,7 @@ static PyObject *wpipe_abort(PyObject *self, PyObject *Py_UNUSED(unused))
         PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_reader'");
         return NULL;
     }
-    if (pipe_close_with(pipe_data_of(self), NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return pipe_close_with(pipe_data_of(self), NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *wpipe_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -640,9 +632,7 @@ static PyObject *wpipe_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = pipe_data_of(self);
 
-    if (t->loop && wpipe_peer_closed(t) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return t->loop && wpipe_peer_closed(t) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* Sends what is buffered now if the fd takes it (the loop does this by
@@ -662,9 +652,7 @@ static PyObject *wpipe_write_ready(PyObject *self, PyObject *Py_UNUSED(unused))
         wpipe_on_drain(&t->stream);
     }
     Py_DECREF(self);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_RETURN_NONE;
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
 /* ---- construction, GC, finalization ---- */

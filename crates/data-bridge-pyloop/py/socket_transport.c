@@ -812,9 +812,7 @@ static PyObject *write_data(PyObject *self, PyObject *data)
         return NULL;
     rc = write_buffers(t, &chunk, 1);
     Py_DECREF(chunk);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static const PyLoopParams write_params = {"_SelectorSocketTransport.write", {"data"}, 1, 1};
@@ -929,9 +927,7 @@ static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
         return NULL;
     rc = write_sequence(t, sequence);
     Py_DECREF(sequence);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 #else
 static const PyLoopParams writelines_params = {"WriteTransport.writelines", {"list_of_data"}, 1, 1};
@@ -1018,9 +1014,7 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
  * call_soon(self._add_reader, fd, self._read_ready). */
 static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopTransport_StartReading(base_of(data_of(self))) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopTransport_StartReading(base_of(data_of(self))) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* close()'s `if not self._buffer`: bytes this callback deferred are bytes
@@ -1041,23 +1035,17 @@ static int socket_has_buffer(PyLoopTransport *base)
 
 static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopTransport_Close(base_of(data_of(self))) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopTransport_Close(base_of(data_of(self))) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (force_close(data_of(self), NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return force_close(data_of(self), NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_force_close(PyObject *self, PyObject *exception)
 {
-    if (force_close(data_of(self), exception == Py_None ? NULL : exception) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return force_close(data_of(self), exception == Py_None ? NULL : exception) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)

@@ -675,9 +675,7 @@ PyObject *PyLoopTransport_SetWriteBufferLimits(PyObject *self, PyObject *const *
         return NULL;
     if (PyLoopTransport_StoreWriteLimits(t, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None) < 0)
         return NULL;
-    if (t->ops->limits_set && t->ops->limits_set(t, self) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return t->ops->limits_set && t->ops->limits_set(t, self) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* A limit as asyncio stored it; before any was set, the stream's default
