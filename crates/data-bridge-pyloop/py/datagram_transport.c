@@ -1144,9 +1144,7 @@ static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_Ne
 static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
 static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
-
 static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_connected); }
-
 static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_paused); }
 
 /* A copy of the queue as asyncio keeps it: a deque of (data, addr). */

@@ -630,7 +630,6 @@ static PyObject *timer_richcompare(PyObject *self, PyObject *other, int op)
 }
 
 static PyObject *handle_get_callback(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->callback); }
-
 static PyObject *handle_get_args(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->args); }
 
 static PyObject *handle_get_source_traceback(HandleObject *handle, void *Py_UNUSED(closure))
@@ -650,7 +649,6 @@ static int handle_set_source_traceback(HandleObject *handle, PyObject *value, vo
 }
 
 static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return timer_when_object(timer); }
-
 static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return PyBool_FromLong(timer->scheduled); }
 
 static PyMethodDef handle_methods[] = {

@@ -545,7 +545,6 @@ static PyObject *run_here(LoopObject *self, int once)
 }
 
 static PyObject *loop_run(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 0); }
-
 static PyObject *loop_run_once(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 1); }
 
 static PyObject *loop_stop(LoopObject *self, PyObject *Py_UNUSED(unused))
@@ -849,7 +848,6 @@ static PyObject *loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssi
 }
 
 static PyObject *loop_remove_reader(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_READABLE); }
-
 static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_WRITABLE); }
 
 /* (fileobj, fd, events, reader handle, writer handle): a SelectorKey's
@@ -1110,26 +1108,17 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObjec
 
 static PyObject *loop_get_debug(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->debug); }
 
-/* The truth of an attribute assignment (deleting it means False). */
-static int assigned_truth(PyObject *value) { return value ? PyObject_IsTrue(value) : 0; }
-
-static int loop_set_debug(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
+/* `*flag = bool(value)` (deleting sets False), as asyncio's attribute. */
+static int set_flag(char *flag, PyObject *value)
 {
-    int truth = assigned_truth(value);
+    int truth = value ? PyObject_IsTrue(value) : 0;
     if (truth >= 0)
-        self->debug = (char)truth;
+        *flag = (char)truth;
     return truth < 0 ? -1 : 0;
 }
-
+static int loop_set_debug(LoopObject *self, PyObject *value, void *Py_UNUSED(c)) { return set_flag(&self->debug, value); }
 static PyObject *loop_get_closed(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->closed); }
-
-static int loop_set_closed(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
-{
-    int truth = assigned_truth(value);
-    if (truth >= 0)
-        self->closed = (char)truth;
-    return truth < 0 ? -1 : 0;
-}
+static int loop_set_closed(LoopObject *self, PyObject *value, void *Py_UNUSED(c)) { return set_flag(&self->closed, value); }
 
 /* BaseEventLoop.stop() sets _stopping = True and run_forever resets it:
  * both map onto the core's thread-safe flag (which the run clears itself). */
@@ -1137,7 +1126,7 @@ static PyObject *loop_get_stopping(LoopObject *self, void *Py_UNUSED(closure)) {
 
 static int loop_set_stopping(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    int truth = assigned_truth(value);
+    int truth = value ? PyObject_IsTrue(value) : 0;
     if (truth > 0)
         pyloop_stop(self->core);
     return truth < 0 ? -1 : 0;

@@ -49,12 +49,10 @@ static inline PipeData *pipe_data_of(PyObject *self)
 }
 
 static inline PyObject *pipe_object_of(PipeData *t) { return PyLoopTransport_Object((PyLoopTransport *)t); }
-
 static inline PipeData *pipe_of_stream(pyloop_stream *stream) { return pipe_data_of(stream->context); }
 
 /* A WritePipeTransport (or subclass) instance, initialised or not. */
 static inline int pipe_is_writer(const PipeData *t) { return t->ops == &wpipe_ops; }
-
 static int pipe_loop_debug(PipeData *t) { return t->loop && t->loop->debug; }
 
 /* A protocol call's exception, reported as asyncio's reader or writer
@@ -463,10 +461,6 @@ static PyObject *pipe_repr(PyObject *self)
 
 /* ---- ReadPipeTransport's methods ---- */
 
-/* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS): _UnixReadPipeTransport's agree with
- * _SelectorTransport's. */
-
 static PyObject *rpipe_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = pipe_data_of(self);
@@ -770,7 +764,6 @@ static int pipe_set_attr_pipe(PyObject *self, PyObject *value, void *Py_UNUSED(c
     return 0;
 }
 static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(pipe_data_of(self)->fd); }
-
 static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->paused); }
 
 static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c))

@@ -471,7 +471,6 @@ static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
 }
 
 static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(self->awaiting); }
-
 static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->running); }
 
 static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))

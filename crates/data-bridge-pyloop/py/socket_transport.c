@@ -1007,10 +1007,7 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
 
 /* ---- reading state, closing ---- */
 
-/* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS).
- *
- * Scheduled by the constructor after connection_made: asyncio's
+/* Scheduled by the constructor after connection_made: asyncio's
  * call_soon(self._add_reader, fd, self._read_ready). */
 static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
 {

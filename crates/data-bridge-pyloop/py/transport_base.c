@@ -710,7 +710,6 @@ HEAD_GETTER(PyLoopTransport_GetLowWater, limit_object(t, 0))
 /* ---- contexts and the stream callbacks socket and pipe share ---- */
 
 void PyLoopTransport_OnHold(pyloop_stream *stream) { Py_INCREF((PyObject *)stream->context); }
-
 void PyLoopTransport_OnRelease(pyloop_stream *stream) { Py_DECREF((PyObject *)stream->context); }
 
 /* The stream's transport: stream->context, the object (a stream head's). */
@@ -854,7 +853,6 @@ HEAD_GETTER(PyLoopTransport_GetClosing, PyBool_FromLong(t->closing))
 HEAD_GETTER(PyLoopTransport_GetConnLost, PyLong_FromSsize_t(t->conn_lost))
 
 PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetClosing(self, NULL); }
-
 PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetProtocolAttr(self, NULL); }
 
 PyObject *PyLoopTransport_SetProtocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)

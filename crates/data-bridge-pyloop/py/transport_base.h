@@ -7,12 +7,9 @@
  * calls where asyncio's classes differ, as uvloop's _stop_reading), and the
  * code over them, declared below.
  *
- * What stays per type stays in its file, where asyncio's classes really
- * differ: how _fatal_error classifies an error (selector: any OSError is
- * only logged; read pipe: EIO only; write pipe: any OSError), the pipes'
- * _close (no _conn_lost count, the buffer always dropped), what
- * _call_connection_lost releases (the socket's server, the empty waiter).
- * Includes run one way: transports -> this -> pyloop_module.h, names.h.
+ * What stays per type (where asyncio's classes really differ: _fatal_error's
+ * classification, the pipes' _close, what _call_connection_lost releases)
+ * says why where it stays. Includes run one way: transports -> this -> pyloop_module.h, names.h.
  */
 #ifndef PYLOOP_PY_TRANSPORT_BASE_H
 #define PYLOOP_PY_TRANSPORT_BASE_H
