@@ -1193,8 +1193,7 @@ static PyGetSetDef dg_getset[] = {
 };
 
 static PyMethodDef dg_methods[] = {
-    {"sendto", (PyCFunction)(void (*)(void))dg_sendto, METH_FASTCALL | METH_KEYWORDS,
-     "Send data to addr (or to the connected address)."},
+    {"sendto", PYLOOP_FASTCALL_KW(dg_sendto), "Send data to addr (or to the connected address)."},
     {"close", dg_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", dg_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
     {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},
@@ -1209,18 +1208,15 @@ static PyMethodDef dg_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
     {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
-    {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
-     "Get optional transport information."},
+    {"get_extra_info", PYLOOP_FASTCALL_KW(dg_get_extra_info), "Get optional transport information."},
     {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,
-     "Set a new protocol."},
+    {"set_protocol", PYLOOP_FASTCALL_KW(PyLoopTransport_SetProtocol), "Set a new protocol."},
     {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
     {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
     {"_add_reader", (PyCFunction)(void (*)(void))dg_add_reader, METH_FASTCALL, NULL},
-    {"_force_close", (PyCFunction)(void (*)(void))dg_force_close, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_call_connection_lost", (PyCFunction)(void (*)(void))dg_call_connection_lost, METH_FASTCALL | METH_KEYWORDS,
-     NULL},
+    {"_force_close", PYLOOP_FASTCALL_KW(dg_force_close), NULL},
+    {"_fatal_error", PYLOOP_FASTCALL_KW(dg_fatal_error), NULL},
+    {"_call_connection_lost", PYLOOP_FASTCALL_KW(dg_call_connection_lost), NULL},
     {NULL, NULL, 0, NULL},
 };
 

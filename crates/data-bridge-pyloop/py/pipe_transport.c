@@ -793,16 +793,13 @@ static PyGetSetDef wpipe_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-/* A method bound through PyLoopArgs_Bind (vectorcall arguments). */
-#define PIPE_FASTCALL(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS
-
 /* Both pipe classes: the base's is_closing, get_protocol, set_protocol and
  * get_extra_info, then the methods each asyncio pipe class defines for
  * itself. */
-#define PIPE_METHODS                                                                                                  \
-    PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PIPE_FASTCALL(pipe_fatal_error_method), NULL},                        \
-        {"_close", PIPE_FASTCALL(pipe_close_method), NULL},                                                          \
-        {"_call_connection_lost", PIPE_FASTCALL(pipe_call_connection_lost_method), NULL},                            \
+#define PIPE_METHODS                                                                                                   \
+    PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PYLOOP_FASTCALL_KW(pipe_fatal_error_method), NULL},                     \
+        {"_close", PYLOOP_FASTCALL_KW(pipe_close_method), NULL},                                                       \
+        {"_call_connection_lost", PYLOOP_FASTCALL_KW(pipe_call_connection_lost_method), NULL},                         \
         {"_add_reader_after_connect", pipe_add_reader_after_connect, METH_NOARGS, NULL}
 
 static PyMethodDef rpipe_methods[] = {
@@ -816,7 +813,7 @@ static PyMethodDef rpipe_methods[] = {
 static PyMethodDef wpipe_methods[] = {
     PIPE_METHODS,
     PYLOOP_TRANSPORT_LIMIT_METHODS,
-    {"write", PIPE_FASTCALL(wpipe_write), "Write some data bytes to the transport."},
+    {"write", PYLOOP_FASTCALL_KW(wpipe_write), "Write some data bytes to the transport."},
     {"write_eof", wpipe_write_eof, METH_NOARGS, "Close the pipe once the buffer is sent."},
     {"can_write_eof", wpipe_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", wpipe_close, METH_NOARGS, "Close the transport once the buffer is sent."},

@@ -1305,8 +1305,7 @@ static PyGetSetDef transport_getset[] = {
 };
 
 static PyMethodDef transport_methods[] = {
-    {"write", (PyCFunction)(void (*)(void))transport_write, METH_FASTCALL | METH_KEYWORDS,
-     "write($self, data)\n--\n\nWrite some data bytes to the transport."},
+    {"write", PYLOOP_FASTCALL_KW(transport_write), "write($self, data)\n--\n\nWrite some data bytes to the transport."},
     {"writelines", (PyCFunction)(void (*)(void))transport_writelines, METH_FASTCALL | METH_KEYWORDS,
      "writelines($self, list_of_data)\n--\n\nWrite a list (or any iterable) of data bytes."},
     {"write_eof", transport_write_eof, METH_NOARGS, "Close the write end after flushing buffered data."},
