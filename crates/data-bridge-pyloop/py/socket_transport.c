@@ -23,9 +23,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* The most a write inside a callback defers to the callback's end (see the
- * top of this file). -DDEFER_LIMIT=0 turns deferral off, for measuring
- * what it buys (docs/architecture.md, "The write rule"). */
+/* The most a write defers to its callback's end; -DDEFER_LIMIT=0 turns
+ * deferral off, for measuring what it buys. */
 #ifndef DEFER_LIMIT
 #define DEFER_LIMIT (64 * 1024)
 #endif
@@ -61,8 +60,6 @@ PYLOOP_TRANSPORT_ACCESSORS(TransportData, socket_ops)
 static inline TransportData *data_of_stream(pyloop_stream *stream) { return data_of(stream->context); }
 
 /* ---- small helpers ---- */
-
-#define os_error PyLoopTransport_OSError
 
 static void call_server(TransportData *t, PyObject *name)
 {
@@ -123,8 +120,7 @@ static void socket_drop_buffer(PyLoopTransport *base)
     t->lost_buffer = 0;
 }
 
-/* asyncio's _force_close: drop what is buffered, stop reading, and have
- * connection_lost called soon (the base's, over the hooks above). */
+/* asyncio's _force_close: the base's, over the hooks above. */
 static int force_close(TransportData *t, PyObject *exception) { return PyLoopTransport_ForceClose(base_of(t), exception); }
 
 /* asyncio's _SelectorTransport._fatal_error: an OSError is only logged (in
@@ -161,7 +157,7 @@ static int fail_with_raised(TransportData *t, const char *message)
 /* fatal_error() with OSError(error): the stream's read or write failed. */
 static void fail_with_errno(TransportData *t, int error, const char *message)
 {
-    PyObject *exception = os_error(error);
+    PyObject *exception = PyLoopTransport_OSError(error);
 
     fatal_error(t, exception, message);
     Py_XDECREF(exception);
@@ -176,11 +172,10 @@ static void end_run_or_fail(TransportData *t, const char *message)
 }
 
 /* asyncio's _SelectorTransport._call_connection_lost: connection_lost(exc)
- * when the protocol was connected, then (finally) the socket closed, the
- * loop and protocol forgotten and the server detached; 3.12+ also fails a
- * sendfile's empty waiter. Per type, not shared with the pipes'
- * (pipe_transport.c): what each releases differs, and a failing
- * sock.close() is unraisable here where the pipe's close() propagates. */
+ * if connected, then (finally) the socket closed, loop and protocol
+ * forgotten, the server detached; 3.12+ fails a sendfile's empty waiter.
+ * Per type: the pipes release other things, and a failing sock.close() is
+ * unraisable here where the pipe's propagates. */
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 {
     PyObject *self = object_of(t), *result = Py_None, *sock = t->sock, *server = t->server, *protocol = t->protocol;
@@ -285,14 +280,11 @@ static PyObject *protocol_buffer(TransportData *t, Py_buffer *view)
 }
 
 /* asyncio's _read_ready__get_buffer, whole: get_buffer(-1), recv_into(),
- * buffer_updated(). The transport makes this read itself instead of the
- * stream, so that it happens exactly where asyncio's does: get_buffer() may
- * pause reading, close or abort the transport, or set another protocol, and
- * asyncio still fills the buffer and calls buffer_updated() on whatever
- * protocol is set by then (the stream would skip a read its alloc stopped).
- * The protocol's buffer is exported only around the recv, as recv_into()
- * does, so the protocol can resize it whatever the read found (nothing,
- * end of file, an error). Returns 1: the stream has nothing to read. */
+ * buffer_updated(), made here and not by the stream: get_buffer() may pause,
+ * close, abort or set another protocol, and asyncio still fills the buffer
+ * and calls buffer_updated() on the protocol set by then (the stream would
+ * skip a read its alloc stopped). The buffer is exported only around the
+ * recv, as recv_into() does. Returns 1: the stream has nothing to read. */
 static int read_for_protocol(TransportData *t)
 {
     PyObject *buffer, *exception;
@@ -318,7 +310,7 @@ static int read_for_protocol(TransportData *t)
     if (nread < 0) {
         if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR)
             return 1; /* asyncio's BlockingIOError/InterruptedError: nothing */
-        exception = os_error(error);
+        exception = PyLoopTransport_OSError(error);
         if (exception) {
             fatal_error(t, exception, "Fatal read error on socket transport");
             Py_DECREF(exception);
@@ -333,12 +325,10 @@ static int read_for_protocol(TransportData *t)
     return 1;
 }
 
-/* Reads for data_received land in the base's shared read buffer
- * (PyLoopTransport_SharedReadBuffer) and are copied into a bytes object of
- * the size read, as uvloop does. Once the allocator is warm a fresh bytes
- * object of max_size is cheap and the copy is what costs: a transport
- * whose last read brought BULK_READ or more (an upload, a bulk stream)
- * reads straight into its own bytes object again, as asyncio does. */
+/* data_received reads land in the shared read buffer and are copied into
+ * bytes of the size read, as uvloop does; once the allocator is warm the
+ * copy is what costs, so after a read of BULK_READ or more (an upload) the
+ * next one goes straight into its own bytes object, as asyncio's. */
 #define BULK_READ (64 * 1024)
 
 static int alloc_bytes(TransportData *t, void **data, size_t *length)
@@ -488,24 +478,16 @@ static void on_read(pyloop_stream *stream, void *Py_UNUSED(data), ssize_t nread)
     PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
-static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
-{
-    PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
-}
-
-static void on_write_pause(pyloop_stream *stream)
+/* The stream's flow-control callbacks: protocol.pause_writing() and
+ * resume_writing(), as _FlowControlMixin calls them. */
+static void protocol_flow(pyloop_stream *stream, PyObject *name, const char *failure)
 {
     TransportData *t = data_of_stream(stream);
     if (t->protocol && t->loop)
-        call_protocol_flow(t, PyLoop_str.pause_writing, "protocol.pause_writing() failed");
+        PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
 }
-
-static void on_write_resume(pyloop_stream *stream)
-{
-    TransportData *t = data_of_stream(stream);
-    if (t->protocol && t->loop)
-        call_protocol_flow(t, PyLoop_str.resume_writing, "protocol.resume_writing() failed");
-}
+static void on_write_pause(pyloop_stream *s) { protocol_flow(s, PyLoop_str.pause_writing, "protocol.pause_writing() failed"); }
+static void on_write_resume(pyloop_stream *s) { protocol_flow(s, PyLoop_str.resume_writing, "protocol.resume_writing() failed"); }
 
 /* asyncio's _write_ready, once the buffer is empty: the empty waiter, and
  * close after drain (the stream does shutdown after drain itself). */
@@ -556,7 +538,7 @@ static void on_drain(pyloop_stream *stream)
 static void on_error(pyloop_stream *stream, int error, int while_writing)
 {
     TransportData *t = data_of_stream(stream);
-    PyObject *self = object_of(t), *exception = os_error(-error);
+    PyObject *self = object_of(t), *exception = PyLoopTransport_OSError(-error);
 
     Py_INCREF(self);
     if (while_writing) {
@@ -574,12 +556,10 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
-/* The stream's check_fd: asyncio's transport sends and receives through
- * self._sock, so once the program closed that socket (sock.close(), or
- * the TransportSocket's close()) its next call fails with EBADF and the
- * transport reports connection_lost; the number itself may belong to a
- * newcomer by then, which must never see a byte of this connection, nor
- * give it one. One field read per system call, no Python call. */
+/* The stream's check_fd: asyncio's transport goes through self._sock, so
+ * once the program closed it its next call fails with EBADF; the number may
+ * be a newcomer's by then, which must never see a byte of this connection.
+ * One field read per system call, no Python call. */
 static int on_check_fd(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
@@ -1014,13 +994,11 @@ static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py
     return PyLoopTransport_StartReading(base_of(data_of(self))) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
-/* close()'s `if not self._buffer`: bytes this callback deferred are bytes
- * asyncio's write() already handed to the kernel: they leave now, so that
- * what decides between "connection_lost soon" and "after the drain" is what
- * the kernel refused, as on asyncio (a write after close() is then dropped,
- * and connection_lost runs after the callbacks queued before it). A failed
- * send counts as buffered: fatal_error queued connection_lost. Once
- * connection_lost ran, what it left unsent is the buffer (lost_buffer). */
+/* close()'s `if not self._buffer`: deferred bytes are bytes asyncio's
+ * write() already handed to the kernel, so they leave now and what the
+ * kernel refused decides "connection_lost soon" or "after the drain", as on
+ * asyncio. A failed send counts as buffered (fatal_error queued
+ * connection_lost); after connection_lost, lost_buffer is the buffer. */
 static int socket_has_buffer(PyLoopTransport *base)
 {
     TransportData *t = (TransportData *)base;
