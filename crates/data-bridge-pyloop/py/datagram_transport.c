@@ -72,7 +72,6 @@ static struct {
 
 PyTypeObject *PyLoop_DatagramTransportType;
 
-/* The type's hooks for the base (defined with the type, at the end). */
 static PyLoopTransportOps dg_ops;
 
 /* The methods asyncio defines in Python with parameters bind their
@@ -237,10 +236,9 @@ static int size_at_most(Py_ssize_t size, PyObject *limit)
 }
 
 /* protocol.pause_writing()/resume_writing(): an exception goes to the loop's
- * exception handler, but KeyboardInterrupt/SystemExit are raised to the
- * caller (sendto's or _sendto_ready's, as asyncio's _FlowControlMixin
- * does; the base's PyLoopTransport_CallProtocolFlow ends a PyLoop run
- * instead, which the stream transports' C callers need). */
+ * exception handler, KeyboardInterrupt/SystemExit to the caller (sendto,
+ * _sendto_ready), as _FlowControlMixin does; the base's CallProtocolFlow
+ * ends a PyLoop run instead, as the stream transports' C callers need. */
 static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
 {
     PyObject *result = PyLoop_CallMethod(t->protocol, name, NULL, NULL), *exception, *context, *handled;
@@ -337,13 +335,10 @@ static int schedule_connection_lost(DatagramData *t, PyObject *exception)
     return PyLoopTransport_ScheduleConnectionLost(base_of(t), exception);
 }
 
-/* asyncio's _SelectorTransport._force_close, and close() below: the shape
- * of the base's PyLoopTransport_ForceClose/Close, kept here because the
- * datagram's watchers are the loop's Python-level handles: it removes them
- * with loop._remove_reader/_remove_writer, whose errors (a patched or
- * missing loop: AttributeError on None) propagate as asyncio's do, where
- * the base's stop_reading/drop_buffer hooks cannot fail. close() also
- * removes the writer when nothing is queued, as asyncio's close() does. */
+/* asyncio's _SelectorTransport._force_close, and close() below: the base's
+ * shape, kept here as the watchers are the loop's Python-level handles,
+ * removed by loop._remove_reader/_remove_writer whose errors (a patched or
+ * missing loop) propagate as asyncio's do; the base's hooks cannot fail. */
 static int force_close(DatagramData *t, PyObject *exception)
 {
     if (t->conn_lost)
@@ -364,10 +359,8 @@ static int force_close(DatagramData *t, PyObject *exception)
 
 /* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
  * else goes to the exception handler; then self._force_close(exc). Not the
- * base's PyLoopTransport_ReportFatal: that one reads the debug flag of a
- * PyLoop loop in C and ends the run itself on KeyboardInterrupt; here, as
- * in asyncio's Python, loop.get_debug() is called, the force close goes
- * through the instance, and what any of them raises propagates. */
+ * base's ReportFatal (a C debug flag, the run ended on KeyboardInterrupt):
+ * here loop.get_debug() is called and what anything raises propagates. */
 static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
 {
     PyObject *self = object_of(t), *result;
@@ -908,10 +901,8 @@ static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
     return 0;
 }
 
-/* BaseTransport.get_extra_info: self._extra.get(name, default), the
- * datagram's own rather than the base's: a dict subclass's get() is called,
- * and an instance without extra (never initialised) raises AttributeError
- * on None as it always has here. */
+/* BaseTransport.get_extra_info, not the base's: a dict subclass's get() is
+ * called, and no extra (never initialised) is AttributeError on None. */
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
@@ -1044,11 +1035,10 @@ static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
     return rc;
 }
 
-/* _SelectorDatagramTransport.__init__'s own part. Its schedule is the
- * base's "connection_made, then the reader, then the waiter", but the
- * reader is call_soon(self._add_reader, self._sock_fd, self._read_ready)
- * (the socket's is _add_reader_after_connect): the base schedules
- * connection_made alone (no waiter, no reader), this file the rest. */
+/* _SelectorDatagramTransport.__init__'s own part: the base's "connection_
+ * made, reader, waiter", but the reader is call_soon(self._add_reader,
+ * self._sock_fd, self._read_ready): the base schedules connection_made
+ * alone, this file the rest. */
 static int init_datagram(DatagramData *t, PyObject *address, PyObject *waiter)
 {
     PyObject *self = object_of(t), *method, *reader;
@@ -1097,10 +1087,8 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     return 0;
 }
 
-/* The GC skeleton is the base's (PyLoopTransport_Traverse/Clear/Finalize/
- * Dealloc); these are the datagram's own references. clear also drops the
- * loop and the socket, as this type's tp_clear always has, so a cycle
- * through them is broken by the collector too. */
+/* The datagram's own references (the GC group is the base's); clear also
+ * drops the loop and the socket, so a cycle through them is broken too. */
 static int dg_traverse(PyLoopTransport *base, visitproc visit, void *arg)
 {
     DatagramData *t = (DatagramData *)base;
@@ -1308,8 +1296,7 @@ static int load_names(void)
     return probe_asyncio();
 }
 
-/* The hooks of the base's shared code (transport_base.h). No has_buffer,
- * drop_buffer or stop_reading: close/_force_close stay here (force_close). */
+/* No has_buffer, drop_buffer or stop_reading: see force_close. */
 static PyLoopTransportOps dg_ops = {
     .name = "_SelectorDatagramTransport",
     .set_protocol_qualname = "_SelectorTransport.set_protocol",

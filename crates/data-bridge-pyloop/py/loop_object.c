@@ -194,11 +194,9 @@ static void run_queued_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_que
 /* call_soon_threadsafe's, where it is asyncio's _ThreadSafeHandle. */
 static void run_queued_threadsafe_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_queued(arg, PyLoopThreadSafeHandle_Run); }
 
-/* call_soon returned `last_queued` to its caller; by the next call_soon the
- * caller has usually dropped it. Then only its queue (and this field) hold
- * it, nobody can get at it but the loop, and it need not burden the
- * collector: it is untracked and loop_traverse reports its contents as the
- * loop's own (see "Who owns what" in pyloop_module.h). */
+/* By the next call_soon its caller has usually dropped `last_queued`: then
+ * only the loop can reach it, so it is untracked and loop_traverse reports
+ * its contents ("Who owns what" in pyloop_module.h). */
 static void settle_last_queued(LoopObject *self)
 {
     HandleObject *last = self->last_queued;
@@ -759,12 +757,10 @@ static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callbac
         Py_DECREF(handle);
         Py_DECREF(handle);
         if (rc == -ENOENT && !first) {
-            /* The watched fd was closed behind the loop (the kernel dropped
-             * its registration) and the number may be a newcomer's, which
-             * the engine never registers in its place. selectors' modify()
-             * unregisters the fd before it raises FileNotFoundError, so the
-             * next add_reader/add_writer starts afresh: the same here. The
-             * old handles are dropped, not cancelled, as there. */
+            /* The fd was closed behind the loop and the number may be a
+             * newcomer's. selectors' modify() unregisters the fd before it
+             * raises FileNotFoundError, so the next add_reader starts afresh:
+             * the same here, the old handles dropped, not cancelled. */
             pyloop_fd_forget(self->core, (int)fd);
             Py_XDECREF(watchers.reader);
             Py_XDECREF(watchers.writer);

@@ -64,10 +64,9 @@ static void pipe_report_as_callback(PipeData *t, LoopObject *loop, PyObject *cal
 
 /* ---- closing and errors ---- */
 
-/* asyncio's pipe _close: closing, the buffer dropped, no watchers, and
- * connection_lost(exception) soon. Per type, not the base's _force_close:
- * asyncio's pipes count no _conn_lost here, always drop the buffer, and
- * schedule connection_lost again on a second call (it runs once). */
+/* asyncio's pipe _close: closing, the buffer dropped, no watchers,
+ * connection_lost(exception) soon. Not the base's _force_close: no
+ * _conn_lost count, and a second call schedules again (it runs once). */
 static int pipe_close_with(PipeData *t, PyObject *exception)
 {
     t->closing = 1;
@@ -77,11 +76,10 @@ static int pipe_close_with(PipeData *t, PyObject *exception)
     return PyLoopTransport_ScheduleConnectionLost((PyLoopTransport *)t, exception);
 }
 
-/* asyncio's _fatal_error: the read end only logs EIO (a pty whose other
- * side closed), the write end any OSError; the rest goes to the exception
- * handler (the base's report). Then _close. Per type: the selector
- * transports classify errors otherwise (any OSError is only logged there),
- * and the two pipe classes differ from each other. */
+/* asyncio's _fatal_error, then _close: the read end only logs EIO (a pty
+ * whose other side closed), the write end any OSError; the rest goes to the
+ * exception handler. Per type: the selector classes and the two pipe
+ * classes each classify their own way. */
 static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *message)
 {
     PyObject *self = pipe_object_of(t);
@@ -104,10 +102,9 @@ static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *messa
 }
 
 /* asyncio's _call_connection_lost: connection_lost(exc), then (finally)
- * the pipe closed and the loop and protocol forgotten. Once only: a second
- * call (abort() after write_eof()) does nothing. Per type: what it releases
- * (the pipe, closed in `finally`, whose failure propagates when
- * connection_lost succeeded) is the pipes' own. */
+ * the pipe closed, loop and protocol forgotten; once only (abort() after
+ * write_eof() does nothing). Per type: a failing pipe close propagates
+ * when connection_lost succeeded. */
 static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 {
     PyObject *self = pipe_object_of(t), *result, *pipe = t->pipe, *protocol = t->protocol;
@@ -358,11 +355,9 @@ static const pyloop_stream_callbacks pipe_stream_callbacks = {
 
 /* ---- methods shared by both types ---- */
 
-/* asyncio's signatures of the methods each pipe class defines itself (the
- * base binds is_closing, get_protocol, set_protocol and get_extra_info),
- * for PyLoopArgs_Bind's TypeError texts: [0] the read pipe's, [1] the write
- * pipe's. The read pipe's _close takes exc without a default, the write
- * pipe's defaults it to None, as in unix_events.py. */
+/* The signatures of what each pipe class defines itself, [0] the read
+ * pipe's, [1] the write pipe's: the read pipe's _close takes exc without a
+ * default, the write pipe's defaults it to None, as in unix_events.py. */
 static const PyLoopParams pipe_fatal_error_params[2] = {
     {"_UnixReadPipeTransport._fatal_error", {"exc", "message"}, 1, 2},
     {"_UnixWritePipeTransport._fatal_error", {"exc", "message"}, 1, 2},
@@ -793,9 +788,8 @@ static PyGetSetDef wpipe_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-/* Both pipe classes: the base's is_closing, get_protocol, set_protocol and
- * get_extra_info, then the methods each asyncio pipe class defines for
- * itself. */
+/* Both pipe classes: the base's methods, then those each pipe class
+ * defines for itself. */
 #define PIPE_METHODS                                                                                                   \
     PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PYLOOP_FASTCALL_KW(pipe_fatal_error_method), NULL},                     \
         {"_close", PYLOOP_FASTCALL_KW(pipe_close_method), NULL},                                                       \

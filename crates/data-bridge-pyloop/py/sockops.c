@@ -133,10 +133,9 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
     return blocking ? -1 : 0;
 }
 
-/* self._ensure_fd_no_transport(fd). When the loop has asyncio's method and
- * _transports is asyncio's WeakValueDictionary, an fd absent from its data
- * has no transport, which is the answer almost always: the method (and its
- * KeyError) is only called when the fd is there. */
+/* self._ensure_fd_no_transport(fd): with asyncio's method and _transports
+ * asyncio's WeakValueDictionary, an fd absent from its data (almost always)
+ * has no transport; the method (and its KeyError) is called otherwise. */
 static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
 {
     if (_PyType_Lookup(Py_TYPE(loop), PyLoop_str._ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
@@ -181,11 +180,9 @@ static int future_done(PyObject *future)
     return truth;
 }
 
-/* The end of asyncio's try/except around a socket call in a watcher's
- * callback: `result` (stolen) goes to fut.set_result; BlockingIOError and
- * InterruptedError mean "try again next time"; SystemExit and
- * KeyboardInterrupt propagate; any other exception goes to
- * fut.set_exception. */
+/* The end of asyncio's try/except around a watcher's socket call: `result`
+ * (stolen) to fut.set_result; BlockingIOError/InterruptedError: try again
+ * next time; SystemExit/KeyboardInterrupt propagate; else set_exception. */
 static PyObject *settle(PyObject *future, PyObject *result)
 {
     PyObject *exception, *returned;
@@ -616,12 +613,10 @@ static PyObject *accept_now(PyObject *sock)
     return pair; /* (conn, address) */
 }
 
-/* _sock_accept(fut, sock). Where asyncio's looks at fut.done() first (the
- * bug-fix releases since gh-153761: 3.13.x, 3.14+; probed), so does this: a
- * cancellation that came before the watcher ran leaves the pending
- * connection to the next accept. Where asyncio's does not, the connection
- * is accepted and set_result fails, as there. Where asyncio's registers
- * itself again when accept() would block, this one's watcher simply stays. */
+/* _sock_accept(fut, sock). Where asyncio's looks at fut.done() first
+ * (gh-153761: 3.13.x, 3.14+; probed), so does this, leaving the connection
+ * to the next accept; elsewhere it is accepted and set_result fails, as
+ * there. Where asyncio's registers itself again, this watcher stays. */
 static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (check_ready_args("_sock_accept", nargs, 2) < 0)
@@ -773,11 +768,10 @@ static step_result start_sendto(SockCoro *self, PyObject **result)
     return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
-/* The tail of _sock_connect and _sock_accept, their call made once with
- * fd (sock.fileno(), taken before it: released here): `done` (the call's
- * outcome, NULL with its exception raised) is the coroutine's at once with
- * no future in between; a BlockingIOError/InterruptedError waits for event
- * on fd (wait_for_io, `arg` the callback's); any other error propagates. */
+/* The tail of _sock_connect and _sock_accept (fd taken before, released
+ * here): `done` (NULL: raised) is the coroutine's result at once; a
+ * BlockingIOError/InterruptedError waits for event on fd (wait_for_io, `arg`
+ * the callback's); any other error propagates. */
 static step_result done_or_wait(SockCoro *self, PyObject *done, int event, PyObject *fd, PyObject *arg,
                                 PyObject **result)
 {
