@@ -757,8 +757,7 @@ static int reading(DatagramData *t)
 static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     DatagramData *t = data_of(self);
-    PyObject *stack[16], **call_args = stack, *result;
-    Py_ssize_t i;
+    PyObject *method, *result;
 
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError, "_add_reader() takes at least 2 arguments (%zd given)", nargs);
@@ -766,16 +765,9 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if (!reading(t))
         Py_RETURN_NONE;
-    if (nargs + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])) && !(call_args = PyMem_New(PyObject *, nargs + 1)))
-        return PyErr_NoMemory();
-    call_args[0] = loop_of(t);
-    for (i = 0; i < nargs; i++)
-        call_args[i + 1] = args[i];
-    Py_INCREF(call_args[0]);
-    result = PyObject_VectorcallMethod(PyLoop_str._add_reader, call_args, (size_t)nargs + 1, NULL);
-    Py_DECREF(call_args[0]);
-    if (call_args != stack)
-        PyMem_Free(call_args);
+    method = PyObject_GetAttr(loop_of(t), PyLoop_str._add_reader); /* bound: holds the loop */
+    result = method ? PyObject_Vectorcall(method, args, (size_t)nargs, NULL) : NULL;
+    Py_XDECREF(method);
     Py_XDECREF(result);
     return !result ? NULL : Py_NewRef(Py_None);
 }
@@ -1227,9 +1219,7 @@ static const char probe_source[] =
     "        self.sent.append(bytes(data))\n"
     "    send = sendto\n"
     "class Loop:\n"
-    "    def _add_writer(self, *args):\n"
-    "        pass\n"
-    "    _remove_writer = _add_writer\n"
+    "    _add_writer = _remove_writer = lambda self, *args: None\n"
     "class Probe:\n"
     "    _address = None\n"
     "    _conn_lost = 0\n"
@@ -1246,11 +1236,8 @@ static const char probe_source[] =
     "        return getattr(cls, name)\n"
     /* 3.15: sendto() calls the transport's own _add_writer (it passes the
      * transport's context= to the loop's), not the loop's directly. */
-    "    def _add_writer(self, *args):\n"
-    "        pass\n"
-    "    def _maybe_pause_protocol(self):\n"
-    "        pass\n"
-    "    _maybe_resume_protocol = _maybe_pause_protocol\n"
+    "    _add_writer = lambda self, *args: None\n"
+    "    _maybe_pause_protocol = _maybe_resume_protocol = lambda self: None\n"
     "probe = Probe()\n"
     "cls.sendto(probe, b'', ('127.0.0.1', 9))\n"
     "sends_empty = probe._sock.sent == [b'']\n"
