@@ -590,9 +590,7 @@ static const pyloop_stream_callbacks stream_callbacks = {
 static void run_flush(PyLoopDeferred *entry)
 {
     TransportData *t = (TransportData *)((char *)entry - offsetof(TransportData, flush));
-    /* What asyncio does inside write() (set a writer, fail, or later call
-     * connection_lost from that writer) runs in the copy of the context of
-     * the callback's first deferred write. */
+    /* the context of the callback's first deferred write (PyLoopContexts) */
     PyObject *context = t->contexts.deferred;
     int rc, entered;
 
@@ -615,9 +613,8 @@ static void run_flush(PyLoopDeferred *entry)
     Py_XDECREF(context);
 }
 
-/* Defers the flush to the end of the callback. asyncio would set its writer
- * (for what the kernel refuses) inside write(), in a copy of the caller's
- * context: the first deferred write of the callback takes that copy. */
+/* Defers the flush to the end of the callback; its first deferred write
+ * takes the copy of its context (PyLoopContexts' `deferred`). */
 static int defer_flush(TransportData *t)
 {
     PyObject *context;
@@ -636,9 +633,8 @@ static int defer_flush(TransportData *t)
     return 1;
 }
 
-/* Sends now what this callback deferred, where asyncio's write() would
- * already have sent it (close, set_write_buffer_limits). -1 when the send
- * failed: reported as asyncio's write() would have (fatal_error). */
+/* Sends now what this callback deferred (close, set_write_buffer_limits).
+ * -1 when the send failed, reported as asyncio's write() would (fatal_error). */
 static int flush_deferred(TransportData *t)
 {
     int rc;
@@ -681,12 +677,11 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
                                             PyLoopTransport_ReleaseOwner, chunks[i]};
         total += buffers[i].length;
     }
-    /* Defer while the kernel refused nothing yet (the queue is empty, or
-     * holds only what this callback deferred) and the lot stays small;
-     * otherwise what was deferred goes first, with these. Never once
-     * close() ran: with _conn_lost 0 that is a write inside the
-     * connection_lost that followed the drain, which asyncio sends at once
-     * (the socket closes right after it: deferred, it would be dropped). */
+    /* Defer while the kernel refused nothing (the queue holds only what this
+     * callback deferred) and the lot stays small; else what was deferred goes
+     * first, with these. Never once close() ran: that is a write inside the
+     * connection_lost after the drain, sent at once by asyncio (deferred, it
+     * would be dropped as the socket closes). */
     if (!refused && !t->closing && queued + total <= defer_limit(t) && defer_flush(t))
         flags = PYLOOP_STREAM_DEFER;
     rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
@@ -716,12 +711,11 @@ static int count_lost_write(TransportData *t)
     return 1;
 }
 
-/* write() once connection_lost ran and left bytes unsent (lost_buffer,
- * _conn_lost 0), or inside it after a 3.12.0-3.13.0 writelines() left
- * some: asyncio's write() skips the send as its buffer is not empty,
- * appends data and runs _maybe_pause_protocol, whose failing
- * pause_writing() (the protocol is None) is reported through _loop, None.
- * (Inside connection_lost the protocol is still there: not paused here.) */
+/* write() once connection_lost left bytes unsent (lost_buffer, _conn_lost
+ * 0), or inside it after a 3.12.0-3.13.0 writelines() left some: asyncio's
+ * write() appends (its buffer is not empty) and runs _maybe_pause_protocol,
+ * whose failing pause_writing() (protocol None) is reported through _loop,
+ * None. (Inside connection_lost the protocol is still there: not here.) */
 static PyObject *lost_buffer_write(TransportData *t, PyObject *data)
 {
     size_t high;
@@ -1142,10 +1136,9 @@ static int init_args(TransportData *t, PyObject *args, PyObject *keywords, PyObj
     return 0;
 }
 
-/* self._server = server; server._attach(): raised out of __init__, as
- * asyncio's _attach() asserts: a connection accepted for a server closed
- * since (its protocol factory closed it) is dropped by the accept loop, and
- * the finalizer closes its socket, as asyncio's __del__ does. */
+/* self._server = server; server._attach(), raised out of __init__ as its
+ * assert: a connection for a server closed since is dropped by the accept
+ * loop, and the finalizer closes its socket, as asyncio's __del__ does. */
 static int attach_server(TransportData *t, PyObject *self, PyObject *server)
 {
     PyObject *attached;
