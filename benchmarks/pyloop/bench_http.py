@@ -153,18 +153,22 @@ def starlette_app():
     return Starlette(routes=[Route("/", hello), Route("/loop", which_loop)])
 
 
-async def start_uvicorn(app, sock):
+async def start_uvicorn(app, sock, ssl_context=None):
     import uvicorn
+    kwargs = {}
+    if ssl_context is not None:
+        # bench_tls.py: every server of a run serves the same context.
+        kwargs["ssl_context_factory"] = lambda config, default: ssl_context
     config = uvicorn.Config(app, http="httptools", loop="none",
                             lifespan="off", access_log=False,
-                            log_level="warning")
+                            log_level="warning", **kwargs)
     server = uvicorn.Server(config)
     # serve() runs on the loop that runs it (uvicorn's own loop selection
     # is in Server.run(), which is not used).
     return asyncio.ensure_future(server.serve(sockets=[sock]))
 
 
-async def start_aiohttp(sock):
+async def start_aiohttp(sock, ssl_context=None):
     from aiohttp import web
 
     async def hello(request):
@@ -178,13 +182,14 @@ async def start_aiohttp(sock):
     app.router.add_get("/loop", which_loop)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, sock)
+    site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()
     return runner
 
 
-def serve(name, kind):
-    """Run one server until stdin closes (or the process is killed)."""
+def serve(name, kind, ssl_context=None):
+    """Run one server until stdin closes (or the process is killed); with
+    ssl_context, over TLS (bench_tls.py)."""
     loop = common.loop_factory(name)()
     asyncio.set_event_loop(loop)
     # proto=IPPROTO_TCP, as getaddrinfo gives when a server binds host and
@@ -211,11 +216,11 @@ def serve(name, kind):
 
     async def start():
         if kind == "aiohttp":
-            await start_aiohttp(sock)
+            await start_aiohttp(sock, ssl_context)
             task = None
         else:
             app = asgi_app if kind == "asgi" else starlette_app()
-            task = await start_uvicorn(app, sock)
+            task = await start_uvicorn(app, sock, ssl_context)
         sys.stdout.write(json.dumps({
             "port": port, "pid": os.getpid(),
             "loop": running_loop_name()}) + "\n")
@@ -343,8 +348,12 @@ def stderr_tail(fh, n=3):
     return " | ".join(lines[-n:])
 
 
-def http_get(port, path, timeout=5.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path, timeout=5.0, ssl_context=None):
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -356,6 +365,12 @@ def http_get(port, path, timeout=5.0):
 class Server(object):
     """One server process of one kind on the loop under test."""
 
+    script = os.path.abspath(__file__)
+    client_ssl = None  # the client context of GET /loop and GET / (TLS)
+
+    def role_args(self):
+        return []
+
     def __init__(self, name, kind):
         self.name = name
         self.kind = kind
@@ -365,8 +380,8 @@ class Server(object):
         self.loop_class = None
 
     def start(self, deadline_s=60.0):
-        cmd = [sys.executable, os.path.abspath(__file__), "--loop",
-               self.name, "--role", "server", "--server", self.kind]
+        cmd = [sys.executable, self.script, "--loop", self.name,
+               "--role", "server", "--server", self.kind] + self.role_args()
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.err, universal_newlines=True,
@@ -394,7 +409,8 @@ class Server(object):
         t_end = time.monotonic() + deadline_s
         while True:
             try:
-                status, body = http_get(self.port, "/loop")
+                status, body = http_get(self.port, "/loop",
+                                        ssl_context=self.client_ssl)
                 break
             except OSError as exc:
                 if self.proc.poll() is not None:
@@ -409,7 +425,7 @@ class Server(object):
         if status != 200 or not loop_matches(self.name, body.strip()):
             raise RuntimeError("GET /loop answered %d %r, expected a %s loop"
                                % (status, body[:80], self.name))
-        status, body = http_get(self.port, "/")
+        status, body = http_get(self.port, "/", ssl_context=self.client_ssl)
         if status != 200 or BODY not in body:
             raise RuntimeError("GET / answered %d %r" % (status, body[:80]))
 
@@ -422,12 +438,15 @@ class Server(object):
             pass
 
 
-def run_wrk(wrk, script_path, server, duration_s):
+def run_wrk(wrk, script_path, server, duration_s, scheme="http",
+            headers=()):
     """One wrk run against server; returns the done() hook's dict plus the
     server's CPU ticks over the run."""
     cmd = [wrk, "-t%d" % WRK_THREADS, "-c%d" % CONNECTIONS,
-           "-d%ds" % duration_s, "-s", script_path,
-           "http://127.0.0.1:%d/" % server.port]
+           "-d%ds" % duration_s, "-s", script_path]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append("%s://127.0.0.1:%d/" % (scheme, server.port))
     ticks0 = cpu_ticks(server.proc.pid)
     cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         universal_newlines=True, timeout=duration_s + 60)

@@ -26,7 +26,8 @@ JSON document printed by --json (results.json uses the same shape):
    "skipped": {"<loop>": "No module named 'rloop'"}}
 
 A metric that cannot be measured for a loop has median and p99 null and a
-"note" saying why; a measurement that raised has median/p99 null and an
+"note" saying why (and, where a word says it, a "cell" that the tables
+print instead of "null": "no TLS"); a measurement that raised has median/p99 null and an
 "error" string (the run goes on with the next measurement group).
 
 A metric measured once per round (spread(): the HTTP and echo rows) also
@@ -307,7 +308,9 @@ def fmt_cell(m, show_p99=True):
     if m.get("error"):
         return "error"
     if m.get("median") is None:
-        return "null"
+        # "cell": a word for a row that cannot exist for this loop
+        # ("no TLS"), said in the table itself, not only in a footnote.
+        return m.get("cell") or "null"
     s = fmt_num(m["median"])
     if len(m.get("rounds") or ()) == 1:
         s += " [1 round]"  # no spread to show, and the cell says so

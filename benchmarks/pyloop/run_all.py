@@ -47,7 +47,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 
 SCRIPTS = ("bench_event_loop", "bench_scaling", "bench_wakeup", "bench_net",
-           "bench_http")
+           "bench_http", "bench_tls")
 # The panels of phases.png, CHART_COLUMNS to a row.
 KEY_METRICS = (
     ("callback_us", "lower is better"),
@@ -59,6 +59,9 @@ KEY_METRICS = (
     ("echo_proto_1k_c64_rps", "higher is better"),
     ("http_asgi_rps", "higher is better"),
     ("http_aiohttp_rps", "higher is better"),
+    ("https_aiohttp_rps", "higher is better"),
+    ("https_asgi_close_rps", "higher is better"),
+    ("tls_bulk_send_mb_s", "higher is better"),
 )
 CHART_COLUMNS = 3
 
@@ -272,7 +275,8 @@ def write_chart(path, doc, labels):
             if mark:
                 bar.set_hatch("//")
             y = (v or 0) * 1.05 if scale != "linear" else (v or 0) + top * 0.01
-            ax.text(x, y, ("n/a" if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
+            cell = (doc["results"].get(lb, {}).get(name) or {}).get("cell")
+            ax.text(x, y, ((cell or "n/a") if v is None else common.fmt_num(v)) + (" [%d]" % mark if mark else ""),
                     ha="center", va="bottom", fontsize=8)
         ax.set_title("%s (%s)" % (name, hint), fontsize=10)
         ax.set_xticks(list(xs))

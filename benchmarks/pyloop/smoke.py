@@ -17,8 +17,8 @@ what it prints, never the speed:
     or null, "unit": known unit}; no metric carries an "error" (a failed
     measurement) unless --allow-metric-errors; pyloop also reports
     build_info with phase, batch_limit and wait_strategy;
-  * a metric measured once per round (every HTTP row, every echo row but
-    the system-call counts) that has a median also has "min" and "max"
+  * a metric measured once per round (every HTTP, HTTPS and TLS row, every
+    echo row but the system-call counts) that has a median also has "min" and "max"
     and "rounds", the list of its per-round values, with
     min <= median <= max;
   * a loop that could not be imported is listed in "skipped" with a reason:
@@ -45,7 +45,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOOPS = ("asyncio", "uvloop", "rloop", "pyloop")
 OPTIONAL = ("uvloop", "rloop")
-UNITS = ("us", "ns", "ms", "s", "Mcb/s", "rps", "per_s", "calls")
+UNITS = ("us", "ns", "ms", "s", "Mcb/s", "rps", "per_s", "calls", "MB/s")
 
 
 def _echo_metrics():
@@ -79,12 +79,18 @@ REQUIRED = {
     "bench_http": ["http_%s_%s" % (server, what)
                    for server in ("asgi", "starlette", "aiohttp")
                    for what in ("rps", "p99_ms", "srv_cpu_us")],
+    "bench_tls": (["https_%s_%s" % (row, what)
+                   for row in ("asgi", "aiohttp", "asgi_close")
+                   for what in ("rps", "p99_ms", "srv_cpu_us")] +
+                  ["tls_bulk_%s_%s" % (d, what)
+                   for d in ("send", "recv")
+                   for what in ("mb_s", "srv_cpu_ms_per_mb")]),
 }
 
 
 def _has_spread(name):
     """The metrics that report their spread over the rounds."""
-    return (name.startswith("http_") or
+    return (name.startswith(("http_", "https_", "tls_")) or
             (name.startswith("echo_") and not name.endswith("_syscalls")))
 
 
@@ -202,6 +208,11 @@ def check_doc(doc, script, loop, args):
         problems += check_metric(name, m, args.allow_metric_errors)
         if _has_spread(name):
             problems += check_spread(name, m)
+        if (script == "bench_tls" and isinstance(m, dict) and
+                m.get("median") is None and not m.get("error") and
+                not m.get("note")):
+            # A TLS row that did not run says why (rloop: "no TLS").
+            problems.append("%s: null without a note" % name)
     if loop == "pyloop":
         bi = (doc.get("loops") or {}).get("pyloop", {}).get("build_info")
         if not isinstance(bi, dict):

@@ -14,6 +14,9 @@
 
 #define PYLOOP_MAX_PARAMS 4
 
+/* A PyMethodDef's function and flags for a method that binds here. */
+#define PYLOOP_FASTCALL_KW(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS
+
 /* The parameters after self: names[0..total), the first `required` of them
  * without a default. `qualname` is how CPython names the function in its
  * errors (3.10+: the qualified name, "_SelectorTransport.get_extra_info"). */

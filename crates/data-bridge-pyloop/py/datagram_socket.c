@@ -11,13 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static PyObject *call_sock(PyObject *sock, PyObject *name, PyObject *first, PyObject *second)
-{
-    PyObject *args[3] = {sock ? sock : Py_None, first, second};
-    size_t count = second ? 3 : 2;
-    return PyObject_VectorcallMethod(name, args, count | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
 /* The socket's fd now (-1 once it is closed, as the socket module says). */
 static int current_fd(PyObject *sock, int *fd)
 {
@@ -74,7 +67,7 @@ static int unpack_pair(PyObject *pair, PyObject **data, PyObject **addr)
 
 int PyLoopDatagramSocket_ReceiveBy(PyObject *sock, PyObject *size, PyObject **data, PyObject **addr)
 {
-    PyObject *pair = call_sock(sock, PyLoop_str.recvfrom, size, NULL);
+    PyObject *pair = PyLoop_CallMethod(sock, PyLoop_str.recvfrom, size, NULL);
 
     if (!pair)
         return -1;
@@ -176,7 +169,8 @@ int PyLoopDatagramSocket_Send(PyObject *sock, int family, PyObject *data, PyObje
         }
         PyErr_Clear(); /* the socket's method raises what it has to */
     }
-    result = connected ? call_sock(sock, PyLoop_str.send, data, NULL) : call_sock(sock, PyLoop_str.sendto, data, addr);
+    result = connected ? PyLoop_CallMethod(sock, PyLoop_str.send, data, NULL)
+                       : PyLoop_CallMethod(sock, PyLoop_str.sendto, data, addr);
     if (result) {
         Py_DECREF(result);
         return 1;

@@ -1,53 +1,21 @@
 /*
  * DatagramTransport: asyncio's _SelectorDatagramTransport in C, for UDP and
- * Unix datagram sockets. Every method keeps the behaviour, the error types
- * and the messages of the Python class of the running interpreter
- * (3.10-3.15): what differs between versions (empty datagrams, the 8 header
- * bytes counted per queued datagram, the DatagramTransport base class) is
- * probed from that interpreter's asyncio when the module loads, so patch
- * releases that changed it are followed too.
+ * Unix datagram sockets, with the behaviour, error types and messages of
+ * the running interpreter's class (3.10-3.15): what differs between
+ * versions (empty datagrams, the 8 header bytes counted per queued
+ * datagram, the DatagramTransport base class) is probed from that asyncio
+ * when the module loads, so patch releases that changed it are followed.
  *
- * Reading goes through the loop's ordinary watcher, as asyncio's does: the
- * constructor schedules loop._add_reader(fd, transport._read_ready), and
- * loop._add_writer(fd, transport._sendto_ready) is registered when the
- * kernel refuses a datagram. The fd table's handle owns the bound C method,
- * so remove_reader(), the collector and loop.close() see what they see with
- * asyncio. The hot paths are C:
+ * It reads and writes through the loop's ordinary watchers, as asyncio's
+ * does (loop._add_reader(fd, self._read_ready), loop._add_writer(fd,
+ * self._sendto_ready) once the kernel refuses a datagram), so
+ * remove_reader(), the collector and loop.close() see what they see with
+ * asyncio. _read_ready and sendto make the system calls in C
+ * (datagram_socket.h says when); sendto queues an immutable copy on EAGAIN,
+ * with asyncio's flow-control thresholds.
  *
- *   _read_ready  recvfrom(2) into the process's one 256 KiB read buffer
- *                (transport_base's), the datagram copied out at its size,
- *                the sender's address built as the socket module builds it
- *                (sockaddr.c); protocol.datagram_received().
- *   sendto       send(2)/sendto(2) at once when nothing is queued (the
- *                address parsed by sockaddr.c for numeric IPv4/IPv6 and
- *                Unix paths);
- *                on EAGAIN an immutable copy is queued and the writer
- *                watched, with asyncio's flow-control thresholds.
- *
- * The system calls are made here only for a socket.socket exactly (not a
- * subclass, which may override recvfrom/sendto) of family AF_INET, AF_INET6
- * or AF_UNIX; anything else (other families, host names, odd addresses or
- * buffers, a max_size other than the default) calls the socket object's own
- * methods, as asyncio does, so errors stay those of the socket module. The
- * fd is asked of the socket for every call (sock.fileno()), so a socket
- * closed under the transport fails with EBADF as in asyncio, never on a
- * reused fd number.
- *
- * Like SocketTransport, the type subclasses asyncio.transports.
- * _FlowControlMixin (and DatagramTransport where the running asyncio's class
- * does), its data at a run-time offset past the base's slots, with a
- * __dict__ and weak references; the base's slots are shadowed by properties
- * reading this type's C state.
- *
- * It stands on the transport base (transport_base.h): the transport head,
- * the GC skeleton, the getters and methods every transport has, the write
- * limits, the read buffer, the connection_lost schedule. What asyncio's
- * _SelectorDatagramTransport does its own way stays here, each with its
- * reason: close/_force_close and _fatal_error reach the loop and the
- * instance through Python (self._force_close, self._fatal_error and
- * loop.get_debug() are looked up, so subclasses and patches are honoured,
- * and what they raise propagates to the caller as in asyncio), and so do
- * the protocol's flow-control calls.
+ * On the transport base (transport_base.h). What stays here, and why: see
+ * DatagramData, force_close and fatal_error.
  */
 #include "transport_base.h"
 #include "datagram_socket.h"
@@ -61,13 +29,14 @@ typedef struct Datagram {
     PyObject *addr;
 } Datagram;
 
-/* The transport head (transport_base.h), then the datagram's own. Not a
- * stream head: the datagram transport reads and writes through the loop's
- * Python-level watchers (_add_reader/_add_writer), as asyncio's does.
- * `loop` is whatever loop the constructor was given, as asyncio takes it:
- * this file reaches it only through Python calls (loop.call_soon,
- * loop.get_debug() ...), never through LoopObject's C fields, and so it
- * calls none of the base's functions that do (DebugLog, ReportFatal ...). */
+/* The transport head, not a stream head: reads and writes go through the
+ * loop's Python-level watchers. `loop` is whatever loop the constructor
+ * was given, as asyncio takes it: reached only through Python calls
+ * (loop.call_soon, loop.get_debug() ...), never through LoopObject's C
+ * fields, so none of the base's functions that read them (DebugLog,
+ * ReportFatal ...) is called here; nor self._force_close, self._fatal_error:
+ * through the instance, so subclasses and patches are honoured and what
+ * they raise propagates, as in asyncio. */
 typedef struct DatagramData {
     PYLOOP_TRANSPORT_HEAD
     PyObject *sock_fd; /* what sock.fileno() returned */
@@ -103,7 +72,6 @@ static struct {
 
 PyTypeObject *PyLoop_DatagramTransportType;
 
-/* The type's hooks for the base (defined with the type, at the end). */
 static PyLoopTransportOps dg_ops;
 
 /* The methods asyncio defines in Python with parameters bind their
@@ -122,50 +90,19 @@ static const PyLoopParams call_connection_lost_params =
     METHOD_PARAMS("_SelectorTransport._call_connection_lost", 1, 1, "exc");
 #undef METHOD_PARAMS
 
-/* The data at the type's offset: the hot paths (_read_ready, sendto) take
- * it without the base's registry walk (PyLoopTransport_Of). */
-static inline DatagramData *data_of(PyObject *self)
-{
-    return (DatagramData *)((char *)self + dg_ops.data_offset);
-}
-
-static inline PyObject *object_of(DatagramData *t)
-{
-    return (PyObject *)((char *)t - dg_ops.data_offset);
-}
-
-/* t for the base's functions, its ops set (an instance made by __new__
- * alone has none yet). */
-static inline PyLoopTransport *base_of(DatagramData *t)
-{
-    t->ops = &dg_ops;
-    return (PyLoopTransport *)t;
-}
+PYLOOP_TRANSPORT_ACCESSORS(DatagramData, dg_ops)
 
 /* asyncio reads self._sock, self._loop, self._protocol: once they are None,
  * a method called on them raises AttributeError about NoneType, here too. */
-static inline PyObject *or_none(PyObject *object)
-{
-    return object ? object : Py_None;
-}
+static inline PyObject *or_none(PyObject *object) { return object ? object : Py_None; }
 
 /* self._loop, any object (see DatagramData), or None. */
-static inline PyObject *loop_of(DatagramData *t)
-{
-    return or_none((PyObject *)t->loop);
-}
-
-static PyObject *call_method(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
-{
-    PyObject *args[3] = {or_none(target), first, second};
-    size_t count = first ? (second ? 3 : 2) : 1;
-    return PyObject_VectorcallMethod(name, args, count | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
+static inline PyObject *loop_of(DatagramData *t) { return or_none((PyObject *)t->loop); }
 
 /* Calls a method for its effect; 0 or -1. */
 static int call_method_void(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
 {
-    PyObject *result = call_method(target, name, first, second);
+    PyObject *result = PyLoop_CallMethod(target, name, first, second);
     Py_XDECREF(result);
     return result ? 0 : -1;
 }
@@ -189,7 +126,7 @@ static PyObject *call_own_method(DatagramData *t, PyObject *name, PyObject *firs
 /* loop.get_debug() */
 static int loop_debug(DatagramData *t)
 {
-    PyObject *debug = call_method(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
+    PyObject *debug = PyLoop_CallMethod(loop_of(t), PyLoop_str.get_debug, NULL, NULL);
     int truth;
 
     if (!debug)
@@ -199,9 +136,7 @@ static int loop_debug(DatagramData *t)
     return truth;
 }
 
-/* ------------------------------------------------------------------ */
-/* the queue                                                           */
-/* ------------------------------------------------------------------ */
+/* ---- the queue ---- */
 
 static int queue_grow(DatagramData *t)
 {
@@ -271,14 +206,9 @@ static void queue_clear(DatagramData *t)
     PyMem_Free(queue);
 }
 
-static Py_ssize_t write_buffer_size(DatagramData *t)
-{
-    return D.probed.tracked_size ? t->buffer_size : t->queued_bytes;
-}
+static Py_ssize_t write_buffer_size(DatagramData *t) { return D.probed.tracked_size ? t->buffer_size : t->queued_bytes; }
 
-/* ------------------------------------------------------------------ */
-/* flow control (_FlowControlMixin)                                    */
-/* ------------------------------------------------------------------ */
+/* ---- flow control (_FlowControlMixin) ---- */
 
 /* size <= limit, for any limit asyncio would accept (an int, a float...).
  * No limit (__init__ never ran) compares as None: TypeError. */
@@ -306,13 +236,12 @@ static int size_at_most(Py_ssize_t size, PyObject *limit)
 }
 
 /* protocol.pause_writing()/resume_writing(): an exception goes to the loop's
- * exception handler, but KeyboardInterrupt/SystemExit are raised to the
- * caller (sendto's or _sendto_ready's, as asyncio's _FlowControlMixin
- * does; the base's PyLoopTransport_CallProtocolFlow ends a PyLoop run
- * instead, which the stream transports' C callers need). */
+ * exception handler, KeyboardInterrupt/SystemExit to the caller (sendto,
+ * _sendto_ready), as _FlowControlMixin does; the base's CallProtocolFlow
+ * ends a PyLoop run instead, as the stream transports' C callers need. */
 static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failure)
 {
-    PyObject *result = call_method(t->protocol, name, NULL, NULL), *exception, *context, *handled;
+    PyObject *result = PyLoop_CallMethod(t->protocol, name, NULL, NULL), *exception, *context, *handled;
 
     if (result) {
         Py_DECREF(result);
@@ -326,7 +255,7 @@ static int call_protocol_flow(DatagramData *t, PyObject *name, const char *failu
     Py_DECREF(exception);
     if (!context)
         return -1;
-    handled = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
+    handled = PyLoop_CallMethod(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
     Py_DECREF(context);
     Py_XDECREF(handled);
     return handled ? 0 : -1;
@@ -359,16 +288,12 @@ static int maybe_resume_protocol(DatagramData *t)
 
 static PyObject *dg_maybe_pause_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (maybe_pause_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return maybe_pause_protocol(data_of(self)) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_maybe_resume_protocol(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (maybe_resume_protocol(data_of(self)) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return maybe_resume_protocol(data_of(self)) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* _FlowControlMixin._set_write_buffer_limits(high=None, low=None): the
@@ -386,25 +311,17 @@ static PyObject *dg_set_write_buffer_limits_only(PyObject *self, PyObject *const
 }
 
 /* set_write_buffer_limits (the base's), once the limits are stored. */
-static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self))
-{
-    return maybe_pause_protocol((DatagramData *)t);
-}
+static int dg_limits_set(PyLoopTransport *t, PyObject *Py_UNUSED(self)) { return maybe_pause_protocol((DatagramData *)t); }
 
 static PyObject *dg_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     return PyLong_FromSsize_t(write_buffer_size(data_of(self)));
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors (_SelectorTransport)                             */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors (_SelectorTransport) ---- */
 
 /* self._loop._remove_reader(self._sock_fd), or _remove_writer. */
-static int remove_watcher(DatagramData *t, PyObject *name)
-{
-    return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL);
-}
+static int remove_watcher(DatagramData *t, PyObject *name) { return call_method_void(loop_of(t), name, or_none(t->sock_fd), NULL); }
 
 /* self._loop.call_soon(self._call_connection_lost, exc): the base's
  * schedule; without a loop (connection_lost ran, or __init__ never did),
@@ -418,13 +335,10 @@ static int schedule_connection_lost(DatagramData *t, PyObject *exception)
     return PyLoopTransport_ScheduleConnectionLost(base_of(t), exception);
 }
 
-/* asyncio's _SelectorTransport._force_close, and close() below: the shape
- * of the base's PyLoopTransport_ForceClose/Close, kept here because the
- * datagram's watchers are the loop's Python-level handles: it removes them
- * with loop._remove_reader/_remove_writer, whose errors (a patched or
- * missing loop: AttributeError on None) propagate as asyncio's do, where
- * the base's stop_reading/drop_buffer hooks cannot fail. close() also
- * removes the writer when nothing is queued, as asyncio's close() does. */
+/* asyncio's _SelectorTransport._force_close, and close() below: the base's
+ * shape, kept here as the watchers are the loop's Python-level handles,
+ * removed by loop._remove_reader/_remove_writer whose errors (a patched or
+ * missing loop) propagate as asyncio's do; the base's hooks cannot fail. */
 static int force_close(DatagramData *t, PyObject *exception)
 {
     if (t->conn_lost)
@@ -445,10 +359,8 @@ static int force_close(DatagramData *t, PyObject *exception)
 
 /* asyncio's _fatal_error: an OSError is logged in debug mode only, anything
  * else goes to the exception handler; then self._force_close(exc). Not the
- * base's PyLoopTransport_ReportFatal: that one reads the debug flag of a
- * PyLoop loop in C and ends the run itself on KeyboardInterrupt; here, as
- * in asyncio's Python, loop.get_debug() is called, the force close goes
- * through the instance, and what any of them raises propagates. */
+ * base's ReportFatal (a C debug flag, the run ended on KeyboardInterrupt):
+ * here loop.get_debug() is called and what anything raises propagates. */
 static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
 {
     PyObject *self = object_of(t), *result;
@@ -479,7 +391,7 @@ static int fatal_error(DatagramData *t, PyObject *exception, PyObject *message)
                                           "protocol", or_none(t->protocol));
         if (!context)
             goto done;
-        result = call_method(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
+        result = PyLoop_CallMethod(loop_of(t), PyLoop_str.call_exception_handler, context, NULL);
         Py_DECREF(context);
         if (!result)
             goto done;
@@ -524,7 +436,7 @@ static int handle_socket_error(DatagramData *t, const char *message)
         return -1;
     if (PyErr_ExceptionMatches(PyExc_OSError)) {
         exception = PyLoop_FetchException();
-        result = call_method(t->protocol, PyLoop_str.error_received, exception, NULL);
+        result = PyLoop_CallMethod(t->protocol, PyLoop_str.error_received, exception, NULL);
         Py_DECREF(exception);
         Py_XDECREF(result);
         return result ? 0 : -1;
@@ -541,14 +453,14 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
 
     Py_INCREF(self);
     if (t->protocol_connected) {
-        result = call_method(t->protocol, PyLoop_str.connection_lost, exception, NULL);
+        result = PyLoop_CallMethod(t->protocol, PyLoop_str.connection_lost, exception, NULL);
         if (!result)
             error = PyLoop_FetchException();
     } else {
         Py_INCREF(result);
     }
     /* finally: */
-    closed = call_method(t->sock, PyLoop_str.close, NULL, NULL);
+    closed = PyLoop_CallMethod(t->sock, PyLoop_str.close, NULL, NULL);
     if (!closed) {
         /* what the finally clause raised replaces the try's exception */
         if (error) {
@@ -570,9 +482,7 @@ static PyObject *call_connection_lost(DatagramData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* the system calls                                                    */
-/* ------------------------------------------------------------------ */
+/* ---- the system calls ---- */
 
 /* self.max_size: the class's 256 KiB unless an instance or a subclass
  * says otherwise. A new reference, or NULL raised. */
@@ -639,9 +549,7 @@ static int is_connected(DatagramData *t)
     return truth;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading and writing                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- reading and writing ---- */
 
 static PyObject *dg_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -779,9 +687,7 @@ static PyObject *dg_sendto(PyObject *self, PyObject *const *args, size_t nargsf,
         Py_DECREF(addr);
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (sendto_queue(t, data, addr) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return sendto_queue(t, data, addr) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_sendto_ready(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -835,9 +741,7 @@ fail:
     return NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading state, closing                                              */
-/* ------------------------------------------------------------------ */
+/* ---- reading state, closing ---- */
 
 static int reading(DatagramData *t)
 {
@@ -853,8 +757,7 @@ static int reading(DatagramData *t)
 static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     DatagramData *t = data_of(self);
-    PyObject *stack[16], **call_args = stack, *result;
-    Py_ssize_t i;
+    PyObject *method, *result;
 
     if (nargs < 2) {
         PyErr_Format(PyExc_TypeError, "_add_reader() takes at least 2 arguments (%zd given)", nargs);
@@ -862,20 +765,11 @@ static PyObject *dg_add_reader(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if (!reading(t))
         Py_RETURN_NONE;
-    if (nargs + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])) && !(call_args = PyMem_New(PyObject *, nargs + 1)))
-        return PyErr_NoMemory();
-    call_args[0] = loop_of(t);
-    for (i = 0; i < nargs; i++)
-        call_args[i + 1] = args[i];
-    Py_INCREF(call_args[0]);
-    result = PyObject_VectorcallMethod(PyLoop_str._add_reader, call_args, (size_t)nargs + 1, NULL);
-    Py_DECREF(call_args[0]);
-    if (call_args != stack)
-        PyMem_Free(call_args);
+    method = PyObject_GetAttr(loop_of(t), PyLoop_str._add_reader); /* bound: holds the loop */
+    result = method ? PyObject_Vectorcall(method, args, (size_t)nargs, NULL) : NULL;
+    Py_XDECREF(method);
     Py_XDECREF(result);
-    if (!result)
-        return NULL;
-    Py_RETURN_NONE;
+    return !result ? NULL : Py_NewRef(Py_None);
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
@@ -891,10 +785,7 @@ static int log_debug(DatagramData *t, const char *message)
     return result ? 0 : -1;
 }
 
-static PyObject *dg_is_reading(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyBool_FromLong(reading(data_of(self)));
-}
+static PyObject *dg_is_reading(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyBool_FromLong(reading(data_of(self))); }
 
 static PyObject *dg_pause_reading(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -927,9 +818,7 @@ static PyObject *dg_resume_reading(PyObject *self, PyObject *Py_UNUSED(unused))
     if (!result)
         return NULL;
     Py_DECREF(result);
-    if (log_debug(t, "%r resumes reading") < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return log_debug(t, "%r resumes reading") < 0 ? NULL : Py_NewRef(Py_None);
 }
 #endif
 
@@ -955,9 +844,7 @@ static PyObject *dg_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PyObject *result = call_own_method(data_of(self), PyLoop_str._force_close, Py_None, NULL);
     Py_XDECREF(result);
-    if (!result)
-        return NULL;
-    Py_RETURN_NONE;
+    return !result ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_force_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -984,9 +871,7 @@ static PyObject *dg_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_
         rc = message ? fatal_error(data_of(self), bound[0], message) : -1;
         Py_XDECREF(message);
     }
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -999,9 +884,7 @@ static PyObject *dg_call_connection_lost(PyObject *self, PyObject *const *args, 
     return call_connection_lost(data_of(self), bound[0]);
 }
 
-/* ------------------------------------------------------------------ */
-/* protocol, extra info, repr                                          */
-/* ------------------------------------------------------------------ */
+/* ---- protocol, extra info, repr ---- */
 
 /* set_protocol (the base's), before the protocol is stored. */
 static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
@@ -1010,10 +893,8 @@ static int dg_protocol_set(PyLoopTransport *t, PyObject *Py_UNUSED(protocol))
     return 0;
 }
 
-/* BaseTransport.get_extra_info: self._extra.get(name, default), the
- * datagram's own rather than the base's: a dict subclass's get() is called,
- * and an instance without extra (never initialised) raises AttributeError
- * on None as it always has here. */
+/* BaseTransport.get_extra_info, not the base's: a dict subclass's get() is
+ * called, and no extra (never initialised) is AttributeError on None. */
 static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     DatagramData *t = data_of(self);
@@ -1029,7 +910,7 @@ static PyObject *dg_get_extra_info(PyObject *self, PyObject *const *args, Py_ssi
             return NULL;
         return PyLoop_NewRefOrNone(value ? value : fallback);
     }
-    return call_method(t->extra, PyLoop_str.get, name, fallback);
+    return PyLoop_CallMethod(t->extra, PyLoop_str.get, name, fallback);
 }
 
 /* <DatagramTransport fd=7 read=polling write=<idle, bufsize=0>>, as
@@ -1080,9 +961,7 @@ done:
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* _FlowControlMixin.__init__(extra, loop) */
 static int init_flow_control(DatagramData *t, PyObject *loop, PyObject *extra)
@@ -1148,11 +1027,10 @@ static int init_selector(DatagramData *t, PyObject *sock, PyObject *protocol)
     return rc;
 }
 
-/* _SelectorDatagramTransport.__init__'s own part. Its schedule is the
- * base's "connection_made, then the reader, then the waiter", but the
- * reader is call_soon(self._add_reader, self._sock_fd, self._read_ready)
- * (the socket's is _add_reader_after_connect): the base schedules
- * connection_made alone (no waiter, no reader), this file the rest. */
+/* _SelectorDatagramTransport.__init__'s own part: the base's "connection_
+ * made, reader, waiter", but the reader is call_soon(self._add_reader,
+ * self._sock_fd, self._read_ready): the base schedules connection_made
+ * alone, this file the rest. */
 static int init_datagram(DatagramData *t, PyObject *address, PyObject *waiter)
 {
     PyObject *self = object_of(t), *method, *reader;
@@ -1201,10 +1079,8 @@ static int dg_init(PyObject *self, PyObject *args, PyObject *keywords)
     return 0;
 }
 
-/* The GC skeleton is the base's (PyLoopTransport_Traverse/Clear/Finalize/
- * Dealloc); these are the datagram's own references. clear also drops the
- * loop and the socket, as this type's tp_clear always has, so a cycle
- * through them is broken by the collector too. */
+/* The datagram's own references (the GC group is the base's); clear also
+ * drops the loop and the socket, so a cycle through them is broken too. */
 static int dg_traverse(PyLoopTransport *base, visitproc visit, void *arg)
 {
     DatagramData *t = (DatagramData *)base;
@@ -1242,24 +1118,14 @@ static void dg_close_resource(PyLoopTransport *t, PyObject *self)
     Py_XDECREF(closed);
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's own code reads                                 */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's own code reads ---- */
 
 static PyObject *get_sock(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock); }
 static PyObject *get_sock_fd(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->sock_fd); }
 static PyObject *get_address(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(data_of(self)->address); }
 static PyObject *get_server(PyObject *Py_UNUSED(self), void *Py_UNUSED(c)) { Py_RETURN_NONE; }
-
-static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(data_of(self)->protocol_connected);
-}
-
-static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(data_of(self)->protocol_paused);
-}
+static PyObject *get_protocol_connected(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_connected); }
+static PyObject *get_protocol_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(data_of(self)->protocol_paused); }
 
 /* A copy of the queue as asyncio keeps it: a deque of (data, addr). */
 static PyObject *get_buffer(PyObject *self, void *Py_UNUSED(c))
@@ -1307,8 +1173,7 @@ static PyGetSetDef dg_getset[] = {
 };
 
 static PyMethodDef dg_methods[] = {
-    {"sendto", (PyCFunction)(void (*)(void))dg_sendto, METH_FASTCALL | METH_KEYWORDS,
-     "Send data to addr (or to the connected address)."},
+    {"sendto", PYLOOP_FASTCALL_KW(dg_sendto), "Send data to addr (or to the connected address)."},
     {"close", dg_close, METH_NOARGS, "Close the transport once the buffer is sent."},
     {"abort", dg_abort, METH_NOARGS, "Close the transport immediately, dropping buffered data."},
     {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},
@@ -1323,24 +1188,19 @@ static PyMethodDef dg_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_maybe_pause_protocol", dg_maybe_pause_protocol, METH_NOARGS, NULL},
     {"_maybe_resume_protocol", dg_maybe_resume_protocol, METH_NOARGS, NULL},
-    {"get_extra_info", (PyCFunction)(void (*)(void))dg_get_extra_info, METH_FASTCALL | METH_KEYWORDS,
-     "Get optional transport information."},
+    {"get_extra_info", PYLOOP_FASTCALL_KW(dg_get_extra_info), "Get optional transport information."},
     {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},
-    {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,
-     "Set a new protocol."},
+    {"set_protocol", PYLOOP_FASTCALL_KW(PyLoopTransport_SetProtocol), "Set a new protocol."},
     {"_read_ready", dg_read_ready, METH_NOARGS, NULL},
     {"_sendto_ready", dg_sendto_ready, METH_NOARGS, NULL},
     {"_add_reader", (PyCFunction)(void (*)(void))dg_add_reader, METH_FASTCALL, NULL},
-    {"_force_close", (PyCFunction)(void (*)(void))dg_force_close, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_fatal_error", (PyCFunction)(void (*)(void))dg_fatal_error, METH_FASTCALL | METH_KEYWORDS, NULL},
-    {"_call_connection_lost", (PyCFunction)(void (*)(void))dg_call_connection_lost, METH_FASTCALL | METH_KEYWORDS,
-     NULL},
+    {"_force_close", PYLOOP_FASTCALL_KW(dg_force_close), NULL},
+    {"_fatal_error", PYLOOP_FASTCALL_KW(dg_fatal_error), NULL},
+    {"_call_connection_lost", PYLOOP_FASTCALL_KW(dg_call_connection_lost), NULL},
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* what the running asyncio does                                       */
-/* ------------------------------------------------------------------ */
+/* ---- what the running asyncio does ---- */
 
 /* Runs asyncio's own sendto()/_sendto_ready() on a stand-in object and a
  * socket that refuses, then accepts: what they count and send is what this
@@ -1359,9 +1219,7 @@ static const char probe_source[] =
     "        self.sent.append(bytes(data))\n"
     "    send = sendto\n"
     "class Loop:\n"
-    "    def _add_writer(self, *args):\n"
-    "        pass\n"
-    "    _remove_writer = _add_writer\n"
+    "    _add_writer = _remove_writer = lambda self, *args: None\n"
     "class Probe:\n"
     "    _address = None\n"
     "    _conn_lost = 0\n"
@@ -1378,11 +1236,8 @@ static const char probe_source[] =
     "        return getattr(cls, name)\n"
     /* 3.15: sendto() calls the transport's own _add_writer (it passes the
      * transport's context= to the loop's), not the loop's directly. */
-    "    def _add_writer(self, *args):\n"
-    "        pass\n"
-    "    def _maybe_pause_protocol(self):\n"
-    "        pass\n"
-    "    _maybe_resume_protocol = _maybe_pause_protocol\n"
+    "    _add_writer = lambda self, *args: None\n"
+    "    _maybe_pause_protocol = _maybe_resume_protocol = lambda self: None\n"
     "probe = Probe()\n"
     "cls.sendto(probe, b'', ('127.0.0.1', 9))\n"
     "sends_empty = probe._sock.sent == [b'']\n"
@@ -1413,9 +1268,7 @@ static int probe_asyncio(void)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* the type                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- the type ---- */
 
 static int load_names(void)
 {
@@ -1430,8 +1283,7 @@ static int load_names(void)
     return probe_asyncio();
 }
 
-/* The hooks of the base's shared code (transport_base.h). No has_buffer,
- * drop_buffer or stop_reading: close/_force_close stay here (force_close). */
+/* No has_buffer, drop_buffer or stop_reading: see force_close. */
 static PyLoopTransportOps dg_ops = {
     .name = "_SelectorDatagramTransport",
     .set_protocol_qualname = "_SelectorTransport.set_protocol",
@@ -1444,41 +1296,15 @@ static PyLoopTransportOps dg_ops = {
 
 int PyLoopDatagram_Add(PyObject *module)
 {
-    PyObject *bases;
-    PyType_Slot slots[] = {
-        {Py_tp_init, dg_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, dg_repr},
-        {Py_tp_methods, dg_methods},
-        {Py_tp_getset, dg_getset},
-        {Py_tp_doc, "asyncio's datagram transport (UDP, Unix datagrams), in C."},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = "data_bridge.pyloop._pyloop.DatagramTransport",
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-
     if (load_names() < 0)
         return -1;
     /* asyncio's class: (_SelectorTransport, DatagramTransport) from 3.12,
      * _SelectorTransport alone before. */
-    bases = D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
-                                   : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin);
-    if (!bases)
-        return -1;
-    PyLoop_DatagramTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(DatagramData), &dg_ops);
-    Py_DECREF(bases);
-    if (!PyLoop_DatagramTransportType)
-        return -1;
-    if (PyObject_SetAttr((PyObject *)PyLoop_DatagramTransportType, PyLoop_str.max_size, D.max_size_default) < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_DatagramTransportType) < 0) /* as module.DatagramTransport */
-        return -1;
-    return 0;
+    PyLoop_DatagramTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.DatagramTransport",
+        "asyncio's datagram transport (UDP, Unix datagrams), in C.",
+        D.probed.datagram_base ? PyTuple_Pack(2, PyLoop_asyncio.flow_control_mixin, D.datagram_base)
+                               : PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin),
+        dg_init, dg_repr, dg_methods, dg_getset, sizeof(DatagramData), &dg_ops, 1);
+    return PyLoop_DatagramTransportType ? 0 : -1;
 }

@@ -10,9 +10,7 @@
 
 PyTypeObject *PyLoopHandle_LoopType; /* set by loop_object.c (pyloop_module.h) */
 
-/* ------------------------------------------------------------------ */
-/* free lists                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- free lists ---- */
 
 #define FREE_LIST_SIZE 512
 
@@ -60,9 +58,7 @@ static int free_list_keep(free_list *list, PyObject *object)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* creation                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- creation ---- */
 
 static PyObject *empty_tuple(void)
 {
@@ -207,9 +203,7 @@ static PyObject *timer_tp_new(PyTypeObject *type, PyObject *positional, PyObject
     return handle_construct(type, positional, keywords, 1);
 }
 
-/* ------------------------------------------------------------------ */
-/* GC and deallocation                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- GC and deallocation ---- */
 
 static int handle_traverse(HandleObject *handle, visitproc visit, void *arg)
 {
@@ -265,10 +259,7 @@ static void handle_dealloc_common(HandleObject *handle, free_list *list, PyTypeO
     type->tp_free(handle);
 }
 
-static void handle_dealloc(HandleObject *handle)
-{
-    handle_dealloc_common(handle, &handle_free_list, &PyLoop_HandleType);
-}
+static void handle_dealloc(HandleObject *handle) { handle_dealloc_common(handle, &handle_free_list, &PyLoop_HandleType); }
 
 static void timer_dealloc(TimerHandleObject *timer)
 {
@@ -289,9 +280,7 @@ void PyLoopHandle_ClearFreeLists(void)
     threadsafe_clear_free_list();
 }
 
-/* ------------------------------------------------------------------ */
-/* running                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- running ---- */
 
 /* format_helpers._format_callback_source(callback, args), with debug=True
  * in debug mode on 3.13+, where asyncio hides the arguments otherwise. */
@@ -442,9 +431,7 @@ int PyLoopHandle_Run(HandleObject *handle)
     return handle_call(handle) < 0 ? PyLoopHandle_ReportError(handle) : 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Python methods                                                      */
-/* ------------------------------------------------------------------ */
+/* ---- Python methods ---- */
 
 void PyLoopHandle_Cancel(HandleObject *handle)
 {
@@ -484,15 +471,10 @@ static PyObject *timer_cancel(TimerHandleObject *timer, PyObject *Py_UNUSED(unus
     Py_RETURN_NONE;
 }
 
-static PyObject *handle_cancelled(HandleObject *handle, PyObject *unused)
-{
-    (void)unused;
-    return PyBool_FromLong(handle->cancelled);
-}
+static PyObject *handle_cancelled(HandleObject *handle, PyObject *Py_UNUSED(unused)) { return PyBool_FromLong(handle->cancelled); }
 
-static PyObject *handle_get_context(HandleObject *handle, PyObject *unused)
+static PyObject *handle_get_context(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
     if (!handle->context)
         Py_RETURN_NONE;
     Py_INCREF(handle->context);
@@ -502,9 +484,7 @@ static PyObject *handle_get_context(HandleObject *handle, PyObject *unused)
 /* asyncio's Handle._run: KeyboardInterrupt and SystemExit propagate. */
 static PyObject *handle_run_method(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopHandle_Run(handle) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopHandle_Run(handle) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* What call_at() or TimerHandle() was given, as asyncio keeps it. */
@@ -517,16 +497,12 @@ static PyObject *timer_when_object(TimerHandleObject *timer)
     return PyFloat_FromDouble(timer->timer.node.when);
 }
 
-static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused))
-{
-    return timer_when_object(timer);
-}
+static PyObject *timer_when(TimerHandleObject *timer, PyObject *Py_UNUSED(unused)) { return timer_when_object(timer); }
 
 /* asyncio's Handle._repr_info(), as a list of strings. */
-static PyObject *handle_repr_info(HandleObject *handle, PyObject *unused)
+static PyObject *handle_repr_info(HandleObject *handle, PyObject *Py_UNUSED(unused))
 {
     PyObject *info = PyList_New(0), *item;
-    (void)unused;
 
     if (!info)
         return NULL;
@@ -653,28 +629,17 @@ static PyObject *timer_richcompare(PyObject *self, PyObject *other, int op)
     Py_RETURN_NOTIMPLEMENTED;
 }
 
-static PyObject *handle_get_callback(HandleObject *handle, void *closure)
-{
-    (void)closure;
-    return PyLoop_NewRefOrNone(handle->callback);
-}
+static PyObject *handle_get_callback(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->callback); }
+static PyObject *handle_get_args(HandleObject *handle, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(handle->args); }
 
-static PyObject *handle_get_args(HandleObject *handle, void *closure)
+static PyObject *handle_get_source_traceback(HandleObject *handle, void *Py_UNUSED(closure))
 {
-    (void)closure;
-    return PyLoop_NewRefOrNone(handle->args);
-}
-
-static PyObject *handle_get_source_traceback(HandleObject *handle, void *closure)
-{
-    (void)closure;
     return PyLoop_NewRefOrNone(handle->source_traceback);
 }
 
-static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *closure)
+static int handle_set_source_traceback(HandleObject *handle, PyObject *value, void *Py_UNUSED(closure))
 {
     PyObject *old = handle->source_traceback;
-    (void)closure;
     if (value == Py_None)
         value = NULL;
     Py_XINCREF(value);
@@ -683,16 +648,8 @@ static int handle_set_source_traceback(HandleObject *handle, PyObject *value, vo
     return 0;
 }
 
-static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure))
-{
-    return timer_when_object(timer);
-}
-
-static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(timer->scheduled);
-}
+static PyObject *timer_get_when(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return timer_when_object(timer); }
+static PyObject *timer_get_scheduled(TimerHandleObject *timer, void *Py_UNUSED(closure)) { return PyBool_FromLong(timer->scheduled); }
 
 static PyMethodDef handle_methods[] = {
     {"cancel", (PyCFunction)handle_cancel, METH_NOARGS, "Cancel the callback; it will not run."},
@@ -762,9 +719,7 @@ PyTypeObject PyLoop_TimerHandleType = {
     .tp_getset = timer_getset,
 };
 
-/* ------------------------------------------------------------------ */
-/* call_soon_threadsafe's handle                                        */
-/* ------------------------------------------------------------------ */
+/* ---- call_soon_threadsafe's handle ---- */
 
 /* asyncio 3.14's events._ThreadSafeHandle: cancel() and cancelled() take an
  * RLock that _run holds while the callback runs, so another thread's cancel
@@ -887,9 +842,7 @@ static PyObject *threadsafe_cancelled(ThreadSafeHandleObject *handle, PyObject *
 
 static PyObject *threadsafe_run_method(ThreadSafeHandleObject *handle, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopThreadSafeHandle_Run(&handle->base) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopThreadSafeHandle_Run(&handle->base) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef threadsafe_methods[] = {

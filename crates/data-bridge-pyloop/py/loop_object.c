@@ -11,19 +11,14 @@
 #include <limits.h>
 #include <math.h>
 
-/* ------------------------------------------------------------------ */
-/* ending a run, and the hooks around the blocking wait                 */
-/* ------------------------------------------------------------------ */
+/* ---- ending a run, and the hooks around the blocking wait ---- */
 
 static void end_run_with_exception(LoopObject *self);
 
 /* Records the raised exception as the one that ends the run (loop thread,
  * GIL held): KeyboardInterrupt/SystemExit from a callback, or whatever a
  * signal handler raised. The first one wins; later ones would hide it. */
-void PyLoopLoop_EndRun(LoopObject *self)
-{
-    end_run_with_exception(self);
-}
+void PyLoopLoop_EndRun(LoopObject *self) { end_run_with_exception(self); }
 
 static void end_run_with_exception(LoopObject *self)
 {
@@ -36,17 +31,15 @@ static void end_run_with_exception(LoopObject *self)
     pyloop_interrupt(self->core);
 }
 
-static void before_wait(pyloop_loop *core, void *context)
+static void before_wait(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
-    (void)core;
     self->waiting_thread = PyEval_SaveThread();
 }
 
-static void after_wait(pyloop_loop *core, void *context)
+static void after_wait(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
-    (void)core;
     PyEval_RestoreThread(self->waiting_thread);
     self->waiting_thread = NULL;
     /* A signal that cut the wait short: run its Python handler now, and
@@ -56,21 +49,18 @@ static void after_wait(pyloop_loop *core, void *context)
     PyLoopLoop_RunDeferred(self); /* what a handler wrote leaves now */
 }
 
-/* ------------------------------------------------------------------ */
-/* a replaced `time`                                                   */
-/* ------------------------------------------------------------------ */
+/* ---- a replaced `time` ---- */
 
 static PyObject *loop_time(LoopObject *self, PyObject *unused);
 
 /* The engine's clock while `time` is replaced: self.time(), as asyncio's
  * _run_once reads it. What it raises ends the run, as it leaves asyncio's
  * run_forever; the engine then takes no timer as due (NaN). */
-static double overridden_now(pyloop_loop *core, void *context)
+static double overridden_now(pyloop_loop *Py_UNUSED(core), void *context)
 {
     LoopObject *self = context;
     PyObject *now;
     double seconds;
-    (void)core;
 
     if (self->pending_exception)
         return NAN; /* the run ends already */
@@ -120,9 +110,7 @@ static int loop_setattro(PyObject *self, PyObject *name, PyObject *value)
     return rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* work deferred to the end of the running callback                    */
-/* ------------------------------------------------------------------ */
+/* ---- work deferred to the end of the running callback ---- */
 
 int PyLoopLoop_Defer(LoopObject *loop, PyLoopDeferred *entry)
 {
@@ -176,17 +164,12 @@ static void drop_deferred(LoopObject *loop)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* the trampolines the core calls for queued handles                   */
-/* ------------------------------------------------------------------ */
+/* ---- the trampolines the core calls for queued handles ---- */
 
 /* The loop whose queue a handle sits in. Queued handles keep their loop
  * reference: only the collector clears it, and it clears the loop's queues
  * first or together, never under a running iteration. */
-static inline LoopObject *handle_loop(HandleObject *handle)
-{
-    return (LoopObject *)handle->loop;
-}
+static inline LoopObject *handle_loop(HandleObject *handle) { return (LoopObject *)handle->loop; }
 
 /* The queue's reference is released after the run: it keeps the handle
  * alive while its callback runs. KeyboardInterrupt/SystemExit end the run. */
@@ -206,24 +189,14 @@ static inline void run_queued(HandleObject *handle, int (*run)(HandleObject *))
     Py_DECREF(handle);
 }
 
-static void run_queued_handle(pyloop_loop *core, void *arg)
-{
-    (void)core;
-    run_queued(arg, PyLoopHandle_Run);
-}
+static void run_queued_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_queued(arg, PyLoopHandle_Run); }
 
 /* call_soon_threadsafe's, where it is asyncio's _ThreadSafeHandle. */
-static void run_queued_threadsafe_handle(pyloop_loop *core, void *arg)
-{
-    (void)core;
-    run_queued(arg, PyLoopThreadSafeHandle_Run);
-}
+static void run_queued_threadsafe_handle(pyloop_loop *Py_UNUSED(core), void *arg) { run_queued(arg, PyLoopThreadSafeHandle_Run); }
 
-/* call_soon returned `last_queued` to its caller; by the next call_soon the
- * caller has usually dropped it. Then only its queue (and this field) hold
- * it, nobody can get at it but the loop, and it need not burden the
- * collector: it is untracked and loop_traverse reports its contents as the
- * loop's own (see "Who owns what" in pyloop_module.h). */
+/* By the next call_soon its caller has usually dropped `last_queued`: then
+ * only the loop can reach it, so it is untracked and loop_traverse reports
+ * its contents ("Who owns what" in pyloop_module.h). */
 static void settle_last_queued(LoopObject *self)
 {
     HandleObject *last = self->last_queued;
@@ -242,9 +215,7 @@ static void run_timer(pyloop_loop *core, void *arg)
     run_queued_handle(core, arg);
 }
 
-/* ------------------------------------------------------------------ */
-/* argument checks shared by the scheduling methods                    */
-/* ------------------------------------------------------------------ */
+/* ---- argument checks shared by the scheduling methods ---- */
 
 static int check_open(LoopObject *self)
 {
@@ -410,9 +381,7 @@ static PyObject *error_from_core(int rc)
     return PyErr_SetFromErrno(PyExc_OSError);
 }
 
-/* ------------------------------------------------------------------ */
-/* scheduling                                                          */
-/* ------------------------------------------------------------------ */
+/* ---- scheduling ---- */
 
 /* A producer on another thread that outruns the loop waits for it here,
  * with the GIL released (see pyloop_throttle). */
@@ -576,15 +545,9 @@ static PyObject *loop_call_at(LoopObject *self, PyObject *const *args, size_t na
     return schedule_at(self, when, args[0], args + 1, nargs - 1, context, "call_at");
 }
 
-static PyObject *loop_time(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
-    return PyFloat_FromDouble(pyloop_time(self->core));
-}
+static PyObject *loop_time(LoopObject *self, PyObject *Py_UNUSED(unused)) { return PyFloat_FromDouble(pyloop_time(self->core)); }
 
-/* ------------------------------------------------------------------ */
-/* running                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- running ---- */
 
 static PyObject *finish_run(LoopObject *self, int rc)
 {
@@ -623,28 +586,16 @@ static PyObject *run_here(LoopObject *self, int once)
     return finish_run(self, rc);
 }
 
-static PyObject *loop_run(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
-    return run_here(self, 0);
-}
+static PyObject *loop_run(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 0); }
+static PyObject *loop_run_once(LoopObject *self, PyObject *Py_UNUSED(unused)) { return run_here(self, 1); }
 
-static PyObject *loop_run_once(LoopObject *self, PyObject *unused)
+static PyObject *loop_stop(LoopObject *self, PyObject *Py_UNUSED(unused))
 {
-    (void)unused;
-    return run_here(self, 1);
-}
-
-static PyObject *loop_stop(LoopObject *self, PyObject *unused)
-{
-    (void)unused;
     pyloop_stop(self->core);
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* fd watchers                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- fd watchers ---- */
 
 /* No fd can be this large: epoll and poll take a C int. */
 #define FD_TOO_LARGE ((long)INT_MAX + 1)
@@ -761,11 +712,9 @@ static PyObject *fd_object(LoopObject *self, int fd)
 
 /* An fd is ready: queue its handle like any other callback, as asyncio's
  * _process_events does, so I/O callbacks keep asyncio's ordering. */
-static void fd_ready(pyloop_loop *core, int fd, int events, void *arg)
+static void fd_ready(pyloop_loop *core, int Py_UNUSED(fd), int Py_UNUSED(events), void *arg)
 {
     HandleObject *handle = arg;
-    (void)fd;
-    (void)events;
     if (handle->cancelled)
         return;
     Py_INCREF(handle);
@@ -852,12 +801,10 @@ static PyObject *watch_fd(LoopObject *self, PyObject *fileobj, PyObject *callbac
         Py_DECREF(handle);
         Py_DECREF(handle);
         if (rc == -ENOENT && !first) {
-            /* The watched fd was closed behind the loop (the kernel dropped
-             * its registration) and the number may be a newcomer's, which
-             * the engine never registers in its place. selectors' modify()
-             * unregisters the fd before it raises FileNotFoundError, so the
-             * next add_reader/add_writer starts afresh: the same here. The
-             * old handles are dropped, not cancelled, as there. */
+            /* The fd was closed behind the loop and the number may be a
+             * newcomer's. selectors' modify() unregisters the fd before it
+             * raises FileNotFoundError, so the next add_reader starts afresh:
+             * the same here, the old handles dropped, not cancelled. */
             pyloop_fd_forget(self->core, (int)fd);
             Py_XDECREF(watchers.reader);
             Py_XDECREF(watchers.writer);
@@ -940,15 +887,8 @@ static PyObject *loop_add_writer(LoopObject *self, PyObject *const *args, Py_ssi
     return add_watcher(self, args, nargs, PYLOOP_WRITABLE, "add_writer");
 }
 
-static PyObject *loop_remove_reader(LoopObject *self, PyObject *fd)
-{
-    return remove_watcher(self, fd, PYLOOP_READABLE);
-}
-
-static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd)
-{
-    return remove_watcher(self, fd, PYLOOP_WRITABLE);
-}
+static PyObject *loop_remove_reader(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_READABLE); }
+static PyObject *loop_remove_writer(LoopObject *self, PyObject *fd) { return remove_watcher(self, fd, PYLOOP_WRITABLE); }
 
 /* (fileobj, fd, events, reader handle, writer handle): a SelectorKey's
  * fields. selectors.EVENT_READ == 1 and EVENT_WRITE == 2, like ours. */
@@ -1020,14 +960,9 @@ static PyObject *loop_set_fd_quiet(LoopObject *self, PyObject *const *args, Py_s
     Py_RETURN_TRUE;
 }
 
-/* ------------------------------------------------------------------ */
-/* closing, GC                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- closing, GC ---- */
 
-static int is_handle_task(pyloop_callback fn)
-{
-    return fn == run_queued_handle || fn == run_timer || fn == run_queued_threadsafe_handle;
-}
+static int is_handle_task(pyloop_callback fn) { return fn == run_queued_handle || fn == run_timer || fn == run_queued_threadsafe_handle; }
 
 static int drop_queued(pyloop_callback fn, void *arg, void *Py_UNUSED(context))
 {
@@ -1209,58 +1144,29 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObjec
     return (PyObject *)self;
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's Python code reads and writes                  */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's Python code reads and writes ---- */
 
-static PyObject *loop_get_debug(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(self->debug);
-}
+static PyObject *loop_get_debug(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->debug); }
 
-/* The truth of an attribute assignment (deleting it means False). */
-static int assigned_truth(PyObject *value)
+/* `*flag = bool(value)` (deleting sets False), as asyncio's attribute. */
+static int set_flag(char *flag, PyObject *value)
 {
-    return value ? PyObject_IsTrue(value) : 0;
-}
-
-static int loop_set_debug(LoopObject *self, PyObject *value, void *closure)
-{
-    int truth = assigned_truth(value);
-    (void)closure;
+    int truth = value ? PyObject_IsTrue(value) : 0;
     if (truth >= 0)
-        self->debug = (char)truth;
+        *flag = (char)truth;
     return truth < 0 ? -1 : 0;
 }
-
-static PyObject *loop_get_closed(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(self->closed);
-}
-
-static int loop_set_closed(LoopObject *self, PyObject *value, void *closure)
-{
-    int truth = assigned_truth(value);
-    (void)closure;
-    if (truth >= 0)
-        self->closed = (char)truth;
-    return truth < 0 ? -1 : 0;
-}
+static int loop_set_debug(LoopObject *self, PyObject *value, void *Py_UNUSED(c)) { return set_flag(&self->debug, value); }
+static PyObject *loop_get_closed(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->closed); }
+static int loop_set_closed(LoopObject *self, PyObject *value, void *Py_UNUSED(c)) { return set_flag(&self->closed, value); }
 
 /* BaseEventLoop.stop() sets _stopping = True and run_forever resets it:
  * both map onto the core's thread-safe flag (which the run clears itself). */
-static PyObject *loop_get_stopping(LoopObject *self, void *closure)
-{
-    (void)closure;
-    return PyBool_FromLong(pyloop_stopping(self->core));
-}
+static PyObject *loop_get_stopping(LoopObject *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(pyloop_stopping(self->core)); }
 
-static int loop_set_stopping(LoopObject *self, PyObject *value, void *closure)
+static int loop_set_stopping(LoopObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
-    int truth = assigned_truth(value);
-    (void)closure;
+    int truth = value ? PyObject_IsTrue(value) : 0;
     if (truth > 0)
         pyloop_stop(self->core);
     return truth < 0 ? -1 : 0;

@@ -98,8 +98,4 @@ static int import_asyncio(void)
     return a->connlost_threshold == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-int PyLoopNames_Add(PyObject *module)
-{
-    (void)module;
-    return intern_names() < 0 || import_asyncio() < 0 ? -1 : 0;
-}
+int PyLoopNames_Add(PyObject *Py_UNUSED(module)) { return intern_names() < 0 || import_asyncio() < 0 ? -1 : 0; }

@@ -167,6 +167,15 @@ static inline PyObject *PyLoop_NewRefOrNone(PyObject *object)
     return object;
 }
 
+/* target.<name>(first, second) (NULL ends the arguments; target NULL reads
+ * as None, whose missing method raises AttributeError as asyncio's would). */
+static inline PyObject *PyLoop_CallMethod(PyObject *target, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *args[3] = {target ? target : Py_None, first, second};
+    size_t count = first ? (second ? 3 : 2) : 1;
+    return PyObject_VectorcallMethod(name, args, count | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
 /* The raised exception as one object, on every supported version. */
 static inline PyObject *PyLoop_FetchException(void)
 {

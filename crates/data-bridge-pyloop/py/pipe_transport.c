@@ -1,23 +1,18 @@
 /*
  * ReadPipeTransport and WritePipeTransport: asyncio's _UnixReadPipeTransport
- * and _UnixWritePipeTransport in C, on the stream layer (stream.h), for
- * loop.connect_read_pipe / connect_write_pipe and so for subprocess pipes
- * (asyncio's base_subprocess sits on them unchanged). Behaviour, error types
- * and messages are those of asyncio/unix_events.py (3.11-3.13; 3.9 and 3.10
- * differ as docs/usage.md lists): one read of max_size per readiness, EOF
- * as eof_received() then connection_lost(None) through call_soon, write()
- * tried at once with nothing buffered and the rest buffered, resume_writing
- * only once the buffer is empty, the write end watched for reading (sockets
- * and FIFOs) so that the peer closing is noticed, _fatal_error's messages.
+ * and _UnixWritePipeTransport in C, on the stream layer and the transport
+ * base, for connect_read_pipe/connect_write_pipe and so for subprocess
+ * pipes. Behaviour, error types and messages are unix_events.py's
+ * (3.11-3.13; 3.9 and 3.10 differ as docs/usage.md lists): one read of
+ * max_size per readiness, EOF as eof_received() then connection_lost(None)
+ * through call_soon, write() tried at once with nothing buffered, resume_
+ * writing only once the buffer is empty, the write end watched for reading
+ * (sockets and FIFOs) so that the peer closing is noticed.
  *
- * One difference inside the contract: an exception from a protocol call that
- * asyncio makes inside its _read_ready/_write_ready callback reaches the
- * exception handler as "Exception in callback <Type>._read_ready()" through
- * a Handle made for the report, as asyncio's Handle._run reports it.
- *
- * Both types keep a __dict__ (attributes assignable, as on SocketTransport).
- * ReadPipeTransport subclasses asyncio.ReadTransport; WritePipeTransport
- * subclasses _FlowControlMixin (so WriteTransport), as asyncio's classes do.
+ * One difference inside the contract: an exception from a protocol call
+ * asyncio makes inside _read_ready/_write_ready reaches the exception
+ * handler as "Exception in callback <Type>._read_ready()" through a Handle
+ * made for the report, as asyncio's Handle._run reports it.
  */
 #include "transport_base.h"
 
@@ -27,25 +22,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The transport base's stream head (loop, pipe, protocol, extra, closing,
- * paused, conn_lost, the stream, its contexts and read buffer...), then
- * what only the pipes have. */
+/* The stream head, then what only the pipes have. */
 typedef struct PipeData {
     PYLOOP_STREAM_TRANSPORT_HEAD
     char protocol_paused; /* pause_writing() was called, resume_writing() not yet */
     char watch_peer;      /* writer on a socket or FIFO: readable means the peer closed */
 } PipeData;
 
-/* One ops table per type: the base finds the data of each at its own
- * offset, names set_protocol after each asyncio class, and closes the pipe
- * of an unclosed transport through close_resource. Neither pipe uses the
- * base's selector-shaped close path (stop_reading/has_buffer/drop_buffer):
- * asyncio's pipe classes close their own way (pipe_close_with, rpipe_close,
- * wpipe_close). */
+/* One ops table per type. Neither uses the base's selector-shaped close
+ * path: asyncio's pipes close their own way (pipe_close_with). */
 static PyLoopTransportOps rpipe_ops, wpipe_ops;
 
-/* asyncio.transports.ReadTransport, the read pipe's Python base (only this
- * file uses it). */
+/* asyncio.transports.ReadTransport, the read pipe's Python base. */
 static PyObject *rpipe_base;
 
 PyTypeObject *PyLoop_ReadPipeTransportType;
@@ -60,26 +48,12 @@ static inline PipeData *pipe_data_of(PyObject *self)
     return t;
 }
 
-static inline PyObject *pipe_object_of(PipeData *t)
-{
-    return PyLoopTransport_Object((PyLoopTransport *)t);
-}
-
-static inline PipeData *pipe_of_stream(pyloop_stream *stream)
-{
-    return pipe_data_of(stream->context);
-}
+static inline PyObject *pipe_object_of(PipeData *t) { return PyLoopTransport_Object((PyLoopTransport *)t); }
+static inline PipeData *pipe_of_stream(pyloop_stream *stream) { return pipe_data_of(stream->context); }
 
 /* A WritePipeTransport (or subclass) instance, initialised or not. */
-static inline int pipe_is_writer(const PipeData *t)
-{
-    return t->ops == &wpipe_ops;
-}
-
-static int pipe_loop_debug(PipeData *t)
-{
-    return t->loop && t->loop->debug;
-}
+static inline int pipe_is_writer(const PipeData *t) { return t->ops == &wpipe_ops; }
+static int pipe_loop_debug(PipeData *t) { return t->loop && t->loop->debug; }
 
 /* A protocol call's exception, reported as asyncio's reader or writer
  * callback `callback` (_read_ready or _write_ready) would be. */
@@ -88,14 +62,11 @@ static void pipe_report_as_callback(PipeData *t, LoopObject *loop, PyObject *cal
     PyLoopTransport_ReportAsCallback(pipe_object_of(t), loop, callback);
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors ---- */
 
-/* asyncio's pipe _close: closing, the buffer dropped, no watchers, and
- * connection_lost(exception) soon. Per type, not the base's _force_close:
- * asyncio's pipes count no _conn_lost here, always drop the buffer, and
- * schedule connection_lost again on a second call (it runs once). */
+/* asyncio's pipe _close: closing, the buffer dropped, no watchers,
+ * connection_lost(exception) soon. Not the base's _force_close: no
+ * _conn_lost count, and a second call schedules again (it runs once). */
 static int pipe_close_with(PipeData *t, PyObject *exception)
 {
     t->closing = 1;
@@ -105,11 +76,10 @@ static int pipe_close_with(PipeData *t, PyObject *exception)
     return PyLoopTransport_ScheduleConnectionLost((PyLoopTransport *)t, exception);
 }
 
-/* asyncio's _fatal_error: the read end only logs EIO (a pty whose other
- * side closed), the write end any OSError; the rest goes to the exception
- * handler (the base's report). Then _close. Per type: the selector
- * transports classify errors otherwise (any OSError is only logged there),
- * and the two pipe classes differ from each other. */
+/* asyncio's _fatal_error, then _close: the read end only logs EIO (a pty
+ * whose other side closed), the write end any OSError; the rest goes to the
+ * exception handler. Per type: the selector classes and the two pipe
+ * classes each classify their own way. */
 static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *message)
 {
     PyObject *self = pipe_object_of(t);
@@ -132,10 +102,9 @@ static void pipe_fatal_error(PipeData *t, PyObject *exception, const char *messa
 }
 
 /* asyncio's _call_connection_lost: connection_lost(exc), then (finally)
- * the pipe closed and the loop and protocol forgotten. Once only: a second
- * call (abort() after write_eof()) does nothing. Per type: what it releases
- * (the pipe, closed in `finally`, whose failure propagates when
- * connection_lost succeeded) is the pipes' own. */
+ * the pipe closed, loop and protocol forgotten; once only (abort() after
+ * write_eof() does nothing). Per type: a failing pipe close propagates
+ * when connection_lost succeeded. */
 static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
 {
     PyObject *self = pipe_object_of(t), *result, *pipe = t->pipe, *protocol = t->protocol;
@@ -170,9 +139,7 @@ static PyObject *pipe_call_connection_lost(PipeData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* reading (ReadPipeTransport)                                         */
-/* ------------------------------------------------------------------ */
+/* ---- reading (ReadPipeTransport) ---- */
 
 /* asyncio's _read_ready once os.read returned: data, or end of file. */
 static void rpipe_read_result(PipeData *t, const char *data, ssize_t nread)
@@ -251,9 +218,7 @@ static int rpipe_read_buffer(PipeData *t, void **data, size_t *length)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* the write end's reader: the peer closed                             */
-/* ------------------------------------------------------------------ */
+/* ---- the write end's reader: the peer closed ---- */
 
 /* asyncio's _UnixWritePipeTransport._read_ready. */
 static int wpipe_peer_closed(PipeData *t)
@@ -273,9 +238,7 @@ static int wpipe_peer_closed(PipeData *t)
     return pipe_close_with(t, NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* the stream's callbacks                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the stream's callbacks ---- */
 
 static int pipe_on_alloc(pyloop_stream *stream, void **data, size_t *length)
 {
@@ -390,15 +353,11 @@ static const pyloop_stream_callbacks pipe_stream_callbacks = {
     .task_exit = PyLoopTransport_OnTaskExit,
 };
 
-/* ------------------------------------------------------------------ */
-/* methods shared by both types                                        */
-/* ------------------------------------------------------------------ */
+/* ---- methods shared by both types ---- */
 
-/* asyncio's signatures of the methods each pipe class defines itself (the
- * base binds is_closing, get_protocol, set_protocol and get_extra_info),
- * for PyLoopArgs_Bind's TypeError texts: [0] the read pipe's, [1] the write
- * pipe's. The read pipe's _close takes exc without a default, the write
- * pipe's defaults it to None, as in unix_events.py. */
+/* The signatures of what each pipe class defines itself, [0] the read
+ * pipe's, [1] the write pipe's: the read pipe's _close takes exc without a
+ * default, the write pipe's defaults it to None, as in unix_events.py. */
 static const PyLoopParams pipe_fatal_error_params[2] = {
     {"_UnixReadPipeTransport._fatal_error", {"exc", "message"}, 1, 2},
     {"_UnixWritePipeTransport._fatal_error", {"exc", "message"}, 1, 2},
@@ -465,9 +424,7 @@ static PyObject *pipe_close_method(PyObject *self, PyObject *const *args, Py_ssi
     if (PyLoopArgs_Bind(&pipe_close_params[pipe_is_writer(t)], args, nargs, kwnames, bound) < 0)
         return NULL;
     exception = bound[0] == Py_None ? NULL : bound[0];
-    if (pipe_close_with(t, exception) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return pipe_close_with(t, exception) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *pipe_call_connection_lost_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -497,21 +454,13 @@ static PyObject *pipe_repr(PyObject *self)
     return PyUnicode_FromFormat("<%s%s fd=%d %s>", name, state, t->fd, t->pipe ? "open" : "closed");
 }
 
-/* ------------------------------------------------------------------ */
-/* ReadPipeTransport's methods                                         */
-/* ------------------------------------------------------------------ */
-
-/* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS): _UnixReadPipeTransport's agree with
- * _SelectorTransport's. */
+/* ---- ReadPipeTransport's methods ---- */
 
 static PyObject *rpipe_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = pipe_data_of(self);
 
-    if (!t->closing && pipe_close_with(t, NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return !t->closing && pipe_close_with(t, NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* One os.read(fd, max_size) now, as asyncio's _read_ready (callable from
@@ -561,9 +510,7 @@ static PyObject *pipe_add_reader_after_connect(PyObject *self, PyObject *Py_UNUS
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* WritePipeTransport's methods                                        */
-/* ------------------------------------------------------------------ */
+/* ---- WritePipeTransport's methods ---- */
 
 /* os.write failed (write, _write_ready): asyncio's `self._conn_lost += 1`,
  * then _fatal_error. */
@@ -620,9 +567,7 @@ static PyObject *wpipe_write(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (rc < 0)
         wpipe_write_failed(t, -rc);
     Py_DECREF(self);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_RETURN_NONE;
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *wpipe_write_eof(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -663,9 +608,7 @@ static PyObject *wpipe_abort(PyObject *self, PyObject *Py_UNUSED(unused))
         PyErr_SetString(PyExc_AttributeError, "'NoneType' object has no attribute '_remove_reader'");
         return NULL;
     }
-    if (pipe_close_with(pipe_data_of(self), NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return pipe_close_with(pipe_data_of(self), NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *wpipe_get_write_buffer_size(PyObject *self, PyObject *Py_UNUSED(unused))
@@ -678,9 +621,7 @@ static PyObject *wpipe_read_ready(PyObject *self, PyObject *Py_UNUSED(unused))
 {
     PipeData *t = pipe_data_of(self);
 
-    if (t->loop && wpipe_peer_closed(t) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return t->loop && wpipe_peer_closed(t) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* Sends what is buffered now if the fd takes it (the loop does this by
@@ -700,14 +641,10 @@ static PyObject *wpipe_write_ready(PyObject *self, PyObject *Py_UNUSED(unused))
         wpipe_on_drain(&t->stream);
     }
     Py_DECREF(self);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_RETURN_NONE;
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* The pipe's fd, checked and made non-blocking as asyncio's __init__ does
  * (os.fstat's mode, then os.set_blocking(fd, False)). *watch_peer: a
@@ -799,14 +736,9 @@ static void pipe_close_resource(PyLoopTransport *base, PyObject *self)
     Py_DECREF(pipe);
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's code and tests read                            */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's code and tests read ---- */
 
-static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe);
-}
+static PyObject *pipe_attr_pipe(PyObject *self, void *Py_UNUSED(c)) { return PyLoop_NewRefOrNone(pipe_data_of(self)->pipe); }
 
 /* Assignable, as asyncio's attribute (CPython's tests set _pipe = None to
  * keep __del__ quiet about a pipe they closed themselves). */
@@ -826,15 +758,8 @@ static int pipe_set_attr_pipe(PyObject *self, PyObject *value, void *Py_UNUSED(c
     }
     return 0;
 }
-static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyLong_FromLong(pipe_data_of(self)->fd);
-}
-
-static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(pipe_data_of(self)->paused);
-}
+static PyObject *pipe_attr_fileno(PyObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(pipe_data_of(self)->fd); }
+static PyObject *rpipe_attr_paused(PyObject *self, void *Py_UNUSED(c)) { return PyBool_FromLong(pipe_data_of(self)->paused); }
 
 static PyObject *wpipe_attr_protocol_paused(PyObject *self, void *Py_UNUSED(c))
 {
@@ -863,16 +788,12 @@ static PyGetSetDef wpipe_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-/* A method bound through PyLoopArgs_Bind (vectorcall arguments). */
-#define PIPE_FASTCALL(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS
-
-/* Both pipe classes: the base's is_closing, get_protocol, set_protocol and
- * get_extra_info, then the methods each asyncio pipe class defines for
- * itself. */
-#define PIPE_METHODS                                                                                                  \
-    PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PIPE_FASTCALL(pipe_fatal_error_method), NULL},                        \
-        {"_close", PIPE_FASTCALL(pipe_close_method), NULL},                                                          \
-        {"_call_connection_lost", PIPE_FASTCALL(pipe_call_connection_lost_method), NULL},                            \
+/* Both pipe classes: the base's methods, then those each pipe class
+ * defines for itself. */
+#define PIPE_METHODS                                                                                                   \
+    PYLOOP_TRANSPORT_METHODS, {"_fatal_error", PYLOOP_FASTCALL_KW(pipe_fatal_error_method), NULL},                     \
+        {"_close", PYLOOP_FASTCALL_KW(pipe_close_method), NULL},                                                       \
+        {"_call_connection_lost", PYLOOP_FASTCALL_KW(pipe_call_connection_lost_method), NULL},                         \
         {"_add_reader_after_connect", pipe_add_reader_after_connect, METH_NOARGS, NULL}
 
 static PyMethodDef rpipe_methods[] = {
@@ -886,7 +807,7 @@ static PyMethodDef rpipe_methods[] = {
 static PyMethodDef wpipe_methods[] = {
     PIPE_METHODS,
     PYLOOP_TRANSPORT_LIMIT_METHODS,
-    {"write", PIPE_FASTCALL(wpipe_write), "Write some data bytes to the transport."},
+    {"write", PYLOOP_FASTCALL_KW(wpipe_write), "Write some data bytes to the transport."},
     {"write_eof", wpipe_write_eof, METH_NOARGS, "Close the pipe once the buffer is sent."},
     {"can_write_eof", wpipe_can_write_eof, METH_NOARGS, "Return True: this transport supports write_eof()."},
     {"close", wpipe_close, METH_NOARGS, "Close the transport once the buffer is sent."},
@@ -897,9 +818,7 @@ static PyMethodDef wpipe_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* the types                                                           */
-/* ------------------------------------------------------------------ */
+/* ---- the types ---- */
 
 static PyLoopTransportOps rpipe_ops = {
     .name = "_UnixReadPipeTransport",
@@ -916,64 +835,19 @@ static PyLoopTransportOps wpipe_ops = {
     .close_resource = pipe_close_resource,
 };
 
-static PyTypeObject *pipe_make_type(const char *name, const char *doc, PyObject *base, PyMethodDef *methods,
-                                    PyGetSetDef *getset, PyLoopTransportOps *ops)
-{
-    PyType_Slot slots[] = {
-        {Py_tp_init, pipe_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, pipe_repr},
-        {Py_tp_methods, methods},
-        {Py_tp_getset, getset},
-        {Py_tp_doc, (void *)(uintptr_t)doc},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = name,
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-    PyObject *bases = PyTuple_Pack(1, base);
-    PyTypeObject *type;
-
-    if (!bases)
-        return NULL;
-    type = PyLoopTransport_NewType(&spec, bases, sizeof(PipeData), ops);
-    Py_DECREF(bases);
-    return type;
-}
-
 int PyLoopPipe_Add(PyObject *module)
 {
-    PyObject *max_size;
-    int rc;
-
     if (PyLoop_ImportInto(&rpipe_base, "asyncio.transports", "ReadTransport") < 0)
         return -1;
-    PyLoop_ReadPipeTransportType =
-        pipe_make_type("data_bridge.pyloop._pyloop.ReadPipeTransport",
-                       "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
-                       rpipe_base, rpipe_methods, rpipe_getset, &rpipe_ops);
-    if (!PyLoop_ReadPipeTransportType)
-        return -1;
-    PyLoop_WritePipeTransportType =
-        pipe_make_type("data_bridge.pyloop._pyloop.WritePipeTransport",
-                       "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
-                       PyLoop_asyncio.flow_control_mixin, wpipe_methods, wpipe_getset, &wpipe_ops);
-    if (!PyLoop_WritePipeTransportType)
-        return -1;
-    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
-    rc = max_size ? PyObject_SetAttr((PyObject *)PyLoop_ReadPipeTransportType, PyLoop_str.max_size, max_size) : -1;
-    Py_XDECREF(max_size);
-    if (rc < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_ReadPipeTransportType) < 0) /* as module.ReadPipeTransport */
-        return -1;
-    if (PyModule_AddType(module, PyLoop_WritePipeTransportType) < 0) /* as module.WritePipeTransport */
-        return -1;
-    return 0;
+    PyLoop_ReadPipeTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.ReadPipeTransport",
+        "asyncio's read pipe transport (_UnixReadPipeTransport), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, rpipe_base), pipe_init, pipe_repr, rpipe_methods, rpipe_getset, sizeof(PipeData), &rpipe_ops,
+        1);
+    PyLoop_WritePipeTransportType = !PyLoop_ReadPipeTransportType ? NULL : PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.WritePipeTransport",
+        "asyncio's write pipe transport (_UnixWritePipeTransport), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin), pipe_init, pipe_repr, wpipe_methods, wpipe_getset,
+        sizeof(PipeData), &wpipe_ops, 0);
+    return PyLoop_WritePipeTransportType ? 0 : -1;
 }

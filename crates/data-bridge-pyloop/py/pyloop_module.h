@@ -23,19 +23,12 @@
  *                 on the stream layer; accept_connections (accept.c) is
  *                 asyncio's accept loop making SocketTransports
  *
- * Files, each including and calling only those below it (module.c adds the
- * parts bottom-up, from one table):
- *   module.c                            the parts table, build_info()
- *   accept.c                            the accept loop
- *   socket_transport.c, socket_support.c, pipe_transport.c,
- *   datagram_transport.c, datagram_socket.c
- *                                       the transports
- *   transport_base.[ch]                 what the transports share
- *   sockops.c, sock_coro.[ch]           the sock_* methods, their coroutine
- *   loop_object.c, handle.c             Loop, Handle, TimerHandle
- *   names.[ch], args.[ch], sockaddr.[ch]
- *                                       Python-only helpers: interned names,
- *                                       argument binding, socket addresses
+ * Files, each including and calling only those below it (the tree, with
+ * what each holds: docs/architecture.md, "Files, and the transport base"):
+ * module.c > accept.c > socket_transport.c, socket_support.c,
+ * pipe_transport.c, datagram_transport.c, datagram_socket.c >
+ * transport_base.[ch] > sockops.c, sock_coro.[ch] > loop_object.c >
+ * handle.c > names.[ch], args.[ch], sockaddr.[ch].
  *
  * Names: PyLoop* are this binding's own (types, functions shared between its
  * files); pyloop_* is the C core's public API, pyloop__* the core's insides.
@@ -196,15 +189,8 @@ HandleObject *PyLoopLoop_AddWatcher(LoopObject *loop, PyObject *fileobj, int eve
  * remove, -1 with an exception. */
 int PyLoopLoop_RemoveWatcher(LoopObject *loop, PyObject *fileobj, int event);
 
-/* sockops.c: loop.sock_recv, sock_recv_into, sock_sendall, sock_accept,
- * sock_connect (and, from 3.11, sock_recvfrom, sock_recvfrom_into,
- * sock_sendto) as C methods of Loop, which PyLoopSock_Add puts on the type
- * (after PyLoopLoop_Add: loop_object.c knows nothing of them). Each returns
- * a C coroutine (sock_coro.c: send, throw, close, __await__, a
- * collections.abc.Coroutine, so asyncio takes it for one) that tries the
- * system call when first resumed and waits on a watcher of the loop's fd
- * table (PyLoopLoop_AddWatcher) only when it would block, as asyncio's
- * selector loop does. */
+/* sockops.c: the sock_* methods, put on Loop by PyLoopSock_Add (after
+ * PyLoopLoop_Add: loop_object.c knows nothing of them); sockops.c's top. */
 int PyLoopSock_Add(PyObject *module);
 
 /* socket_transport.c: SocketTransport, asyncio's _SelectorSocketTransport

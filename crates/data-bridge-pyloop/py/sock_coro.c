@@ -8,11 +8,7 @@
  * SockCoroBody) runs up to an await (PyLoopSockCoro_Await), after which the
  * coroutine delegates to what it awaits, as `yield from` does, until that
  * returns; then it returns that value (or, after the resolving await of
- * sock_connect, runs the body's next part).
- *
- * Who owns what: the coroutine owns its loop, its arguments and what it
- * awaits, and lets go of them when it finishes or is closed; GC-tracked and
- * traversed.
+ * sock_connect, runs the body's next part). Who owns what: pyloop_module.h.
  */
 #include "sock_coro.h"
 
@@ -474,15 +470,8 @@ static PyObject *coro_get_qualname(SockCoro *self, void *Py_UNUSED(closure))
     return self->body->qualname;
 }
 
-static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyLoop_NewRefOrNone(self->awaiting);
-}
-
-static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure))
-{
-    return PyBool_FromLong(self->running);
-}
+static PyObject *coro_get_await(SockCoro *self, void *Py_UNUSED(closure)) { return PyLoop_NewRefOrNone(self->awaiting); }
+static PyObject *coro_get_running(SockCoro *self, void *Py_UNUSED(closure)) { return PyBool_FromLong(self->running); }
 
 static PyObject *coro_get_suspended(SockCoro *self, void *Py_UNUSED(closure))
 {

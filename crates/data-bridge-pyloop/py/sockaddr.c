@@ -10,9 +10,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-/* ------------------------------------------------------------------ */
-/* C to Python                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- C to Python ---- */
 
 static PyObject *make_inet(const struct sockaddr_in *in)
 {
@@ -81,9 +79,7 @@ PyObject *PyLoopSockaddr_Make(const struct sockaddr_storage *address, socklen_t 
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Python to C                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- Python to C ---- */
 
 /* An int in [low, high] given as an exact int. */
 static int small_int(PyObject *object, long low, long high, long *value)

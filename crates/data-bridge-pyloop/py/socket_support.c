@@ -142,7 +142,4 @@ static int probe_lost_rules(void)
     return 0;
 }
 
-int PyLoopSocket_Load(void)
-{
-    return load_socket_type() < 0 || probe_lost_rules() < 0 ? -1 : 0;
-}
+int PyLoopSocket_Load(void) { return load_socket_type() < 0 || probe_lost_rules() < 0 ? -1 : 0; }

@@ -1,28 +1,21 @@
 /*
  * SocketTransport: asyncio's _SelectorSocketTransport in C, on the stream
- * layer (stream.h), for TCP and Unix stream sockets. Every method keeps the
- * behaviour, the error types and the messages of the Python class of the
- * running interpreter (3.9-3.13), with one addition that stays inside
- * asyncio's contract:
+ * layer (stream.h) and the transport base (transport_base.h), for TCP and
+ * Unix stream sockets, with the behaviour, error types and messages of the
+ * running interpreter's class (3.9-3.13), plus one thing inside asyncio's
+ * contract: writes made during one callback leave together (docs/
+ * architecture.md, "The write rule"). write() with nothing waiting defers
+ * at most min(high water, 64 KiB) to the end of the running callback, so
+ * headers then body cost one writev; get_write_buffer_size() counts them,
+ * pause_writing() still fires only when the kernel refuses bytes, order is
+ * kept, nothing waits past the callback. Outside a callback (another thread
+ * too) and for larger writes, write() sends at once as asyncio does;
+ * close(), abort(), write_eof() and set_write_buffer_limits() send the
+ * deferred bytes first.
  *
- *   Writes made during one callback leave together. write() with nothing
- *   waiting to be sent defers the bytes (at most min(high water, 64 KiB) of
- *   them) to the end of the running callback, so a response written as
- *   headers then body costs one writev, not two sends. The bytes are in the
- *   write buffer meanwhile: get_write_buffer_size() counts them, which is
- *   the real buffered amount; pause_writing() still fires only when the
- *   kernel refuses bytes, at asyncio's thresholds; order is kept; nothing
- *   waits past the callback. Outside a running callback (from another
- *   thread too), and for larger writes, write() sends at once as asyncio
- *   does; close(), abort(), write_eof() and set_write_buffer_limits() send
- *   the deferred bytes first (the state table in docs/architecture.md).
- *
- * The type subclasses asyncio.transports._FlowControlMixin (so isinstance()
- * against asyncio's transport classes holds, as asyncio's own sendfile
- * fallback requires); its instances have a __dict__, so attributes stay
- * assignable (test suites patch transport.write). The base's __slots__
- * (_extra, _loop, _protocol_paused, _high_water, _low_water) are shadowed by
- * properties that read this type's C state.
+ * The type subclasses _FlowControlMixin (asyncio's sendfile fallback checks
+ * isinstance); its __dict__ keeps attributes assignable (test suites patch
+ * transport.write).
  */
 #include "transport_base.h"
 
@@ -30,9 +23,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* The most a write inside a callback defers to the callback's end (see the
- * top of this file). -DDEFER_LIMIT=0 turns deferral off, for measuring
- * what it buys (docs/architecture.md, "The write rule"). */
+/* The most a write defers to its callback's end; -DDEFER_LIMIT=0 turns
+ * deferral off, for measuring what it buys. */
 #ifndef DEFER_LIMIT
 #define DEFER_LIMIT (64 * 1024)
 #endif
@@ -61,35 +53,13 @@ static PyLoopTransportOps socket_ops;
 
 PyTypeObject *PyLoop_SocketTransportType;
 
-static inline TransportData *data_of(PyObject *self)
-{
-    return (TransportData *)((char *)self + socket_ops.data_offset);
-}
-
-static inline PyObject *object_of(TransportData *t)
-{
-    return (PyObject *)((char *)t - socket_ops.data_offset);
-}
+PYLOOP_TRANSPORT_ACCESSORS(TransportData, socket_ops)
 
 /* A PyLoop stream's context is the Python object that holds it: loop_object.c
  * visits it for the collector, once per hold the loop takes. */
-static inline TransportData *data_of_stream(pyloop_stream *stream)
-{
-    return data_of(stream->context);
-}
+static inline TransportData *data_of_stream(pyloop_stream *stream) { return data_of(stream->context); }
 
-/* The base's view of the transport (its data opens with the head). */
-static inline PyLoopTransport *base_of(TransportData *t)
-{
-    t->ops = &socket_ops;
-    return (PyLoopTransport *)t;
-}
-
-/* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-/* ------------------------------------------------------------------ */
-
-#define os_error PyLoopTransport_OSError
+/* ---- small helpers ---- */
 
 static void call_server(TransportData *t, PyObject *name)
 {
@@ -101,9 +71,7 @@ static void call_server(TransportData *t, PyObject *name)
     Py_XDECREF(result);
 }
 
-/* ------------------------------------------------------------------ */
-/* the state machine (docs/architecture.md, "Transport states")        */
-/* ------------------------------------------------------------------ */
+/* ---- the state machine (docs/architecture.md, "Transport states") ---- */
 
 /* One state, read from the fields asyncio's own class keeps (_closing,
  * _conn_lost, _loop: None once connection_lost ran), so the two cannot
@@ -133,9 +101,7 @@ static PyObject *lost_attribute_error(const char *name)
     return NULL;
 }
 
-/* ------------------------------------------------------------------ */
-/* closing and errors                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- closing and errors ---- */
 
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception);
 
@@ -154,12 +120,8 @@ static void socket_drop_buffer(PyLoopTransport *base)
     t->lost_buffer = 0;
 }
 
-/* asyncio's _force_close: drop what is buffered, stop reading, and have
- * connection_lost called soon (the base's, over the hooks above). */
-static int force_close(TransportData *t, PyObject *exception)
-{
-    return PyLoopTransport_ForceClose(base_of(t), exception);
-}
+/* asyncio's _force_close: the base's, over the hooks above. */
+static int force_close(TransportData *t, PyObject *exception) { return PyLoopTransport_ForceClose(base_of(t), exception); }
 
 /* asyncio's _SelectorTransport._fatal_error: an OSError is only logged (in
  * debug mode), anything else goes to the exception handler; then
@@ -195,7 +157,7 @@ static int fail_with_raised(TransportData *t, const char *message)
 /* fatal_error() with OSError(error): the stream's read or write failed. */
 static void fail_with_errno(TransportData *t, int error, const char *message)
 {
-    PyObject *exception = os_error(error);
+    PyObject *exception = PyLoopTransport_OSError(error);
 
     fatal_error(t, exception, message);
     Py_XDECREF(exception);
@@ -210,11 +172,10 @@ static void end_run_or_fail(TransportData *t, const char *message)
 }
 
 /* asyncio's _SelectorTransport._call_connection_lost: connection_lost(exc)
- * when the protocol was connected, then (finally) the socket closed, the
- * loop and protocol forgotten and the server detached; 3.12+ also fails a
- * sendfile's empty waiter. Per type, not shared with the pipes'
- * (pipe_transport.c): what each releases differs, and a failing
- * sock.close() is unraisable here where the pipe's close() propagates. */
+ * if connected, then (finally) the socket closed, loop and protocol
+ * forgotten, the server detached; 3.12+ fails a sendfile's empty waiter.
+ * Per type: the pipes release other things, and a failing sock.close() is
+ * unraisable here where the pipe's propagates. */
 static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
 {
     PyObject *self = object_of(t), *result = Py_None, *sock = t->sock, *server = t->server, *protocol = t->protocol;
@@ -273,9 +234,7 @@ static PyObject *call_connection_lost(TransportData *t, PyObject *exception)
     return result;
 }
 
-/* ------------------------------------------------------------------ */
-/* the stream's callbacks                                              */
-/* ------------------------------------------------------------------ */
+/* ---- the stream's callbacks ---- */
 
 static void eof_received(TransportData *t);
 
@@ -321,14 +280,11 @@ static PyObject *protocol_buffer(TransportData *t, Py_buffer *view)
 }
 
 /* asyncio's _read_ready__get_buffer, whole: get_buffer(-1), recv_into(),
- * buffer_updated(). The transport makes this read itself instead of the
- * stream, so that it happens exactly where asyncio's does: get_buffer() may
- * pause reading, close or abort the transport, or set another protocol, and
- * asyncio still fills the buffer and calls buffer_updated() on whatever
- * protocol is set by then (the stream would skip a read its alloc stopped).
- * The protocol's buffer is exported only around the recv, as recv_into()
- * does, so the protocol can resize it whatever the read found (nothing,
- * end of file, an error). Returns 1: the stream has nothing to read. */
+ * buffer_updated(), made here and not by the stream: get_buffer() may pause,
+ * close, abort or set another protocol, and asyncio still fills the buffer
+ * and calls buffer_updated() on the protocol set by then (the stream would
+ * skip a read its alloc stopped). The buffer is exported only around the
+ * recv, as recv_into() does. Returns 1: the stream has nothing to read. */
 static int read_for_protocol(TransportData *t)
 {
     PyObject *buffer, *exception;
@@ -354,7 +310,7 @@ static int read_for_protocol(TransportData *t)
     if (nread < 0) {
         if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR)
             return 1; /* asyncio's BlockingIOError/InterruptedError: nothing */
-        exception = os_error(error);
+        exception = PyLoopTransport_OSError(error);
         if (exception) {
             fatal_error(t, exception, "Fatal read error on socket transport");
             Py_DECREF(exception);
@@ -369,12 +325,10 @@ static int read_for_protocol(TransportData *t)
     return 1;
 }
 
-/* Reads for data_received land in the base's shared read buffer
- * (PyLoopTransport_SharedReadBuffer) and are copied into a bytes object of
- * the size read, as uvloop does. Once the allocator is warm a fresh bytes
- * object of max_size is cheap and the copy is what costs: a transport
- * whose last read brought BULK_READ or more (an upload, a bulk stream)
- * reads straight into its own bytes object again, as asyncio does. */
+/* data_received reads land in the shared read buffer and are copied into
+ * bytes of the size read, as uvloop does; once the allocator is warm the
+ * copy is what costs, so after a read of BULK_READ or more (an upload) the
+ * next one goes straight into its own bytes object, as asyncio's. */
 #define BULK_READ (64 * 1024)
 
 static int alloc_bytes(TransportData *t, void **data, size_t *length)
@@ -498,12 +452,11 @@ static void deliver_count(TransportData *t, ssize_t nread)
     Py_XDECREF(result);
 }
 
-static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
+static void on_read(pyloop_stream *stream, void *Py_UNUSED(data), ssize_t nread)
 {
     TransportData *t = data_of_stream(stream);
     PyObject *self = object_of(t);
     LoopObject *loop = t->loop;
-    (void)data;
 
     PyLoopTransport_FrameEnter(self, loop);
     /* Only alloc_bytes lets the stream read (read_for_protocol reads
@@ -525,24 +478,16 @@ static void on_read(pyloop_stream *stream, void *data, ssize_t nread)
     PyLoopTransport_FrameLeave(self, loop, 1);
 }
 
-static void call_protocol_flow(TransportData *t, PyObject *name, const char *failure)
-{
-    PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
-}
-
-static void on_write_pause(pyloop_stream *stream)
+/* The stream's flow-control callbacks: protocol.pause_writing() and
+ * resume_writing(), as _FlowControlMixin calls them. */
+static void protocol_flow(pyloop_stream *stream, PyObject *name, const char *failure)
 {
     TransportData *t = data_of_stream(stream);
     if (t->protocol && t->loop)
-        call_protocol_flow(t, PyLoop_str.pause_writing, "protocol.pause_writing() failed");
+        PyLoopTransport_CallProtocolFlow(t->loop, object_of(t), t->protocol, name, failure);
 }
-
-static void on_write_resume(pyloop_stream *stream)
-{
-    TransportData *t = data_of_stream(stream);
-    if (t->protocol && t->loop)
-        call_protocol_flow(t, PyLoop_str.resume_writing, "protocol.resume_writing() failed");
-}
+static void on_write_pause(pyloop_stream *s) { protocol_flow(s, PyLoop_str.pause_writing, "protocol.pause_writing() failed"); }
+static void on_write_resume(pyloop_stream *s) { protocol_flow(s, PyLoop_str.resume_writing, "protocol.resume_writing() failed"); }
 
 /* asyncio's _write_ready, once the buffer is empty: the empty waiter, and
  * close after drain (the stream does shutdown after drain itself). */
@@ -593,7 +538,7 @@ static void on_drain(pyloop_stream *stream)
 static void on_error(pyloop_stream *stream, int error, int while_writing)
 {
     TransportData *t = data_of_stream(stream);
-    PyObject *self = object_of(t), *exception = os_error(-error);
+    PyObject *self = object_of(t), *exception = PyLoopTransport_OSError(-error);
 
     Py_INCREF(self);
     if (while_writing) {
@@ -611,12 +556,10 @@ static void on_error(pyloop_stream *stream, int error, int while_writing)
     Py_DECREF(self);
 }
 
-/* The stream's check_fd: asyncio's transport sends and receives through
- * self._sock, so once the program closed that socket (sock.close(), or
- * the TransportSocket's close()) its next call fails with EBADF and the
- * transport reports connection_lost; the number itself may belong to a
- * newcomer by then, which must never see a byte of this connection, nor
- * give it one. One field read per system call, no Python call. */
+/* The stream's check_fd: asyncio's transport goes through self._sock, so
+ * once the program closed it its next call fails with EBADF; the number may
+ * be a newcomer's by then, which must never see a byte of this connection.
+ * One field read per system call, no Python call. */
 static int on_check_fd(pyloop_stream *stream)
 {
     TransportData *t = data_of_stream(stream);
@@ -641,17 +584,13 @@ static const pyloop_stream_callbacks stream_callbacks = {
     .check_fd = on_check_fd,
 };
 
-/* ------------------------------------------------------------------ */
-/* writing                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- writing ---- */
 
 /* The deferred flush (see the top of the file). */
 static void run_flush(PyLoopDeferred *entry)
 {
     TransportData *t = (TransportData *)((char *)entry - offsetof(TransportData, flush));
-    /* What asyncio does inside write() (set a writer, fail, or later call
-     * connection_lost from that writer) runs in the copy of the context of
-     * the callback's first deferred write. */
+    /* the context of the callback's first deferred write (PyLoopContexts) */
     PyObject *context = t->contexts.deferred;
     int rc, entered;
 
@@ -674,9 +613,8 @@ static void run_flush(PyLoopDeferred *entry)
     Py_XDECREF(context);
 }
 
-/* Defers the flush to the end of the callback. asyncio would set its writer
- * (for what the kernel refuses) inside write(), in a copy of the caller's
- * context: the first deferred write of the callback takes that copy. */
+/* Defers the flush to the end of the callback; its first deferred write
+ * takes the copy of its context (PyLoopContexts' `deferred`). */
 static int defer_flush(TransportData *t)
 {
     PyObject *context;
@@ -695,9 +633,8 @@ static int defer_flush(TransportData *t)
     return 1;
 }
 
-/* Sends now what this callback deferred, where asyncio's write() would
- * already have sent it (close, set_write_buffer_limits). -1 when the send
- * failed: reported as asyncio's write() would have (fatal_error). */
+/* Sends now what this callback deferred (close, set_write_buffer_limits).
+ * -1 when the send failed, reported as asyncio's write() would (fatal_error). */
 static int flush_deferred(TransportData *t)
 {
     int rc;
@@ -740,12 +677,11 @@ static int write_buffers(TransportData *t, PyObject **chunks, Py_ssize_t count)
                                             PyLoopTransport_ReleaseOwner, chunks[i]};
         total += buffers[i].length;
     }
-    /* Defer while the kernel refused nothing yet (the queue is empty, or
-     * holds only what this callback deferred) and the lot stays small;
-     * otherwise what was deferred goes first, with these. Never once
-     * close() ran: with _conn_lost 0 that is a write inside the
-     * connection_lost that followed the drain, which asyncio sends at once
-     * (the socket closes right after it: deferred, it would be dropped). */
+    /* Defer while the kernel refused nothing (the queue holds only what this
+     * callback deferred) and the lot stays small; else what was deferred goes
+     * first, with these. Never once close() ran: that is a write inside the
+     * connection_lost after the drain, sent at once by asyncio (deferred, it
+     * would be dropped as the socket closes). */
     if (!refused && !t->closing && queued + total <= defer_limit(t) && defer_flush(t))
         flags = PYLOOP_STREAM_DEFER;
     rc = pyloop_stream_write(&t->stream, buffers, (size_t)count, flags);
@@ -775,12 +711,11 @@ static int count_lost_write(TransportData *t)
     return 1;
 }
 
-/* write() once connection_lost ran and left bytes unsent (lost_buffer,
- * _conn_lost 0), or inside it after a 3.12.0-3.13.0 writelines() left
- * some: asyncio's write() skips the send as its buffer is not empty,
- * appends data and runs _maybe_pause_protocol, whose failing
- * pause_writing() (the protocol is None) is reported through _loop, None.
- * (Inside connection_lost the protocol is still there: not paused here.) */
+/* write() once connection_lost left bytes unsent (lost_buffer, _conn_lost
+ * 0), or inside it after a 3.12.0-3.13.0 writelines() left some: asyncio's
+ * write() appends (its buffer is not empty) and runs _maybe_pause_protocol,
+ * whose failing pause_writing() (protocol None) is reported through _loop,
+ * None. (Inside connection_lost the protocol is still there: not here.) */
 static PyObject *lost_buffer_write(TransportData *t, PyObject *data)
 {
     size_t high;
@@ -851,9 +786,7 @@ static PyObject *write_data(PyObject *self, PyObject *data)
         return NULL;
     rc = write_buffers(t, &chunk, 1);
     Py_DECREF(chunk);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static const PyLoopParams write_params = {"_SelectorSocketTransport.write", {"data"}, 1, 1};
@@ -968,9 +901,7 @@ static PyObject *writelines_data(PyObject *self, PyObject *list_of_data)
         return NULL;
     rc = write_sequence(t, sequence);
     Py_DECREF(sequence);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 #else
 static const PyLoopParams writelines_params = {"WriteTransport.writelines", {"list_of_data"}, 1, 1};
@@ -1048,29 +979,20 @@ static int socket_limits_set(PyLoopTransport *base, PyObject *self)
     return PyLoopTransport_StreamLimitsSet(base, self);
 }
 
-/* ------------------------------------------------------------------ */
-/* reading state, closing                                              */
-/* ------------------------------------------------------------------ */
+/* ---- reading state, closing ---- */
 
-/* is_reading, pause_reading, resume_reading: the base's
- * (PYLOOP_STREAM_READING_METHODS).
- *
- * Scheduled by the constructor after connection_made: asyncio's
+/* Scheduled by the constructor after connection_made: asyncio's
  * call_soon(self._add_reader, fd, self._read_ready). */
 static PyObject *transport_add_reader_after_connect(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopTransport_StartReading(base_of(data_of(self))) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopTransport_StartReading(base_of(data_of(self))) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
-/* close()'s `if not self._buffer`: bytes this callback deferred are bytes
- * asyncio's write() already handed to the kernel: they leave now, so that
- * what decides between "connection_lost soon" and "after the drain" is what
- * the kernel refused, as on asyncio (a write after close() is then dropped,
- * and connection_lost runs after the callbacks queued before it). A failed
- * send counts as buffered: fatal_error queued connection_lost. Once
- * connection_lost ran, what it left unsent is the buffer (lost_buffer). */
+/* close()'s `if not self._buffer`: deferred bytes are bytes asyncio's
+ * write() already handed to the kernel, so they leave now and what the
+ * kernel refused decides "connection_lost soon" or "after the drain", as on
+ * asyncio. A failed send counts as buffered (fatal_error queued
+ * connection_lost); after connection_lost, lost_buffer is the buffer. */
 static int socket_has_buffer(PyLoopTransport *base)
 {
     TransportData *t = (TransportData *)base;
@@ -1082,23 +1004,17 @@ static int socket_has_buffer(PyLoopTransport *base)
 
 static PyObject *transport_close(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (PyLoopTransport_Close(base_of(data_of(self))) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return PyLoopTransport_Close(base_of(data_of(self))) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_abort(PyObject *self, PyObject *Py_UNUSED(unused))
 {
-    if (force_close(data_of(self), NULL) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return force_close(data_of(self), NULL) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_force_close(PyObject *self, PyObject *exception)
 {
-    if (force_close(data_of(self), exception == Py_None ? NULL : exception) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return force_close(data_of(self), exception == Py_None ? NULL : exception) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *transport_fatal_error(PyObject *self, PyObject *args, PyObject *keywords)
@@ -1148,9 +1064,7 @@ static PyObject *transport_reset_empty_waiter(PyObject *self, PyObject *Py_UNUSE
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* protocol, extra info, repr                                          */
-/* ------------------------------------------------------------------ */
+/* ---- protocol, extra info, repr ---- */
 
 /* set_protocol: _SelectorSocketTransport's, which also notes whether the
  * protocol is a BufferedProtocol (before it is stored, as asyncio's). */
@@ -1189,9 +1103,7 @@ static PyObject *transport_repr(PyObject *self)
     return PyUnicode_FromFormat("<%s%s fd=%d>", name, state, t->fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* construction, GC, finalization                                      */
-/* ------------------------------------------------------------------ */
+/* ---- construction, GC, finalization ---- */
 
 /* _SelectorTransport.__init__'s extra: a copy of the one given, filled. */
 static int fill_extra(TransportData *t, PyObject *sock, PyObject *extra)
@@ -1224,10 +1136,9 @@ static int init_args(TransportData *t, PyObject *args, PyObject *keywords, PyObj
     return 0;
 }
 
-/* self._server = server; server._attach(): raised out of __init__, as
- * asyncio's _attach() asserts: a connection accepted for a server closed
- * since (its protocol factory closed it) is dropped by the accept loop, and
- * the finalizer closes its socket, as asyncio's __del__ does. */
+/* self._server = server; server._attach(), raised out of __init__ as its
+ * assert: a connection for a server closed since is dropped by the accept
+ * loop, and the finalizer closes its socket, as asyncio's __del__ does. */
 static int attach_server(TransportData *t, PyObject *self, PyObject *server)
 {
     PyObject *attached;
@@ -1333,9 +1244,7 @@ static void socket_close_resource(PyLoopTransport *base, PyObject *self)
 #endif
 }
 
-/* ------------------------------------------------------------------ */
-/* attributes asyncio's own code reads                                 */
-/* ------------------------------------------------------------------ */
+/* ---- attributes asyncio's own code reads ---- */
 
 /* _loop, _protocol, _extra, _closing, _conn_lost, _high_water, _low_water,
  * __dict__: the base's; these are _SelectorSocketTransport's own. */
@@ -1367,8 +1276,7 @@ static PyGetSetDef transport_getset[] = {
 };
 
 static PyMethodDef transport_methods[] = {
-    {"write", (PyCFunction)(void (*)(void))transport_write, METH_FASTCALL | METH_KEYWORDS,
-     "write($self, data)\n--\n\nWrite some data bytes to the transport."},
+    {"write", PYLOOP_FASTCALL_KW(transport_write), "write($self, data)\n--\n\nWrite some data bytes to the transport."},
     {"writelines", (PyCFunction)(void (*)(void))transport_writelines, METH_FASTCALL | METH_KEYWORDS,
      "writelines($self, list_of_data)\n--\n\nWrite a list (or any iterable) of data bytes."},
     {"write_eof", transport_write_eof, METH_NOARGS, "Close the write end after flushing buffered data."},
@@ -1388,9 +1296,7 @@ static PyMethodDef transport_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ------------------------------------------------------------------ */
-/* the type                                                            */
-/* ------------------------------------------------------------------ */
+/* ---- the type ---- */
 
 static int load_names(void)
 {
@@ -1419,10 +1325,10 @@ done:
 }
 
 /* Class attributes asyncio's own code looks for: _sendfile_compatible,
- * _start_tls_compatible, max_size. */
+ * _start_tls_compatible (max_size: PyLoopTransport_AddType). */
 static int set_class_attributes(PyObject *type)
 {
-    PyObject *sendfile_mode = NULL, *try_native, *max_size;
+    PyObject *sendfile_mode = NULL, *try_native;
     int rc;
 
     if (PyLoop_ImportInto(&sendfile_mode, "asyncio.constants", "_SendfileMode") < 0)
@@ -1431,12 +1337,7 @@ static int set_class_attributes(PyObject *type)
     Py_DECREF(sendfile_mode);
     rc = try_native ? PyObject_SetAttrString(type, "_sendfile_compatible", try_native) : -1;
     Py_XDECREF(try_native);
-    if (rc < 0 || PyObject_SetAttrString(type, "_start_tls_compatible", Py_True) < 0)
-        return -1;
-    max_size = PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT);
-    rc = max_size ? PyObject_SetAttrString(type, "max_size", max_size) : -1;
-    Py_XDECREF(max_size);
-    return rc;
+    return rc < 0 ? -1 : PyObject_SetAttrString(type, "_start_tls_compatible", Py_True);
 }
 
 static PyLoopTransportOps socket_ops = {
@@ -1455,34 +1356,12 @@ static PyLoopTransportOps socket_ops = {
 
 int PyLoopSocketTransport_Add(PyObject *module)
 {
-    PyObject *bases;
-    PyType_Slot slots[] = {
-        {Py_tp_init, transport_init},
-        {Py_tp_dealloc, PyLoopTransport_Dealloc},
-        {Py_tp_traverse, PyLoopTransport_Traverse},
-        {Py_tp_clear, PyLoopTransport_Clear},
-        {Py_tp_finalize, PyLoopTransport_Finalize},
-        {Py_tp_repr, transport_repr},
-        {Py_tp_methods, transport_methods},
-        {Py_tp_getset, transport_getset},
-        {Py_tp_doc, "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer."},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
-        .name = "data_bridge.pyloop._pyloop.SocketTransport",
-        .itemsize = 0,
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-        .slots = slots,
-    };
-
-    if (load_names() < 0 || !(bases = PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin)))
+    if (load_names() < 0)
         return -1;
-    /* The layout starts where _FlowControlMixin's ends. */
-    PyLoop_SocketTransportType = PyLoopTransport_NewType(&spec, bases, sizeof(TransportData), &socket_ops);
-    Py_DECREF(bases);
-    if (!PyLoop_SocketTransportType || set_class_attributes((PyObject *)PyLoop_SocketTransportType) < 0)
-        return -1;
-    if (PyModule_AddType(module, PyLoop_SocketTransportType) < 0) /* as module.SocketTransport */
-        return -1;
-    return 0;
+    PyLoop_SocketTransportType = PyLoopTransport_AddType(
+        module, "data_bridge.pyloop._pyloop.SocketTransport",
+        "asyncio's socket transport (TCP, Unix), in C on PyLoop's stream layer.",
+        PyTuple_Pack(1, PyLoop_asyncio.flow_control_mixin), transport_init, transport_repr, transport_methods,
+        transport_getset, sizeof(TransportData), &socket_ops, 1);
+    return PyLoop_SocketTransportType ? set_class_attributes((PyObject *)PyLoop_SocketTransportType) : -1;
 }

@@ -35,14 +35,8 @@
  *     sock_sendall keeps sending from a memoryview until all is sent; the
  *     position is kept in its SockDone (asyncio's list [n]).
  *
- * Who owns what: the coroutine owns its loop, its arguments and what it
- * awaits, and lets go of them when it finishes or is closed. The watcher's
- * Handle owns the callback's arguments (the future, the socket, ...), as
- * asyncio's does, and drops them when cancelled (removed); the future owns
- * its done callbacks until it runs them; a SockDone owns its loop, fd and
- * handle. Every one of those is GC-tracked and traversed, so a cycle through
- * them (future -> SockDone -> handle -> future) is collectable, and none
- * outlives the future's completion but by the callbacks already queued.
+ * Who owns what: pyloop_module.h's top comment (a cycle future -> SockDone
+ * -> handle -> future is collectable).
  */
 #include "args.h"
 #include "sock_coro.h"
@@ -52,9 +46,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-/* ------------------------------------------------------------------ */
-/* the methods                                                         */
-/* ------------------------------------------------------------------ */
+/* ---- the methods ---- */
 
 enum sock_kind {
     SOCK_RECV,
@@ -99,9 +91,7 @@ static struct {
     int accept_checks_done;             /* asyncio's _sock_accept looks at fut.done() first */
 } S;
 
-/* ------------------------------------------------------------------ */
-/* asyncio's small helpers                                             */
-/* ------------------------------------------------------------------ */
+/* ---- asyncio's small helpers ---- */
 
 /* Calls a method for its effect; 0, or -1 with its exception. */
 static int call_for_effect(PyObject *result)
@@ -143,10 +133,9 @@ static int check_nonblocking(LoopObject *loop, PyObject *sock)
     return blocking ? -1 : 0;
 }
 
-/* self._ensure_fd_no_transport(fd). When the loop has asyncio's method and
- * _transports is asyncio's WeakValueDictionary, an fd absent from its data
- * has no transport, which is the answer almost always: the method (and its
- * KeyError) is only called when the fd is there. */
+/* self._ensure_fd_no_transport(fd): with asyncio's method and _transports
+ * asyncio's WeakValueDictionary, an fd absent from its data (almost always)
+ * has no transport; the method (and its KeyError) is called otherwise. */
 static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
 {
     if (_PyType_Lookup(Py_TYPE(loop), PyLoop_str._ensure_fd_no_transport) == S.base_ensure_fd_no_transport) {
@@ -176,10 +165,7 @@ static int ensure_fd_no_transport(LoopObject *loop, PyObject *fd)
     return call_for_effect(PyObject_CallMethodOneArg((PyObject *)loop, PyLoop_str._ensure_fd_no_transport, fd));
 }
 
-static PyObject *create_future(LoopObject *loop)
-{
-    return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future);
-}
+static PyObject *create_future(LoopObject *loop) { return PyObject_CallMethodNoArgs((PyObject *)loop, PyLoop_str.create_future); }
 
 /* fut.done(): 1, 0, or -1 with an exception. */
 static int future_done(PyObject *future)
@@ -194,11 +180,9 @@ static int future_done(PyObject *future)
     return truth;
 }
 
-/* The end of asyncio's try/except around a socket call in a watcher's
- * callback: `result` (stolen) goes to fut.set_result; BlockingIOError and
- * InterruptedError mean "try again next time"; SystemExit and
- * KeyboardInterrupt propagate; any other exception goes to
- * fut.set_exception. */
+/* The end of asyncio's try/except around a watcher's socket call: `result`
+ * (stolen) to fut.set_result; BlockingIOError/InterruptedError: try again
+ * next time; SystemExit/KeyboardInterrupt propagate; else set_exception. */
 static PyObject *settle(PyObject *future, PyObject *result)
 {
     PyObject *exception, *returned;
@@ -314,19 +298,13 @@ static Py_ssize_t direct_recv(int fd, char *buffer, Py_ssize_t size)
     }
 }
 
-/* sock.recv(n) or sock.recv_into(buf) made here, for a socket whose method
- * is _socket.socket's own (not overridden, no instance dict) and whose
- * timeout is 0.0: what that method does then is one recv(2), retried on
- * EINTR after the signal handlers ran, an OSError from errno otherwise; and
- * for a size of 0 nothing (socket.recv(0) is b'' at once, recv_into of an
- * empty buffer 0: sock_recv_guts asks the kernel nothing, so nothing waits).
- * Done here, a recv that would block raises nothing, which spares the
- * BlockingIOError (its strerror, its message, its object) that most waits
- * begin with; and the call skips the argument parsing. The GIL stays held:
- * the call does not block. Returns 1 when it made the call (*result, or
- * NULL with the exception), 0 when the call would block (nothing raised),
- * -1 when the socket or the argument is not one for this (then the caller
- * calls the method, which decides, errors included). */
+/* sock.recv(n) or sock.recv_into(buf) made here for a socket direct_fd
+ * accepts: one recv (direct_recv), and for a size of 0 nothing (recv(0) is
+ * b'' at once, recv_into of an empty buffer 0). A recv that would block then
+ * raises nothing, which spares the BlockingIOError most waits begin with,
+ * and the argument parsing. Returns 1 when it made the call (*result, or
+ * NULL with the exception), 0 when it would block (nothing raised), -1 when
+ * the socket or the argument is not one for this (the method then decides). */
 static int recv_direct(int kind, PyObject *sock, PyObject *arg, PyObject **result)
 {
     PyObject *data = NULL;
@@ -394,9 +372,7 @@ static PyObject *read_call(int kind, PyObject *sock, PyObject *arg, PyObject *ar
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* SockDone: the future's done callback                                */
-/* ------------------------------------------------------------------ */
+/* ---- SockDone: the future's done callback ---- */
 
 /* functools.partial(self._sock_read_done, fd, handle=handle) (or
  * _sock_write_done): when the future is done, remove_reader(fd) unless the
@@ -486,9 +462,7 @@ static PyTypeObject SockDoneType = {
     .tp_repr = (reprfunc)sock_done_repr,
 };
 
-/* ------------------------------------------------------------------ */
-/* the watchers' callbacks: asyncio's _sock_recv, _sock_sendall, ...    */
-/* ------------------------------------------------------------------ */
+/* ---- the watchers' callbacks: asyncio's _sock_recv, _sock_sendall, ... ---- */
 
 static int check_ready_args(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
 {
@@ -639,12 +613,10 @@ static PyObject *accept_now(PyObject *sock)
     return pair; /* (conn, address) */
 }
 
-/* _sock_accept(fut, sock). Where asyncio's looks at fut.done() first (the
- * bug-fix releases since gh-153761: 3.13.x, 3.14+; probed), so does this: a
- * cancellation that came before the watcher ran leaves the pending
- * connection to the next accept. Where asyncio's does not, the connection
- * is accepted and set_result fails, as there. Where asyncio's registers
- * itself again when accept() would block, this one's watcher simply stays. */
+/* _sock_accept(fut, sock). Where asyncio's looks at fut.done() first
+ * (gh-153761: 3.13.x, 3.14+; probed), so does this, leaving the connection
+ * to the next accept; elsewhere it is accepted and set_result fails, as
+ * there. Where asyncio's registers itself again, this watcher stays. */
 static PyObject *accept_ready(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (check_ready_args("_sock_accept", nargs, 2) < 0)
@@ -796,11 +768,10 @@ static step_result start_sendto(SockCoro *self, PyObject **result)
     return wait_for_io(self, PYLOOP_WRITABLE, NULL, self->arg, self->arg2, 0, 0, result);
 }
 
-/* The tail of _sock_connect and _sock_accept, their call made once with
- * fd (sock.fileno(), taken before it: released here): `done` (the call's
- * outcome, NULL with its exception raised) is the coroutine's at once with
- * no future in between; a BlockingIOError/InterruptedError waits for event
- * on fd (wait_for_io, `arg` the callback's); any other error propagates. */
+/* The tail of _sock_connect and _sock_accept (fd taken before, released
+ * here): `done` (NULL: raised) is the coroutine's result at once; a
+ * BlockingIOError/InterruptedError waits for event on fd (wait_for_io, `arg`
+ * the callback's); any other error propagates. */
 static step_result done_or_wait(SockCoro *self, PyObject *done, int event, PyObject *fd, PyObject *arg,
                                 PyObject **result)
 {
@@ -932,9 +903,7 @@ static step_result coro_start(SockCoro *self, PyObject **result)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* the methods: argument binding as Python's, then a coroutine         */
-/* ------------------------------------------------------------------ */
+/* ---- the methods: argument binding as Python's, then a coroutine ---- */
 
 /* Each method's coroutine body (sock_coro.h), set up by PyLoopSock_Add. */
 static SockCoroBody bodies[SOCK_KINDS];
@@ -1012,9 +981,7 @@ static int add_loop_methods(void)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* set-up                                                              */
-/* ------------------------------------------------------------------ */
+/* ---- set-up ---- */
 
 /* The method descriptors of _socket.socket that recv_direct stands for. */
 static int load_socket_methods(void)
@@ -1094,11 +1061,10 @@ static int probe_sock_accept(void)
     return S.accept_checks_done < 0 ? -1 : 0;
 }
 
-int PyLoopSock_Add(PyObject *module)
+int PyLoopSock_Add(PyObject *Py_UNUSED(module))
 {
     int kind;
 
-    (void)module;
     if (PyLoopSockCoro_Ready() < 0 || PyType_Ready(&SockDoneType) < 0)
         return -1;
     S.zero = PyLong_FromLong(0);

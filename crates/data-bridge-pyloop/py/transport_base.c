@@ -10,9 +10,7 @@
 #include <string.h>
 #include <structmember.h>
 
-/* ------------------------------------------------------------------ */
-/* types and their ops                                                 */
-/* ------------------------------------------------------------------ */
+/* ---- types and their ops ---- */
 
 /* Every type of PyLoopTransport_NewType, with its ops: socket, datagram,
  * the two pipes (a fourth transport adds one line). */
@@ -64,6 +62,34 @@ PyTypeObject *PyLoopTransport_NewType(PyType_Spec *spec, PyObject *bases, size_t
     return type;
 }
 
+PyTypeObject *PyLoopTransport_AddType(PyObject *module, const char *name, const char *doc, PyObject *bases,
+                                      initproc init, reprfunc repr, PyMethodDef *methods, PyGetSetDef *getset,
+                                      size_t data_size, PyLoopTransportOps *ops, int max_size)
+{
+    PyType_Slot slots[] = {
+        {Py_tp_init, init},
+        {Py_tp_dealloc, PyLoopTransport_Dealloc},
+        {Py_tp_traverse, PyLoopTransport_Traverse},
+        {Py_tp_clear, PyLoopTransport_Clear},
+        {Py_tp_finalize, PyLoopTransport_Finalize},
+        {Py_tp_repr, repr},
+        {Py_tp_methods, methods},
+        {Py_tp_getset, getset},
+        {Py_tp_doc, (void *)(uintptr_t)doc},
+        {0, NULL},
+    };
+    PyType_Spec spec = {name, 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, slots};
+    PyTypeObject *type = bases ? PyLoopTransport_NewType(&spec, bases, data_size, ops) : NULL;
+    PyObject *size = type && max_size ? PyLong_FromLong(PYLOOP_MAX_SIZE_DEFAULT) : NULL;
+    int rc = type && (!max_size || (size && PyObject_SetAttr((PyObject *)type, PyLoop_str.max_size, size) == 0))
+                 ? PyModule_AddType(module, type)
+                 : -1;
+
+    Py_XDECREF(bases);
+    Py_XDECREF(size);
+    return rc < 0 ? NULL : type;
+}
+
 PyLoopTransport *PyLoopTransport_Of(PyObject *self)
 {
     PyTypeObject *type;
@@ -90,9 +116,15 @@ static PyLoopTransport *of_self(PyObject *self)
     return t;
 }
 
-/* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-/* ------------------------------------------------------------------ */
+/* A getter of a head field, as `value` of t (TypeError for a foreign self). */
+#define HEAD_GETTER(name, value)                                                                                     \
+    PyObject *name(PyObject *self, void *Py_UNUSED(c))                                                               \
+    {                                                                                                                \
+        PyLoopTransport *t = of_self(self);                                                                          \
+        return t ? (value) : NULL;                                                                                   \
+    }
+
+/* ---- small helpers ---- */
 
 int PyLoopTransport_CallSoon(LoopObject *loop, PyObject *callable, PyObject *first, PyObject *second)
 {
@@ -148,10 +180,7 @@ void PyLoopTransport_Log(PyObject *transport, const char *level, const char *mes
 
 /* A loop of PyLoop's (the run ends in C), or another loop object a
  * transport was given (asked through Python). */
-static int is_pyloop(LoopObject *loop)
-{
-    return PyObject_TypeCheck((PyObject *)loop, &PyLoop_LoopType);
-}
+static int is_pyloop(LoopObject *loop) { return PyObject_TypeCheck((PyObject *)loop, &PyLoop_LoopType); }
 
 int PyLoopTransport_LoopDebug(LoopObject *loop)
 {
@@ -290,9 +319,7 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *self, PyObject
     Py_XDECREF(result);
 }
 
-/* ------------------------------------------------------------------ */
-/* closing (asyncio's _SelectorTransport)                              */
-/* ------------------------------------------------------------------ */
+/* ---- closing (asyncio's _SelectorTransport) ---- */
 
 int PyLoopTransport_ScheduleConnectionLost(PyLoopTransport *t, PyObject *exception)
 {
@@ -409,9 +436,7 @@ int PyLoopTransport_Close(PyLoopTransport *t)
     return PyLoopTransport_ScheduleConnectionLost(t, NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* reading                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- reading ---- */
 
 /* Negative: what the read call raises for it. */
 static int negative_size(const char *call)
@@ -481,10 +506,7 @@ static int raise_errno(int error)
     return -1;
 }
 
-static int is_reading(PyLoopTransport *t)
-{
-    return !t->closing && !t->paused;
-}
+static int is_reading(PyLoopTransport *t) { return !t->closing && !t->paused; }
 
 int PyLoopTransport_StartReading(PyLoopTransport *t)
 {
@@ -505,10 +527,7 @@ int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloo
     return rc < 0 ? raise_errno(-rc) : 0;
 }
 
-void PyLoopTransport_StopReading(PyLoopTransport *t)
-{
-    pyloop_stream_read_stop(&((PyLoopStreamTransport *)t)->stream);
-}
+void PyLoopTransport_StopReading(PyLoopTransport *t) { pyloop_stream_read_stop(&((PyLoopStreamTransport *)t)->stream); }
 
 PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *Py_UNUSED(unused))
 {
@@ -545,14 +564,9 @@ PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *Py_UNUSED(unus
     Py_RETURN_NONE;
 }
 
-/* ------------------------------------------------------------------ */
-/* writing                                                             */
-/* ------------------------------------------------------------------ */
+/* ---- writing ---- */
 
-void PyLoopTransport_ReleaseOwner(void *owner)
-{
-    Py_DECREF((PyObject *)owner);
-}
+void PyLoopTransport_ReleaseOwner(void *owner) { Py_DECREF((PyObject *)owner); }
 
 PyObject *PyLoopTransport_ImmutableBytes(PyObject *data)
 {
@@ -640,11 +654,10 @@ size_t PyLoopTransport_LimitAsSize(PyObject *limit)
     return size;
 }
 
-int PyLoopTransport_StreamLimitsSet(PyLoopTransport *t, PyObject *self)
+int PyLoopTransport_StreamLimitsSet(PyLoopTransport *t, PyObject *Py_UNUSED(self))
 {
     pyloop_stream *stream = &((PyLoopStreamTransport *)t)->stream;
 
-    (void)self;
     pyloop_stream_set_write_limits(stream, PyLoopTransport_LimitAsSize(t->high_water),
                                    PyLoopTransport_LimitAsSize(t->low_water));
     return PyErr_Occurred() ? -1 : 0;
@@ -662,9 +675,7 @@ PyObject *PyLoopTransport_SetWriteBufferLimits(PyObject *self, PyObject *const *
         return NULL;
     if (PyLoopTransport_StoreWriteLimits(t, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None) < 0)
         return NULL;
-    if (t->ops->limits_set && t->ops->limits_set(t, self) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return t->ops->limits_set && t->ops->limits_set(t, self) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* A limit as asyncio stored it; before any was set, the stream's default
@@ -693,31 +704,13 @@ PyObject *PyLoopTransport_GetWriteBufferLimits(PyObject *self, PyObject *Py_UNUS
     return Py_BuildValue("(NN)", low, high);
 }
 
-PyObject *PyLoopTransport_GetHighWater(PyObject *self, void *Py_UNUSED(closure))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? limit_object(t, 1) : NULL;
-}
+HEAD_GETTER(PyLoopTransport_GetHighWater, limit_object(t, 1))
+HEAD_GETTER(PyLoopTransport_GetLowWater, limit_object(t, 0))
 
-PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *Py_UNUSED(closure))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? limit_object(t, 0) : NULL;
-}
+/* ---- contexts and the stream callbacks socket and pipe share ---- */
 
-/* ------------------------------------------------------------------ */
-/* contexts and the stream callbacks socket and pipe share             */
-/* ------------------------------------------------------------------ */
-
-void PyLoopTransport_OnHold(pyloop_stream *stream)
-{
-    Py_INCREF((PyObject *)stream->context);
-}
-
-void PyLoopTransport_OnRelease(pyloop_stream *stream)
-{
-    Py_DECREF((PyObject *)stream->context);
-}
+void PyLoopTransport_OnHold(pyloop_stream *stream) { Py_INCREF((PyObject *)stream->context); }
+void PyLoopTransport_OnRelease(pyloop_stream *stream) { Py_DECREF((PyObject *)stream->context); }
 
 /* The stream's transport: stream->context, the object (a stream head's). */
 static PyLoopStreamTransport *stream_transport(pyloop_stream *stream)
@@ -768,9 +761,7 @@ void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered)
     Py_DECREF((PyObject *)entered);
 }
 
-/* ------------------------------------------------------------------ */
-/* GC                                                                  */
-/* ------------------------------------------------------------------ */
+/* ---- GC ---- */
 
 int PyLoopTransport_Traverse(PyObject *self, visitproc visit, void *arg)
 {
@@ -853,49 +844,16 @@ void PyLoopTransport_Dealloc(PyObject *self)
     Py_DECREF(type);
 }
 
-/* ------------------------------------------------------------------ */
-/* what every transport has                                            */
-/* ------------------------------------------------------------------ */
+/* ---- what every transport has ---- */
 
-PyObject *PyLoopTransport_GetLoop(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone((PyObject *)t->loop) : NULL;
-}
+HEAD_GETTER(PyLoopTransport_GetLoop, PyLoop_NewRefOrNone((PyObject *)t->loop))
+HEAD_GETTER(PyLoopTransport_GetProtocolAttr, PyLoop_NewRefOrNone(t->protocol))
+HEAD_GETTER(PyLoopTransport_GetExtra, PyLoop_NewRefOrNone(t->extra))
+HEAD_GETTER(PyLoopTransport_GetClosing, PyBool_FromLong(t->closing))
+HEAD_GETTER(PyLoopTransport_GetConnLost, PyLong_FromSsize_t(t->conn_lost))
 
-PyObject *PyLoopTransport_GetProtocolAttr(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone(t->protocol) : NULL;
-}
-
-PyObject *PyLoopTransport_GetExtra(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLoop_NewRefOrNone(t->extra) : NULL;
-}
-
-PyObject *PyLoopTransport_GetClosing(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyBool_FromLong(t->closing) : NULL;
-}
-
-PyObject *PyLoopTransport_GetConnLost(PyObject *self, void *Py_UNUSED(c))
-{
-    PyLoopTransport *t = of_self(self);
-    return t ? PyLong_FromSsize_t(t->conn_lost) : NULL;
-}
-
-PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoopTransport_GetClosing(self, NULL);
-}
-
-PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *Py_UNUSED(unused))
-{
-    return PyLoopTransport_GetProtocolAttr(self, NULL);
-}
+PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetClosing(self, NULL); }
+PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *Py_UNUSED(unused)) { return PyLoopTransport_GetProtocolAttr(self, NULL); }
 
 PyObject *PyLoopTransport_SetProtocol(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {

@@ -1,36 +1,15 @@
 /*
  * transport_base: what every C transport shares, written once (asyncio keeps
  * it in _SelectorTransport and _FlowControlMixin, uvloop in UVBaseTransport,
- * libuv in UV_HANDLE_FIELDS/UV_STREAM_FIELDS).
+ * libuv in UV_HANDLE_FIELDS/UV_STREAM_FIELDS): the head every transport's C
+ * data opens with (a pointer to one casts to PyLoopTransport, a stream
+ * transport's to PyLoopStreamTransport), the ops (the hooks the shared code
+ * calls where asyncio's classes differ, as uvloop's _stop_reading), and the
+ * code over them, declared below.
  *
- *   head        PYLOOP_TRANSPORT_HEAD opens every transport's C data (the
- *               data lives after asyncio's Python base class's layout, at a
- *               per-type offset: PyLoopTransport_NewType), and
- *               PYLOOP_STREAM_TRANSPORT_HEAD every stream transport's
- *               (socket, pipes): a pointer to one casts to PyLoopTransport
- *               or PyLoopStreamTransport.
- *   ops         a small table per type: the hooks the shared code calls
- *               where asyncio's classes differ (uvloop's _stop_reading,
- *               _get_write_buffer_size ...). A type registers it with its
- *               type (PyLoopTransport_NewType); PyLoopTransport_Of(self)
- *               finds the data and the ops of any instance, a Python
- *               subclass's included.
- *   shared      close/force_close (asyncio's _SelectorTransport shape), the
- *               connection_lost schedule, the fatal-error report, the GC
- *               skeleton, the getters and methods every transport has
- *               (PYLOOP_TRANSPORT_GETSET, PYLOOP_TRANSPORT_METHODS), the
- *               write limits, the one shared read buffer, the contexts,
- *               the stream callbacks socket and pipe share (hold, release,
- *               watch, task enter/exit).
- *
- * What stays per type stays in its file, where asyncio's classes really
- * differ: how _fatal_error classifies an error (selector: any OSError is
- * only logged; read pipe: EIO only; write pipe: any OSError), the pipes'
- * _close (no _conn_lost count, the buffer always dropped), what
- * _call_connection_lost releases (the socket's server, the empty waiter).
- *
- * Includes and calls run one way: the transports include this, this
- * includes pyloop_module.h (the loop's and handles' API) and names.h/args.h.
+ * What stays per type (where asyncio's classes really differ: _fatal_error's
+ * classification, the pipes' _close, what _call_connection_lost releases)
+ * says why where it stays. Includes run one way: transports -> this -> pyloop_module.h, names.h.
  */
 #ifndef PYLOOP_PY_TRANSPORT_BASE_H
 #define PYLOOP_PY_TRANSPORT_BASE_H
@@ -46,32 +25,25 @@
  * unix_events both read 256 KiB), and the shared read buffer's size. */
 #define PYLOOP_MAX_SIZE_DEFAULT (256 * 1024)
 
-/* The contextvars contexts a stream transport's protocol callbacks run in.
- * asyncio runs a transport's reads in its reader Handle's context and its
- * sends in its writer Handle's, each a copy of the context current where
- * _add_reader/_add_writer made the Handle (the constructor's call_soon for
- * the first reader; resume_reading's caller; write()'s caller when the
- * kernel refuses bytes). The stream's on_watch takes the copy, task_enter/
- * task_exit enter it around one whole loop task (one enter per read, not
- * per protocol call). `given` is for a context= argument (CPython 3.15
- * passes the server's context to _make_socket_transport): when set, every
- * watcher uses it itself instead of a copy, and so do the transport's own
- * call_soon()s (3.15's _SelectorTransport._call_soon). `deferred`: a copy
- * of the context where a write was deferred to the end of its callback
- * (SocketTransport's write rule), entered for that flush; a copy even with
- * `given`, as asyncio's write() sends in its caller's context. Strong
- * references: the owner traverses and clears them. */
+/* The contexts a stream transport's protocol callbacks run in. asyncio
+ * reads in its reader Handle's context and sends in its writer Handle's,
+ * each a copy of the context where _add_reader/_add_writer made it (the
+ * constructor's call_soon; resume_reading's caller; write()'s when the
+ * kernel refuses bytes): on_watch takes the copy, task_enter/task_exit enter
+ * it around one loop task. `given`: a context= argument (3.15), used itself
+ * by every watcher and the transport's own call_soon()s. `deferred`: a copy
+ * of the context of a write deferred to its callback's end, entered for
+ * that flush (a copy even with `given`, as asyncio's write() sends in its
+ * caller's). Strong references, traversed and cleared by the owner. */
 typedef struct PyLoopContexts {
     PyObject *given, *reader, *writer, *deferred;
 } PyLoopContexts;
 
 struct PyLoopTransportOps;
 
-/* What every transport has (asyncio's _SelectorTransport / the pipes'
- * fields). `loop`, `sock`/`pipe` and `protocol` are NULL where asyncio's are
- * None. high_water/low_water: the objects set_write_buffer_limits stored,
- * as asyncio stores them (1.5 stays 1.5); NULL: the defaults, read from
- * the type (the stream's limits). */
+/* What every transport has; NULL where asyncio's field is None.
+ * high_water/low_water: the objects set_write_buffer_limits stored, as
+ * asyncio stores them (1.5 stays 1.5); NULL: the defaults. */
 #define PYLOOP_TRANSPORT_HEAD                                                                                        \
     const struct PyLoopTransportOps *ops; /* set by PyLoopTransport_Of (or the type) */                              \
     LoopObject *loop;                     /* NULL once connection_lost ran */                                        \
@@ -138,22 +110,35 @@ typedef struct PyLoopTransportOps {
     void (*free)(PyLoopTransport *t);
 } PyLoopTransportOps;
 
-/* The type over asyncio's Python classes `bases` (the first is the layout
- * base): the C data (data_size bytes, opening with the head) at the base's
- * size aligned, __dict__ and weak references in the head. Registers ops
- * for PyLoopTransport_Of. spec's slots must not name Py_tp_members (NewType
- * adds the head's). */
+/* The type over asyncio's classes `bases` (the first is the layout base):
+ * the data (data_size bytes from the head) at the base's size aligned, ops
+ * registered for PyLoopTransport_Of. spec must not name Py_tp_members. */
 PyTypeObject *PyLoopTransport_NewType(PyType_Spec *spec, PyObject *bases, size_t data_size, PyLoopTransportOps *ops);
+/* NewType with the base's GC group and asyncio's flags, in module (as its
+ * short name); max_size: the class's 256 KiB max_size. Steals bases (NULL:
+ * raised already). NULL raised. */
+PyTypeObject *PyLoopTransport_AddType(PyObject *module, const char *name, const char *doc, PyObject *bases,
+                                      initproc init, reprfunc repr, PyMethodDef *methods, PyGetSetDef *getset,
+                                      size_t data_size, PyLoopTransportOps *ops, int max_size);
 /* The data of any instance of a registered type (or subclass), its ops set;
- * NULL for anything else (not raised). A type that reaches its data by its
- * own offset (a hot path) sets t->ops itself before it hands t to the base
- * (socket_transport.c's base_of): an instance made by __new__ alone has
- * seen neither. */
+ * NULL for anything else (not raised). */
 PyLoopTransport *PyLoopTransport_Of(PyObject *self);
 static inline PyObject *PyLoopTransport_Object(PyLoopTransport *t)
 {
     return (PyObject *)((char *)t - t->ops->data_offset);
 }
+
+/* data_of(self), object_of(t) and base_of(t) for a type whose hot paths
+ * reach its data at its own offset, without PyLoopTransport_Of's registry
+ * walk; base_of sets t->ops (an instance made by __new__ alone has none). */
+#define PYLOOP_TRANSPORT_ACCESSORS(Data, type_ops)                                                                   \
+    static inline Data *data_of(PyObject *self) { return (Data *)((char *)self + (type_ops).data_offset); }          \
+    static inline PyObject *object_of(Data *t) { return (PyObject *)((char *)t - (type_ops).data_offset); }          \
+    static inline PyLoopTransport *base_of(Data *t)                                                                  \
+    {                                                                                                                \
+        t->ops = &(type_ops);                                                                                        \
+        return (PyLoopTransport *)t;                                                                                 \
+    }
 
 /* ---- the shared behaviour, over the ops ---- */
 
@@ -184,9 +169,8 @@ int PyLoopTransport_Close(PyLoopTransport *t);
  * KeyboardInterrupt/SystemExit from the handler end the loop's run. */
 void PyLoopTransport_ReportFatal(LoopObject *loop, PyObject *transport, PyObject *protocol, PyObject *exception,
                                  const char *message, int log_only);
-/* The exception raised now, from a protocol call asyncio makes inside a
- * Handle of the transport's (`callback`, a method of self's: the pipes'
- * _read_ready or _write_ready, the socket's _call_connection_lost):
+/* The exception raised now by a protocol call asyncio makes inside a Handle
+ * of self.<callback> (_read_ready, _write_ready, _call_connection_lost):
  * reported as that Handle's ("Exception in callback <Type>.<callback>()"),
  * or the run ends (KeyboardInterrupt, SystemExit). */
 void PyLoopTransport_ReportAsCallback(PyObject *self, LoopObject *loop, PyObject *callback);
@@ -196,11 +180,9 @@ void PyLoopTransport_CallProtocolFlow(LoopObject *loop, PyObject *transport, PyO
                                       const char *failure);
 /* logger.<level>(message[, transport]): failures are unraisable. */
 void PyLoopTransport_Log(PyObject *transport, const char *level, const char *message);
-/* loop.get_debug(): PyLoop's loop's C flag, read without a call; another
- * loop object (a transport may be given one) is asked. 1, 0, or -1 raised.
- * ReportFatal, CallProtocolFlow and DebugLog take such a loop too (what
- * would end PyLoop's run is then unraisable); the rest of the base wants
- * PyLoop's. */
+/* loop.get_debug(): PyLoop's C flag, or asked of another loop object. 1, 0,
+ * or -1 raised. ReportFatal, CallProtocolFlow and DebugLog take another
+ * loop too (what would end PyLoop's run is then unraisable). */
 int PyLoopTransport_LoopDebug(LoopObject *loop);
 /* logger.debug(message, self) in debug mode, as asyncio logs transitions. */
 void PyLoopTransport_DebugLog(PyLoopTransport *t, const char *message);
@@ -253,12 +235,9 @@ void PyLoopTransport_OnWatch(pyloop_stream *stream, int writing);
 void *PyLoopTransport_OnTaskEnter(pyloop_stream *stream, int writing);
 void PyLoopTransport_OnTaskExit(pyloop_stream *stream, void *entered);
 
-/* A stream callback's frame (socket, pipes): self and its loop stay alive
- * across the protocol's calls (one may drop every other reference to
- * either), and on the way out, with flush, what the protocol wrote in them
- * leaves now (PyLoopLoop_RunDeferred: the write rule), as at the end of any
- * loop callback. loop may be NULL: nothing held or flushed. Inline: the
- * read path runs through it. */
+/* A stream callback's frame: self and its loop (may be NULL) stay alive
+ * across the protocol's calls, and on the way out, with flush, what the
+ * protocol wrote leaves now (the write rule), as at any callback's end. */
 static inline void PyLoopTransport_FrameEnter(PyObject *self, LoopObject *loop)
 {
     Py_INCREF(self);
@@ -296,9 +275,7 @@ PyObject *PyLoopTransport_GetConnLost(PyObject *self, void *closure);
         {"_extra", PyLoopTransport_GetExtra, NULL, NULL, NULL},                                                      \
         {"_closing", PyLoopTransport_GetClosing, NULL, NULL, NULL},                                                  \
         {"_conn_lost", PyLoopTransport_GetConnLost, NULL, NULL, NULL},                                               \
-    {                                                                                                                \
-        "__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL                                     \
-    }
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL}
 
 PyObject *PyLoopTransport_IsClosing(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_GetProtocol(PyObject *self, PyObject *unused);
@@ -312,23 +289,18 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
         {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},                  \
         {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,    \
          "set_protocol($self, protocol)\n--\n\nSet a new protocol."},                                                \
-    {                                                                                                                \
-        "get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod,                           \
-            METH_FASTCALL | METH_KEYWORDS,                                                                           \
-            "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."                   \
-    }
+    {"get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod, METH_FASTCALL | METH_KEYWORDS, \
+     "get_extra_info($self, name, default=None)\n--\n\nGet optional transport information."}
 
 /* pyloop_stream_init on the transport's fd, in loop's core, with self as
  * the stream's context; 0, or -1 with the OSError raised (socket, pipes). */
 int PyLoopTransport_StreamInit(PyLoopTransport *t, LoopObject *loop, const pyloop_stream_callbacks *callbacks,
                                PyObject *self);
 
-/* Reading, for the stream transports (asyncio's _SelectorTransport and
+/* Reading, for the stream transports (_SelectorTransport and
  * _UnixReadPipeTransport agree): is_reading() is `not paused and not
- * closing`; pause_reading()/resume_reading() stop and start the stream and
- * log the transition in debug mode. StartReading: the stream reads unless
- * paused, closing or lost; 0, or -1 with the OSError raised. StopReading:
- * the ops' stop_reading of a stream transport. */
+ * closing`; pause/resume stop and start the stream, logged in debug mode.
+ * StartReading: unless paused, closing or lost; 0, or -1 raised. */
 int PyLoopTransport_StartReading(PyLoopTransport *t);
 void PyLoopTransport_StopReading(PyLoopTransport *t);
 PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *unused);
@@ -337,9 +309,7 @@ PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *unused);
 #define PYLOOP_STREAM_READING_METHODS                                                                                \
     {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},            \
         {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                    \
-    {                                                                                                                \
-        "resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."                    \
-    }
+    {"resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."}
 
 /* set_write_buffer_limits(high=None, low=None) (stored, then ops->limits_set)
  * and get_write_buffer_limits(), for the transports that write. */
@@ -353,13 +323,9 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *closure);
      METH_FASTCALL | METH_KEYWORDS,                                                                                  \
      "set_write_buffer_limits($self, high=None, low=None)\n--\n\nSet the high- and low-water limits for write flow " \
      "control."},                                                                                                    \
-    {                                                                                                                \
-        "get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."          \
-    }
+    {"get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."}
 #define PYLOOP_TRANSPORT_LIMIT_GETSET                                                                                \
     {"_high_water", PyLoopTransport_GetHighWater, NULL, NULL, NULL},                                                 \
-    {                                                                                                                \
-        "_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL                                                  \
-    }
+    {"_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL}
 
 #endif
