@@ -17,6 +17,11 @@
 /* A PyMethodDef's function and flags for a method that binds here. */
 #define PYLOOP_FASTCALL_KW(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS
 
+/* A method table entry for a public method without parameters, whose text
+ * signature makes inspect.signature() read "()" as for asyncio's. */
+#define PYLOOP_NOARGS_METHOD(name, function, doc)                                                                   \
+    {#name, (function), METH_NOARGS, #name "($self, /)\n--\n\n" doc}
+
 /* The parameters after self: names[0..total), the first `required` of them
  * without a default. `qualname` is how CPython names the function in its
  * errors (3.10+: the qualified name, "_SelectorTransport.get_extra_info"). */

@@ -285,8 +285,10 @@ PyObject *PyLoopTransport_GetExtraInfoMethod(PyObject *self, PyObject *const *ar
 /* is_closing, get_protocol, set_protocol(protocol), get_extra_info(name,
  * default=None): asyncio's signatures and TypeError texts. */
 #define PYLOOP_TRANSPORT_METHODS                                                                                     \
-    {"is_closing", PyLoopTransport_IsClosing, METH_NOARGS, "Return True if the transport is closing or closed."},    \
-        {"get_protocol", PyLoopTransport_GetProtocol, METH_NOARGS, "Return the current protocol."},                  \
+    PYLOOP_NOARGS_METHOD(is_closing, PyLoopTransport_IsClosing,                                                      \
+                         "Return True if the transport is closing or closed."),                                      \
+        PYLOOP_NOARGS_METHOD(get_protocol, PyLoopTransport_GetProtocol,                                              \
+                             "Return the current protocol."),                                                        \
         {"set_protocol", (PyCFunction)(void (*)(void))PyLoopTransport_SetProtocol, METH_FASTCALL | METH_KEYWORDS,    \
          "set_protocol($self, protocol)\n--\n\nSet a new protocol."},                                                \
     {"get_extra_info", (PyCFunction)(void (*)(void))PyLoopTransport_GetExtraInfoMethod, METH_FASTCALL | METH_KEYWORDS, \
@@ -307,9 +309,11 @@ PyObject *PyLoopTransport_IsReading(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_PauseReading(PyObject *self, PyObject *unused);
 PyObject *PyLoopTransport_ResumeReading(PyObject *self, PyObject *unused);
 #define PYLOOP_STREAM_READING_METHODS                                                                                \
-    {"is_reading", PyLoopTransport_IsReading, METH_NOARGS, "Return True if the transport is receiving."},            \
-        {"pause_reading", PyLoopTransport_PauseReading, METH_NOARGS, "Pause the receiving end."},                    \
-    {"resume_reading", PyLoopTransport_ResumeReading, METH_NOARGS, "Resume the receiving end."}
+    PYLOOP_NOARGS_METHOD(is_reading, PyLoopTransport_IsReading,                                                      \
+                         "Return True if the transport is receiving."),                                              \
+        PYLOOP_NOARGS_METHOD(pause_reading, PyLoopTransport_PauseReading,                                            \
+                             "Pause the receiving end."),                                                            \
+    PYLOOP_NOARGS_METHOD(resume_reading, PyLoopTransport_ResumeReading, "Resume the receiving end.")
 
 /* set_write_buffer_limits(high=None, low=None) (stored, then ops->limits_set)
  * and get_write_buffer_limits(), for the transports that write. */
@@ -323,7 +327,7 @@ PyObject *PyLoopTransport_GetLowWater(PyObject *self, void *closure);
      METH_FASTCALL | METH_KEYWORDS,                                                                                  \
      "set_write_buffer_limits($self, high=None, low=None)\n--\n\nSet the high- and low-water limits for write flow " \
      "control."},                                                                                                    \
-    {"get_write_buffer_limits", PyLoopTransport_GetWriteBufferLimits, METH_NOARGS, "Return (low, high)."}
+    PYLOOP_NOARGS_METHOD(get_write_buffer_limits, PyLoopTransport_GetWriteBufferLimits, "Return (low, high).")
 #define PYLOOP_TRANSPORT_LIMIT_GETSET                                                                                \
     {"_high_water", PyLoopTransport_GetHighWater, NULL, NULL, NULL},                                                 \
     {"_low_water", PyLoopTransport_GetLowWater, NULL, NULL, NULL}
