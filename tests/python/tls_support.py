@@ -100,7 +100,7 @@ class Proto(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.events.append("made")
-        self.made.set_result(transport)
+        self.made.set_result(None)
 
     def data_received(self, data):
         self.data += data
