@@ -25,6 +25,16 @@ from tls_support import (HOST, Proto, differential, ssl, tls_pair,
                          wait_new_tasks)
 
 NEW_SSLPROTO = sys.version_info >= (3, 11)
+# The peer's close_notify reaches the protocol as eof_received() before
+# connection_lost() in 3.11+'s sslproto; 3.10's goes straight to
+# connection_lost().
+EOF_EVENTS = ["eof"] if NEW_SSLPROTO else []
+
+
+def skip_on_old_sslproto(test, what):
+    if not NEW_SSLPROTO:
+        test.skipTest("asyncio %d.%d's sslproto (the pre-3.11 one) %s"
+                      % (sys.version_info[:2] + (what,)))
 
 
 def outcome(call):
@@ -361,7 +371,7 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
                 self.assertGreaterEqual(len(cli.hints), len(payload) // 7)
                 srv.transport.close()
                 await cli.lost
-                self.assertEqual(cli.events, ["made", "eof", "lost"])
+                self.assertEqual(cli.events, ["made"] + EOF_EVENTS + ["lost"])
         self.run_coro(main(), timeout=30)
 
     def test_buffered_protocol_server_side(self):
@@ -375,7 +385,7 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
                 self.assertEqual(await srv.received(len(payload)), payload)
                 tr.close()
                 self.assertIsNone(await srv.lost)
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                self.assertEqual(srv.events, ["made"] + EOF_EVENTS + ["lost"])
         self.run_coro(main(), timeout=30)
 
     def test_get_buffer_raising(self):
@@ -383,6 +393,9 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
         # the running asyncio (3.11+ calls get_buffer for any TLS record,
         # a TLS 1.3 session ticket too, so it fails right after the
         # handshake; the server's side of it is racy and not compared).
+        skip_on_old_sslproto(self, "leaves the connection open when "
+                             "get_buffer raises (not asserted)")
+
         async def scenario():
             loop = asyncio.get_running_loop()
             before = asyncio.all_tasks()
@@ -441,35 +454,37 @@ class _TLSLargeTransfers(tls_support.TLSCerts):
         self.run_coro(main(), timeout=60)
 
     def test_streams_many_small_writes(self):
+        # Many small writes (and a writelines) through the streams API: the
+        # handler reads them up to a terminator and answers with all of it
+        # reversed.
+        parts = [os.urandom(n % 97 + 1).replace(b"$", b"%")
+                 for n in range(20000)]
+        total = b"".join(parts) + b"".join(parts[:10])
+
         async def handler(reader, writer):
-            data = await reader.read()
-            writer.write(data[::-1])
+            data = await reader.readuntil(b"$")
+            writer.write(data[:-1][::-1])
             await writer.drain()
             writer.close()
             await writer.wait_closed()
 
         async def main():
             server = await asyncio.start_server(
-                handler, HOST, 0, ssl=self.server_context())
+                handler, HOST, 0, ssl=self.server_context(),
+                limit=2 * len(total))
             async with server:
                 reader, writer = await asyncio.open_connection(
                     *server.sockets[0].getsockname(),
                     ssl=self.client_context(), server_hostname="localhost")
-                parts = [os.urandom(n % 97 + 1) for n in range(20000)]
                 for part in parts:
                     writer.write(part)
                 writer.writelines(parts[:10])
+                writer.write(b"$")
                 await writer.drain()
-                # No half-close over TLS: the handler's read() ends with a
-                # close_notify, so the client must ... it can't write_eof.
-                self.assertFalse(writer.can_write_eof())
-                total = b"".join(parts) + b"".join(parts[:10])
-                # The handler reads to EOF, which needs close(): so use
-                # the server's answer to a shorter exchange instead.
+                self.assertEqual(await reader.read(), total[::-1])
                 writer.close()
                 await writer.wait_closed()
-                return len(total)
-        self.assertGreater(self.run_coro(main(), timeout=60), 0)
+        self.run_coro(main(), timeout=60)
 
 
 @base.both_loops
@@ -505,9 +520,16 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 self.assertIsNone(await srv.lost)
                 self.assertIsNone(await cli.lost)
                 self.assertEqual(bytes(srv.data), b"last words")
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                if NEW_SSLPROTO:
+                    self.assertEqual(srv.events, ["made", "eof", "lost"])
+                else:
+                    # 3.10: the TCP EOF after close_notify reaches
+                    # eof_received or not, depending on which the protocol
+                    # sees first.
+                    self.assertIn(srv.events, (["made", "lost"],
+                                               ["made", "eof", "lost"]))
                 # The closing side gets the peer's close_notify as EOF.
-                self.assertEqual(cli.events, ["made", "eof", "lost"])
+                self.assertEqual(cli.events, ["made"] + EOF_EVENTS + ["lost"])
                 self.assertTrue(srv.transport.is_closing())
         if NEW_SSLPROTO:
             with self.assertLogs("asyncio", "WARNING") as cm:
@@ -526,7 +548,7 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 tr.close()
                 self.assertIsNone(await srv.lost)
                 self.assertIsNone(await cli.lost)
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                self.assertEqual(srv.events, ["made"] + EOF_EVENTS + ["lost"])
         self.run_coro(main())
 
     def test_close_flushes_pending_writes(self):
@@ -596,7 +618,11 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 self.assertLess(len(srv.data), len(payload))
                 self.assertEqual(bytes(srv.data), payload[:len(srv.data)])
                 self.assertNotIn("eof", srv.events)
-                self.assertEqual(cli.events, ["made", "lost"])
+                # 3.10's sslproto passes the socket transport's
+                # pause_writing on; 3.11+ counts only its own buffers, empty
+                # here (all went to the socket transport).
+                self.assertEqual(cli.events, ["made", "lost"] if NEW_SSLPROTO
+                                 else ["made", "pause", "lost"])
                 return lost
         lost = self.run_coro(main(), timeout=60)
         if lost is not None:
@@ -753,6 +779,8 @@ class _TLSCallbacks(tls_support.TLSCerts):
         # 3.11+: create_connection raises the exception, the handler gets
         # it (as a failed buffer_updated of the socket transport) and the
         # protocol gets connection_lost(the exception).
+        skip_on_old_sslproto(self, "leaves create_connection waiting when "
+                             "connection_made raises (not asserted)")
         result = self.raising_scenario("connection_made")
         self.assertEqual(result["raised"], "ZeroDivisionError: boom in "
                                            "connection_made")
@@ -775,7 +803,7 @@ class _TLSCallbacks(tls_support.TLSCerts):
                 srv.transport.close()
                 self.assertIsNone(await second.lost)
                 # connection_made is never called on the new protocol.
-                self.assertEqual(second.events, ["eof", "lost"])
+                self.assertEqual(second.events, EOF_EVENTS + ["lost"])
                 self.assertEqual(cli.events, ["made"])
         self.run_coro(main())
 
