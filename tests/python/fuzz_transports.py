@@ -22,7 +22,9 @@ defined point of the loop's iterations:
     set_protocol (a plain or a buffered protocol), close, abort, is_closing,
     is_reading, get_write_buffer_limits, can_write_eof;
   * the peer: reads N bytes (its "speed": how much, at which step, from the
-    plan, never from the clock), sends bytes (the driver then lets the
+    plan, never from the clock; in the next iteration, so that what the
+    callback before wrote has left on PyLoop too, whose write rule sends it
+    as the callback returns), sends bytes (the driver then lets the
     transport take them in, as long as it reads), shuts down its write side;
     "drain": while the protocol is paused, the peer reads everything until
     resume_writing comes (what `await writer.drain()` waits for);
