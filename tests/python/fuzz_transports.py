@@ -1054,6 +1054,7 @@ class Case:
         return {"timeline": rec.timeline[-60:], "lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
                 "events": rec.events, "flow": rec.flow, "ops": self.results,
                 "handler": self.handler_calls, "log": self.log,
+                "late_writes": self.wrote_while_closing,
                 "peer_log": self.peer_log}
 
 
@@ -1340,6 +1341,21 @@ def compare(a, b):
     for key in COMPARED:
         if key == "peer_log" and (a["lossy"] or b["lossy"]):
             continue        # a reset the peer sees, or not, is then timing too
+        if key == "log" and (a.get("late_writes") or b.get("late_writes")):
+            # Writes after close() while the kernel still refused bytes
+            # queue behind them; found nothing buffered (the kernel took
+            # it all), close() went straight to connection_lost and those
+            # writes are counted, the 5th on logging asyncio's warning.
+            # Which one close() met is how the kernel took a loop's
+            # writes (seed 2026 case 2223: after the same 64 KiB read,
+            # asyncio's one send of the joined writelines() still had
+            # 20523 bytes refused, PyLoop's writev none): as for the bytes,
+            # the warning is not held against either.
+            x, y = ([item for item in obs[key] if item[1] != "socket.send() raised exception."]
+                    for obs in (a, b))
+            if x != y:
+                diffs.append((key, signature_of(key, x, y) + "\n" + describe_diff(key, x, y)))
+            continue
         if key == "peer_bytes" and (a["lossy"] or b["lossy"]):
             if not (is_prefix(a[key], b[key]) or is_prefix(b[key], a[key])):
                 diffs.append((key, "(neither is a prefix of the other) "
