@@ -22,7 +22,9 @@ defined point of the loop's iterations:
     set_protocol (a plain or a buffered protocol), close, abort, is_closing,
     is_reading, get_write_buffer_limits, can_write_eof;
   * the peer: reads N bytes (its "speed": how much, at which step, from the
-    plan, never from the clock), sends bytes (the driver then lets the
+    plan, never from the clock; in the next iteration, so that what the
+    callback before wrote has left on PyLoop too, whose write rule sends it
+    as the callback returns), sends bytes (the driver then lets the
     transport take them in, as long as it reads), shuts down its write side;
     "drain": while the protocol is paused, the peer reads everything until
     resume_writing comes (what `await writer.drain()` waits for);
@@ -737,10 +739,23 @@ class Case:
         if self.kind not in ("tcp", "unix") or not self.peer_open:
             return 0
         try:
-            return struct.unpack("i", fcntl.ioctl(self.peer.fileno(), termios.TIOCOUTQ,
-                                                  b"\0\0\0\0"))[0]
+            queued = struct.unpack("i", fcntl.ioctl(self.peer.fileno(), termios.TIOCOUTQ,
+                                                    b"\0\0\0\0"))[0]
         except (OSError, ValueError):
             return 0
+        if self.kind == "tcp" and not self.peer_wr_open:
+            # Not the FIN of peer_shutdown: it takes a sequence number, so
+            # SIOCOUTQ counts it until acknowledged, and Linux delays that
+            # ACK (CLOSE_WAIT is pingpong mode) to the transport's next send
+            # or the delayed-ACK timer: the kernel's timing, and under the
+            # write rule PyLoop's send of a callback's write comes at the
+            # callback's end. Counted, it made this wait one iteration more
+            # on PyLoop (seed 31337 case 1116: EOF read before an abort that
+            # on asyncio came first); asyncio alone, peer_shutdown then
+            # resume_reading, waited or not as the timer had fired (35 and
+            # 65 of 100 runs). wait_fin() waits for the FIN itself.
+            queued = max(0, queued - 1)
+        return queued
 
     def unread(self):
         """Bytes waiting in the kernel for the transport to read (FIONREAD
@@ -760,6 +775,14 @@ class Case:
     async def drain_peer(self):
         """Reads everything the transport has sent or buffered."""
         deadline = time.monotonic() + WAIT_LIMIT
+        # One iteration first, and no more while the transport buffers
+        # nothing: how many it took must not be when the kernel got the
+        # writes. A callback's write reaches it inside write() on asyncio,
+        # at the callback's end under PyLoop's write rule; counting
+        # iterations until the peer had the bytes let an EOF polled
+        # meanwhile in before the end's close() on PyLoop only (seed 12
+        # case 825: write, peer_shutdown, close).
+        await asyncio.sleep(0)
         while True:
             got = self.peer_recv(1 << 30)
             try:
@@ -768,8 +791,10 @@ class Case:
                 size = 0
             # (asyncio may keep bytes written inside connection_lost buffered
             # for ever: after connection_lost, nothing more is sent)
-            if got <= 0 and (size == 0 or self.rec.lost):
-                return
+            if size == 0 or self.rec.lost:
+                if got <= 0:
+                    return
+                continue
             if time.monotonic() > deadline:
                 self.rec.problems.append("write buffer not drained within %g s (%d bytes left)"
                                          % (WAIT_LIMIT, size))
@@ -802,7 +827,6 @@ class Case:
             self.results.append([index, "thread_write", "skipped (closing)"])
             return
         data = payload(TAGS[index % len(TAGS)] if index >= 0 else "%", op["n"])
-        expect = self.peer_open and not tr.is_closing() and not self.rec.lost
         fut = self.loop.create_future()
         outcome = []
         loop_thread = threading.get_ident()
@@ -818,6 +842,13 @@ class Case:
                 if frame is None or frame.f_code.co_name in ("select", "run_forever"):
                     break
                 time.sleep(0.0005)
+            # Whether the peer must get the bytes is decided here, with the
+            # loop asleep, not before the driver awaits: an EOF already
+            # polled may close the transport first (seed 99 case 144: on
+            # asyncio always, the FIN being queued behind the driver's step;
+            # on PyLoop its write rule had already let the EOF in while the
+            # driver drained). Both then drop the write.
+            expect = self.peer_open and not tr.is_closing() and not self.rec.lost
             try:
                 tr.write(data)
                 outcome.append("ok")
@@ -871,6 +902,15 @@ class Case:
         name = op["op"]
         self.rec.timeline.append("op%d:%s" % (index, name if name != "thread_op" else op["inner"]))
         if name == "peer_read":
+            # The peer reads once the callback that wrote has returned:
+            # PyLoop's write rule (docs/architecture.md) hands a callback's
+            # writes to the kernel at its end, asyncio inside write(). Read
+            # in the same callback, the peer found nothing on PyLoop, so
+            # the transport's buffer drained iterations later than on
+            # asyncio, and an EOF polled meanwhile came before close() on
+            # PyLoop only (seed 12 case 825: writelines, peer_read, yields,
+            # peer_shutdown, close).
+            await asyncio.sleep(0)
             self.peer_recv(op["n"])
         elif name == "peer_send":
             n = op["n"]
@@ -1014,6 +1054,7 @@ class Case:
         return {"timeline": rec.timeline[-60:], "lossy": lossy, "paused_at_lost": rec.paused_at_lost, "peer_bytes": rle(self.peer_bytes), "proto_bytes": rle(rec.proto_bytes),
                 "events": rec.events, "flow": rec.flow, "ops": self.results,
                 "handler": self.handler_calls, "log": self.log,
+                "late_writes": self.wrote_while_closing,
                 "peer_log": self.peer_log}
 
 
@@ -1300,6 +1341,21 @@ def compare(a, b):
     for key in COMPARED:
         if key == "peer_log" and (a["lossy"] or b["lossy"]):
             continue        # a reset the peer sees, or not, is then timing too
+        if key == "log" and (a.get("late_writes") or b.get("late_writes")):
+            # Writes after close() while the kernel still refused bytes
+            # queue behind them; found nothing buffered (the kernel took
+            # it all), close() went straight to connection_lost and those
+            # writes are counted, the 5th on logging asyncio's warning.
+            # Which one close() met is how the kernel took a loop's
+            # writes (seed 2026 case 2223: after the same 64 KiB read,
+            # asyncio's one send of the joined writelines() still had
+            # 20523 bytes refused, PyLoop's writev none): as for the bytes,
+            # the warning is not held against either.
+            x, y = ([item for item in obs[key] if item[1] != "socket.send() raised exception."]
+                    for obs in (a, b))
+            if x != y:
+                diffs.append((key, signature_of(key, x, y) + "\n" + describe_diff(key, x, y)))
+            continue
         if key == "peer_bytes" and (a["lossy"] or b["lossy"]):
             if not (is_prefix(a[key], b[key]) or is_prefix(b[key], a[key])):
                 diffs.append((key, "(neither is a prefix of the other) "
