@@ -252,4 +252,11 @@ int PyLoopPipe_Add(PyObject *module);
 extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
 
+/* tls_transport.c: SSLProtocol and _SSLProtocolTransport, asyncio's 3.11+
+ * sslproto classes with their hot path (reads, writes, flow control) in C.
+ * NULL on 3.10 (its sslproto is older: asyncio's own is used). */
+extern PyTypeObject *PyLoop_TlsProtocolType;
+extern PyTypeObject *PyLoop_TlsAppTransportType;
+int PyLoopTls_Add(PyObject *module);
+
 #endif

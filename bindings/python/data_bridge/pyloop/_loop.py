@@ -45,6 +45,10 @@ def _accepts_beyond_backlog():
 
 _ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
 
+# The TLS protocol every entry point makes: the C one where asyncio's
+# sslproto is the 3.11+ one it ports, asyncio's own on 3.10.
+_SSLProtocol = getattr(_pyloop, "SSLProtocol", sslproto.SSLProtocol)
+
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
 
@@ -240,11 +244,11 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None, context=None, **timeouts):
-        # asyncio's own, with asyncio's SSLProtocol over the C transport.
+        # asyncio's, with the C SSLProtocol (asyncio's 3.11+ sslproto with
+        # its hot path in C; 3.10: asyncio's own) over the C transport.
         # `timeouts` are ssl_handshake_timeout (and, from 3.11,
         # ssl_shutdown_timeout), as this interpreter's asyncio passes them.
-        ssl_protocol = sslproto.SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname,
-                                            **timeouts)
+        ssl_protocol = _SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts)
         _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server, context=context)
         return ssl_protocol._app_transport
 
