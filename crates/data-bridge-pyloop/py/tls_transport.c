@@ -41,7 +41,27 @@ static struct {
     PyObject *closed_message; /* 'SSL connection is closed' */
     PyObject *pause_failed, *resume_failed;
     PyObject *join; /* b''.join */
+    PyTypeObject *ssl_object; /* ssl.SSLObject */
+    PyObject *inner_name;     /* '_sslobj' */
 } tls;
+
+/* What SSLObject.read/write call: ssl.SSLObject's read() and write() are
+ * `self._sslobj.read(len[, buffer])` and `self._sslobj.write(data)` (the
+ * same on 3.11-3.15), so for an exact ssl.SSLObject the C object it wraps
+ * is called directly, one Python frame fewer per call; anything else (an
+ * SSLContext.sslobject_class of the program's) is called as it is. A new
+ * reference. */
+static PyObject *ssl_target(PyObject *sslobj)
+{
+    if (Py_TYPE(sslobj) == tls.ssl_object) {
+        PyObject *inner = PyObject_GetAttr(sslobj, tls.inner_name);
+        if (inner || !PyErr_ExceptionMatches(PyExc_AttributeError))
+            return inner;
+        PyErr_Clear();
+    }
+    Py_INCREF(sslobj);
+    return sslobj;
+}
 
 /* ------------------------------------------------------------------ */
 /* attribute helpers: asyncio's self._x reads and writes               */
@@ -179,6 +199,18 @@ static int size_compare(PyObject *self, PyObject *name, PyObject *size, int op)
     result = PyObject_RichCompareBool(size, limit, op);
     Py_DECREF(limit);
     return result;
+}
+
+/* ssl_target(self._sslobj) */
+static PyObject *ssl_sslobj(PyObject *self)
+{
+    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *target;
+
+    if (!sslobj)
+        return NULL;
+    target = ssl_target(sslobj);
+    Py_DECREF(sslobj);
+    return target;
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,7 +400,7 @@ static int do_write(PyObject *self)
         }
         if (!(data = PySequence_GetItem(backlog, 0)))
             goto done;
-        if (!sslobj && !(sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj))) {
+        if (!sslobj && !(sslobj = ssl_sslobj(self))) {
             Py_DECREF(data);
             goto done;
         }
@@ -417,7 +449,7 @@ static int close_notify(PyObject *self)
 /* _do_read__copied() */
 static int read_copied(PyObject *self)
 {
-    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *max_size = NULL, *first = NULL, *list = NULL,
+    PyObject *sslobj = ssl_sslobj(self), *max_size = NULL, *first = NULL, *list = NULL,
              *data = NULL;
     int empty = 0, status = -1;
 
@@ -501,7 +533,7 @@ static int read_buffered(PyObject *self)
 
     if (!(get_buffer = PyObject_GetAttr(self, PyLoop_str._app_protocol_get_buffer)) ||
         !(size = read_buffer_size(self)) || !(buffer = PyObject_CallOneArg(get_buffer, size)) ||
-        (wants = PyObject_Length(buffer)) < 0 || !(sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj)))
+        (wants = PyObject_Length(buffer)) < 0 || !(sslobj = ssl_sslobj(self)))
         goto done;
     if (read_into(sslobj, wants, buffer, &count) < 0) {
         if (!catch_again())
@@ -962,7 +994,8 @@ int PyLoopTls_Add(PyObject *module)
         !(tls.closed_message = PyUnicode_InternFromString("SSL connection is closed")) ||
         !(tls.pause_failed = PyUnicode_InternFromString("protocol.pause_writing() failed")) ||
         !(tls.resume_failed = PyUnicode_InternFromString("protocol.resume_writing() failed")) ||
-        !(tls.join = bytes_join()) ||
+        !(tls.join = bytes_join()) || !(tls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
+        PyLoop_ImportInto((PyObject **)&tls.ssl_object, "ssl", "SSLObject") < 0 ||
         !(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
         !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")))
         goto done;

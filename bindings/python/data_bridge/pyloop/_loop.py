@@ -12,8 +12,9 @@ import selectors
 import signal
 import sys
 import threading
+import types
 import weakref
-from asyncio import constants, events, selector_events, sslproto, trsock, unix_events
+from asyncio import base_events, constants, events, selector_events, sslproto, trsock, unix_events
 
 from . import _pyloop
 
@@ -48,6 +49,19 @@ _ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
 # The TLS protocol every entry point makes: the C one where asyncio's
 # sslproto is the 3.11+ one it ports, asyncio's own on 3.10.
 _SSLProtocol = getattr(_pyloop, "SSLProtocol", sslproto.SSLProtocol)
+
+
+def _with_sslprotocol(function):
+    """asyncio's own `function` (this interpreter's code, signature and
+    checks) with _SSLProtocol where it names sslproto.SSLProtocol."""
+    shim = types.SimpleNamespace(**vars(sslproto))
+    shim.SSLProtocol = _SSLProtocol
+    copy = types.FunctionType(function.__code__, dict(function.__globals__, sslproto=shim), function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__qualname__ = function.__qualname__
+    copy.__doc__ = function.__doc__
+    return copy
 
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
@@ -251,6 +265,10 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
         ssl_protocol = _SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts)
         _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server, context=context)
         return ssl_protocol._app_transport
+
+    if _SSLProtocol is not sslproto.SSLProtocol:
+        # asyncio's start_tls, each version's, making the C SSLProtocol.
+        start_tls = _with_sslprotocol(base_events.BaseEventLoop.start_tls)
 
     # -- asyncio internals that would append to the (unused) _ready deque --
     def _add_callback(self, handle):
