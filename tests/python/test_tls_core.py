@@ -508,6 +508,11 @@ class _TLSInC(_Certs):
         accepted = loop.create_future()
 
         class Server(Echo):
+            def __init__(self):
+                # the C accept loop makes the connection at once, not in
+                # asyncio's _accept_connection2 task (docs/usage.md)
+                factory_tasks.append(asyncio.current_task())
+
             def connection_made(self, transport):
                 super().connection_made(transport)
                 accepted.set_result(transport)
@@ -526,7 +531,9 @@ class _TLSInC(_Certs):
             server.close()
             await server.wait_closed()
 
+        factory_tasks = []
         self.run_coro(main())
+        self.assertEqual(factory_tasks, [None])
         start_tls = type(loop).start_tls
         self.assertIs(start_tls.__code__, asyncio.base_events.BaseEventLoop.start_tls.__code__)
         self.assertIs(start_tls.__globals__["sslproto"].SSLProtocol, _pyloop.SSLProtocol)

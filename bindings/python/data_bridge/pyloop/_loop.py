@@ -25,6 +25,7 @@ _ACCEPT_TIMEOUTS = selector_events.BaseSelectorEventLoop._accept_connection.__de
 # 3.15 passes the server's context after them (context=None): where it is.
 _ACCEPT_CODE = selector_events.BaseSelectorEventLoop._accept_connection.__code__
 _ACCEPT_CONTEXT = (_ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount] + ("context",)).index("context")
+_ACCEPT_TIMEOUT_NAMES = _ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount]
 
 
 def _accepts_beyond_backlog():
@@ -215,17 +216,23 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     # -- the accept loop: in C for plain sockets (_pyloop.accept_connections)
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *timeouts,
                            **kw_timeouts):
-        # TLS (a handshake to await) and debug mode (asyncio logs each
-        # connection) take asyncio's own path.
-        if sslcontext is not None or self._debug:
+        # Debug mode (asyncio logs each connection) and, on 3.10, TLS take
+        # asyncio's own path.
+        if self._debug or (sslcontext is not None and _SSLProtocol is sslproto.SSLProtocol):
             return super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *timeouts,
                                               **kw_timeouts)
         if not kw_timeouts:
             timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
         context = kw_timeouts.get("context", timeouts[_ACCEPT_CONTEXT] if _ACCEPT_CONTEXT < len(timeouts) else None)
+        tls = None
+        if sslcontext:
+            # _accept_connection2's TLS keywords: ssl_handshake_timeout (and
+            # ssl_shutdown_timeout), as this asyncio passes them on.
+            given = dict(zip(_ACCEPT_TIMEOUT_NAMES, timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]), **kw_timeouts)
+            tls = (sslcontext, {name: given[name] for name in _ACCEPT_TIMEOUT_NAMES if name != "context"})
         left, accepted = backlog + _ACCEPTS_BEYOND_BACKLOG, None
         while True:
-            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context)
+            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context, tls)
             if shortage is None:
                 return None
             # Out of a system resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): as
