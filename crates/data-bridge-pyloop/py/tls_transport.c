@@ -902,9 +902,9 @@ static PyObject *transport_write(PyObject *self, PyObject *const *args, Py_ssize
         PyErr_Format(PyExc_TypeError, "data: expecting a bytes-like instance, got %s", PyLoop_TypeName(data));
         return NULL;
     }
-    empty = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) == 0 : !PyObject_IsTrue(data);
+    empty = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) == 0 : PyObject_Not(data);
     if (empty)
-        Py_RETURN_NONE;
+        return empty < 0 ? NULL : Py_NewRef(Py_None);
     if (!(one = PyTuple_Pack(1, data)))
         return NULL;
     status = transport_write_appdata(self, one);
