@@ -26,6 +26,7 @@
  * Files, each including and calling only those below it (module.c adds the
  * parts bottom-up, from one table):
  *   module.c                            the parts table, build_info()
+ *   tls_transport.c                     asyncio's SSLProtocol, hot path in C
  *   accept.c                            the accept loop
  *   socket_transport.c, socket_support.c, pipe_transport.c,
  *   datagram_transport.c, datagram_socket.c
