@@ -12,6 +12,8 @@
    of README.md and docs/usage.md must be the text of a file run here.
 2. Starlette and FastAPI under uvicorn, an aiohttp server and an aiohttp
    client, deeper: streaming, websockets, request bodies.
+3. aiohttp's own TLS tests from its sdist, on PyLoop and on stock asyncio:
+   the same outcome for every test (aiohttp_tls.py).
 
 Needs the third-party packages of tests/apps/requirements.txt; `make
 check-apps` runs it in a virtualenv made from that list. A case whose
@@ -354,6 +356,18 @@ def check_docs(examples):
     return "%d python blocks, %d commands" % (checked, len(RECIPES))
 
 
+def run_aiohttp_tls():
+    """tests/apps/aiohttp_tls.py: its per-loop lines are printed, its last
+    line is the detail, its exit status the verdict."""
+    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                        "aiohttp_tls.py")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    lines = proc.stdout.strip().splitlines() or ["no output"]
+    print(textwrap.indent("\n".join(lines[:-1][-80:]), "    "))
+    assert proc.returncode == 0, lines[-1]
+    return lines[-1][len("PASS "):]
+
+
 def main():
     import importlib.util
     import tempfile
@@ -411,6 +425,15 @@ def main():
                         output = process.communicate()[0].decode(errors="replace")
                     if output.strip() and counts["failed"]:
                         print(textwrap.indent(output[-3000:], "    server: "))
+        # aiohttp's own TLS tests, on PyLoop and on asyncio (aiohttp_tls.py).
+        name = "aiohttp's own TLS tests: the same outcomes on PyLoop as on asyncio"
+        missing = [module for module in ("aiohttp", "pytest", "trustme", "pip")
+                   if importlib.util.find_spec(module) is None]
+        if missing:
+            print("SKIP %s: not installed: %s" % (name, ", ".join(missing)))
+            counts["skipped"] += 1
+        else:
+            outcome(name, run_aiohttp_tls)
     print(json.dumps(pyloop.build_info()))
     print("%(passed)d passed, %(failed)d failed, %(skipped)d skipped" % counts)
     return 1 if counts["failed"] else 0

@@ -27,6 +27,23 @@ from tls_support import (HOST, Proto, differential, ssl, tls_pair,
 NEW_SSLPROTO = sys.version_info >= (3, 11)
 
 
+def assert_closed_by_peer(test, events, before=("made",)):
+    """The peer's close_notify reaches the protocol as eof_received() then
+    connection_lost() in 3.11+'s sslproto. 3.10's gives eof_received() only
+    when the TCP EOF that follows reaches it first (racy): either."""
+    before = list(before)
+    if NEW_SSLPROTO:
+        test.assertEqual(events, before + ["eof", "lost"])
+    else:
+        test.assertIn(events, (before + ["eof", "lost"], before + ["lost"]))
+
+
+def skip_on_old_sslproto(test, what):
+    if not NEW_SSLPROTO:
+        test.skipTest("asyncio %d.%d's sslproto (the pre-3.11 one) %s"
+                      % (sys.version_info[:2] + (what,)))
+
+
 def outcome(call):
     """None, or "Type: message" of what call() raised."""
     try:
@@ -253,6 +270,15 @@ class _TLSFlowControl(tls_support.TLSCerts):
                 srv.transport.pause_reading()
                 tr.set_write_buffer_limits(high=64 * 1024 * 1024)
                 tr.write(big)
+                after_big = tr.get_write_buffer_size()
+                if NEW_SSLPROTO:
+                    # Encrypted at once and handed to the socket transport,
+                    # whose buffer (most of the 4 MiB: the kernel's is
+                    # small) the TLS transport's size does not count.
+                    self.assertEqual(after_big, 0)
+                else:
+                    # 3.10: the socket transport's size.
+                    self.assertGreater(after_big, 0)
                 tr.write(b"y" * 1000)
                 # At least the second write is still buffered somewhere in
                 # the TLS transport (plaintext or records), and the count
@@ -361,7 +387,7 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
                 self.assertGreaterEqual(len(cli.hints), len(payload) // 7)
                 srv.transport.close()
                 await cli.lost
-                self.assertEqual(cli.events, ["made", "eof", "lost"])
+                assert_closed_by_peer(self, cli.events)
         self.run_coro(main(), timeout=30)
 
     def test_buffered_protocol_server_side(self):
@@ -375,7 +401,7 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
                 self.assertEqual(await srv.received(len(payload)), payload)
                 tr.close()
                 self.assertIsNone(await srv.lost)
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                assert_closed_by_peer(self, srv.events)
         self.run_coro(main(), timeout=30)
 
     def test_get_buffer_raising(self):
@@ -383,6 +409,9 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
         # the running asyncio (3.11+ calls get_buffer for any TLS record,
         # a TLS 1.3 session ticket too, so it fails right after the
         # handshake; the server's side of it is racy and not compared).
+        skip_on_old_sslproto(self, "leaves the connection open when "
+                             "get_buffer raises (not asserted)")
+
         async def scenario():
             loop = asyncio.get_running_loop()
             before = asyncio.all_tasks()
@@ -441,35 +470,37 @@ class _TLSLargeTransfers(tls_support.TLSCerts):
         self.run_coro(main(), timeout=60)
 
     def test_streams_many_small_writes(self):
+        # Many small writes (and a writelines) through the streams API: the
+        # handler reads them up to a terminator and answers with all of it
+        # reversed.
+        parts = [os.urandom(n % 97 + 1).replace(b"$", b"%")
+                 for n in range(20000)]
+        total = b"".join(parts) + b"".join(parts[:10])
+
         async def handler(reader, writer):
-            data = await reader.read()
-            writer.write(data[::-1])
+            data = await reader.readuntil(b"$")
+            writer.write(data[:-1][::-1])
             await writer.drain()
             writer.close()
             await writer.wait_closed()
 
         async def main():
             server = await asyncio.start_server(
-                handler, HOST, 0, ssl=self.server_context())
+                handler, HOST, 0, ssl=self.server_context(),
+                limit=2 * len(total))
             async with server:
                 reader, writer = await asyncio.open_connection(
                     *server.sockets[0].getsockname(),
                     ssl=self.client_context(), server_hostname="localhost")
-                parts = [os.urandom(n % 97 + 1) for n in range(20000)]
                 for part in parts:
                     writer.write(part)
                 writer.writelines(parts[:10])
+                writer.write(b"$")
                 await writer.drain()
-                # No half-close over TLS: the handler's read() ends with a
-                # close_notify, so the client must ... it can't write_eof.
-                self.assertFalse(writer.can_write_eof())
-                total = b"".join(parts) + b"".join(parts[:10])
-                # The handler reads to EOF, which needs close(): so use
-                # the server's answer to a shorter exchange instead.
+                self.assertEqual(await reader.read(), total[::-1])
                 writer.close()
                 await writer.wait_closed()
-                return len(total)
-        self.assertGreater(self.run_coro(main(), timeout=60), 0)
+        self.run_coro(main(), timeout=60)
 
 
 @base.both_loops
@@ -505,10 +536,12 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 self.assertIsNone(await srv.lost)
                 self.assertIsNone(await cli.lost)
                 self.assertEqual(bytes(srv.data), b"last words")
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                assert_closed_by_peer(self, srv.events)
                 # The closing side gets the peer's close_notify as EOF.
-                self.assertEqual(cli.events, ["made", "eof", "lost"])
-                self.assertTrue(srv.transport.is_closing())
+                assert_closed_by_peer(self, cli.events)
+                # 3.11+ marks the app transport closing when the connection
+                # is lost; 3.10's only on close().
+                self.assertEqual(srv.transport.is_closing(), NEW_SSLPROTO)
         if NEW_SSLPROTO:
             with self.assertLogs("asyncio", "WARNING") as cm:
                 self.run_coro(main())
@@ -526,7 +559,7 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 tr.close()
                 self.assertIsNone(await srv.lost)
                 self.assertIsNone(await cli.lost)
-                self.assertEqual(srv.events, ["made", "eof", "lost"])
+                assert_closed_by_peer(self, srv.events)
         self.run_coro(main())
 
     def test_close_flushes_pending_writes(self):
@@ -596,7 +629,11 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 self.assertLess(len(srv.data), len(payload))
                 self.assertEqual(bytes(srv.data), payload[:len(srv.data)])
                 self.assertNotIn("eof", srv.events)
-                self.assertEqual(cli.events, ["made", "lost"])
+                # 3.10's sslproto passes the socket transport's
+                # pause_writing on; 3.11+ counts only its own buffers, empty
+                # here (all went to the socket transport).
+                self.assertEqual(cli.events, ["made", "lost"] if NEW_SSLPROTO
+                                 else ["made", "pause", "lost"])
                 return lost
         lost = self.run_coro(main(), timeout=60)
         if lost is not None:
@@ -753,6 +790,8 @@ class _TLSCallbacks(tls_support.TLSCerts):
         # 3.11+: create_connection raises the exception, the handler gets
         # it (as a failed buffer_updated of the socket transport) and the
         # protocol gets connection_lost(the exception).
+        skip_on_old_sslproto(self, "leaves create_connection waiting when "
+                             "connection_made raises (not asserted)")
         result = self.raising_scenario("connection_made")
         self.assertEqual(result["raised"], "ZeroDivisionError: boom in "
                                            "connection_made")
@@ -775,7 +814,7 @@ class _TLSCallbacks(tls_support.TLSCerts):
                 srv.transport.close()
                 self.assertIsNone(await second.lost)
                 # connection_made is never called on the new protocol.
-                self.assertEqual(second.events, ["eof", "lost"])
+                assert_closed_by_peer(self, second.events, ())
                 self.assertEqual(cli.events, ["made"])
         self.run_coro(main())
 
