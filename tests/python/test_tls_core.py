@@ -482,6 +482,44 @@ class _TLSCore(_Certs):
         self.assertEqual(self.run_coro(main()),
                          "SSL handshake is taking longer than 0.1 seconds: aborting the connection")
 
+    def test_tls_sslobject_class_is_called(self):
+        # A context's sslobject_class (a subclass of ssl.SSLObject) gets
+        # every read and write, as asyncio makes them (PyLoop calls only an
+        # exact SSLObject's _ssl object directly).
+        loop = self.loop
+        calls = []
+
+        class Counting(ssl.SSLObject):
+            def read(self, *args):
+                calls.append("read")
+                return super().read(*args)
+
+            def write(self, data):
+                calls.append("write")
+                return super().write(data)
+
+        async def main():
+            context = self.client_context()
+            context.sslobject_class = Counting
+            server = await loop.create_server(Echo, HOST, 0, ssl=self.server_context())
+            port = server.sockets[0].getsockname()[1]
+            transport, protocol = await loop.create_connection(
+                lambda: Recorder(loop), HOST, port, ssl=context, server_hostname="localhost")
+            self.assertIsInstance(transport.get_extra_info("ssl_object"), Counting)
+            payload = os.urandom(100 * 1024)
+            transport.write(payload)
+            while len(protocol.data) < len(payload):
+                await asyncio.sleep(0.01)
+            self.assertEqual(bytes(protocol.data), payload)
+            transport.close()
+            await protocol.lost
+            server.close()
+            await server.wait_closed()
+
+        self.run_coro(main())
+        self.assertIn("write", calls)
+        self.assertIn("read", calls)
+
     def test_tls_verification_failure(self):
         loop = self.loop
 

@@ -42,6 +42,7 @@ static struct {
     PyObject *pause_failed, *resume_failed;
     PyObject *join; /* b''.join */
     PyTypeObject *ssl_object; /* ssl.SSLObject */
+    PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
     PyObject *inner_name;     /* '_sslobj' */
 } tls;
 
@@ -211,6 +212,37 @@ static PyObject *ssl_sslobj(PyObject *self)
     target = ssl_target(sslobj);
     Py_DECREF(sslobj);
     return target;
+}
+
+/* Whether SSLObject.read would raise SSLWantReadError now, known without
+ * the call (and the exception OpenSSL's WANT_READ makes, the costliest
+ * part of an empty read): `target` is the _ssl object itself, it holds no
+ * decrypted bytes (pending() == 0) and the incoming BIO holds none either.
+ * OpenSSL then has at most part of a record, which it cannot complete
+ * without more bytes: the read could only ask for more. 1, 0, or -1
+ * raised. */
+static int surely_wants_read(PyObject *self, PyObject *target)
+{
+    PyObject *pending, *incoming;
+    int none;
+
+    if (Py_TYPE(target) != (PyTypeObject *)tls.ssl_inner)
+        return 0;
+    if (!(pending = call0(target, PyLoop_str.pending)))
+        return -1;
+    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    Py_DECREF(pending);
+    if (!none)
+        return 0;
+    if (!(incoming = PyObject_GetAttr(self, PyLoop_str._incoming)))
+        return -1;
+    pending = PyObject_GetAttr(incoming, PyLoop_str.pending);
+    Py_DECREF(incoming);
+    if (!pending)
+        return -1;
+    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    Py_DECREF(pending);
+    return none;
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,9 +488,15 @@ static int read_copied(PyObject *self)
     if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)))
         goto done;
     for (;;) {
-        PyObject *chunk = call1(sslobj, PyLoop_str.read, max_size);
+        PyObject *chunk;
         int truth;
 
+        if (first && (truth = surely_wants_read(self, sslobj)) != 0) {
+            if (truth < 0)
+                goto done;
+            break; /* what the read's SSLWantReadError would do */
+        }
+        chunk = call1(sslobj, PyLoop_str.read, max_size);
         if (!chunk) {
             if (catch_again())
                 break;
@@ -541,10 +579,15 @@ static int read_buffered(PyObject *self)
     } else if (count > 0) {
         offset = count;
         while (offset < wants) {
-            PyObject *rest = PySequence_GetSlice(buffer, offset, PY_SSIZE_T_MAX);
-            int read;
+            PyObject *rest;
+            int read = surely_wants_read(self, sslobj);
 
-            if (!rest)
+            if (read != 0) {
+                if (read < 0)
+                    goto done;
+                break; /* what the read's SSLWantReadError would do */
+            }
+            if (!(rest = PySequence_GetSlice(buffer, offset, PY_SSIZE_T_MAX)))
                 goto done;
             read = read_into(sslobj, wants - offset, rest, &count);
             Py_DECREF(rest);
@@ -996,6 +1039,7 @@ int PyLoopTls_Add(PyObject *module)
         !(tls.resume_failed = PyUnicode_InternFromString("protocol.resume_writing() failed")) ||
         !(tls.join = bytes_join()) || !(tls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
         PyLoop_ImportInto((PyObject **)&tls.ssl_object, "ssl", "SSLObject") < 0 ||
+        PyLoop_ImportInto(&tls.ssl_inner, "_ssl", "_SSLSocket") < 0 ||
         !(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
         !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")))
         goto done;
