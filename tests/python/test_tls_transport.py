@@ -1012,3 +1012,105 @@ class _TLSWarningsAndRepr(tls_support.TLSCerts):
                 return shapes
         shapes = differential(self, scenario)
         self.assertTrue(shapes[0].startswith("<"), shapes)
+
+
+@base.both_loops
+class _TLSWriteAndReadAPI(tls_support.TLSCerts):
+
+    def test_write_argument_types(self):
+        # What write()/writelines() accept and how they refuse the rest,
+        # as the running asyncio.
+        async def scenario():
+            server, tr, cli, srv = await tls_pair(self)
+            async with server:
+                steps = [
+                    outcome(lambda: tr.write("text")),
+                    outcome(lambda: tr.write(None)),
+                    outcome(lambda: tr.write(12)),
+                    outcome(lambda: tr.write(b"")),
+                    outcome(lambda: tr.write(bytearray(b"ab"))),
+                    outcome(lambda: tr.write(memoryview(b"xcdx")[1:3])),
+                    outcome(lambda: tr.writelines(
+                        [b"e", bytearray(b"f"), memoryview(b"g")])),
+                    outcome(lambda: tr.writelines(iter([b"h", b"i"]))),
+                ]
+                steps.append(await srv.received(9))
+                if not NEW_SSLPROTO:
+                    # 3.10's sslproto leaves the connection hanging on it:
+                    # not asserted.
+                    tr.close()
+                    await cli.lost
+                    return steps
+                # A str inside writelines() is not checked up front: it
+                # fails the connection when the TLS layer encrypts it.
+                errors = []
+                asyncio.get_running_loop().set_exception_handler(
+                    lambda loop, ctx: errors.append(ctx))
+                steps.append(outcome(lambda: tr.writelines([b"j", "k"])))
+                lost = await cli.lost
+                await srv.lost
+                steps.append(bytes(srv.data))
+                steps.append("%s: %s" % (type(lost).__name__, lost))
+                steps.append([(c.get("message"),
+                               type(c.get("exception")).__name__)
+                              for c in errors])
+                return steps
+        steps = differential(self, scenario)
+        self.assertTrue(steps[0].startswith("TypeError: "), steps)
+        self.assertEqual(steps[3:8], [None] * 5)
+
+    def test_read_buffer_limits(self):
+        # 3.11+'s TLS transport has read flow control of its own (the TLS
+        # records not yet decrypted): limits, defaults and validation.
+        if not NEW_SSLPROTO:
+            self.skipTest("asyncio %d.%d's TLS transport has no read "
+                          "buffer limits (new in 3.11)" % sys.version_info[:2])
+
+        async def scenario():
+            server, tr, cli, srv = await tls_pair(self)
+            async with server:
+                steps = [tr.get_read_buffer_limits(),
+                         tr.get_read_buffer_size()]
+                tr.set_read_buffer_limits(high=1000)
+                steps.append(tr.get_read_buffer_limits())
+                tr.set_read_buffer_limits(low=10)
+                steps.append(tr.get_read_buffer_limits())
+                steps.append(outcome(
+                    lambda: tr.set_read_buffer_limits(high=1, low=2)))
+                tr.set_read_buffer_limits()
+                steps.append(tr.get_read_buffer_limits())
+                # Data still flows with a tiny read limit.
+                tr.set_read_buffer_limits(high=1, low=0)
+                payload = os.urandom(200 * 1024)
+                srv.transport.write(payload)
+                steps.append(await cli.received(len(payload)) == payload)
+                tr.close()
+                await cli.lost
+                return steps
+        steps = differential(self, scenario)
+        # FLOW_CONTROL_HIGH_WATER_SSL_READ: 256 KiB
+        self.assertEqual(steps[0], (64 * 1024, 256 * 1024))
+        self.assertEqual(steps[1], 0)
+        self.assertEqual(steps[2], (250, 1000))
+        self.assertTrue(steps[-1])
+
+    def test_create_server_ssl_argument_checks(self):
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            steps = []
+            for kwargs in ({"ssl": True}, {"ssl": 1},
+                           {"ssl": self.server_context(),
+                            "ssl_handshake_timeout": -1},
+                           {"ssl": self.server_context(),
+                            "ssl_shutdown_timeout": 0}):
+                try:
+                    server = await loop.create_server(
+                        Proto, HOST, 0, **kwargs)
+                except Exception as exc:
+                    steps.append("%s: %s" % (type(exc).__name__, exc))
+                else:
+                    server.close()
+                    await server.wait_closed()
+                    steps.append("created")
+            return steps
+        differential(self, scenario)
