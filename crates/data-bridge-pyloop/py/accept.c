@@ -1,9 +1,11 @@
 /*
  * accept_connections: asyncio's accept loop (BaseSelectorEventLoop.
- * _accept_connection and _accept_connection2) for a listening socket
- * without TLS, in C, making a SocketTransport for each connection. It is
- * its own part of the module (PyLoopAccept_Add): it uses the socket
- * transport only as a type to call.
+ * _accept_connection and _accept_connection2) for a listening socket, in
+ * C, making a SocketTransport for each connection, or for a TLS server
+ * the loop's _make_ssl_transport (the C SSLProtocol over a SocketTransport)
+ * with _accept_connection2's wait for the handshake. It is its own part of
+ * the module (PyLoopAccept_Add): it uses the socket transport only as a
+ * type to call, and the TLS one only through the loop.
  */
 #include "transport_base.h"
 
@@ -11,6 +13,71 @@
 
 static int accept_aborted_continues; /* asyncio's accept loop goes on past ConnectionAbortedError */
 static PyObject *kw_context;         /* ("context",): SocketTransport's keyword */
+static PyObject *str_make_ssl_transport, *str_waiter, *str_server_side, *str_extra, *str_server, *str_exception,
+    *str_cancelled;
+
+/* The handshake waiter's done callback (bound to the app transport):
+ * asyncio's _accept_connection2 awaits the waiter and closes the transport
+ * when that raises (a failed handshake, a cancelled waiter); outside debug
+ * mode nothing is reported, so nothing is here (debug mode takes asyncio's
+ * own path). */
+static PyObject *tls_waiter_done(PyObject *transport, PyObject *waiter)
+{
+    PyObject *cancelled = PyObject_CallMethodNoArgs(waiter, str_cancelled), *exception = NULL, *closed;
+    int failed;
+
+    if (!cancelled)
+        return NULL;
+    failed = cancelled == Py_True;
+    Py_DECREF(cancelled);
+    if (!failed) {
+        if (!(exception = PyObject_CallMethodNoArgs(waiter, str_exception)))
+            return NULL;
+        failed = exception != Py_None;
+        Py_DECREF(exception);
+    }
+    if (!failed)
+        Py_RETURN_NONE;
+    closed = PyObject_CallMethodNoArgs(transport, PyLoop_str.close);
+    if (!closed)
+        return NULL;
+    Py_DECREF(closed);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tls_waiter_done_def = {"_accept_connection2", tls_waiter_done, METH_O, NULL};
+
+/* _accept_connection2's TLS half: transport = loop._make_ssl_transport(
+ * conn, protocol, sslcontext, waiter=waiter, server_side=True, extra=extra,
+ * server=server, **timeouts[, context=context]), then the wait for the
+ * handshake as a done callback. tls is (sslcontext, {timeout keywords}).
+ * A new reference, or NULL raised. */
+static PyObject *accept_tls(PyObject *loop, PyObject *conn, PyObject *protocol, PyObject *extra, PyObject *server,
+                            PyObject *tls, PyObject *context)
+{
+    PyObject *waiter = PyObject_CallMethodNoArgs(loop, PyLoop_str.create_future), *kwargs = NULL, *make = NULL,
+             *args = NULL, *transport = NULL, *callback = NULL, *added;
+
+    if (!waiter || !(kwargs = PyDict_Copy(PyTuple_GET_ITEM(tls, 1))) ||
+        PyDict_SetItem(kwargs, str_waiter, waiter) < 0 || PyDict_SetItem(kwargs, str_server_side, Py_True) < 0 ||
+        PyDict_SetItem(kwargs, str_extra, extra) < 0 || PyDict_SetItem(kwargs, str_server, server) < 0 ||
+        (context && PyDict_SetItem(kwargs, PyLoop_str.context, context) < 0) ||
+        !(make = PyObject_GetAttr(loop, str_make_ssl_transport)) ||
+        !(args = PyTuple_Pack(3, conn, protocol, PyTuple_GET_ITEM(tls, 0))) ||
+        !(transport = PyObject_Call(make, args, kwargs)) ||
+        !(callback = PyCFunction_New(&tls_waiter_done_def, transport)))
+        goto done;
+    if (!(added = PyObject_CallMethodOneArg(waiter, PyLoop_str.add_done_callback, callback)))
+        Py_CLEAR(transport);
+    Py_XDECREF(added);
+done:
+    Py_XDECREF(waiter);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(make);
+    Py_XDECREF(args);
+    Py_XDECREF(callback);
+    return transport;
+}
 
 /* One accepted connection: asyncio's _accept_connection2 without TLS, done
  * at once rather than in a task one iteration later (docs/usage.md lists
@@ -18,7 +85,7 @@ static PyObject *kw_context;         /* ("context",): SocketTransport's keyword 
  * other failure is dropped, as asyncio drops it outside debug mode (the
  * caller takes debug mode to asyncio's own path). */
 static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObject *addr, PyObject *server,
-                      PyObject *server_context)
+                      PyObject *server_context, PyObject *tls)
 {
     PyObject *protocol = NULL, *extra = NULL, *transport = NULL;
     /* asyncio runs _accept_connection2 as a task, in its own copy of the
@@ -32,7 +99,9 @@ static int accept_one(PyObject *loop, PyObject *factory, PyObject *conn, PyObjec
 
     if (context && PyContext_Enter(context) == 0) {
         protocol = PyObject_CallNoArgs(factory);
-        if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, PyLoop_str.peername, addr) == 0) {
+        if (protocol && (extra = PyDict_New()) && PyDict_SetItem(extra, PyLoop_str.peername, addr) == 0 && tls) {
+            transport = accept_tls(loop, conn, protocol, extra, server, tls, given ? context : NULL);
+        } else if (protocol && extra && !PyErr_Occurred()) {
             PyObject *args[] = {loop, conn, protocol, Py_None, extra, server, context};
             transport = PyObject_Vectorcall((PyObject *)PyLoop_SocketTransportType, args, 6,
                                             given ? kw_context : NULL);
@@ -64,7 +133,7 @@ static PyObject *accept_rest_function; /* accept_rest, as a callable for call_so
  * raised it; the connections after it are left for the next iteration,
  * as asyncio's tasks are. */
 static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, PyObject *accepted,
-                         PyObject *context)
+                         PyObject *context, PyObject *tls)
 {
     Py_ssize_t i;
 
@@ -77,7 +146,8 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
         PyList_SET_ITEM(accepted, i, Py_None);
         /* Only accept()'s pairs are made (a caller's list may hold else). */
         rc = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
-                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server, context)
+                 ? accept_one(loop, factory, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), server, context,
+                              tls)
                  : 0;
         Py_DECREF(pair);
         if (rc < 0) {
@@ -86,7 +156,7 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
 
             if (rest && PyList_GET_SIZE(rest))
                 handle = PyObject_CallMethodObjArgs(loop, PyLoop_str.call_soon, accept_rest_function, loop, factory,
-                                                    server, rest, context, NULL);
+                                                    server, rest, context, tls ? tls : Py_None, NULL);
             if (!handle)
                 PyErr_Clear(); /* the interrupt is what the run reports */
             Py_XDECREF(handle);
@@ -98,16 +168,17 @@ static int make_accepted(PyObject *loop, PyObject *factory, PyObject *server, Py
     return 0;
 }
 
-/* accept_rest(loop, protocol_factory, server, accepted, context):
+/* accept_rest(loop, protocol_factory, server, accepted, context, tls):
  * make_accepted() for the connections an interrupt left behind. */
 static PyObject *accept_rest(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 5 || !PyList_CheckExact(args[3]) || (args[4] != Py_None && !PyContext_CheckExact(args[4]))) {
-        PyErr_SetString(PyExc_TypeError, "accept_rest(loop, protocol_factory, server, accepted: list, context)");
+    if (nargs != 6 || !PyList_CheckExact(args[3]) || (args[4] != Py_None && !PyContext_CheckExact(args[4]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "accept_rest(loop, protocol_factory, server, accepted: list, context, tls)");
         return NULL;
     }
-    if (make_accepted(args[0], args[1], args[2], args[3], args[4]) < 0)
+    if (make_accepted(args[0], args[1], args[2], args[3], args[4], args[5] == Py_None ? NULL : args[5]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -131,13 +202,19 @@ static PyMethodDef accept_rest_def = {"accept_rest", (PyCFunction)(void (*)(void
 /* accept_connections()'s arguments: -1 raised, else `accepted` is a new
  * reference (the caller's list, or a new one). */
 static int accept_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t *backlog, PyObject **accepted,
-                       PyObject **context)
+                       PyObject **context, PyObject **tls)
 {
-    if (nargs < 5 || nargs > 7) {
-        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 to 7 arguments (%zd given)", nargs);
+    if (nargs < 5 || nargs > 8) {
+        PyErr_Format(PyExc_TypeError, "accept_connections() takes 5 to 8 arguments (%zd given)", nargs);
         return -1;
     }
-    *context = nargs == 7 ? args[6] : Py_None;
+    *tls = nargs == 8 && args[7] != Py_None ? args[7] : NULL;
+    if (*tls && !(PyTuple_CheckExact(*tls) && PyTuple_GET_SIZE(*tls) == 2 &&
+                  PyDict_CheckExact(PyTuple_GET_ITEM(*tls, 1)))) {
+        PyErr_SetString(PyExc_TypeError, "accept_connections(): tls must be (sslcontext, timeouts: dict) or None");
+        return -1;
+    }
+    *context = nargs >= 7 ? args[6] : Py_None;
     if (*context != Py_None && !PyContext_CheckExact(*context)) {
         PyErr_SetString(PyExc_TypeError, "accept_connections(): context must be a contextvars.Context or None");
         return -1;
@@ -236,12 +313,12 @@ static int accept_failure(PyObject **shortage)
  * calls them. */
 static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *accepted, *context, *result = NULL, *raised, *shortage = NULL;
+    PyObject *accepted, *context, *tls, *result = NULL, *raised, *shortage = NULL;
     Py_ssize_t backlog, i;
     int failure = ACCEPT_EMPTY;
 
     (void)module;
-    if (accept_args(args, nargs, &backlog, &accepted, &context) < 0)
+    if (accept_args(args, nargs, &backlog, &accepted, &context, &tls) < 0)
         return NULL;
     for (i = 0; i < backlog; i++) {
         PyObject *items;
@@ -263,11 +340,11 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
         result = Py_BuildValue("(NnO)", shortage, backlog - i - 1, accepted);
     } else if (failure == ACCEPT_RAISE) {
         raised = PyLoop_FetchException();
-        if (make_accepted(args[0], args[1], args[3], accepted, context) == 0)
+        if (make_accepted(args[0], args[1], args[3], accepted, context, tls) == 0)
             PyLoop_RestoreException(raised);
         else
             Py_XDECREF(raised); /* the interrupt goes first */
-    } else if (make_accepted(args[0], args[1], args[3], accepted, context) == 0) {
+    } else if (make_accepted(args[0], args[1], args[3], accepted, context, tls) == 0) {
         result = (Py_INCREF(Py_None), Py_None);
     }
     Py_DECREF(accepted);
@@ -276,8 +353,8 @@ static PyObject *accept_connections(PyObject *module, PyObject *const *args, Py_
 
 static PyMethodDef accept_functions[] = {
     {"accept_connections", (PyCFunction)(void (*)(void))accept_connections, METH_FASTCALL,
-     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None, context=None): asyncio's "
-     "accept loop, without TLS."},
+     "accept_connections(loop, protocol_factory, sock, server, backlog, accepted=None, context=None, tls=None): "
+     "asyncio's accept loop; tls: (sslcontext, {handshake/shutdown timeout keywords}) for a TLS server."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -302,7 +379,11 @@ int PyLoopAccept_Add(PyObject *module)
 {
     accept_aborted_continues = PyLoop_ProbeFlag(accept_probe_source, "asyncio's accept loop");
     if (accept_aborted_continues < 0 || !(kw_context = PyTuple_Pack(1, PyLoop_str.context))
-        || !(accept_rest_function = PyCFunction_New(&accept_rest_def, NULL)))
+        || !(accept_rest_function = PyCFunction_New(&accept_rest_def, NULL))
+        || PyLoop_InternInto(&str_make_ssl_transport, "_make_ssl_transport") < 0
+        || PyLoop_InternInto(&str_waiter, "waiter") < 0 || PyLoop_InternInto(&str_server_side, "server_side") < 0
+        || PyLoop_InternInto(&str_extra, "extra") < 0 || PyLoop_InternInto(&str_server, "server") < 0
+        || PyLoop_InternInto(&str_exception, "exception") < 0 || PyLoop_InternInto(&str_cancelled, "cancelled") < 0)
         return -1;
     return PyModule_AddFunctions(module, accept_functions);
 }

@@ -46,7 +46,7 @@ static struct PyModuleDef module_definition = {
  * functions to the module. */
 static int (*const parts[])(PyObject *module) = {
     PyLoopNames_Add,    PyLoopHandle_Add,   PyLoopLoop_Add,     PyLoopSock_Add,
-    PyLoopSocketTransport_Add, PyLoopAccept_Add, PyLoopDatagram_Add, PyLoopPipe_Add,
+    PyLoopSocketTransport_Add, PyLoopAccept_Add, PyLoopDatagram_Add, PyLoopPipe_Add, PyLoopTls_Add,
 };
 
 PyMODINIT_FUNC PyInit__pyloop(void);

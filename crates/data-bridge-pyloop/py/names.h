@@ -95,7 +95,50 @@
     X(throw, "throw")                                                                                                 \
     X(time, "time")                                                                                                   \
     X(type, "type")                                                                                                   \
-    X(warning, "warning")
+    X(warning, "warning")                                                                                             \
+    X(_app_protocol, "_app_protocol")                                                                                 \
+    X(_app_protocol_buffer_updated, "_app_protocol_buffer_updated")                                                   \
+    X(_app_protocol_get_buffer, "_app_protocol_get_buffer")                                                           \
+    X(_app_protocol_is_buffer, "_app_protocol_is_buffer")                                                             \
+    X(_app_reading_paused, "_app_reading_paused")                                                                     \
+    X(_app_transport, "_app_transport")                                                                               \
+    X(_app_transport_created, "_app_transport_created")                                                               \
+    X(_app_writing_paused, "_app_writing_paused")                                                                     \
+    X(_call_eof_received, "_call_eof_received")                                                                       \
+    X(_conn_lost, "_conn_lost")                                                                                       \
+    X(_do_flush, "_do_flush")                                                                                         \
+    X(_do_handshake, "_do_handshake")                                                                                 \
+    X(_do_read, "_do_read")                                                                                           \
+    X(_do_shutdown, "_do_shutdown")                                                                                   \
+    X(_incoming, "_incoming")                                                                                         \
+    X(_incoming_high_water, "_incoming_high_water")                                                                   \
+    X(_incoming_low_water, "_incoming_low_water")                                                                     \
+    X(_loop, "_loop")                                                                                                 \
+    X(_outgoing, "_outgoing")                                                                                         \
+    X(_outgoing_high_water, "_outgoing_high_water")                                                                   \
+    X(_outgoing_low_water, "_outgoing_low_water")                                                                     \
+    X(_ssl_buffer, "_ssl_buffer")                                                                                     \
+    X(_ssl_buffer_view, "_ssl_buffer_view")                                                                           \
+    X(_ssl_protocol, "_ssl_protocol")                                                                                 \
+    X(_ssl_reading_paused, "_ssl_reading_paused")                                                                     \
+    X(_ssl_writing_paused, "_ssl_writing_paused")                                                                     \
+    X(_sslobj, "_sslobj")                                                                                             \
+    X(_start_shutdown, "_start_shutdown")                                                                             \
+    X(_state, "_state")                                                                                               \
+    X(_transport, "_transport")                                                                                       \
+    X(_write_appdata, "_write_appdata")                                                                               \
+    X(_write_backlog, "_write_backlog")                                                                               \
+    X(_write_buffer_size, "_write_buffer_size")                                                                       \
+    X(append, "append")                                                                                               \
+    X(exception, "exception")                                                                                         \
+    X(message, "message")                                                                                             \
+    X(pause_reading, "pause_reading")                                                                                 \
+    X(pending, "pending")                                                                                             \
+    X(protocol, "protocol")                                                                                           \
+    X(read, "read")                                                                                                   \
+    X(resume_reading, "resume_reading")                                                                               \
+    X(transport, "transport")                                                                                         \
+    X(write, "write")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

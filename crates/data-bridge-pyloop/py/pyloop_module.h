@@ -23,12 +23,20 @@
  *                 on the stream layer; accept_connections (accept.c) is
  *                 asyncio's accept loop making SocketTransports
  *
- * Files, each including and calling only those below it (the tree, with
- * what each holds: docs/architecture.md, "Files, and the transport base"):
- * module.c > accept.c > socket_transport.c, socket_support.c,
- * pipe_transport.c, datagram_transport.c, datagram_socket.c >
- * transport_base.[ch] > sockops.c, sock_coro.[ch] > loop_object.c >
- * handle.c > names.[ch], args.[ch], sockaddr.[ch].
+ * Files, each including and calling only those below it (module.c adds the
+ * parts bottom-up, from one table):
+ *   module.c                            the parts table, build_info()
+ *   tls_transport.c                     asyncio's SSLProtocol, hot path in C
+ *   accept.c                            the accept loop
+ *   socket_transport.c, socket_support.c, pipe_transport.c,
+ *   datagram_transport.c, datagram_socket.c
+ *                                       the transports
+ *   transport_base.[ch]                 what the transports share
+ *   sockops.c, sock_coro.[ch]           the sock_* methods, their coroutine
+ *   loop_object.c, handle.c             Loop, Handle, TimerHandle
+ *   names.[ch], args.[ch], sockaddr.[ch]
+ *                                       Python-only helpers: interned names,
+ *                                       argument binding, socket addresses
  *
  * Names: PyLoop* are this binding's own (types, functions shared between its
  * files); pyloop_* is the C core's public API, pyloop__* the core's insides.
@@ -237,5 +245,12 @@ int PyLoopPipe_Add(PyObject *module);
 /* datagram_transport.c: DatagramTransport, asyncio's _SelectorDatagramTransport. */
 extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
+
+/* tls_transport.c: SSLProtocol and _SSLProtocolTransport, asyncio's 3.11+
+ * sslproto classes with their hot path (reads, writes, flow control) in C.
+ * NULL on 3.10 (its sslproto is older: asyncio's own is used). */
+extern PyTypeObject *PyLoop_TlsProtocolType;
+extern PyTypeObject *PyLoop_TlsAppTransportType;
+int PyLoopTls_Add(PyObject *module);
 
 #endif

@@ -12,8 +12,9 @@ import selectors
 import signal
 import sys
 import threading
+import types
 import weakref
-from asyncio import constants, events, selector_events, sslproto, trsock, unix_events
+from asyncio import base_events, constants, events, selector_events, sslproto, trsock, unix_events
 
 from . import _pyloop
 
@@ -24,6 +25,7 @@ _ACCEPT_TIMEOUTS = selector_events.BaseSelectorEventLoop._accept_connection.__de
 # 3.15 passes the server's context after them (context=None): where it is.
 _ACCEPT_CODE = selector_events.BaseSelectorEventLoop._accept_connection.__code__
 _ACCEPT_CONTEXT = (_ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount] + ("context",)).index("context")
+_ACCEPT_TIMEOUT_NAMES = _ACCEPT_CODE.co_varnames[6:_ACCEPT_CODE.co_argcount]
 
 
 def _accepts_beyond_backlog():
@@ -44,6 +46,23 @@ def _accepts_beyond_backlog():
 
 
 _ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
+
+# The TLS protocol every entry point makes: the C one where asyncio's
+# sslproto is the 3.11+ one it ports, asyncio's own on 3.10.
+_SSLProtocol = getattr(_pyloop, "SSLProtocol", sslproto.SSLProtocol)
+
+
+def _with_sslprotocol(function):
+    """asyncio's own `function` (this interpreter's code, signature and
+    checks) with _SSLProtocol where it names sslproto.SSLProtocol."""
+    shim = types.SimpleNamespace(**vars(sslproto))
+    shim.SSLProtocol = _SSLProtocol
+    copy = types.FunctionType(function.__code__, dict(function.__globals__, sslproto=shim), function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__qualname__ = function.__qualname__
+    copy.__doc__ = function.__doc__
+    return copy
 
 __all__ = ("PyLoop", "Loop", "EventLoopPolicy", "new_event_loop")
 
@@ -197,17 +216,23 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     # -- the accept loop: in C for plain sockets (_pyloop.accept_connections)
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *timeouts,
                            **kw_timeouts):
-        # TLS (a handshake to await) and debug mode (asyncio logs each
-        # connection) take asyncio's own path.
-        if sslcontext is not None or self._debug:
+        # Debug mode (asyncio logs each connection) and, on 3.10, TLS take
+        # asyncio's own path.
+        if self._debug or (sslcontext is not None and _SSLProtocol is sslproto.SSLProtocol):
             return super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *timeouts,
                                               **kw_timeouts)
         if not kw_timeouts:
             timeouts = timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]
         context = kw_timeouts.get("context", timeouts[_ACCEPT_CONTEXT] if _ACCEPT_CONTEXT < len(timeouts) else None)
+        tls = None
+        if sslcontext:
+            # _accept_connection2's TLS keywords: ssl_handshake_timeout (and
+            # ssl_shutdown_timeout), as this asyncio passes them on.
+            given = dict(zip(_ACCEPT_TIMEOUT_NAMES, timeouts + _ACCEPT_TIMEOUTS[len(timeouts):]), **kw_timeouts)
+            tls = (sslcontext, {name: given[name] for name in _ACCEPT_TIMEOUT_NAMES if name != "context"})
         left, accepted = backlog + _ACCEPTS_BEYOND_BACKLOG, None
         while True:
-            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context)
+            shortage = _pyloop.accept_connections(self, protocol_factory, sock, server, left, accepted, context, tls)
             if shortage is None:
                 return None
             # Out of a system resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): as
@@ -240,13 +265,17 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None, context=None, **timeouts):
-        # asyncio's own, with asyncio's SSLProtocol over the C transport.
+        # asyncio's, with the C SSLProtocol (asyncio's 3.11+ sslproto with
+        # its hot path in C; 3.10: asyncio's own) over the C transport.
         # `timeouts` are ssl_handshake_timeout (and, from 3.11,
         # ssl_shutdown_timeout), as this interpreter's asyncio passes them.
-        ssl_protocol = sslproto.SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname,
-                                            **timeouts)
+        ssl_protocol = _SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts)
         _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server, context=context)
         return ssl_protocol._app_transport
+
+    if _SSLProtocol is not sslproto.SSLProtocol:
+        # asyncio's start_tls, each version's, making the C SSLProtocol.
+        start_tls = _with_sslprotocol(base_events.BaseEventLoop.start_tls)
 
     # -- asyncio internals that would append to the (unused) _ready deque --
     def _add_callback(self, handle):

@@ -1,0 +1,1067 @@
+/*
+ * tls_transport: asyncio's TLS (sslproto.SSLProtocol and
+ * sslproto._SSLProtocolTransport, the 3.11+ sslproto, uvloop's design) with
+ * its hot path in C: the reads (get_buffer/buffer_updated into the incoming
+ * MemoryBIO, SSLObject.read into the app protocol's data_received or its
+ * get_buffer/buffer_updated), the writes (SSLObject.write of the plaintext
+ * backlog, then one transport write of all the outgoing MemoryBIO holds)
+ * and both directions' flow control.
+ *
+ * The two types are subclasses of asyncio's own classes that add methods
+ * and no C data: every attribute (_state, _sslobj, _write_backlog, ...)
+ * is asyncio's, in the instance's __dict__, set by asyncio's own __init__,
+ * so isinstance checks, reprs and every attribute a program or a test can
+ * see are asyncio's, and the cold paths (the handshake, eof_received, the
+ * shutdown, _fatal_error, connection_lost, the timeouts, renegotiation
+ * refusal: OpenSSL's, through SSLObject) are asyncio's Python methods,
+ * inherited. The C methods replace, one for one, the Python methods of the
+ * same name (read: asyncio 3.11's sslproto.py next to this file), reading
+ * and writing the same attributes in the same order, and calling the ssl
+ * module's objects (SSLObject.read/write, MemoryBIO.read/write/pending)
+ * through their Python methods: no OpenSSL linking.
+ *
+ * The instances need no GC code of their own: the types add no fields, so
+ * the base's (subtype_traverse, subtype_dealloc, __del__) serve.
+ *
+ * Used on interpreters whose asyncio has the 3.11+ sslproto
+ * (SSLProtocolState); 3.10's older sslproto keeps asyncio's own path.
+ */
+#include "transport_base.h"
+
+PyTypeObject *PyLoop_TlsProtocolType;
+PyTypeObject *PyLoop_TlsAppTransportType;
+
+static struct {
+    /* sslproto.SSLProtocolState's members: asyncio compares them with ==,
+     * which for an Enum is identity. */
+    PyObject *unwrapped, *do_handshake, *wrapped, *flushing, *shutdown;
+    PyObject *again;         /* sslproto.SSLAgainErrors */
+    PyObject *zero;          /* 0 */
+    PyObject *fatal_message; /* 'Fatal error on SSL protocol' */
+    PyObject *closed_message; /* 'SSL connection is closed' */
+    PyObject *pause_failed, *resume_failed;
+    PyObject *join; /* b''.join */
+    PyTypeObject *ssl_object; /* ssl.SSLObject */
+    PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
+    PyObject *inner_name;     /* '_sslobj' */
+} tls;
+
+/* What SSLObject.read/write call: ssl.SSLObject's read() and write() are
+ * `self._sslobj.read(len[, buffer])` and `self._sslobj.write(data)` (the
+ * same on 3.11-3.15), so for an exact ssl.SSLObject the C object it wraps
+ * is called directly, one Python frame fewer per call; anything else (an
+ * SSLContext.sslobject_class of the program's) is called as it is. A new
+ * reference. */
+static PyObject *ssl_target(PyObject *sslobj)
+{
+    if (Py_TYPE(sslobj) == tls.ssl_object) {
+        PyObject *inner = PyObject_GetAttr(sslobj, tls.inner_name);
+        if (inner || !PyErr_ExceptionMatches(PyExc_AttributeError))
+            return inner;
+        PyErr_Clear();
+    }
+    Py_INCREF(sslobj);
+    return sslobj;
+}
+
+/* ------------------------------------------------------------------ */
+/* attribute helpers: asyncio's self._x reads and writes               */
+/* ------------------------------------------------------------------ */
+
+/* bool(self.<name>): 1, 0, or -1 raised. */
+static int attr_true(PyObject *self, PyObject *name)
+{
+    PyObject *value = PyObject_GetAttr(self, name);
+    int truth;
+
+    if (!value)
+        return -1;
+    truth = value == Py_True ? 1 : value == Py_False ? 0 : PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return truth;
+}
+
+static int set_bool(PyObject *self, PyObject *name, int value)
+{
+    return PyObject_SetAttr(self, name, value ? Py_True : Py_False);
+}
+
+/* self.<name> += delta (an int; asyncio's arithmetic on whatever is there) */
+static int add_to(PyObject *self, PyObject *name, Py_ssize_t delta)
+{
+    PyObject *value = PyObject_GetAttr(self, name), *step, *sum;
+    int result;
+
+    if (!value)
+        return -1;
+    if (PyLong_CheckExact(value)) {
+        Py_ssize_t now = PyLong_AsSsize_t(value);
+        if (!(now == -1 && PyErr_Occurred())) {
+            Py_DECREF(value);
+            sum = PyLong_FromSsize_t(now + delta);
+            goto store;
+        }
+        PyErr_Clear();
+    }
+    step = PyLong_FromSsize_t(delta);
+    sum = step ? PyNumber_Add(value, step) : NULL;
+    Py_XDECREF(step);
+    Py_DECREF(value);
+store:
+    if (!sum)
+        return -1;
+    result = PyObject_SetAttr(self, name, sum);
+    Py_DECREF(sum);
+    return result;
+}
+
+/* obj.<name>() and obj.<name>(arg), by vectorcall. */
+static PyObject *call0(PyObject *obj, PyObject *name)
+{
+    PyObject *args[] = {obj};
+    return PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+static PyObject *call1(PyObject *obj, PyObject *name, PyObject *arg)
+{
+    PyObject *args[] = {obj, arg};
+    return PyObject_VectorcallMethod(name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+static PyObject *call2(PyObject *obj, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *args[] = {obj, first, second};
+    return PyObject_VectorcallMethod(name, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+/* self.<name>(), the result dropped: 0 or -1. */
+static int call_own(PyObject *self, PyObject *name)
+{
+    PyObject *result = call0(self, name);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* self.<owner>.<name>(arg or nothing), the result dropped: 0 or -1. */
+static int call_of(PyObject *self, PyObject *owner, PyObject *name, PyObject *arg)
+{
+    PyObject *target = PyObject_GetAttr(self, owner), *result;
+
+    if (!target)
+        return -1;
+    result = arg ? call1(target, name, arg) : call0(target, name);
+    Py_DECREF(target);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* The raised exception is one of SSLAgainErrors: cleared, 1; else 0. */
+static int catch_again(void)
+{
+    if (PyErr_ExceptionMatches(tls.again)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
+ * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
+static int catch_fatal(PyObject *self, PyObject *message)
+{
+    PyObject *exc, *result;
+
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return -1;
+    exc = PyLoop_FetchException();
+    result = call2(self, PyLoop_str._fatal_error, exc, message);
+    Py_XDECREF(exc);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* self.<name> compared with `size` (asyncio compares the int with whatever
+ * the limit is): 1, 0, or -1 raised. */
+static int size_compare(PyObject *self, PyObject *name, PyObject *size, int op)
+{
+    PyObject *limit = PyObject_GetAttr(self, name);
+    int result;
+
+    if (!limit)
+        return -1;
+    if (PyLong_CheckExact(limit) && PyLong_CheckExact(size)) {
+        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(limit);
+        if (!((a == -1 || b == -1) && PyErr_Occurred())) {
+            Py_DECREF(limit);
+            return op == Py_GE ? a >= b : a <= b;
+        }
+        PyErr_Clear();
+    }
+    result = PyObject_RichCompareBool(size, limit, op);
+    Py_DECREF(limit);
+    return result;
+}
+
+/* ssl_target(self._sslobj) */
+static PyObject *ssl_sslobj(PyObject *self)
+{
+    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *target;
+
+    if (!sslobj)
+        return NULL;
+    target = ssl_target(sslobj);
+    Py_DECREF(sslobj);
+    return target;
+}
+
+/* Whether SSLObject.read would raise SSLWantReadError now, known without
+ * the call (and the exception OpenSSL's WANT_READ makes, the costliest
+ * part of an empty read): `target` is the _ssl object itself, it holds no
+ * decrypted bytes (pending() == 0) and the incoming BIO holds none either.
+ * OpenSSL then has at most part of a record, which it cannot complete
+ * without more bytes: the read could only ask for more. 1, 0, or -1
+ * raised. */
+static int surely_wants_read(PyObject *self, PyObject *target)
+{
+    PyObject *pending, *incoming;
+    int none;
+
+    if (Py_TYPE(target) != (PyTypeObject *)tls.ssl_inner)
+        return 0;
+    if (!(pending = call0(target, PyLoop_str.pending)))
+        return -1;
+    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    Py_DECREF(pending);
+    if (!none)
+        return 0;
+    if (!(incoming = PyObject_GetAttr(self, PyLoop_str._incoming)))
+        return -1;
+    pending = PyObject_GetAttr(incoming, PyLoop_str.pending);
+    Py_DECREF(incoming);
+    if (!pending)
+        return -1;
+    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    Py_DECREF(pending);
+    return none;
+}
+
+/* ------------------------------------------------------------------ */
+/* the protocol's C methods                                            */
+/* ------------------------------------------------------------------ */
+
+static int do_write(PyObject *self);
+static int process_outgoing(PyObject *self);
+
+/* _get_read_buffer_size(): self._incoming.pending */
+static PyObject *read_buffer_size(PyObject *self)
+{
+    PyObject *incoming = PyObject_GetAttr(self, PyLoop_str._incoming), *size;
+
+    if (!incoming)
+        return NULL;
+    size = PyObject_GetAttr(incoming, PyLoop_str.pending);
+    Py_DECREF(incoming);
+    return size;
+}
+
+/* _get_write_buffer_size(): self._outgoing.pending + self._write_buffer_size */
+static PyObject *write_buffer_size(PyObject *self)
+{
+    PyObject *outgoing = PyObject_GetAttr(self, PyLoop_str._outgoing), *pending, *backlog, *size;
+
+    if (!outgoing)
+        return NULL;
+    pending = PyObject_GetAttr(outgoing, PyLoop_str.pending);
+    Py_DECREF(outgoing);
+    if (!pending)
+        return NULL;
+    backlog = PyObject_GetAttr(self, PyLoop_str._write_buffer_size);
+    size = backlog ? PyNumber_Add(pending, backlog) : NULL;
+    Py_DECREF(pending);
+    Py_XDECREF(backlog);
+    return size;
+}
+
+/* protocol.pause_writing()/resume_writing() from _control_app_writing: any
+ * failure but KeyboardInterrupt/SystemExit goes to the exception handler. */
+static int app_flow_call(PyObject *self, PyObject *name, PyObject *message)
+{
+    PyObject *app = PyObject_GetAttr(self, PyLoop_str._app_protocol), *result, *exc, *loop = NULL,
+             *transport = NULL, *context = NULL;
+    int status = -1;
+
+    if (!app)
+        return -1;
+    result = call0(app, name);
+    Py_DECREF(app);
+    if (result) {
+        Py_DECREF(result);
+        return 0;
+    }
+    if (PyLoop_IsFatalToRun())
+        return -1;
+    exc = PyLoop_FetchException();
+    if ((loop = PyObject_GetAttr(self, PyLoop_str._loop)) &&
+        (transport = PyObject_GetAttr(self, PyLoop_str._app_transport)) && (context = PyDict_New()) &&
+        PyDict_SetItem(context, PyLoop_str.message, message) == 0 &&
+        PyDict_SetItem(context, PyLoop_str.exception, exc) == 0 &&
+        PyDict_SetItem(context, PyLoop_str.transport, transport) == 0 &&
+        PyDict_SetItem(context, PyLoop_str.protocol, self) == 0) {
+        result = call1(loop, PyLoop_str.call_exception_handler, context);
+        Py_XDECREF(result);
+        status = result ? 0 : -1;
+    }
+    Py_XDECREF(exc);
+    Py_XDECREF(loop);
+    Py_XDECREF(transport);
+    Py_XDECREF(context);
+    return status;
+}
+
+/* _control_app_writing() */
+static int control_app_writing(PyObject *self)
+{
+    PyObject *size = write_buffer_size(self);
+    int over, paused, under;
+
+    if (!size)
+        return -1;
+    over = size_compare(self, PyLoop_str._outgoing_high_water, size, Py_GE);
+    if (over < 0 || (over && (paused = attr_true(self, PyLoop_str._app_writing_paused)) < 0))
+        goto fail;
+    if (over && !paused) {
+        Py_DECREF(size);
+        if (set_bool(self, PyLoop_str._app_writing_paused, 1) < 0)
+            return -1;
+        return app_flow_call(self, PyLoop_str.pause_writing, tls.pause_failed);
+    }
+    under = size_compare(self, PyLoop_str._outgoing_low_water, size, Py_LE);
+    Py_DECREF(size);
+    if (under < 0 || (under && (paused = attr_true(self, PyLoop_str._app_writing_paused)) < 0))
+        return -1;
+    if (under && paused) {
+        if (set_bool(self, PyLoop_str._app_writing_paused, 0) < 0)
+            return -1;
+        return app_flow_call(self, PyLoop_str.resume_writing, tls.resume_failed);
+    }
+    return 0;
+fail:
+    Py_DECREF(size);
+    return -1;
+}
+
+/* _control_ssl_reading() */
+static int control_ssl_reading(PyObject *self)
+{
+    PyObject *size = read_buffer_size(self);
+    int over, paused, under;
+
+    if (!size)
+        return -1;
+    over = size_compare(self, PyLoop_str._incoming_high_water, size, Py_GE);
+    if (over < 0 || (over && (paused = attr_true(self, PyLoop_str._ssl_reading_paused)) < 0))
+        goto fail;
+    if (over && !paused) {
+        Py_DECREF(size);
+        if (set_bool(self, PyLoop_str._ssl_reading_paused, 1) < 0)
+            return -1;
+        return call_of(self, PyLoop_str._transport, PyLoop_str.pause_reading, NULL);
+    }
+    under = size_compare(self, PyLoop_str._incoming_low_water, size, Py_LE);
+    Py_DECREF(size);
+    if (under < 0 || (under && (paused = attr_true(self, PyLoop_str._ssl_reading_paused)) < 0))
+        return -1;
+    if (under && paused) {
+        if (set_bool(self, PyLoop_str._ssl_reading_paused, 0) < 0)
+            return -1;
+        return call_of(self, PyLoop_str._transport, PyLoop_str.resume_reading, NULL);
+    }
+    return 0;
+fail:
+    Py_DECREF(size);
+    return -1;
+}
+
+/* _process_outgoing(): everything the outgoing BIO holds, in one
+ * transport write (the socket transport's write rule then sends what one
+ * callback wrote in one writev). */
+static int process_outgoing(PyObject *self)
+{
+    int paused = attr_true(self, PyLoop_str._ssl_writing_paused);
+
+    if (paused < 0)
+        return -1;
+    if (!paused) {
+        PyObject *outgoing = PyObject_GetAttr(self, PyLoop_str._outgoing), *data;
+        Py_ssize_t size;
+
+        if (!outgoing)
+            return -1;
+        data = call0(outgoing, PyLoop_str.read);
+        Py_DECREF(outgoing);
+        if (!data)
+            return -1;
+        size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyObject_Length(data);
+        if (size < 0 || (size > 0 && call_of(self, PyLoop_str._transport, PyLoop_str.write, data) < 0)) {
+            Py_DECREF(data);
+            return -1;
+        }
+        Py_DECREF(data);
+    }
+    return control_app_writing(self);
+}
+
+/* _do_write(): SSLObject.write of the plaintext backlog, then
+ * _process_outgoing(). */
+static int do_write(PyObject *self)
+{
+    PyObject *backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog), *sslobj = NULL;
+    int status = -1;
+
+    if (!backlog)
+        return -1;
+    for (;;) {
+        PyObject *data, *counted;
+        Py_ssize_t count, length;
+        int more = PyObject_IsTrue(backlog);
+
+        if (more <= 0) {
+            if (more < 0)
+                goto done;
+            break;
+        }
+        if (!(data = PySequence_GetItem(backlog, 0)))
+            goto done;
+        if (!sslobj && !(sslobj = ssl_sslobj(self))) {
+            Py_DECREF(data);
+            goto done;
+        }
+        counted = call1(sslobj, PyLoop_str.write, data);
+        if (!counted) {
+            Py_DECREF(data);
+            if (catch_again())
+                break;
+            goto done;
+        }
+        count = PyLong_AsSsize_t(counted);
+        Py_DECREF(counted);
+        if ((count == -1 && PyErr_Occurred()) || (length = PyObject_Length(data)) < 0) {
+            Py_DECREF(data);
+            goto done;
+        }
+        if (count < length) {
+            PyObject *rest = PySequence_GetSlice(data, count, PY_SSIZE_T_MAX);
+            int stored = rest ? PySequence_SetItem(backlog, 0, rest) : -1;
+            Py_XDECREF(rest);
+            Py_DECREF(data);
+            if (stored < 0 || add_to(self, PyLoop_str._write_buffer_size, -count) < 0)
+                goto done;
+        } else {
+            Py_DECREF(data);
+            if (PySequence_DelItem(backlog, 0) < 0 || add_to(self, PyLoop_str._write_buffer_size, -length) < 0)
+                goto done;
+        }
+    }
+    status = process_outgoing(self);
+done:
+    Py_DECREF(backlog);
+    Py_XDECREF(sslobj);
+    return status;
+}
+
+/* _call_eof_received(); _start_shutdown(): what a read of b'' (the peer's
+ * close_notify) does. */
+static int close_notify(PyObject *self)
+{
+    if (call_own(self, PyLoop_str._call_eof_received) < 0)
+        return -1;
+    return call_own(self, PyLoop_str._start_shutdown);
+}
+
+/* _do_read__copied() */
+static int read_copied(PyObject *self)
+{
+    PyObject *sslobj = ssl_sslobj(self), *max_size = NULL, *first = NULL, *list = NULL,
+             *data = NULL;
+    int empty = 0, status = -1;
+
+    if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)))
+        goto done;
+    for (;;) {
+        PyObject *chunk;
+        int truth;
+
+        if (first && (truth = surely_wants_read(self, sslobj)) != 0) {
+            if (truth < 0)
+                goto done;
+            break; /* what the read's SSLWantReadError would do */
+        }
+        chunk = call1(sslobj, PyLoop_str.read, max_size);
+        if (!chunk) {
+            if (catch_again())
+                break;
+            goto done;
+        }
+        truth = PyBytes_CheckExact(chunk) ? PyBytes_GET_SIZE(chunk) != 0 : PyObject_IsTrue(chunk);
+        if (truth <= 0) {
+            Py_DECREF(chunk);
+            if (truth < 0)
+                goto done;
+            empty = 1;
+            break;
+        }
+        if (!first)
+            first = chunk;
+        else if (!list) {
+            if (!(list = PyList_New(2))) {
+                Py_DECREF(chunk);
+                goto done;
+            }
+            Py_INCREF(first);
+            PyList_SET_ITEM(list, 0, first);
+            PyList_SET_ITEM(list, 1, chunk);
+        } else {
+            int appended = PyList_Append(list, chunk);
+            Py_DECREF(chunk);
+            if (appended < 0)
+                goto done;
+        }
+    }
+    if (list) {
+        if (!(data = PyObject_CallOneArg(tls.join, list)))
+            goto done;
+    } else if (first) {
+        data = first;
+        Py_INCREF(data);
+    }
+    if (data && call_of(self, PyLoop_str._app_protocol, PyLoop_str.data_received, data) < 0)
+        goto done;
+    status = empty ? close_notify(self) : 0;
+done:
+    Py_XDECREF(sslobj);
+    Py_XDECREF(max_size);
+    Py_XDECREF(first);
+    Py_XDECREF(list);
+    Py_XDECREF(data);
+    return status;
+}
+
+/* sslobj.read(n, buffer) as an int: 0 or -1 raised (SSLAgainErrors too). */
+static int read_into(PyObject *sslobj, Py_ssize_t n, PyObject *buffer, Py_ssize_t *count)
+{
+    PyObject *size = PyLong_FromSsize_t(n), *result;
+
+    if (!size)
+        return -1;
+    result = call2(sslobj, PyLoop_str.read, size, buffer);
+    Py_DECREF(size);
+    if (!result)
+        return -1;
+    *count = PyLong_AsSsize_t(result);
+    Py_DECREF(result);
+    return *count == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* _do_read__buffered() */
+static int read_buffered(PyObject *self)
+{
+    PyObject *get_buffer = NULL, *size = NULL, *buffer = NULL, *sslobj = NULL;
+    Py_ssize_t offset = 0, count = 1, wants;
+    int status = -1;
+
+    if (!(get_buffer = PyObject_GetAttr(self, PyLoop_str._app_protocol_get_buffer)) ||
+        !(size = read_buffer_size(self)) || !(buffer = PyObject_CallOneArg(get_buffer, size)) ||
+        (wants = PyObject_Length(buffer)) < 0 || !(sslobj = ssl_sslobj(self)))
+        goto done;
+    if (read_into(sslobj, wants, buffer, &count) < 0) {
+        if (!catch_again())
+            goto done;
+    } else if (count > 0) {
+        offset = count;
+        while (offset < wants) {
+            PyObject *rest;
+            int read = surely_wants_read(self, sslobj);
+
+            if (read != 0) {
+                if (read < 0)
+                    goto done;
+                break; /* what the read's SSLWantReadError would do */
+            }
+            if (!(rest = PySequence_GetSlice(buffer, offset, PY_SSIZE_T_MAX)))
+                goto done;
+            read = read_into(sslobj, wants - offset, rest, &count);
+            Py_DECREF(rest);
+            if (read < 0) {
+                if (!catch_again())
+                    goto done;
+                break;
+            }
+            if (count > 0)
+                offset += count;
+            else
+                break;
+        }
+        if (offset >= wants && count > 0) {
+            /* the while's else: the buffer is full, more may be there */
+            PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *again, *handle = NULL;
+            if (!loop)
+                goto done;
+            again = PyObject_GetAttr(self, PyLoop_str._do_read);
+            if (again)
+                handle = call1(loop, PyLoop_str.call_soon, again);
+            Py_DECREF(loop);
+            Py_XDECREF(again);
+            if (!handle)
+                goto done;
+            Py_DECREF(handle);
+        }
+    }
+    if (offset > 0) {
+        PyObject *updated = PyObject_GetAttr(self, PyLoop_str._app_protocol_buffer_updated), *n, *result = NULL;
+        if (!updated)
+            goto done;
+        if ((n = PyLong_FromSsize_t(offset))) {
+            result = PyObject_CallOneArg(updated, n);
+            Py_DECREF(n);
+        }
+        Py_DECREF(updated);
+        if (!result)
+            goto done;
+        Py_DECREF(result);
+    }
+    status = count ? 0 : close_notify(self);
+done:
+    Py_XDECREF(get_buffer);
+    Py_XDECREF(size);
+    Py_XDECREF(buffer);
+    Py_XDECREF(sslobj);
+    return status;
+}
+
+/* _do_read()'s try body. */
+static int do_read_body(PyObject *self)
+{
+    int paused = attr_true(self, PyLoop_str._app_reading_paused);
+
+    if (paused < 0)
+        return -1;
+    if (!paused) {
+        int buffered = attr_true(self, PyLoop_str._app_protocol_is_buffer), pending;
+        PyObject *backlog;
+
+        if (buffered < 0 || (buffered ? read_buffered(self) : read_copied(self)) < 0)
+            return -1;
+        if (!(backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog)))
+            return -1;
+        pending = PyObject_IsTrue(backlog);
+        Py_DECREF(backlog);
+        if (pending < 0 || (pending ? do_write(self) : process_outgoing(self)) < 0)
+            return -1;
+    }
+    return control_ssl_reading(self);
+}
+
+/* _do_read() */
+static int do_read(PyObject *self)
+{
+    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state);
+    int reading;
+
+    if (!state)
+        return -1;
+    reading = state == tls.wrapped || state == tls.flushing;
+    Py_DECREF(state);
+    if (!reading)
+        return 0;
+    if (do_read_body(self) < 0)
+        return catch_fatal(self, tls.fatal_message);
+    return 0;
+}
+
+/* _write_appdata(list_of_data) */
+static int write_appdata(PyObject *self, PyObject *list_of_data)
+{
+    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state), *backlog, *iterator, *data;
+    int wrapped;
+
+    if (!state)
+        return -1;
+    if (state == tls.flushing || state == tls.shutdown || state == tls.unwrapped) {
+        PyObject *lost = PyObject_GetAttr(self, PyLoop_str._conn_lost);
+        Py_ssize_t count;
+        Py_DECREF(state);
+        if (!lost)
+            return -1;
+        count = PyLong_AsSsize_t(lost);
+        Py_DECREF(lost);
+        if (count == -1 && PyErr_Occurred())
+            return -1;
+        if (count >= PyLoop_asyncio.connlost_threshold) {
+            PyObject *result = call1(PyLoop_asyncio.logger, PyLoop_str.warning, tls.closed_message);
+            if (!result)
+                return -1;
+            Py_DECREF(result);
+        }
+        return add_to(self, PyLoop_str._conn_lost, 1);
+    }
+    Py_DECREF(state);
+    if (!(backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog)))
+        return -1;
+    if (!(iterator = PyObject_GetIter(list_of_data))) {
+        Py_DECREF(backlog);
+        return -1;
+    }
+    while ((data = PyIter_Next(iterator))) {
+        PyObject *result = call1(backlog, PyLoop_str.append, data);
+        Py_ssize_t length = result ? PyObject_Length(data) : -1;
+        Py_XDECREF(result);
+        Py_DECREF(data);
+        if (length < 0 || add_to(self, PyLoop_str._write_buffer_size, length) < 0)
+            break;
+    }
+    Py_DECREF(iterator);
+    Py_DECREF(backlog);
+    if (PyErr_Occurred())
+        return -1;
+    if (!(state = PyObject_GetAttr(self, PyLoop_str._state)))
+        return catch_fatal(self, tls.fatal_message);
+    wrapped = state == tls.wrapped;
+    Py_DECREF(state);
+    if (wrapped && do_write(self) < 0)
+        return catch_fatal(self, tls.fatal_message);
+    return 0;
+}
+
+/* ---- the methods ---- */
+
+static PyObject *none_or_null(int status)
+{
+    if (status < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* get_buffer(n): the protocol's one receive buffer, grown to n. */
+static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
+{
+    PyObject *max_size = PyObject_GetAttr(self, PyLoop_str.max_size), *want = n, *buffer = NULL, *view = NULL;
+    Py_ssize_t have;
+    int small, big = 0, grow;
+
+    if (!max_size)
+        return NULL;
+    small = PyObject_RichCompareBool(n, tls.zero, Py_LE);
+    if (small < 0 || (!small && (big = PyObject_RichCompareBool(n, max_size, Py_GT)) < 0))
+        goto done;
+    if (small || big)
+        want = max_size;
+    if (!(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)) || (have = PyObject_Length(buffer)) < 0)
+        goto done;
+    {
+        PyObject *length = PyLong_FromSsize_t(have);
+        grow = length ? PyObject_RichCompareBool(length, want, Py_LT) : -1;
+        Py_XDECREF(length);
+    }
+    if (grow < 0)
+        goto done;
+    if (grow) {
+        PyObject *fresh = PyObject_CallOneArg((PyObject *)&PyByteArray_Type, want), *fresh_view;
+        if (!fresh)
+            goto done;
+        fresh_view = PyMemoryView_FromObject(fresh);
+        if (!fresh_view || PyObject_SetAttr(self, PyLoop_str._ssl_buffer, fresh) < 0 ||
+            PyObject_SetAttr(self, PyLoop_str._ssl_buffer_view, fresh_view) < 0) {
+            Py_DECREF(fresh);
+            Py_XDECREF(fresh_view);
+            goto done;
+        }
+        Py_DECREF(fresh);
+        Py_DECREF(fresh_view);
+    }
+    view = PyObject_GetAttr(self, PyLoop_str._ssl_buffer_view);
+done:
+    Py_DECREF(max_size);
+    Py_XDECREF(buffer);
+    return view;
+}
+
+/* buffer_updated(nbytes): into the incoming BIO, then the state's step. */
+static PyObject *protocol_buffer_updated(PyObject *self, PyObject *nbytes)
+{
+    PyObject *view = PyObject_GetAttr(self, PyLoop_str._ssl_buffer_view), *slice, *part = NULL, *state;
+    int status;
+
+    if (!view)
+        return NULL;
+    if ((slice = PySlice_New(NULL, nbytes, NULL))) {
+        part = PyObject_GetItem(view, slice);
+        Py_DECREF(slice);
+    }
+    Py_DECREF(view);
+    if (!part)
+        return NULL;
+    status = call_of(self, PyLoop_str._incoming, PyLoop_str.write, part);
+    Py_DECREF(part);
+    if (status < 0 || !(state = PyObject_GetAttr(self, PyLoop_str._state)))
+        return NULL;
+    if (state == tls.do_handshake)
+        status = call_own(self, PyLoop_str._do_handshake);
+    else if (state == tls.wrapped)
+        status = do_read(self);
+    else if (state == tls.flushing)
+        status = call_own(self, PyLoop_str._do_flush);
+    else if (state == tls.shutdown)
+        status = call_own(self, PyLoop_str._do_shutdown);
+    Py_DECREF(state);
+    return none_or_null(status);
+}
+
+static PyObject *protocol_do_read(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return none_or_null(do_read(self));
+}
+
+static PyObject *protocol_do_write(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return none_or_null(do_write(self));
+}
+
+static PyObject *protocol_process_outgoing(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return none_or_null(process_outgoing(self));
+}
+
+static PyObject *protocol_control_app_writing(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return none_or_null(control_app_writing(self));
+}
+
+static PyObject *protocol_control_ssl_reading(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return none_or_null(control_ssl_reading(self));
+}
+
+static PyObject *protocol_write_appdata(PyObject *self, PyObject *list_of_data)
+{
+    return none_or_null(write_appdata(self, list_of_data));
+}
+
+static PyObject *protocol_get_write_buffer_size(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return write_buffer_size(self);
+}
+
+static PyObject *protocol_get_read_buffer_size(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return read_buffer_size(self);
+}
+
+/* _get_app_transport(): asyncio's, making this module's app transport. */
+static PyObject *protocol_get_app_transport(PyObject *self, PyObject *unused)
+{
+    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._app_transport), *loop;
+    int created;
+
+    (void)unused;
+    if (!transport || transport != Py_None)
+        return transport;
+    Py_DECREF(transport);
+    if ((created = attr_true(self, PyLoop_str._app_transport_created)) != 0) {
+        if (created > 0)
+            PyErr_SetString(PyExc_RuntimeError, "Creating _SSLProtocolTransport twice");
+        return NULL;
+    }
+    if (!(loop = PyObject_GetAttr(self, PyLoop_str._loop)))
+        return NULL;
+    {
+        PyObject *args[] = {loop, self};
+        transport = PyObject_Vectorcall((PyObject *)PyLoop_TlsAppTransportType, args, 2, NULL);
+    }
+    Py_DECREF(loop);
+    if (!transport || PyObject_SetAttr(self, PyLoop_str._app_transport, transport) < 0 ||
+        set_bool(self, PyLoop_str._app_transport_created, 1) < 0) {
+        Py_XDECREF(transport);
+        return NULL;
+    }
+    return transport;
+}
+
+static PyMethodDef protocol_methods[] = {
+    {"get_buffer", protocol_get_buffer, METH_O, NULL},
+    {"buffer_updated", protocol_buffer_updated, METH_O, NULL},
+    {"_do_read", protocol_do_read, METH_NOARGS, NULL},
+    {"_do_write", protocol_do_write, METH_NOARGS, NULL},
+    {"_process_outgoing", protocol_process_outgoing, METH_NOARGS, NULL},
+    {"_control_app_writing", protocol_control_app_writing, METH_NOARGS, NULL},
+    {"_control_ssl_reading", protocol_control_ssl_reading, METH_NOARGS, NULL},
+    {"_write_appdata", protocol_write_appdata, METH_O, NULL},
+    {"_get_write_buffer_size", protocol_get_write_buffer_size, METH_NOARGS, NULL},
+    {"_get_read_buffer_size", protocol_get_read_buffer_size, METH_NOARGS, NULL},
+    {"_get_app_transport", protocol_get_app_transport, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* the app transport: write() and writelines() in C                    */
+/* ------------------------------------------------------------------ */
+
+/* self._ssl_protocol._write_appdata(list_of_data) */
+static int transport_write_appdata(PyObject *self, PyObject *list_of_data)
+{
+    PyObject *protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol), *result;
+    int status;
+
+    if (!protocol)
+        return -1;
+    if (Py_TYPE(protocol) == PyLoop_TlsProtocolType) {
+        status = write_appdata(protocol, list_of_data);
+    } else {
+        result = call1(protocol, PyLoop_str._write_appdata, list_of_data);
+        Py_XDECREF(result);
+        status = result ? 0 : -1;
+    }
+    Py_DECREF(protocol);
+    return status;
+}
+
+static const PyLoopParams write_params = {"_SSLProtocolTransport.write", {"data"}, 1, 1};
+
+static PyObject *transport_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *bound[PYLOOP_MAX_PARAMS], *data, *one;
+    int empty, status;
+
+    if (PyLoopArgs_Bind(&write_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    data = bound[0];
+    if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "data: expecting a bytes-like instance, got %s", PyLoop_TypeName(data));
+        return NULL;
+    }
+    empty = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) == 0 : PyObject_Not(data);
+    if (empty)
+        return empty < 0 ? NULL : Py_NewRef(Py_None);
+    if (!(one = PyTuple_Pack(1, data)))
+        return NULL;
+    status = transport_write_appdata(self, one);
+    Py_DECREF(one);
+    return none_or_null(status);
+}
+
+static const PyLoopParams writelines_params = {"_SSLProtocolTransport.writelines", {"list_of_data"}, 1, 1};
+
+static PyObject *transport_writelines(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *bound[PYLOOP_MAX_PARAMS];
+
+    if (PyLoopArgs_Bind(&writelines_params, args, nargs, kwnames, bound) < 0)
+        return NULL;
+    return none_or_null(transport_write_appdata(self, bound[0]));
+}
+
+static PyMethodDef transport_methods[] = {
+    {"write", (PyCFunction)(void (*)(void))transport_write, METH_FASTCALL | METH_KEYWORDS,
+     "write($self, data)\n--\n\nWrite some data bytes to the transport."},
+    {"writelines", (PyCFunction)(void (*)(void))transport_writelines, METH_FASTCALL | METH_KEYWORDS,
+     "writelines($self, list_of_data)\n--\n\nWrite a list (or any iterable) of data bytes to the transport."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* the part                                                            */
+/* ------------------------------------------------------------------ */
+
+/* A subclass of asyncio's `base` with `methods` and no data: named as
+ * asyncio's class, so reprs and __name__ read as asyncio's. */
+static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *methods)
+{
+    PyType_Slot slots[] = {
+        {Py_tp_methods, methods},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = name,
+        .basicsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+        .slots = slots,
+    };
+    PyObject *bases = PyTuple_Pack(1, base), *type;
+
+    if (!bases)
+        return NULL;
+    type = PyType_FromSpecWithBases(&spec, bases);
+    Py_DECREF(bases);
+    return (PyTypeObject *)type;
+}
+
+static PyObject *bytes_join(void)
+{
+    PyObject *nothing = PyBytes_FromStringAndSize(NULL, 0), *join;
+
+    if (!nothing)
+        return NULL;
+    join = PyObject_GetAttrString(nothing, "join");
+    Py_DECREF(nothing);
+    return join;
+}
+
+int PyLoopTls_Add(PyObject *module)
+{
+    PyObject *sslproto = PyImport_ImportModule("asyncio.sslproto"), *states = NULL, *protocol = NULL,
+             *app_transport = NULL;
+    int status = -1;
+
+    if (!sslproto)
+        return -1;
+    /* 3.10's sslproto (_SSLPipe, no SSLProtocolState) is not this one:
+     * nothing to add, the loop keeps asyncio's own. */
+    if (!PyObject_HasAttrString(sslproto, "SSLProtocolState")) {
+        Py_DECREF(sslproto);
+        return 0;
+    }
+    if (!(states = PyObject_GetAttrString(sslproto, "SSLProtocolState")) ||
+        !(tls.unwrapped = PyObject_GetAttrString(states, "UNWRAPPED")) ||
+        !(tls.do_handshake = PyObject_GetAttrString(states, "DO_HANDSHAKE")) ||
+        !(tls.wrapped = PyObject_GetAttrString(states, "WRAPPED")) ||
+        !(tls.flushing = PyObject_GetAttrString(states, "FLUSHING")) ||
+        !(tls.shutdown = PyObject_GetAttrString(states, "SHUTDOWN")) ||
+        !(tls.again = PyObject_GetAttrString(sslproto, "SSLAgainErrors")) || !(tls.zero = PyLong_FromLong(0)) ||
+        !(tls.fatal_message = PyUnicode_InternFromString("Fatal error on SSL protocol")) ||
+        !(tls.closed_message = PyUnicode_InternFromString("SSL connection is closed")) ||
+        !(tls.pause_failed = PyUnicode_InternFromString("protocol.pause_writing() failed")) ||
+        !(tls.resume_failed = PyUnicode_InternFromString("protocol.resume_writing() failed")) ||
+        !(tls.join = bytes_join()) || !(tls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
+        PyLoop_ImportInto((PyObject **)&tls.ssl_object, "ssl", "SSLObject") < 0 ||
+        PyLoop_ImportInto(&tls.ssl_inner, "_ssl", "_SSLSocket") < 0 ||
+        !(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+        !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")))
+        goto done;
+    if (!(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_methods)) ||
+        !(PyLoop_TlsAppTransportType =
+              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_methods)))
+        goto done;
+    Py_INCREF(PyLoop_TlsProtocolType);
+    if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {
+        Py_DECREF(PyLoop_TlsProtocolType);
+        goto done;
+    }
+    Py_INCREF(PyLoop_TlsAppTransportType);
+    if (PyModule_AddObject(module, "SSLProtocolTransport", (PyObject *)PyLoop_TlsAppTransportType) < 0) {
+        Py_DECREF(PyLoop_TlsAppTransportType);
+        goto done;
+    }
+    status = 0;
+done:
+    Py_DECREF(sslproto);
+    Py_XDECREF(states);
+    Py_XDECREF(protocol);
+    Py_XDECREF(app_transport);
+    return status;
+}
