@@ -477,14 +477,21 @@ class _TLSLargeTransfers(tls_support.TLSCerts):
                  for n in range(20000)]
         total = b"".join(parts) + b"".join(parts[:10])
 
+        handled = None
+
         async def handler(reader, writer):
-            data = await reader.readuntil(b"$")
-            writer.write(data[:-1][::-1])
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()
+            try:
+                data = await reader.readuntil(b"$")
+                writer.write(data[:-1][::-1])
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+            finally:
+                handled.set_result(None)
 
         async def main():
+            nonlocal handled
+            handled = asyncio.get_running_loop().create_future()
             server = await asyncio.start_server(
                 handler, HOST, 0, ssl=self.server_context(),
                 limit=2 * len(total))
@@ -500,6 +507,10 @@ class _TLSLargeTransfers(tls_support.TLSCerts):
                 self.assertEqual(await reader.read(), total[::-1])
                 writer.close()
                 await writer.wait_closed()
+                # The server's side ends on its own schedule: its close
+                # waits for this side's close_notify, read in a later
+                # iteration than the one that ended this side.
+                await handled
         self.run_coro(main(), timeout=60)
 
 
