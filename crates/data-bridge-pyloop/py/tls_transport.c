@@ -478,55 +478,65 @@ static int close_notify(PyObject *self)
     return call_own(self, PyLoop_str._start_shutdown);
 }
 
-/* _do_read__copied() */
-static int read_copied(PyObject *self)
+/* Adds a chunk the read made to `first` (one chunk) or `list` (more):
+ * _do_read__copied's list of chunks, made only for a second one. Steals
+ * chunk; 0, or -1 raised. */
+static int collect_chunk(PyObject **first, PyObject **list, PyObject *chunk)
 {
-    PyObject *sslobj = ssl_sslobj(self), *max_size = NULL, *first = NULL, *list = NULL,
-             *data = NULL;
-    int empty = 0, status = -1;
+    int appended;
 
-    if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)))
-        goto done;
+    if (!*first) {
+        *first = chunk;
+        return 0;
+    }
+    if (!*list) {
+        if (!(*list = PyList_New(2))) {
+            Py_DECREF(chunk);
+            return -1;
+        }
+        Py_INCREF(*first);
+        PyList_SET_ITEM(*list, 0, *first);
+        PyList_SET_ITEM(*list, 1, chunk);
+        return 0;
+    }
+    appended = PyList_Append(*list, chunk);
+    Py_DECREF(chunk);
+    return appended;
+}
+
+/* _do_read__copied's loop: sslobj.read(max_size) until it would block or
+ * reads b'' (*empty). 0, or -1 raised. */
+static int read_chunks(PyObject *self, PyObject *sslobj, PyObject *max_size, PyObject **first, PyObject **list,
+                       int *empty)
+{
     for (;;) {
         PyObject *chunk;
         int truth;
 
-        if (first && (truth = surely_wants_read(self, sslobj)) != 0) {
-            if (truth < 0)
-                goto done;
-            break; /* what the read's SSLWantReadError would do */
-        }
-        chunk = call1(sslobj, PyLoop_str.read, max_size);
-        if (!chunk) {
-            if (catch_again())
-                break;
-            goto done;
-        }
+        if (*first && (truth = surely_wants_read(self, sslobj)) != 0)
+            return truth < 0 ? -1 : 0; /* what the read's SSLWantReadError would do */
+        if (!(chunk = call1(sslobj, PyLoop_str.read, max_size)))
+            return catch_again() ? 0 : -1;
         truth = PyBytes_CheckExact(chunk) ? PyBytes_GET_SIZE(chunk) != 0 : PyObject_IsTrue(chunk);
         if (truth <= 0) {
             Py_DECREF(chunk);
-            if (truth < 0)
-                goto done;
-            empty = 1;
-            break;
+            *empty = truth == 0;
+            return truth < 0 ? -1 : 0;
         }
-        if (!first)
-            first = chunk;
-        else if (!list) {
-            if (!(list = PyList_New(2))) {
-                Py_DECREF(chunk);
-                goto done;
-            }
-            Py_INCREF(first);
-            PyList_SET_ITEM(list, 0, first);
-            PyList_SET_ITEM(list, 1, chunk);
-        } else {
-            int appended = PyList_Append(list, chunk);
-            Py_DECREF(chunk);
-            if (appended < 0)
-                goto done;
-        }
+        if (collect_chunk(first, list, chunk) < 0)
+            return -1;
     }
+}
+
+/* _do_read__copied() */
+static int read_copied(PyObject *self)
+{
+    PyObject *sslobj = ssl_sslobj(self), *max_size = NULL, *first = NULL, *list = NULL, *data = NULL;
+    int empty = 0, status = -1;
+
+    if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)) ||
+        read_chunks(self, sslobj, max_size, &first, &list, &empty) < 0)
+        goto done;
     if (list) {
         if (!(data = PyObject_CallOneArg(tls.join, list)))
             goto done;
@@ -562,6 +572,63 @@ static int read_into(PyObject *sslobj, Py_ssize_t n, PyObject *buffer, Py_ssize_
     return *count == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* _do_read__buffered's inner loop: reads into buffer[offset:] until it is
+ * full, the read would block or reads nothing (*count 0). 0, or -1 raised. */
+static int read_rest(PyObject *self, PyObject *sslobj, PyObject *buffer, Py_ssize_t wants, Py_ssize_t *offset,
+                     Py_ssize_t *count)
+{
+    while (*offset < wants) {
+        PyObject *rest;
+        int read = surely_wants_read(self, sslobj);
+
+        if (read != 0)
+            return read < 0 ? -1 : 0; /* what the read's SSLWantReadError would do */
+        if (!(rest = PySequence_GetSlice(buffer, *offset, PY_SSIZE_T_MAX)))
+            return -1;
+        read = read_into(sslobj, wants - *offset, rest, count);
+        Py_DECREF(rest);
+        if (read < 0)
+            return catch_again() ? 0 : -1;
+        if (*count <= 0)
+            return 0;
+        *offset += *count;
+    }
+    return 0;
+}
+
+/* self._loop.call_soon(self._do_read): the buffer is full, more may be
+ * there. 0, or -1 raised. */
+static int read_again_soon(PyObject *self)
+{
+    PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *again, *handle = NULL;
+
+    if (!loop)
+        return -1;
+    again = PyObject_GetAttr(self, PyLoop_str._do_read);
+    if (again)
+        handle = call1(loop, PyLoop_str.call_soon, again);
+    Py_DECREF(loop);
+    Py_XDECREF(again);
+    Py_XDECREF(handle);
+    return handle ? 0 : -1;
+}
+
+/* self._app_protocol_buffer_updated(count): 0, or -1 raised. */
+static int buffer_updated(PyObject *self, Py_ssize_t count)
+{
+    PyObject *updated = PyObject_GetAttr(self, PyLoop_str._app_protocol_buffer_updated), *n, *result = NULL;
+
+    if (!updated)
+        return -1;
+    if ((n = PyLong_FromSsize_t(count))) {
+        result = PyObject_CallOneArg(updated, n);
+        Py_DECREF(n);
+    }
+    Py_DECREF(updated);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
 /* _do_read__buffered() */
 static int read_buffered(PyObject *self)
 {
@@ -578,57 +645,14 @@ static int read_buffered(PyObject *self)
             goto done;
     } else if (count > 0) {
         offset = count;
-        while (offset < wants) {
-            PyObject *rest;
-            int read = surely_wants_read(self, sslobj);
-
-            if (read != 0) {
-                if (read < 0)
-                    goto done;
-                break; /* what the read's SSLWantReadError would do */
-            }
-            if (!(rest = PySequence_GetSlice(buffer, offset, PY_SSIZE_T_MAX)))
-                goto done;
-            read = read_into(sslobj, wants - offset, rest, &count);
-            Py_DECREF(rest);
-            if (read < 0) {
-                if (!catch_again())
-                    goto done;
-                break;
-            }
-            if (count > 0)
-                offset += count;
-            else
-                break;
-        }
-        if (offset >= wants && count > 0) {
-            /* the while's else: the buffer is full, more may be there */
-            PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *again, *handle = NULL;
-            if (!loop)
-                goto done;
-            again = PyObject_GetAttr(self, PyLoop_str._do_read);
-            if (again)
-                handle = call1(loop, PyLoop_str.call_soon, again);
-            Py_DECREF(loop);
-            Py_XDECREF(again);
-            if (!handle)
-                goto done;
-            Py_DECREF(handle);
-        }
-    }
-    if (offset > 0) {
-        PyObject *updated = PyObject_GetAttr(self, PyLoop_str._app_protocol_buffer_updated), *n, *result = NULL;
-        if (!updated)
+        if (read_rest(self, sslobj, buffer, wants, &offset, &count) < 0)
             goto done;
-        if ((n = PyLong_FromSsize_t(offset))) {
-            result = PyObject_CallOneArg(updated, n);
-            Py_DECREF(n);
-        }
-        Py_DECREF(updated);
-        if (!result)
+        /* the while's else: the buffer is full, more may be there */
+        if (offset >= wants && count > 0 && read_again_soon(self) < 0)
             goto done;
-        Py_DECREF(result);
     }
+    if (offset > 0 && buffer_updated(self, offset) < 0)
+        goto done;
     status = count ? 0 : close_notify(self);
 done:
     Py_XDECREF(get_buffer);
