@@ -36,4 +36,12 @@ typedef struct PyLoopParams {
 int PyLoopArgs_Bind(const PyLoopParams *params, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                     PyObject **bound);
 
+/* The pieces of PyLoopArgs_Bind, for a binder of its own (call_soon's
+ * `callback, *args, context=None`): the index in params of keyword `name`,
+ * or -1 with the error (unexpected; multiple values: among the first nargs
+ * positionals, or bound already); 0 if every required one is in bound,
+ * else -1 with the "missing" error. */
+int PyLoopArgs_KeywordIndex(const PyLoopParams *params, PyObject *name, Py_ssize_t nargs, PyObject *const *bound);
+int PyLoopArgs_CheckMissing(const PyLoopParams *params, PyObject *const *bound);
+
 #endif

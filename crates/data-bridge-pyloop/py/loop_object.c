@@ -5,6 +5,7 @@
  * and fd watchers.
  */
 #include "pyloop_module.h"
+#include "args.h"
 #include "stream.h"
 
 #include <errno.h>
@@ -287,69 +288,37 @@ static int check_thread(LoopObject *self)
  * keywords. Binds them into args_out (the call's own array when it has them
  * all, else `slots`), with context= apart, and CPython's TypeError texts for
  * a Python function of that signature otherwise. */
-typedef struct ScheduleParams {
-    const char *qualname, *names[2];
-    Py_ssize_t required;
-} ScheduleParams;
+static const PyLoopParams soon_params = {"BaseEventLoop.call_soon", {"callback"}, 1, 1};
+static const PyLoopParams soon_threadsafe_params = {"BaseEventLoop.call_soon_threadsafe", {"callback"}, 1, 1};
+static const PyLoopParams later_params = {"BaseEventLoop.call_later", {"delay", "callback"}, 2, 2};
+static const PyLoopParams at_params = {"BaseEventLoop.call_at", {"when", "callback"}, 2, 2};
 
-static const ScheduleParams soon_params = {"BaseEventLoop.call_soon", {"callback"}, 1};
-static const ScheduleParams soon_threadsafe_params = {"BaseEventLoop.call_soon_threadsafe", {"callback"}, 1};
-static const ScheduleParams later_params = {"BaseEventLoop.call_later", {"delay", "callback"}, 2};
-static const ScheduleParams at_params = {"BaseEventLoop.call_at", {"when", "callback"}, 2};
-
-static int bind_keyword(const ScheduleParams *params, PyObject *name, PyObject *value, Py_ssize_t nargs,
-                        PyObject **slots, PyObject **context)
-{
-    Py_ssize_t j;
-
-    if (PyUnicode_CompareWithASCIIString(name, "context") == 0) {
-        *context = value;
-        return 0;
-    }
-    for (j = 0; j < params->required; j++)
-        if (PyUnicode_CompareWithASCIIString(name, params->names[j]) == 0)
-            break;
-    if (j == params->required) {
-        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", params->qualname, name);
-        return -1;
-    }
-    if (j < nargs) {
-        PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", params->qualname,
-                     params->names[j]);
-        return -1;
-    }
-    slots[j] = value;
-    return 0;
-}
-
-static int bind_schedule(const ScheduleParams *params, PyObject *const *args, Py_ssize_t nargs, PyObject *keywords,
+static int bind_schedule(const PyLoopParams *params, PyObject *const *args, Py_ssize_t nargs, PyObject *keywords,
                          PyObject **slots, PyObject *const **args_out, Py_ssize_t *nargs_out, PyObject **context)
 {
-    Py_ssize_t i, missing = 0;
+    Py_ssize_t i;
 
     *context = NULL;
     *args_out = args;
     *nargs_out = nargs;
     for (i = 0; i < params->required; i++)
         slots[i] = i < nargs ? args[i] : NULL;
-    for (i = 0; keywords && i < PyTuple_GET_SIZE(keywords); i++)
-        if (bind_keyword(params, PyTuple_GET_ITEM(keywords, i), args[nargs + i], nargs, slots, context) < 0)
+    for (i = 0; keywords && i < PyTuple_GET_SIZE(keywords); i++) {
+        PyObject *name = PyTuple_GET_ITEM(keywords, i);
+        int j;
+
+        if (PyUnicode_CompareWithASCIIString(name, "context") == 0) {
+            *context = args[nargs + i];
+            continue;
+        }
+        if ((j = PyLoopArgs_KeywordIndex(params, name, nargs, slots)) < 0)
             return -1;
+        slots[j] = args[nargs + i];
+    }
     if (nargs >= params->required)
         return 0;
-    for (i = 0; i < params->required; i++)
-        missing += !slots[i];
-    if (missing == 2) {
-        PyErr_Format(PyExc_TypeError, "%s() missing 2 required positional arguments: '%s' and '%s'",
-                     params->qualname, params->names[0], params->names[1]);
+    if (PyLoopArgs_CheckMissing(params, slots) < 0)
         return -1;
-    }
-    for (i = 0; missing && i < params->required; i++)
-        if (!slots[i]) {
-            PyErr_Format(PyExc_TypeError, "%s() missing 1 required positional argument: '%s'", params->qualname,
-                         params->names[i]);
-            return -1;
-        }
     *args_out = slots;
     *nargs_out = params->required;
     return 0;
