@@ -187,32 +187,51 @@ async def start_aiohttp(sock, ssl_context=None):
     return runner
 
 
+def listening_socket(backlog):
+    """A non-blocking TCP socket listening on 127.0.0.1 (an ephemeral
+    port), and its port. proto=IPPROTO_TCP, as getaddrinfo gives when a
+    server binds host and port itself: accepted sockets inherit it, and
+    asyncio's transports set TCP_NODELAY only on sockets whose proto says
+    TCP (with proto 0, a response written in two parts waits for the
+    client's delayed ACK). The port is read before serving: a loop may take
+    the socket's descriptor over (rloop detaches it from the socket
+    object)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
+                         socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock, sock.getsockname()[1]
+
+
+def exit_when_stdin_closes():
+    """A server role ends when its parent closes its stdin: no graceful
+    shutdown needed."""
+    def watch_stdin():
+        try:
+            sys.stdin.read()
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+
+
+def announce(port):
+    """The server role's one line to its parent: port, pid, running loop."""
+    sys.stdout.write(json.dumps({
+        "port": port, "pid": os.getpid(),
+        "loop": running_loop_name()}) + "\n")
+    sys.stdout.flush()
+
+
 def serve(name, kind, ssl_context=None):
     """Run one server until stdin closes (or the process is killed); with
     ssl_context, over TLS (bench_tls.py)."""
     loop = common.loop_factory(name)()
     asyncio.set_event_loop(loop)
-    # proto=IPPROTO_TCP, as getaddrinfo gives when a server binds host and
-    # port itself: accepted sockets inherit it, and asyncio's transports
-    # set TCP_NODELAY only on sockets whose proto says TCP (with proto 0,
-    # a response written in two parts waits for the client's delayed ACK).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
-                         socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    sock.setblocking(False)
-    # Before serving: a loop may take the socket's descriptor over (rloop
-    # detaches it from the socket object).
-    port = sock.getsockname()[1]
-
-    def watch_stdin():
-        try:
-            sys.stdin.read()
-        finally:
-            os._exit(0)  # no graceful shutdown needed
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    sock, port = listening_socket(1024)
+    exit_when_stdin_closes()
 
     async def start():
         if kind == "aiohttp":
@@ -221,10 +240,7 @@ def serve(name, kind, ssl_context=None):
         else:
             app = asgi_app if kind == "asgi" else starlette_app()
             task = await start_uvicorn(app, sock, ssl_context)
-        sys.stdout.write(json.dumps({
-            "port": port, "pid": os.getpid(),
-            "loop": running_loop_name()}) + "\n")
-        sys.stdout.flush()
+        announce(port)
         return task
 
     task = loop.run_until_complete(start())

@@ -75,7 +75,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -222,28 +221,12 @@ class BulkProtocol(asyncio.Protocol):
 def serve_bulk(name, sctx):
     loop = common.loop_factory(name)()
     asyncio.set_event_loop(loop)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM,
-                         socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    sock.setblocking(False)
-    port = sock.getsockname()[1]
-
-    def watch_stdin():
-        try:
-            sys.stdin.read()
-        finally:
-            os._exit(0)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    sock, port = bench_http.listening_socket(64)
+    bench_http.exit_when_stdin_closes()
 
     async def start():
         await loop.create_server(BulkProtocol, sock=sock, ssl=sctx)
-        sys.stdout.write(json.dumps({
-            "port": port, "pid": os.getpid(),
-            "loop": bench_http.running_loop_name()}) + "\n")
-        sys.stdout.flush()
+        bench_http.announce(port)
 
     loop.run_until_complete(start())
     loop.run_forever()
