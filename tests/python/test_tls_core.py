@@ -6,62 +6,15 @@ start_tls and the handshake timeout."""
 
 import asyncio
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import unittest
 from asyncio import sslproto
 
 import base
+import tls_support
+from tls_support import HOST, ssl
 
-try:
-    import ssl
-except ImportError:  # pragma: no cover - CPython built without ssl
-    ssl = None
-
-HOST = "127.0.0.1"
 # asyncio's sslproto is the 3.11+ one (the one PyLoop ports to C).
 NEW_SSLPROTO = hasattr(sslproto, "SSLProtocolState")
-
-
-class _Certs:
-    """A self-signed certificate for localhost, made once per class."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if ssl is None:
-            raise unittest.SkipTest("the ssl module is not available")
-        openssl = shutil.which("openssl")
-        if openssl is None:
-            raise unittest.SkipTest("the openssl binary was not found on PATH")
-        cls._certdir = tempfile.mkdtemp(prefix="pyloop-tls-")
-        cls.certfile = os.path.join(cls._certdir, "cert.pem")
-        cls.keyfile = os.path.join(cls._certdir, "key.pem")
-        try:
-            subprocess.run(
-                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                 "-addext", "subjectAltName=DNS:localhost", "-keyout", cls.keyfile, "-out", cls.certfile],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        except BaseException:
-            shutil.rmtree(cls._certdir, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls._certdir, ignore_errors=True)
-        super().tearDownClass()
-
-    def server_context(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.certfile, self.keyfile)
-        return ctx
-
-    def client_context(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.load_verify_locations(self.certfile)
-        return ctx
 
 
 class Recorder(asyncio.Protocol):
@@ -109,7 +62,7 @@ class Echo(asyncio.Protocol):
 @base.both_loops
 @unittest.skipUnless(NEW_SSLPROTO, "asserts asyncio's 3.11+ sslproto; 3.10's is the older _SSLPipe one, which PyLoop "
                      "runs as is (test_tls_entry/test_tls_transport cover 3.10)")
-class _TLSCore(_Certs):
+class _TLSCore(tls_support.TLSCerts):
 
     async def connect(self, server_factory, client_factory, **kwargs):
         server = await self.loop.create_server(server_factory, HOST, 0, ssl=self.server_context())
@@ -537,7 +490,7 @@ class _TLSCore(_Certs):
 
 
 @base.pyloop_only
-class _TLSInC(_Certs):
+class _TLSInC(tls_support.TLSCerts):
 
     @unittest.skipUnless(NEW_SSLPROTO, "3.10's asyncio has the older sslproto: PyLoop keeps asyncio's own there")
     def test_tls_protocol_is_the_c_one(self):

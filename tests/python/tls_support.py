@@ -47,6 +47,7 @@ def certificate():
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
          "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost",
          "-keyout", keyfile, "-out", certfile],
         check=True, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, timeout=60)
