@@ -45,6 +45,18 @@ class _FuzzOrderings:
         self.addCleanup(peer.close)
         return mine, peer
 
+    async def connect_after_peer_fin(self, mine, peer, events, lost):
+        """A transport on `mine` recording into `events`; the peer then
+        shuts its side down and the FIN has reached `mine` on return (the
+        EOF is not polled by the loop yet: no step ran in between)."""
+        transport, _ = await self.loop.create_connection(
+            lambda: _Recorder(events, lost), sock=mine)
+        peer.shutdown(socket.SHUT_WR)
+        poller = select.poll()
+        poller.register(mine.fileno(), select.POLLRDHUP)
+        self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+        return transport
+
     def run_case(self, family, yields):
         """The peer shuts down its write side and the FIN reaches the
         transport's socket; then the driver writes, yields `yields` times
@@ -56,12 +68,7 @@ class _FuzzOrderings:
         lost = self.loop.create_future()
 
         async def driver():
-            transport, _ = await self.loop.create_connection(
-                lambda: _Recorder(events, lost), sock=mine)
-            peer.shutdown(socket.SHUT_WR)
-            poller = select.poll()
-            poller.register(mine.fileno(), select.POLLRDHUP)
-            self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+            transport = await self.connect_after_peer_fin(mine, peer, events, lost)
             transport.write(b"x")
             for _ in range(yields):
                 await asyncio.sleep(0)
@@ -100,12 +107,7 @@ class _FuzzOrderings:
         outcome = []
 
         async def driver():
-            transport, _ = await self.loop.create_connection(
-                lambda: _Recorder(events, lost), sock=mine)
-            peer.shutdown(socket.SHUT_WR)
-            poller = select.poll()
-            poller.register(mine.fileno(), select.POLLRDHUP)
-            self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+            transport = await self.connect_after_peer_fin(mine, peer, events, lost)
             await asyncio.sleep(0)      # the EOF is polled, queued behind this step
             transport.write(b"b")
             self.assertFalse(transport.is_closing())
