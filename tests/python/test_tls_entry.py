@@ -29,12 +29,7 @@ def plain_client_to_tls_server(test, payload=None, **server_kwargs):
     Returns (what the client's connection_lost got, the bytes it
     received, the server's protocols)."""
     loop = test.loop
-    protos = []
-
-    def factory():
-        p = Proto()
-        protos.append(p)
-        return p
+    factory, protos = tls_support.collecting_factory()
 
     async def main():
         server = await loop.create_server(
@@ -110,13 +105,7 @@ class _TLSEntryPoints(tls_support.TLSCerts):
         loop = self.loop
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
+            factory, accepted = tls_support.accepting_factory()
             server = await loop.create_server(factory, HOST, 0)
             async with server:
                 tr, cli = await loop.create_connection(
@@ -155,12 +144,7 @@ class _TLSEntryPoints(tls_support.TLSCerts):
 
     async def plain_pair(self):
         loop = asyncio.get_running_loop()
-        accepted = loop.create_future()
-
-        def factory():
-            p = Proto()
-            accepted.set_result(p)
-            return p
+        factory, accepted = tls_support.accepting_factory()
 
         server = await loop.create_server(factory, HOST, 0)
         tr, cli = await loop.create_connection(
@@ -252,12 +236,7 @@ class _TLSHandshakeFailures(tls_support.TLSCerts):
         (what the client raised, what the server's handshake reported
         through the exception handler, the server protocol's callbacks)."""
         loop = self.loop
-        protos = []
-
-        def factory():
-            p = Proto()
-            protos.append(p)
-            return p
+        factory, protos = tls_support.collecting_factory()
 
         async def main():
             before = asyncio.all_tasks()

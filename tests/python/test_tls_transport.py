@@ -71,12 +71,7 @@ async def small_buffer_tls_pair(test):
     small_buffer_socket(); yields (sock, client transport, client protocol,
     server protocol) once the server protocol's connection_made has run."""
     loop = asyncio.get_running_loop()
-    accepted = loop.create_future()
-
-    def factory():
-        p = Proto()
-        accepted.set_result(p)
-        return p
+    factory, accepted = tls_support.accepting_factory()
 
     server = await loop.create_server(factory, HOST, 0,
                                       ssl=test.server_context())

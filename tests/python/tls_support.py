@@ -148,6 +148,32 @@ class Proto(asyncio.Protocol):
         return bytes(self.data)
 
 
+def accepting_factory(protocol=Proto):
+    """(factory, accepted): a protocol factory for a server's one
+    connection, and the future its protocol is set in."""
+    accepted = asyncio.get_running_loop().create_future()
+
+    def factory():
+        p = protocol()
+        accepted.set_result(p)
+        return p
+
+    return factory, accepted
+
+
+def collecting_factory(protocol=Proto):
+    """(factory, protos): a protocol factory, and the list of the
+    protocols it made."""
+    protos = []
+
+    def factory():
+        p = protocol()
+        protos.append(p)
+        return p
+
+    return factory, protos
+
+
 async def tls_pair(test, client_factory=Proto, server_factory=Proto,
                    server_kwargs=None, client_kwargs=None):
     """A TLS server on the running loop and one client connected to it with
