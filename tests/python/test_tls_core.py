@@ -59,6 +59,15 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+async def close_all(server, transport, protocol):
+    """Close the client transport, wait for its connection_lost, then the
+    server."""
+    transport.close()
+    await protocol.lost
+    server.close()
+    await server.wait_closed()
+
+
 @base.both_loops
 @unittest.skipUnless(NEW_SSLPROTO, "asserts asyncio's 3.11+ sslproto; 3.10's is the older _SSLPipe one, which PyLoop "
                      "runs as is (test_tls_entry/test_tls_transport cover 3.10)")
@@ -109,10 +118,7 @@ class _TLSCore(tls_support.TLSCerts):
             self.assertIsNotNone(transport.get_extra_info("socket"))
             marker = object()
             self.assertIs(transport.get_extra_info("no such key", marker), marker)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         self.run_coro(main())
 
@@ -122,10 +128,7 @@ class _TLSCore(tls_support.TLSCerts):
             transport.write(payload)
             await protocol.done
             got = bytes(protocol.data)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return got
 
         return self.run_coro(main(), timeout=30)
@@ -227,10 +230,7 @@ class _TLSCore(tls_support.TLSCerts):
             with self.assertRaises(ValueError):
                 transport.set_write_buffer_limits(high=1, low=2)
             seen = list(protocol.events)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return seen
 
         self.assertEqual(self.run_coro(main()), ["made", "pause", "resume", "pause", "resume"])
@@ -261,10 +261,7 @@ class _TLSCore(tls_support.TLSCerts):
             while "resume" not in protocol.events:
                 await asyncio.sleep(0.01)
             self.assertLessEqual(transport.get_write_buffer_size(), transport.get_write_buffer_limits()[0])
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         received = []
         stalled = loop.create_future()
@@ -293,10 +290,7 @@ class _TLSCore(tls_support.TLSCerts):
                 await asyncio.sleep(0.01)
             self.assertEqual(protocol.data, b"hello")
             self.assertEqual(transport.get_read_buffer_size(), 0)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         speaker = loop.create_future()
         self.run_coro(main())
@@ -334,10 +328,7 @@ class _TLSCore(tls_support.TLSCerts):
         async def main():
             server, transport, protocol = await self.connect(Echo, lambda: Failing(loop))
             transport.set_write_buffer_limits(high=0)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return transport
 
         transport = self.run_coro(main())
@@ -464,10 +455,7 @@ class _TLSCore(tls_support.TLSCerts):
             while len(protocol.data) < len(payload):
                 await asyncio.sleep(0.01)
             self.assertEqual(bytes(protocol.data), payload)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         self.run_coro(main())
         self.assertIn("write", calls)
@@ -519,10 +507,7 @@ class _TLSInC(tls_support.TLSCerts):
             for each in (transport, peer):
                 self.assertIs(type(each), _pyloop.SSLProtocolTransport)
                 self.assertIs(type(each._ssl_protocol), _pyloop.SSLProtocol)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         factory_tasks = []
         self.run_coro(main())
