@@ -29,6 +29,19 @@ class _Recorder(asyncio.Protocol):
         self.lost.set_result(None)
 
 
+
+def received_until_eof(peer, chunk_size):
+    """All the bytes `peer` receives until the EOF (a blocking read, with
+    a 10 s hang guard)."""
+    peer.settimeout(10)
+    received = b""
+    while True:
+        chunk = peer.recv(chunk_size)
+        if not chunk:
+            return received
+        received += chunk
+
+
 @both_loops
 class _FuzzOrderings:
 
@@ -74,13 +87,7 @@ class _FuzzOrderings:
                 await asyncio.sleep(0)
             transport.abort()
             await lost
-            peer.settimeout(10)
-            received = b""
-            while True:
-                chunk = peer.recv(100)
-                if not chunk:
-                    return received
-                received += chunk
+            return received_until_eof(peer, 100)
 
         return self.run_coro(driver()), events
 
@@ -124,13 +131,7 @@ class _FuzzOrderings:
             worker.start()
             await lost
             await self.loop.run_in_executor(None, worker.join)
-            peer.settimeout(10)
-            received = b""
-            while True:
-                chunk = peer.recv(4096)
-                if not chunk:
-                    return received
-                received += chunk
+            return received_until_eof(peer, 4096)
 
         self.assertEqual(self.run_coro(driver()), b"b")
         self.assertEqual(events, ["eof", "lost"])
