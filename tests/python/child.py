@@ -6,6 +6,7 @@ which defines new_loop() for the variant, report(**result), whose last
 call the parent reads back, and outcome(call), what a call raised.
 """
 
+import inspect
 import json
 import os
 import subprocess
@@ -13,6 +14,16 @@ import sys
 import textwrap
 
 import base
+
+
+def outcome(call):
+    """None, or "Type: message" of what call() raised."""
+    try:
+        call()
+        return None
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, exc)
+
 
 PRELUDE = r'''
 import asyncio, gc, json, sys, weakref
@@ -27,14 +38,7 @@ def new_loop():
 def report(**result):
     print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
 
-def outcome(call):
-    """None, or "Type: message" of what call() raised."""
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
-'''
+''' + inspect.getsource(outcome)  # the one outcome(), here and in the child
 
 
 def tail(text, lines=40):

@@ -6,62 +6,15 @@ start_tls and the handshake timeout."""
 
 import asyncio
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import unittest
 from asyncio import sslproto
 
 import base
+import tls_support
+from tls_support import HOST, ssl
 
-try:
-    import ssl
-except ImportError:  # pragma: no cover - CPython built without ssl
-    ssl = None
-
-HOST = "127.0.0.1"
 # asyncio's sslproto is the 3.11+ one (the one PyLoop ports to C).
 NEW_SSLPROTO = hasattr(sslproto, "SSLProtocolState")
-
-
-class _Certs:
-    """A self-signed certificate for localhost, made once per class."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if ssl is None:
-            raise unittest.SkipTest("the ssl module is not available")
-        openssl = shutil.which("openssl")
-        if openssl is None:
-            raise unittest.SkipTest("the openssl binary was not found on PATH")
-        cls._certdir = tempfile.mkdtemp(prefix="pyloop-tls-")
-        cls.certfile = os.path.join(cls._certdir, "cert.pem")
-        cls.keyfile = os.path.join(cls._certdir, "key.pem")
-        try:
-            subprocess.run(
-                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                 "-addext", "subjectAltName=DNS:localhost", "-keyout", cls.keyfile, "-out", cls.certfile],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        except BaseException:
-            shutil.rmtree(cls._certdir, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls._certdir, ignore_errors=True)
-        super().tearDownClass()
-
-    def server_context(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.certfile, self.keyfile)
-        return ctx
-
-    def client_context(self):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.load_verify_locations(self.certfile)
-        return ctx
 
 
 class Recorder(asyncio.Protocol):
@@ -106,10 +59,19 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+async def close_all(server, transport, protocol):
+    """Close the client transport, wait for its connection_lost, then the
+    server."""
+    transport.close()
+    await protocol.lost
+    server.close()
+    await server.wait_closed()
+
+
 @base.both_loops
 @unittest.skipUnless(NEW_SSLPROTO, "asserts asyncio's 3.11+ sslproto; 3.10's is the older _SSLPipe one, which PyLoop "
                      "runs as is (test_tls_entry/test_tls_transport cover 3.10)")
-class _TLSCore(_Certs):
+class _TLSCore(tls_support.TLSCerts):
 
     async def connect(self, server_factory, client_factory, **kwargs):
         server = await self.loop.create_server(server_factory, HOST, 0, ssl=self.server_context())
@@ -156,10 +118,7 @@ class _TLSCore(_Certs):
             self.assertIsNotNone(transport.get_extra_info("socket"))
             marker = object()
             self.assertIs(transport.get_extra_info("no such key", marker), marker)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         self.run_coro(main())
 
@@ -169,10 +128,7 @@ class _TLSCore(_Certs):
             transport.write(payload)
             await protocol.done
             got = bytes(protocol.data)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return got
 
         return self.run_coro(main(), timeout=30)
@@ -274,10 +230,7 @@ class _TLSCore(_Certs):
             with self.assertRaises(ValueError):
                 transport.set_write_buffer_limits(high=1, low=2)
             seen = list(protocol.events)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return seen
 
         self.assertEqual(self.run_coro(main()), ["made", "pause", "resume", "pause", "resume"])
@@ -308,10 +261,7 @@ class _TLSCore(_Certs):
             while "resume" not in protocol.events:
                 await asyncio.sleep(0.01)
             self.assertLessEqual(transport.get_write_buffer_size(), transport.get_write_buffer_limits()[0])
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         received = []
         stalled = loop.create_future()
@@ -340,10 +290,7 @@ class _TLSCore(_Certs):
                 await asyncio.sleep(0.01)
             self.assertEqual(protocol.data, b"hello")
             self.assertEqual(transport.get_read_buffer_size(), 0)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         speaker = loop.create_future()
         self.run_coro(main())
@@ -381,10 +328,7 @@ class _TLSCore(_Certs):
         async def main():
             server, transport, protocol = await self.connect(Echo, lambda: Failing(loop))
             transport.set_write_buffer_limits(high=0)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
             return transport
 
         transport = self.run_coro(main())
@@ -511,10 +455,7 @@ class _TLSCore(_Certs):
             while len(protocol.data) < len(payload):
                 await asyncio.sleep(0.01)
             self.assertEqual(bytes(protocol.data), payload)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         self.run_coro(main())
         self.assertIn("write", calls)
@@ -537,7 +478,7 @@ class _TLSCore(_Certs):
 
 
 @base.pyloop_only
-class _TLSInC(_Certs):
+class _TLSInC(tls_support.TLSCerts):
 
     @unittest.skipUnless(NEW_SSLPROTO, "3.10's asyncio has the older sslproto: PyLoop keeps asyncio's own there")
     def test_tls_protocol_is_the_c_one(self):
@@ -566,10 +507,7 @@ class _TLSInC(_Certs):
             for each in (transport, peer):
                 self.assertIs(type(each), _pyloop.SSLProtocolTransport)
                 self.assertIs(type(each._ssl_protocol), _pyloop.SSLProtocol)
-            transport.close()
-            await protocol.lost
-            server.close()
-            await server.wait_closed()
+            await close_all(server, transport, protocol)
 
         factory_tasks = []
         self.run_coro(main())

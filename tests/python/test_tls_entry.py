@@ -23,6 +23,28 @@ from tls_support import HOST, Proto, ssl, tls_pair, wait_new_tasks
 NEW_SSLPROTO = sys.version_info >= (3, 11)
 
 
+def plain_client_to_tls_server(test, payload=None, **server_kwargs):
+    """A TLS server (create_server's server_kwargs) and a plain client
+    that writes payload, if any, then waits for its connection to go.
+    Returns (what the client's connection_lost got, the bytes it
+    received, the server's protocols)."""
+    loop = test.loop
+    factory, protos = tls_support.collecting_factory()
+
+    async def main():
+        server = await loop.create_server(
+            factory, HOST, 0, ssl=test.server_context(), **server_kwargs)
+        async with server:
+            tr, cli = await loop.create_connection(
+                Proto, *server.sockets[0].getsockname())
+            if payload is not None:
+                tr.write(payload)
+            lost = await cli.lost
+            return lost, bytes(cli.data)
+    lost, data = test.run_coro(main())
+    return lost, data, protos
+
+
 @base.both_loops
 class _TLSEntryPoints(tls_support.TLSCerts):
 
@@ -83,13 +105,7 @@ class _TLSEntryPoints(tls_support.TLSCerts):
         loop = self.loop
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
+            factory, accepted = tls_support.accepting_factory()
             server = await loop.create_server(factory, HOST, 0)
             async with server:
                 tr, cli = await loop.create_connection(
@@ -128,12 +144,7 @@ class _TLSEntryPoints(tls_support.TLSCerts):
 
     async def plain_pair(self):
         loop = asyncio.get_running_loop()
-        accepted = loop.create_future()
-
-        def factory():
-            p = Proto()
-            accepted.set_result(p)
-            return p
+        factory, accepted = tls_support.accepting_factory()
 
         server = await loop.create_server(factory, HOST, 0)
         tr, cli = await loop.create_connection(
@@ -225,12 +236,7 @@ class _TLSHandshakeFailures(tls_support.TLSCerts):
         (what the client raised, what the server's handshake reported
         through the exception handler, the server protocol's callbacks)."""
         loop = self.loop
-        protos = []
-
-        def factory():
-            p = Proto()
-            protos.append(p)
-            return p
+        factory, protos = tls_support.collecting_factory()
 
         async def main():
             before = asyncio.all_tasks()
@@ -321,24 +327,8 @@ class _TLSHandshakeFailures(tls_support.TLSCerts):
         # A client that speaks plain text to a TLS server: the server's
         # handshake fails (a wrong version number / http request) and the
         # plain client sees the connection close.
-        loop = self.loop
-        protos = []
-
-        def factory():
-            p = Proto()
-            protos.append(p)
-            return p
-
-        async def main():
-            server = await loop.create_server(
-                factory, HOST, 0, ssl=self.server_context())
-            async with server:
-                tr, cli = await loop.create_connection(
-                    Proto, *server.sockets[0].getsockname())
-                tr.write(b"GET / HTTP/1.0\r\n\r\n" * 64)
-                lost = await cli.lost
-                return lost, bytes(cli.data)
-        lost, data = self.run_coro(main())
+        lost, data, protos = plain_client_to_tls_server(
+            self, b"GET / HTTP/1.0\r\n\r\n" * 64)
         # The server aborts: the plain client sees its connection go,
         # with no data (no TLS alert: sslproto drops it with the transport).
         if lost is not None:
@@ -472,24 +462,8 @@ class _TLSTimeouts(tls_support.TLSCerts):
         # connection go, the server's protocol never gets connection_made,
         # and the handler hears nothing (ConnectionAbortedError is an
         # OSError).
-        loop = self.loop
-        protos = []
-
-        def factory():
-            p = Proto()
-            protos.append(p)
-            return p
-
-        async def main():
-            server = await loop.create_server(
-                factory, HOST, 0, ssl=self.server_context(),
-                ssl_handshake_timeout=0.05)
-            async with server:
-                tr, cli = await loop.create_connection(
-                    Proto, *server.sockets[0].getsockname())
-                lost = await cli.lost
-                return lost
-        lost = self.run_coro(main())
+        lost, _, protos = plain_client_to_tls_server(
+            self, ssl_handshake_timeout=0.05)
         if lost is not None:
             self.assertIsInstance(lost, ConnectionError)
         self.assertEqual(len(protos), 1)

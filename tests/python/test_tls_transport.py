@@ -10,6 +10,7 @@ asyncio loop too and the two outcomes must be equal: tls_support.differential).
 """
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import os
@@ -20,6 +21,7 @@ import threading
 import warnings
 
 import base
+from child import outcome
 import tls_support
 from tls_support import (HOST, Proto, differential, ssl, tls_pair,
                          wait_new_tasks)
@@ -44,15 +46,6 @@ def skip_on_old_sslproto(test, what):
                       % (sys.version_info[:2] + (what,)))
 
 
-def outcome(call):
-    """None, or "Type: message" of what call() raised."""
-    try:
-        call()
-        return None
-    except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
-
-
 def small_buffer_socket(test):
     """A client socket whose kernel send buffer is small, so that a
     transport must hold most of a big write itself."""
@@ -70,6 +63,26 @@ async def connected(test, sock, server):
         sock.close()
         raise
     return sock
+
+
+@contextlib.asynccontextmanager
+async def small_buffer_tls_pair(test):
+    """A TLS server (closed at exit) and one client connected to it over a
+    small_buffer_socket(); yields (sock, client transport, client protocol,
+    server protocol) once the server protocol's connection_made has run."""
+    loop = asyncio.get_running_loop()
+    factory, accepted = tls_support.accepting_factory()
+
+    server = await loop.create_server(factory, HOST, 0,
+                                      ssl=test.server_context())
+    async with server:
+        sock = await connected(test, small_buffer_socket(test), server)
+        tr, cli = await loop.create_connection(
+            Proto, sock=sock, ssl=test.client_context(),
+            server_hostname="localhost")
+        srv = await accepted
+        await srv.made
+        yield sock, tr, cli, srv
 
 
 @base.both_loops
@@ -159,23 +172,7 @@ class _TLSFlowControl(tls_support.TLSCerts):
         chunk = os.urandom(256 * 1024)
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
-            server = await loop.create_server(factory, HOST, 0,
-                                              ssl=self.server_context())
-            async with server:
-                sock = await connected(self, small_buffer_socket(self),
-                                       server)
-                tr, cli = await loop.create_connection(
-                    Proto, sock=sock, ssl=self.client_context(),
-                    server_hostname="localhost")
-                srv = await accepted
-                await srv.made
+            async with small_buffer_tls_pair(self) as (sock, tr, cli, srv):
                 srv.transport.pause_reading()
                 self.assertFalse(srv.transport.is_reading())
                 tr.set_write_buffer_limits(high=128 * 1024, low=32 * 1024)
@@ -250,23 +247,7 @@ class _TLSFlowControl(tls_support.TLSCerts):
         big = b"x" * (4 * 1024 * 1024)
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
-            server = await loop.create_server(factory, HOST, 0,
-                                              ssl=self.server_context())
-            async with server:
-                sock = await connected(self, small_buffer_socket(self),
-                                       server)
-                tr, cli = await loop.create_connection(
-                    Proto, sock=sock, ssl=self.client_context(),
-                    server_hostname="localhost")
-                srv = await accepted
-                await srv.made
+            async with small_buffer_tls_pair(self) as (sock, tr, cli, srv):
                 srv.transport.pause_reading()
                 tr.set_write_buffer_limits(high=64 * 1024 * 1024)
                 tr.write(big)
@@ -578,23 +559,7 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
         loop = self.loop
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
-            server = await loop.create_server(factory, HOST, 0,
-                                              ssl=self.server_context())
-            async with server:
-                sock = await connected(self, small_buffer_socket(self),
-                                       server)
-                tr, cli = await loop.create_connection(
-                    Proto, sock=sock, ssl=self.client_context(),
-                    server_hostname="localhost")
-                srv = await accepted
-                await srv.made
+            async with small_buffer_tls_pair(self) as (sock, tr, cli, srv):
                 tr.write(payload)
                 self.assertGreater(tr.get_write_buffer_size()
                                    + sock.getsockopt(socket.SOL_SOCKET,
@@ -611,23 +576,7 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
         loop = self.loop
 
         async def main():
-            accepted = loop.create_future()
-
-            def factory():
-                p = Proto()
-                accepted.set_result(p)
-                return p
-
-            server = await loop.create_server(factory, HOST, 0,
-                                              ssl=self.server_context())
-            async with server:
-                sock = await connected(self, small_buffer_socket(self),
-                                       server)
-                tr, cli = await loop.create_connection(
-                    Proto, sock=sock, ssl=self.client_context(),
-                    server_hostname="localhost")
-                srv = await accepted
-                await srv.made
+            async with small_buffer_tls_pair(self) as (sock, tr, cli, srv):
                 srv.transport.pause_reading()
                 tr.write(payload)
                 tr.abort()

@@ -37,6 +37,7 @@ import tempfile
 import unittest
 
 import base
+import tls_support
 
 try:
     import ssl
@@ -177,18 +178,7 @@ class _TransportContexts:
     def differential(self, scenario):
         """Run `scenario` (a coroutine function returning a trace) on this
         test's loop and on a stock asyncio loop; the traces must match."""
-        got = self.run_coro(scenario())
-        reference = asyncio.SelectorEventLoop()
-        reference.set_exception_handler(self._record_loop_error)
-        asyncio.set_event_loop(reference)
-        try:
-            expected = reference.run_until_complete(
-                asyncio.wait_for(scenario(), base.TIMEOUT))
-        finally:
-            reference.close()
-            asyncio.set_event_loop(self.loop)
-        self.assertEqual(got, expected)
-        return got
+        return tls_support.differential(self, scenario)
 
     def assert_read_trace(self, trace):
         self.assertEqual(trace, [

@@ -29,6 +29,19 @@ class _Recorder(asyncio.Protocol):
         self.lost.set_result(None)
 
 
+
+def received_until_eof(peer, chunk_size):
+    """All the bytes `peer` receives until the EOF (a blocking read, with
+    a 10 s hang guard)."""
+    peer.settimeout(10)
+    received = b""
+    while True:
+        chunk = peer.recv(chunk_size)
+        if not chunk:
+            return received
+        received += chunk
+
+
 @both_loops
 class _FuzzOrderings:
 
@@ -45,6 +58,18 @@ class _FuzzOrderings:
         self.addCleanup(peer.close)
         return mine, peer
 
+    async def connect_after_peer_fin(self, mine, peer, events, lost):
+        """A transport on `mine` recording into `events`; the peer then
+        shuts its side down and the FIN has reached `mine` on return (the
+        EOF is not polled by the loop yet: no step ran in between)."""
+        transport, _ = await self.loop.create_connection(
+            lambda: _Recorder(events, lost), sock=mine)
+        peer.shutdown(socket.SHUT_WR)
+        poller = select.poll()
+        poller.register(mine.fileno(), select.POLLRDHUP)
+        self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+        return transport
+
     def run_case(self, family, yields):
         """The peer shuts down its write side and the FIN reaches the
         transport's socket; then the driver writes, yields `yields` times
@@ -56,24 +81,13 @@ class _FuzzOrderings:
         lost = self.loop.create_future()
 
         async def driver():
-            transport, _ = await self.loop.create_connection(
-                lambda: _Recorder(events, lost), sock=mine)
-            peer.shutdown(socket.SHUT_WR)
-            poller = select.poll()
-            poller.register(mine.fileno(), select.POLLRDHUP)
-            self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+            transport = await self.connect_after_peer_fin(mine, peer, events, lost)
             transport.write(b"x")
             for _ in range(yields):
                 await asyncio.sleep(0)
             transport.abort()
             await lost
-            peer.settimeout(10)
-            received = b""
-            while True:
-                chunk = peer.recv(100)
-                if not chunk:
-                    return received
-                received += chunk
+            return received_until_eof(peer, 100)
 
         return self.run_coro(driver()), events
 
@@ -100,12 +114,7 @@ class _FuzzOrderings:
         outcome = []
 
         async def driver():
-            transport, _ = await self.loop.create_connection(
-                lambda: _Recorder(events, lost), sock=mine)
-            peer.shutdown(socket.SHUT_WR)
-            poller = select.poll()
-            poller.register(mine.fileno(), select.POLLRDHUP)
-            self.assertTrue(poller.poll(10000), "the FIN never reached the socket")
+            transport = await self.connect_after_peer_fin(mine, peer, events, lost)
             await asyncio.sleep(0)      # the EOF is polled, queued behind this step
             transport.write(b"b")
             self.assertFalse(transport.is_closing())
@@ -122,13 +131,7 @@ class _FuzzOrderings:
             worker.start()
             await lost
             await self.loop.run_in_executor(None, worker.join)
-            peer.settimeout(10)
-            received = b""
-            while True:
-                chunk = peer.recv(4096)
-                if not chunk:
-                    return received
-                received += chunk
+            return received_until_eof(peer, 4096)
 
         self.assertEqual(self.run_coro(driver()), b"b")
         self.assertEqual(events, ["eof", "lost"])

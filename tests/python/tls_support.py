@@ -47,6 +47,7 @@ def certificate():
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
          "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost",
          "-keyout", keyfile, "-out", certfile],
         check=True, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, timeout=60)
@@ -145,6 +146,32 @@ class Proto(asyncio.Protocol):
             self._want = (n, fut)
             await fut
         return bytes(self.data)
+
+
+def accepting_factory(protocol=Proto):
+    """(factory, accepted): a protocol factory for a server's one
+    connection, and the future its protocol is set in."""
+    accepted = asyncio.get_running_loop().create_future()
+
+    def factory():
+        p = protocol()
+        accepted.set_result(p)
+        return p
+
+    return factory, accepted
+
+
+def collecting_factory(protocol=Proto):
+    """(factory, protos): a protocol factory, and the list of the
+    protocols it made."""
+    protos = []
+
+    def factory():
+        p = protocol()
+        protos.append(p)
+        return p
+
+    return factory, protos
 
 
 async def tls_pair(test, client_factory=Proto, server_factory=Proto,
