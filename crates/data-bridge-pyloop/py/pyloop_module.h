@@ -27,6 +27,7 @@
  * parts bottom-up, from one table):
  *   module.c                            the parts table, build_info()
  *   tls_transport.c                     asyncio's SSLProtocol, hot path in C
+ *   tls_support.[ch]                    what the TLS files share
  *   accept.c                            the accept loop
  *   socket_transport.c, socket_support.c, pipe_transport.c,
  *   datagram_transport.c, datagram_socket.c

@@ -26,193 +26,10 @@
  * Used on interpreters whose asyncio has the 3.11+ sslproto
  * (SSLProtocolState); 3.10's older sslproto keeps asyncio's own path.
  */
-#include "transport_base.h"
+#include "tls_support.h"
 
 PyTypeObject *PyLoop_TlsProtocolType;
 PyTypeObject *PyLoop_TlsAppTransportType;
-
-static struct {
-    /* sslproto.SSLProtocolState's members: asyncio compares them with ==,
-     * which for an Enum is identity. */
-    PyObject *unwrapped, *do_handshake, *wrapped, *flushing, *shutdown;
-    PyObject *again;         /* sslproto.SSLAgainErrors */
-    PyObject *zero;          /* 0 */
-    PyObject *fatal_message; /* 'Fatal error on SSL protocol' */
-    PyObject *closed_message; /* 'SSL connection is closed' */
-    PyObject *pause_failed, *resume_failed;
-    PyObject *join; /* b''.join */
-    PyTypeObject *ssl_object; /* ssl.SSLObject */
-    PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
-    PyObject *inner_name;     /* '_sslobj' */
-} tls;
-
-/* What SSLObject.read/write call: ssl.SSLObject's read() and write() are
- * `self._sslobj.read(len[, buffer])` and `self._sslobj.write(data)` (the
- * same on 3.11-3.15), so for an exact ssl.SSLObject the C object it wraps
- * is called directly, one Python frame fewer per call; anything else (an
- * SSLContext.sslobject_class of the program's) is called as it is. A new
- * reference. */
-static PyObject *ssl_target(PyObject *sslobj)
-{
-    if (Py_TYPE(sslobj) == tls.ssl_object) {
-        PyObject *inner = PyObject_GetAttr(sslobj, tls.inner_name);
-        if (inner || !PyErr_ExceptionMatches(PyExc_AttributeError))
-            return inner;
-        PyErr_Clear();
-    }
-    Py_INCREF(sslobj);
-    return sslobj;
-}
-
-/* ------------------------------------------------------------------ */
-/* attribute helpers: asyncio's self._x reads and writes               */
-/* ------------------------------------------------------------------ */
-
-/* bool(self.<name>): 1, 0, or -1 raised. */
-static int attr_true(PyObject *self, PyObject *name)
-{
-    PyObject *value = PyObject_GetAttr(self, name);
-    int truth;
-
-    if (!value)
-        return -1;
-    truth = value == Py_True ? 1 : value == Py_False ? 0 : PyObject_IsTrue(value);
-    Py_DECREF(value);
-    return truth;
-}
-
-static int set_bool(PyObject *self, PyObject *name, int value)
-{
-    return PyObject_SetAttr(self, name, value ? Py_True : Py_False);
-}
-
-/* self.<name> += delta (an int; asyncio's arithmetic on whatever is there) */
-static int add_to(PyObject *self, PyObject *name, Py_ssize_t delta)
-{
-    PyObject *value = PyObject_GetAttr(self, name), *step, *sum;
-    int result;
-
-    if (!value)
-        return -1;
-    if (PyLong_CheckExact(value)) {
-        Py_ssize_t now = PyLong_AsSsize_t(value);
-        if (!(now == -1 && PyErr_Occurred())) {
-            Py_DECREF(value);
-            sum = PyLong_FromSsize_t(now + delta);
-            goto store;
-        }
-        PyErr_Clear();
-    }
-    step = PyLong_FromSsize_t(delta);
-    sum = step ? PyNumber_Add(value, step) : NULL;
-    Py_XDECREF(step);
-    Py_DECREF(value);
-store:
-    if (!sum)
-        return -1;
-    result = PyObject_SetAttr(self, name, sum);
-    Py_DECREF(sum);
-    return result;
-}
-
-/* obj.<name>() and obj.<name>(arg), by vectorcall. */
-static PyObject *call0(PyObject *obj, PyObject *name)
-{
-    PyObject *args[] = {obj};
-    return PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
-static PyObject *call1(PyObject *obj, PyObject *name, PyObject *arg)
-{
-    PyObject *args[] = {obj, arg};
-    return PyObject_VectorcallMethod(name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
-static PyObject *call2(PyObject *obj, PyObject *name, PyObject *first, PyObject *second)
-{
-    PyObject *args[] = {obj, first, second};
-    return PyObject_VectorcallMethod(name, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
-/* self.<name>(), the result dropped: 0 or -1. */
-static int call_own(PyObject *self, PyObject *name)
-{
-    PyObject *result = call0(self, name);
-    Py_XDECREF(result);
-    return result ? 0 : -1;
-}
-
-/* self.<owner>.<name>(arg or nothing), the result dropped: 0 or -1. */
-static int call_of(PyObject *self, PyObject *owner, PyObject *name, PyObject *arg)
-{
-    PyObject *target = PyObject_GetAttr(self, owner), *result;
-
-    if (!target)
-        return -1;
-    result = arg ? call1(target, name, arg) : call0(target, name);
-    Py_DECREF(target);
-    Py_XDECREF(result);
-    return result ? 0 : -1;
-}
-
-/* The raised exception is one of SSLAgainErrors: cleared, 1; else 0. */
-static int catch_again(void)
-{
-    if (PyErr_ExceptionMatches(tls.again)) {
-        PyErr_Clear();
-        return 1;
-    }
-    return 0;
-}
-
-/* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
- * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
-static int catch_fatal(PyObject *self, PyObject *message)
-{
-    PyObject *exc, *result;
-
-    if (!PyErr_ExceptionMatches(PyExc_Exception))
-        return -1;
-    exc = PyLoop_FetchException();
-    result = call2(self, PyLoop_str._fatal_error, exc, message);
-    Py_XDECREF(exc);
-    Py_XDECREF(result);
-    return result ? 0 : -1;
-}
-
-/* self.<name> compared with `size` (asyncio compares the int with whatever
- * the limit is): 1, 0, or -1 raised. */
-static int size_compare(PyObject *self, PyObject *name, PyObject *size, int op)
-{
-    PyObject *limit = PyObject_GetAttr(self, name);
-    int result;
-
-    if (!limit)
-        return -1;
-    if (PyLong_CheckExact(limit) && PyLong_CheckExact(size)) {
-        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(limit);
-        if (!((a == -1 || b == -1) && PyErr_Occurred())) {
-            Py_DECREF(limit);
-            return op == Py_GE ? a >= b : a <= b;
-        }
-        PyErr_Clear();
-    }
-    result = PyObject_RichCompareBool(size, limit, op);
-    Py_DECREF(limit);
-    return result;
-}
-
-/* ssl_target(self._sslobj) */
-static PyObject *ssl_sslobj(PyObject *self)
-{
-    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *target;
-
-    if (!sslobj)
-        return NULL;
-    target = ssl_target(sslobj);
-    Py_DECREF(sslobj);
-    return target;
-}
 
 /* Whether SSLObject.read would raise SSLWantReadError now, known without
  * the call (and the exception OpenSSL's WANT_READ makes, the costliest
@@ -226,11 +43,11 @@ static int surely_wants_read(PyObject *self, PyObject *target)
     PyObject *pending, *incoming;
     int none;
 
-    if (Py_TYPE(target) != (PyTypeObject *)tls.ssl_inner)
+    if (Py_TYPE(target) != (PyTypeObject *)PyLoopTls.ssl_inner)
         return 0;
-    if (!(pending = call0(target, PyLoop_str.pending)))
+    if (!(pending = PyLoopTls_Call0(target, PyLoop_str.pending)))
         return -1;
-    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    none = pending == PyLoopTls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
     Py_DECREF(pending);
     if (!none)
         return 0;
@@ -240,7 +57,7 @@ static int surely_wants_read(PyObject *self, PyObject *target)
     Py_DECREF(incoming);
     if (!pending)
         return -1;
-    none = pending == tls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
+    none = pending == PyLoopTls.zero || (PyLong_CheckExact(pending) && PyLong_AsSsize_t(pending) == 0);
     Py_DECREF(pending);
     return none;
 }
@@ -292,7 +109,7 @@ static int app_flow_call(PyObject *self, PyObject *name, PyObject *message)
 
     if (!app)
         return -1;
-    result = call0(app, name);
+    result = PyLoopTls_Call0(app, name);
     Py_DECREF(app);
     if (result) {
         Py_DECREF(result);
@@ -307,7 +124,7 @@ static int app_flow_call(PyObject *self, PyObject *name, PyObject *message)
         PyDict_SetItem(context, PyLoop_str.exception, exc) == 0 &&
         PyDict_SetItem(context, PyLoop_str.transport, transport) == 0 &&
         PyDict_SetItem(context, PyLoop_str.protocol, self) == 0) {
-        result = call1(loop, PyLoop_str.call_exception_handler, context);
+        result = PyLoopTls_Call1(loop, PyLoop_str.call_exception_handler, context);
         Py_XDECREF(result);
         status = result ? 0 : -1;
     }
@@ -326,23 +143,23 @@ static int control_app_writing(PyObject *self)
 
     if (!size)
         return -1;
-    over = size_compare(self, PyLoop_str._outgoing_high_water, size, Py_GE);
-    if (over < 0 || (over && (paused = attr_true(self, PyLoop_str._app_writing_paused)) < 0))
+    over = PyLoopTls_SizeCompare(self, PyLoop_str._outgoing_high_water, size, Py_GE);
+    if (over < 0 || (over && (paused = PyLoopTls_AttrTrue(self, PyLoop_str._app_writing_paused)) < 0))
         goto fail;
     if (over && !paused) {
         Py_DECREF(size);
-        if (set_bool(self, PyLoop_str._app_writing_paused, 1) < 0)
+        if (PyLoopTls_SetBool(self, PyLoop_str._app_writing_paused, 1) < 0)
             return -1;
-        return app_flow_call(self, PyLoop_str.pause_writing, tls.pause_failed);
+        return app_flow_call(self, PyLoop_str.pause_writing, PyLoopTls.pause_failed);
     }
-    under = size_compare(self, PyLoop_str._outgoing_low_water, size, Py_LE);
+    under = PyLoopTls_SizeCompare(self, PyLoop_str._outgoing_low_water, size, Py_LE);
     Py_DECREF(size);
-    if (under < 0 || (under && (paused = attr_true(self, PyLoop_str._app_writing_paused)) < 0))
+    if (under < 0 || (under && (paused = PyLoopTls_AttrTrue(self, PyLoop_str._app_writing_paused)) < 0))
         return -1;
     if (under && paused) {
-        if (set_bool(self, PyLoop_str._app_writing_paused, 0) < 0)
+        if (PyLoopTls_SetBool(self, PyLoop_str._app_writing_paused, 0) < 0)
             return -1;
-        return app_flow_call(self, PyLoop_str.resume_writing, tls.resume_failed);
+        return app_flow_call(self, PyLoop_str.resume_writing, PyLoopTls.resume_failed);
     }
     return 0;
 fail:
@@ -358,23 +175,23 @@ static int control_ssl_reading(PyObject *self)
 
     if (!size)
         return -1;
-    over = size_compare(self, PyLoop_str._incoming_high_water, size, Py_GE);
-    if (over < 0 || (over && (paused = attr_true(self, PyLoop_str._ssl_reading_paused)) < 0))
+    over = PyLoopTls_SizeCompare(self, PyLoop_str._incoming_high_water, size, Py_GE);
+    if (over < 0 || (over && (paused = PyLoopTls_AttrTrue(self, PyLoop_str._ssl_reading_paused)) < 0))
         goto fail;
     if (over && !paused) {
         Py_DECREF(size);
-        if (set_bool(self, PyLoop_str._ssl_reading_paused, 1) < 0)
+        if (PyLoopTls_SetBool(self, PyLoop_str._ssl_reading_paused, 1) < 0)
             return -1;
-        return call_of(self, PyLoop_str._transport, PyLoop_str.pause_reading, NULL);
+        return PyLoopTls_CallOf(self, PyLoop_str._transport, PyLoop_str.pause_reading, NULL);
     }
-    under = size_compare(self, PyLoop_str._incoming_low_water, size, Py_LE);
+    under = PyLoopTls_SizeCompare(self, PyLoop_str._incoming_low_water, size, Py_LE);
     Py_DECREF(size);
-    if (under < 0 || (under && (paused = attr_true(self, PyLoop_str._ssl_reading_paused)) < 0))
+    if (under < 0 || (under && (paused = PyLoopTls_AttrTrue(self, PyLoop_str._ssl_reading_paused)) < 0))
         return -1;
     if (under && paused) {
-        if (set_bool(self, PyLoop_str._ssl_reading_paused, 0) < 0)
+        if (PyLoopTls_SetBool(self, PyLoop_str._ssl_reading_paused, 0) < 0)
             return -1;
-        return call_of(self, PyLoop_str._transport, PyLoop_str.resume_reading, NULL);
+        return PyLoopTls_CallOf(self, PyLoop_str._transport, PyLoop_str.resume_reading, NULL);
     }
     return 0;
 fail:
@@ -387,7 +204,7 @@ fail:
  * callback wrote in one writev). */
 static int process_outgoing(PyObject *self)
 {
-    int paused = attr_true(self, PyLoop_str._ssl_writing_paused);
+    int paused = PyLoopTls_AttrTrue(self, PyLoop_str._ssl_writing_paused);
 
     if (paused < 0)
         return -1;
@@ -397,12 +214,12 @@ static int process_outgoing(PyObject *self)
 
         if (!outgoing)
             return -1;
-        data = call0(outgoing, PyLoop_str.read);
+        data = PyLoopTls_Call0(outgoing, PyLoop_str.read);
         Py_DECREF(outgoing);
         if (!data)
             return -1;
         size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyObject_Length(data);
-        if (size < 0 || (size > 0 && call_of(self, PyLoop_str._transport, PyLoop_str.write, data) < 0)) {
+        if (size < 0 || (size > 0 && PyLoopTls_CallOf(self, PyLoop_str._transport, PyLoop_str.write, data) < 0)) {
             Py_DECREF(data);
             return -1;
         }
@@ -432,14 +249,14 @@ static int do_write(PyObject *self)
         }
         if (!(data = PySequence_GetItem(backlog, 0)))
             goto done;
-        if (!sslobj && !(sslobj = ssl_sslobj(self))) {
+        if (!sslobj && !(sslobj = PyLoopTls_SslObj(self))) {
             Py_DECREF(data);
             goto done;
         }
-        counted = call1(sslobj, PyLoop_str.write, data);
+        counted = PyLoopTls_Call1(sslobj, PyLoop_str.write, data);
         if (!counted) {
             Py_DECREF(data);
-            if (catch_again())
+            if (PyLoopTls_CatchAgain())
                 break;
             goto done;
         }
@@ -454,11 +271,11 @@ static int do_write(PyObject *self)
             int stored = rest ? PySequence_SetItem(backlog, 0, rest) : -1;
             Py_XDECREF(rest);
             Py_DECREF(data);
-            if (stored < 0 || add_to(self, PyLoop_str._write_buffer_size, -count) < 0)
+            if (stored < 0 || PyLoopTls_AddTo(self, PyLoop_str._write_buffer_size, -count) < 0)
                 goto done;
         } else {
             Py_DECREF(data);
-            if (PySequence_DelItem(backlog, 0) < 0 || add_to(self, PyLoop_str._write_buffer_size, -length) < 0)
+            if (PySequence_DelItem(backlog, 0) < 0 || PyLoopTls_AddTo(self, PyLoop_str._write_buffer_size, -length) < 0)
                 goto done;
         }
     }
@@ -473,9 +290,9 @@ done:
  * close_notify) does. */
 static int close_notify(PyObject *self)
 {
-    if (call_own(self, PyLoop_str._call_eof_received) < 0)
+    if (PyLoopTls_CallOwn(self, PyLoop_str._call_eof_received) < 0)
         return -1;
-    return call_own(self, PyLoop_str._start_shutdown);
+    return PyLoopTls_CallOwn(self, PyLoop_str._start_shutdown);
 }
 
 /* Adds a chunk the read made to `first` (one chunk) or `list` (more):
@@ -515,8 +332,8 @@ static int read_chunks(PyObject *self, PyObject *sslobj, PyObject *max_size, PyO
 
         if (*first && (truth = surely_wants_read(self, sslobj)) != 0)
             return truth < 0 ? -1 : 0; /* what the read's SSLWantReadError would do */
-        if (!(chunk = call1(sslobj, PyLoop_str.read, max_size)))
-            return catch_again() ? 0 : -1;
+        if (!(chunk = PyLoopTls_Call1(sslobj, PyLoop_str.read, max_size)))
+            return PyLoopTls_CatchAgain() ? 0 : -1;
         truth = PyBytes_CheckExact(chunk) ? PyBytes_GET_SIZE(chunk) != 0 : PyObject_IsTrue(chunk);
         if (truth <= 0) {
             Py_DECREF(chunk);
@@ -531,20 +348,20 @@ static int read_chunks(PyObject *self, PyObject *sslobj, PyObject *max_size, PyO
 /* _do_read__copied() */
 static int read_copied(PyObject *self)
 {
-    PyObject *sslobj = ssl_sslobj(self), *max_size = NULL, *first = NULL, *list = NULL, *data = NULL;
+    PyObject *sslobj = PyLoopTls_SslObj(self), *max_size = NULL, *first = NULL, *list = NULL, *data = NULL;
     int empty = 0, status = -1;
 
     if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)) ||
         read_chunks(self, sslobj, max_size, &first, &list, &empty) < 0)
         goto done;
     if (list) {
-        if (!(data = PyObject_CallOneArg(tls.join, list)))
+        if (!(data = PyObject_CallOneArg(PyLoopTls.join, list)))
             goto done;
     } else if (first) {
         data = first;
         Py_INCREF(data);
     }
-    if (data && call_of(self, PyLoop_str._app_protocol, PyLoop_str.data_received, data) < 0)
+    if (data && PyLoopTls_CallOf(self, PyLoop_str._app_protocol, PyLoop_str.data_received, data) < 0)
         goto done;
     status = empty ? close_notify(self) : 0;
 done:
@@ -563,7 +380,7 @@ static int read_into(PyObject *sslobj, Py_ssize_t n, PyObject *buffer, Py_ssize_
 
     if (!size)
         return -1;
-    result = call2(sslobj, PyLoop_str.read, size, buffer);
+    result = PyLoopTls_Call2(sslobj, PyLoop_str.read, size, buffer);
     Py_DECREF(size);
     if (!result)
         return -1;
@@ -588,7 +405,7 @@ static int read_rest(PyObject *self, PyObject *sslobj, PyObject *buffer, Py_ssiz
         read = read_into(sslobj, wants - *offset, rest, count);
         Py_DECREF(rest);
         if (read < 0)
-            return catch_again() ? 0 : -1;
+            return PyLoopTls_CatchAgain() ? 0 : -1;
         if (*count <= 0)
             return 0;
         *offset += *count;
@@ -606,7 +423,7 @@ static int read_again_soon(PyObject *self)
         return -1;
     again = PyObject_GetAttr(self, PyLoop_str._do_read);
     if (again)
-        handle = call1(loop, PyLoop_str.call_soon, again);
+        handle = PyLoopTls_Call1(loop, PyLoop_str.call_soon, again);
     Py_DECREF(loop);
     Py_XDECREF(again);
     Py_XDECREF(handle);
@@ -638,10 +455,10 @@ static int read_buffered(PyObject *self)
 
     if (!(get_buffer = PyObject_GetAttr(self, PyLoop_str._app_protocol_get_buffer)) ||
         !(size = read_buffer_size(self)) || !(buffer = PyObject_CallOneArg(get_buffer, size)) ||
-        (wants = PyObject_Length(buffer)) < 0 || !(sslobj = ssl_sslobj(self)))
+        (wants = PyObject_Length(buffer)) < 0 || !(sslobj = PyLoopTls_SslObj(self)))
         goto done;
     if (read_into(sslobj, wants, buffer, &count) < 0) {
-        if (!catch_again())
+        if (!PyLoopTls_CatchAgain())
             goto done;
     } else if (count > 0) {
         offset = count;
@@ -665,12 +482,12 @@ done:
 /* _do_read()'s try body. */
 static int do_read_body(PyObject *self)
 {
-    int paused = attr_true(self, PyLoop_str._app_reading_paused);
+    int paused = PyLoopTls_AttrTrue(self, PyLoop_str._app_reading_paused);
 
     if (paused < 0)
         return -1;
     if (!paused) {
-        int buffered = attr_true(self, PyLoop_str._app_protocol_is_buffer), pending;
+        int buffered = PyLoopTls_AttrTrue(self, PyLoop_str._app_protocol_is_buffer), pending;
         PyObject *backlog;
 
         if (buffered < 0 || (buffered ? read_buffered(self) : read_copied(self)) < 0)
@@ -693,12 +510,12 @@ static int do_read(PyObject *self)
 
     if (!state)
         return -1;
-    reading = state == tls.wrapped || state == tls.flushing;
+    reading = state == PyLoopTls.wrapped || state == PyLoopTls.flushing;
     Py_DECREF(state);
     if (!reading)
         return 0;
     if (do_read_body(self) < 0)
-        return catch_fatal(self, tls.fatal_message);
+        return PyLoopTls_CatchFatal(self, PyLoopTls.fatal_message);
     return 0;
 }
 
@@ -710,7 +527,7 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
 
     if (!state)
         return -1;
-    if (state == tls.flushing || state == tls.shutdown || state == tls.unwrapped) {
+    if (state == PyLoopTls.flushing || state == PyLoopTls.shutdown || state == PyLoopTls.unwrapped) {
         PyObject *lost = PyObject_GetAttr(self, PyLoop_str._conn_lost);
         Py_ssize_t count;
         Py_DECREF(state);
@@ -721,12 +538,12 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
         if (count == -1 && PyErr_Occurred())
             return -1;
         if (count >= PyLoop_asyncio.connlost_threshold) {
-            PyObject *result = call1(PyLoop_asyncio.logger, PyLoop_str.warning, tls.closed_message);
+            PyObject *result = PyLoopTls_Call1(PyLoop_asyncio.logger, PyLoop_str.warning, PyLoopTls.closed_message);
             if (!result)
                 return -1;
             Py_DECREF(result);
         }
-        return add_to(self, PyLoop_str._conn_lost, 1);
+        return PyLoopTls_AddTo(self, PyLoop_str._conn_lost, 1);
     }
     Py_DECREF(state);
     if (!(backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog)))
@@ -736,11 +553,11 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
         return -1;
     }
     while ((data = PyIter_Next(iterator))) {
-        PyObject *result = call1(backlog, PyLoop_str.append, data);
+        PyObject *result = PyLoopTls_Call1(backlog, PyLoop_str.append, data);
         Py_ssize_t length = result ? PyObject_Length(data) : -1;
         Py_XDECREF(result);
         Py_DECREF(data);
-        if (length < 0 || add_to(self, PyLoop_str._write_buffer_size, length) < 0)
+        if (length < 0 || PyLoopTls_AddTo(self, PyLoop_str._write_buffer_size, length) < 0)
             break;
     }
     Py_DECREF(iterator);
@@ -748,22 +565,15 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
     if (PyErr_Occurred())
         return -1;
     if (!(state = PyObject_GetAttr(self, PyLoop_str._state)))
-        return catch_fatal(self, tls.fatal_message);
-    wrapped = state == tls.wrapped;
+        return PyLoopTls_CatchFatal(self, PyLoopTls.fatal_message);
+    wrapped = state == PyLoopTls.wrapped;
     Py_DECREF(state);
     if (wrapped && do_write(self) < 0)
-        return catch_fatal(self, tls.fatal_message);
+        return PyLoopTls_CatchFatal(self, PyLoopTls.fatal_message);
     return 0;
 }
 
 /* ---- the methods ---- */
-
-static PyObject *none_or_null(int status)
-{
-    if (status < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
 
 /* get_buffer(n): the protocol's one receive buffer, grown to n. */
 static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
@@ -774,7 +584,7 @@ static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
 
     if (!max_size)
         return NULL;
-    small = PyObject_RichCompareBool(n, tls.zero, Py_LE);
+    small = PyObject_RichCompareBool(n, PyLoopTls.zero, Py_LE);
     if (small < 0 || (!small && (big = PyObject_RichCompareBool(n, max_size, Py_GT)) < 0))
         goto done;
     if (small || big)
@@ -824,55 +634,55 @@ static PyObject *protocol_buffer_updated(PyObject *self, PyObject *nbytes)
     Py_DECREF(view);
     if (!part)
         return NULL;
-    status = call_of(self, PyLoop_str._incoming, PyLoop_str.write, part);
+    status = PyLoopTls_CallOf(self, PyLoop_str._incoming, PyLoop_str.write, part);
     Py_DECREF(part);
     if (status < 0 || !(state = PyObject_GetAttr(self, PyLoop_str._state)))
         return NULL;
-    if (state == tls.do_handshake)
-        status = call_own(self, PyLoop_str._do_handshake);
-    else if (state == tls.wrapped)
+    if (state == PyLoopTls.do_handshake)
+        status = PyLoopTls_CallOwn(self, PyLoop_str._do_handshake);
+    else if (state == PyLoopTls.wrapped)
         status = do_read(self);
-    else if (state == tls.flushing)
-        status = call_own(self, PyLoop_str._do_flush);
-    else if (state == tls.shutdown)
-        status = call_own(self, PyLoop_str._do_shutdown);
+    else if (state == PyLoopTls.flushing)
+        status = PyLoopTls_CallOwn(self, PyLoop_str._do_flush);
+    else if (state == PyLoopTls.shutdown)
+        status = PyLoopTls_CallOwn(self, PyLoop_str._do_shutdown);
     Py_DECREF(state);
-    return none_or_null(status);
+    return PyLoopTls_NoneOrNull(status);
 }
 
 static PyObject *protocol_do_read(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return none_or_null(do_read(self));
+    return PyLoopTls_NoneOrNull(do_read(self));
 }
 
 static PyObject *protocol_do_write(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return none_or_null(do_write(self));
+    return PyLoopTls_NoneOrNull(do_write(self));
 }
 
 static PyObject *protocol_process_outgoing(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return none_or_null(process_outgoing(self));
+    return PyLoopTls_NoneOrNull(process_outgoing(self));
 }
 
 static PyObject *protocol_control_app_writing(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return none_or_null(control_app_writing(self));
+    return PyLoopTls_NoneOrNull(control_app_writing(self));
 }
 
 static PyObject *protocol_control_ssl_reading(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return none_or_null(control_ssl_reading(self));
+    return PyLoopTls_NoneOrNull(control_ssl_reading(self));
 }
 
 static PyObject *protocol_write_appdata(PyObject *self, PyObject *list_of_data)
 {
-    return none_or_null(write_appdata(self, list_of_data));
+    return PyLoopTls_NoneOrNull(write_appdata(self, list_of_data));
 }
 
 static PyObject *protocol_get_write_buffer_size(PyObject *self, PyObject *unused)
@@ -897,7 +707,7 @@ static PyObject *protocol_get_app_transport(PyObject *self, PyObject *unused)
     if (!transport || transport != Py_None)
         return transport;
     Py_DECREF(transport);
-    if ((created = attr_true(self, PyLoop_str._app_transport_created)) != 0) {
+    if ((created = PyLoopTls_AttrTrue(self, PyLoop_str._app_transport_created)) != 0) {
         if (created > 0)
             PyErr_SetString(PyExc_RuntimeError, "Creating _SSLProtocolTransport twice");
         return NULL;
@@ -910,7 +720,7 @@ static PyObject *protocol_get_app_transport(PyObject *self, PyObject *unused)
     }
     Py_DECREF(loop);
     if (!transport || PyObject_SetAttr(self, PyLoop_str._app_transport, transport) < 0 ||
-        set_bool(self, PyLoop_str._app_transport_created, 1) < 0) {
+        PyLoopTls_SetBool(self, PyLoop_str._app_transport_created, 1) < 0) {
         Py_XDECREF(transport);
         return NULL;
     }
@@ -947,7 +757,7 @@ static int transport_write_appdata(PyObject *self, PyObject *list_of_data)
     if (Py_TYPE(protocol) == PyLoop_TlsProtocolType) {
         status = write_appdata(protocol, list_of_data);
     } else {
-        result = call1(protocol, PyLoop_str._write_appdata, list_of_data);
+        result = PyLoopTls_Call1(protocol, PyLoop_str._write_appdata, list_of_data);
         Py_XDECREF(result);
         status = result ? 0 : -1;
     }
@@ -976,7 +786,7 @@ static PyObject *transport_write(PyObject *self, PyObject *const *args, Py_ssize
         return NULL;
     status = transport_write_appdata(self, one);
     Py_DECREF(one);
-    return none_or_null(status);
+    return PyLoopTls_NoneOrNull(status);
 }
 
 static const PyLoopParams writelines_params = {"_SSLProtocolTransport.writelines", {"list_of_data"}, 1, 1};
@@ -987,7 +797,7 @@ static PyObject *transport_writelines(PyObject *self, PyObject *const *args, Py_
 
     if (PyLoopArgs_Bind(&writelines_params, args, nargs, kwnames, bound) < 0)
         return NULL;
-    return none_or_null(transport_write_appdata(self, bound[0]));
+    return PyLoopTls_NoneOrNull(transport_write_appdata(self, bound[0]));
 }
 
 static PyMethodDef transport_methods[] = {
@@ -1002,10 +812,30 @@ static PyMethodDef transport_methods[] = {
 /* the part                                                            */
 /* ------------------------------------------------------------------ */
 
-/* A subclass of asyncio's `base` with `methods` and no data: named as
- * asyncio's class, so reprs and __name__ read as asyncio's. */
-static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *methods)
+/* The methods of one type, from the TLS files' tables (NULL-terminated
+ * lists of NULL-terminated tables), joined in one table that lives as
+ * long as the process, as the type does. */
+static PyMethodDef *join_tables(PyMethodDef *const *tables)
 {
+    size_t count = 0, at = 0;
+    PyMethodDef *joined;
+
+    for (PyMethodDef *const *table = tables; *table; table++)
+        for (PyMethodDef *def = *table; def->ml_name; def++)
+            count++;
+    if (!(joined = PyMem_Calloc(count + 1, sizeof(*joined))))
+        return (PyMethodDef *)PyErr_NoMemory();
+    for (PyMethodDef *const *table = tables; *table; table++)
+        for (PyMethodDef *def = *table; def->ml_name; def++)
+            joined[at++] = *def;
+    return joined;
+}
+
+/* A subclass of asyncio's `base` with the methods of `tables` and no data:
+ * named as asyncio's class, so reprs and __name__ read as asyncio's. */
+static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *const *tables)
+{
+    PyMethodDef *methods = join_tables(tables);
     PyType_Slot slots[] = {
         {Py_tp_methods, methods},
         {0, NULL},
@@ -1016,29 +846,26 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *met
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };
-    PyObject *bases = PyTuple_Pack(1, base), *type;
+    PyObject *bases, *type = NULL;
 
-    if (!bases)
+    if (!methods)
         return NULL;
-    type = PyType_FromSpecWithBases(&spec, bases);
-    Py_DECREF(bases);
+    if ((bases = PyTuple_Pack(1, base))) {
+        type = PyType_FromSpecWithBases(&spec, bases);
+        Py_DECREF(bases);
+    }
+    if (!type)
+        PyMem_Free(methods);
     return (PyTypeObject *)type;
 }
 
-static PyObject *bytes_join(void)
-{
-    PyObject *nothing = PyBytes_FromStringAndSize(NULL, 0), *join;
-
-    if (!nothing)
-        return NULL;
-    join = PyObject_GetAttrString(nothing, "join");
-    Py_DECREF(nothing);
-    return join;
-}
+/* Each type's tables: this file's, then the other TLS files'. */
+static PyMethodDef *const protocol_tables[] = {protocol_methods, NULL};
+static PyMethodDef *const transport_tables[] = {transport_methods, NULL};
 
 int PyLoopTls_Add(PyObject *module)
 {
-    PyObject *sslproto = PyImport_ImportModule("asyncio.sslproto"), *states = NULL, *protocol = NULL,
+    PyObject *sslproto = PyImport_ImportModule("asyncio.sslproto"), *protocol = NULL,
              *app_transport = NULL;
     int status = -1;
 
@@ -1050,26 +877,13 @@ int PyLoopTls_Add(PyObject *module)
         Py_DECREF(sslproto);
         return 0;
     }
-    if (!(states = PyObject_GetAttrString(sslproto, "SSLProtocolState")) ||
-        !(tls.unwrapped = PyObject_GetAttrString(states, "UNWRAPPED")) ||
-        !(tls.do_handshake = PyObject_GetAttrString(states, "DO_HANDSHAKE")) ||
-        !(tls.wrapped = PyObject_GetAttrString(states, "WRAPPED")) ||
-        !(tls.flushing = PyObject_GetAttrString(states, "FLUSHING")) ||
-        !(tls.shutdown = PyObject_GetAttrString(states, "SHUTDOWN")) ||
-        !(tls.again = PyObject_GetAttrString(sslproto, "SSLAgainErrors")) || !(tls.zero = PyLong_FromLong(0)) ||
-        !(tls.fatal_message = PyUnicode_InternFromString("Fatal error on SSL protocol")) ||
-        !(tls.closed_message = PyUnicode_InternFromString("SSL connection is closed")) ||
-        !(tls.pause_failed = PyUnicode_InternFromString("protocol.pause_writing() failed")) ||
-        !(tls.resume_failed = PyUnicode_InternFromString("protocol.resume_writing() failed")) ||
-        !(tls.join = bytes_join()) || !(tls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
-        PyLoop_ImportInto((PyObject **)&tls.ssl_object, "ssl", "SSLObject") < 0 ||
-        PyLoop_ImportInto(&tls.ssl_inner, "_ssl", "_SSLSocket") < 0 ||
+    if (PyLoopTls_InitNames(sslproto) < 0 ||
         !(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
         !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")))
         goto done;
-    if (!(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_methods)) ||
+    if (!(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
         !(PyLoop_TlsAppTransportType =
-              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_methods)))
+              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)))
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
     if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {
@@ -1084,7 +898,6 @@ int PyLoopTls_Add(PyObject *module)
     status = 0;
 done:
     Py_DECREF(sslproto);
-    Py_XDECREF(states);
     Py_XDECREF(protocol);
     Py_XDECREF(app_transport);
     return status;

@@ -1,0 +1,220 @@
+/*
+ * tls_support: see tls_support.h.
+ */
+#include "tls_support.h"
+
+struct PyLoopTlsNames PyLoopTls;
+
+/* What SSLObject.read/write call: ssl.SSLObject's read() and write() are
+ * `self._sslobj.read(len[, buffer])` and `self._sslobj.write(data)` (the
+ * same on 3.11-3.15), so for an exact ssl.SSLObject the C object it wraps
+ * is called directly, one Python frame fewer per call; anything else (an
+ * SSLContext.sslobject_class of the program's) is called as it is. A new
+ * reference. */
+PyObject *PyLoopTls_SslTarget(PyObject *sslobj)
+{
+    if (Py_TYPE(sslobj) == PyLoopTls.ssl_object) {
+        PyObject *inner = PyObject_GetAttr(sslobj, PyLoopTls.inner_name);
+        if (inner || !PyErr_ExceptionMatches(PyExc_AttributeError))
+            return inner;
+        PyErr_Clear();
+    }
+    Py_INCREF(sslobj);
+    return sslobj;
+}
+
+/* ------------------------------------------------------------------ */
+/* attribute helpers: asyncio's self._x reads and writes               */
+/* ------------------------------------------------------------------ */
+
+/* bool(self.<name>): 1, 0, or -1 raised. */
+int PyLoopTls_AttrTrue(PyObject *self, PyObject *name)
+{
+    PyObject *value = PyObject_GetAttr(self, name);
+    int truth;
+
+    if (!value)
+        return -1;
+    truth = value == Py_True ? 1 : value == Py_False ? 0 : PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return truth;
+}
+
+int PyLoopTls_SetBool(PyObject *self, PyObject *name, int value)
+{
+    return PyObject_SetAttr(self, name, value ? Py_True : Py_False);
+}
+
+/* self.<name> += delta (an int; asyncio's arithmetic on whatever is there) */
+int PyLoopTls_AddTo(PyObject *self, PyObject *name, Py_ssize_t delta)
+{
+    PyObject *value = PyObject_GetAttr(self, name), *step, *sum;
+    int result;
+
+    if (!value)
+        return -1;
+    if (PyLong_CheckExact(value)) {
+        Py_ssize_t now = PyLong_AsSsize_t(value);
+        if (!(now == -1 && PyErr_Occurred())) {
+            Py_DECREF(value);
+            sum = PyLong_FromSsize_t(now + delta);
+            goto store;
+        }
+        PyErr_Clear();
+    }
+    step = PyLong_FromSsize_t(delta);
+    sum = step ? PyNumber_Add(value, step) : NULL;
+    Py_XDECREF(step);
+    Py_DECREF(value);
+store:
+    if (!sum)
+        return -1;
+    result = PyObject_SetAttr(self, name, sum);
+    Py_DECREF(sum);
+    return result;
+}
+
+/* obj.<name>() and obj.<name>(arg), by vectorcall. */
+PyObject *PyLoopTls_Call0(PyObject *obj, PyObject *name)
+{
+    PyObject *args[] = {obj};
+    return PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+PyObject *PyLoopTls_Call1(PyObject *obj, PyObject *name, PyObject *arg)
+{
+    PyObject *args[] = {obj, arg};
+    return PyObject_VectorcallMethod(name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+PyObject *PyLoopTls_Call2(PyObject *obj, PyObject *name, PyObject *first, PyObject *second)
+{
+    PyObject *args[] = {obj, first, second};
+    return PyObject_VectorcallMethod(name, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+/* self.<name>(), the result dropped: 0 or -1. */
+int PyLoopTls_CallOwn(PyObject *self, PyObject *name)
+{
+    PyObject *result = PyLoopTls_Call0(self, name);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* self.<owner>.<name>(arg or nothing), the result dropped: 0 or -1. */
+int PyLoopTls_CallOf(PyObject *self, PyObject *owner, PyObject *name, PyObject *arg)
+{
+    PyObject *target = PyObject_GetAttr(self, owner), *result;
+
+    if (!target)
+        return -1;
+    result = arg ? PyLoopTls_Call1(target, name, arg) : PyLoopTls_Call0(target, name);
+    Py_DECREF(target);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* The raised exception is one of SSLAgainErrors: cleared, 1; else 0. */
+int PyLoopTls_CatchAgain(void)
+{
+    if (PyErr_ExceptionMatches(PyLoopTls.again)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
+ * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
+int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
+{
+    PyObject *exc, *result;
+
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return -1;
+    exc = PyLoop_FetchException();
+    result = PyLoopTls_Call2(self, PyLoop_str._fatal_error, exc, message);
+    Py_XDECREF(exc);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
+/* self.<name> compared with `size` (asyncio compares the int with whatever
+ * the limit is): 1, 0, or -1 raised. */
+int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op)
+{
+    PyObject *limit = PyObject_GetAttr(self, name);
+    int result;
+
+    if (!limit)
+        return -1;
+    if (PyLong_CheckExact(limit) && PyLong_CheckExact(size)) {
+        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(limit);
+        if (!((a == -1 || b == -1) && PyErr_Occurred())) {
+            Py_DECREF(limit);
+            return op == Py_GE ? a >= b : a <= b;
+        }
+        PyErr_Clear();
+    }
+    result = PyObject_RichCompareBool(size, limit, op);
+    Py_DECREF(limit);
+    return result;
+}
+
+/* PyLoopTls_SslTarget(self._sslobj) */
+PyObject *PyLoopTls_SslObj(PyObject *self)
+{
+    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *target;
+
+    if (!sslobj)
+        return NULL;
+    target = PyLoopTls_SslTarget(sslobj);
+    Py_DECREF(sslobj);
+    return target;
+}
+
+PyObject *PyLoopTls_NoneOrNull(int status)
+{
+    if (status < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* b''.join */
+static PyObject *bytes_join(void)
+{
+    PyObject *nothing = PyBytes_FromStringAndSize(NULL, 0), *join;
+
+    if (!nothing)
+        return NULL;
+    join = PyObject_GetAttrString(nothing, "join");
+    Py_DECREF(nothing);
+    return join;
+}
+
+int PyLoopTls_InitNames(PyObject *sslproto)
+{
+    PyObject *states;
+    int status = -1;
+
+    if (!(states = PyObject_GetAttrString(sslproto, "SSLProtocolState")) ||
+        !(PyLoopTls.unwrapped = PyObject_GetAttrString(states, "UNWRAPPED")) ||
+        !(PyLoopTls.do_handshake = PyObject_GetAttrString(states, "DO_HANDSHAKE")) ||
+        !(PyLoopTls.wrapped = PyObject_GetAttrString(states, "WRAPPED")) ||
+        !(PyLoopTls.flushing = PyObject_GetAttrString(states, "FLUSHING")) ||
+        !(PyLoopTls.shutdown = PyObject_GetAttrString(states, "SHUTDOWN")) ||
+        !(PyLoopTls.again = PyObject_GetAttrString(sslproto, "SSLAgainErrors")) ||
+        !(PyLoopTls.zero = PyLong_FromLong(0)) ||
+        !(PyLoopTls.fatal_message = PyUnicode_InternFromString("Fatal error on SSL protocol")) ||
+        !(PyLoopTls.closed_message = PyUnicode_InternFromString("SSL connection is closed")) ||
+        !(PyLoopTls.pause_failed = PyUnicode_InternFromString("protocol.pause_writing() failed")) ||
+        !(PyLoopTls.resume_failed = PyUnicode_InternFromString("protocol.resume_writing() failed")) ||
+        !(PyLoopTls.join = bytes_join()) || !(PyLoopTls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
+        PyLoop_ImportInto((PyObject **)&PyLoopTls.ssl_object, "ssl", "SSLObject") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.ssl_inner, "_ssl", "_SSLSocket") < 0)
+        goto done;
+    status = 0;
+done:
+    Py_XDECREF(states);
+    return status;
+}

@@ -1,0 +1,64 @@
+/*
+ * tls_support: what the TLS files share (tls_transport.c, the types and the
+ * hot path, and the files it adds methods from): the names and objects
+ * asyncio's sslproto compares with, read once, and helpers that read like
+ * the `self._x` of asyncio's Python sslproto.
+ */
+#ifndef PYLOOP_TLS_SUPPORT_H
+#define PYLOOP_TLS_SUPPORT_H
+
+#include "transport_base.h"
+
+struct PyLoopTlsNames {
+    /* sslproto.SSLProtocolState's members: asyncio compares them with ==,
+     * which for an Enum is identity. */
+    PyObject *unwrapped, *do_handshake, *wrapped, *flushing, *shutdown;
+    PyObject *again;         /* sslproto.SSLAgainErrors */
+    PyObject *zero;          /* 0 */
+    PyObject *fatal_message; /* 'Fatal error on SSL protocol' */
+    PyObject *closed_message; /* 'SSL connection is closed' */
+    PyObject *pause_failed, *resume_failed;
+    PyObject *join; /* b''.join */
+    PyTypeObject *ssl_object; /* ssl.SSLObject */
+    PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
+    PyObject *inner_name;     /* '_sslobj' */
+};
+extern struct PyLoopTlsNames PyLoopTls;
+
+/* Reads PyLoopTls from asyncio's `sslproto` module: 0, or -1 raised. */
+int PyLoopTls_InitNames(PyObject *sslproto);
+
+/* What SSLObject.read/write are called on: for an exact ssl.SSLObject the
+ * _ssl object it wraps (one Python frame fewer per call), else the object
+ * itself. A new reference. PyLoopTls_SslObj: the same for self._sslobj. */
+PyObject *PyLoopTls_SslTarget(PyObject *sslobj);
+PyObject *PyLoopTls_SslObj(PyObject *self);
+
+/* self.<name>: bool() of it (1, 0, or -1 raised); set to True/False;
+ * += delta; compared with `size` by `op` (Py_GE/Py_LE: 1, 0, or -1). */
+int PyLoopTls_AttrTrue(PyObject *self, PyObject *name);
+int PyLoopTls_SetBool(PyObject *self, PyObject *name, int value);
+int PyLoopTls_AddTo(PyObject *self, PyObject *name, Py_ssize_t delta);
+int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op);
+
+/* obj.<name>() / (arg) / (first, second) by vectorcall: new references. */
+PyObject *PyLoopTls_Call0(PyObject *obj, PyObject *name);
+PyObject *PyLoopTls_Call1(PyObject *obj, PyObject *name, PyObject *arg);
+PyObject *PyLoopTls_Call2(PyObject *obj, PyObject *name, PyObject *first, PyObject *second);
+
+/* self.<name>() and self.<owner>.<name>(arg or nothing), the results
+ * dropped: 0, or -1 raised. */
+int PyLoopTls_CallOwn(PyObject *self, PyObject *name);
+int PyLoopTls_CallOf(PyObject *self, PyObject *owner, PyObject *name, PyObject *arg);
+
+/* `except SSLAgainErrors:`: the raised exception is one, cleared, 1; else 0. */
+int PyLoopTls_CatchAgain(void);
+
+/* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
+ * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
+int PyLoopTls_CatchFatal(PyObject *self, PyObject *message);
+
+/* A METH_* method's result from a 0 / -1 status: None, or NULL. */
+PyObject *PyLoopTls_NoneOrNull(int status);
+
+#endif
