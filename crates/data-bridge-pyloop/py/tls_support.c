@@ -194,10 +194,20 @@ static PyObject *bytes_join(void)
 
 int PyLoopTls_InitNames(PyObject *sslproto)
 {
-    PyObject *states;
+    PyObject *states = NULL, *app_states = NULL, *constants = NULL;
     int status = -1;
 
-    if (!(states = PyObject_GetAttrString(sslproto, "SSLProtocolState")) ||
+    if (!(constants = PyImport_ImportModule("asyncio.constants")) ||
+        !(PyLoopTls.handshake_timeout = PyObject_GetAttrString(constants, "SSL_HANDSHAKE_TIMEOUT")) ||
+        !(PyLoopTls.shutdown_timeout = PyObject_GetAttrString(constants, "SSL_SHUTDOWN_TIMEOUT")) ||
+        !(PyLoopTls.high_water_read = PyObject_GetAttrString(constants, "FLOW_CONTROL_HIGH_WATER_SSL_READ")) ||
+        !(PyLoopTls.high_water_write = PyObject_GetAttrString(constants, "FLOW_CONTROL_HIGH_WATER_SSL_WRITE")) ||
+        !(app_states = PyObject_GetAttrString(sslproto, "AppProtocolState")) ||
+        !(PyLoopTls.app_init = PyObject_GetAttrString(app_states, "STATE_INIT")) ||
+        !(PyLoopTls.app_con_made = PyObject_GetAttrString(app_states, "STATE_CON_MADE")) ||
+        !(PyLoopTls.app_eof = PyObject_GetAttrString(app_states, "STATE_EOF")) ||
+        !(PyLoopTls.app_con_lost = PyObject_GetAttrString(app_states, "STATE_CON_LOST")) ||
+        !(states = PyObject_GetAttrString(sslproto, "SSLProtocolState")) ||
         !(PyLoopTls.unwrapped = PyObject_GetAttrString(states, "UNWRAPPED")) ||
         !(PyLoopTls.do_handshake = PyObject_GetAttrString(states, "DO_HANDSHAKE")) ||
         !(PyLoopTls.wrapped = PyObject_GetAttrString(states, "WRAPPED")) ||
@@ -216,5 +226,7 @@ int PyLoopTls_InitNames(PyObject *sslproto)
     status = 0;
 done:
     Py_XDECREF(states);
+    Py_XDECREF(app_states);
+    Py_XDECREF(constants);
     return status;
 }

@@ -13,6 +13,11 @@ struct PyLoopTlsNames {
     /* sslproto.SSLProtocolState's members: asyncio compares them with ==,
      * which for an Enum is identity. */
     PyObject *unwrapped, *do_handshake, *wrapped, *flushing, *shutdown;
+    /* sslproto.AppProtocolState's members */
+    PyObject *app_init, *app_con_made, *app_eof, *app_con_lost;
+    /* asyncio.constants: SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT (the
+     * defaults, floats), FLOW_CONTROL_HIGH_WATER_SSL_READ/_WRITE (KiB) */
+    PyObject *handshake_timeout, *shutdown_timeout, *high_water_read, *high_water_write;
     PyObject *again;         /* sslproto.SSLAgainErrors */
     PyObject *zero;          /* 0 */
     PyObject *fatal_message; /* 'Fatal error on SSL protocol' */
