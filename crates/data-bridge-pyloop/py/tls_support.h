@@ -27,10 +27,15 @@ struct PyLoopTlsNames {
     PyTypeObject *ssl_object; /* ssl.SSLObject */
     PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
     PyObject *inner_name;     /* '_sslobj' */
+    /* tls310: 1 on 3.10, whose asyncio has the older sslproto (_SSLPipe):
+     * the names above are this module's own (3.11's, made in
+     * tls_support.c), and the C types follow 3.11's sslproto. */
+    int own_names;
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
-/* Reads PyLoopTls from asyncio's `sslproto` module: 0, or -1 raised. */
+/* Reads PyLoopTls from asyncio's `sslproto` module (3.10: from 3.11's
+ * names, made here): 0, or -1 raised. */
 int PyLoopTls_InitNames(PyObject *sslproto);
 
 /* What SSLObject.read/write are called on: for an exact ssl.SSLObject the
@@ -65,5 +70,9 @@ int PyLoopTls_CatchFatal(PyObject *self, PyObject *message);
 
 /* A METH_* method's result from a 0 / -1 status: None, or NULL. */
 PyObject *PyLoopTls_NoneOrNull(int status);
+
+/* Puts SSLProtocolState, AppProtocolState, SSLAgainErrors and the TLS
+ * constants PyLoopTls holds on `module`: 0, or -1 raised. */
+int PyLoopTls_AddNames(PyObject *module);
 
 #endif
