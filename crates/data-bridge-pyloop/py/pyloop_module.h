@@ -249,7 +249,8 @@ int PyLoopDatagram_Add(PyObject *module);
 
 /* tls_transport.c: SSLProtocol and _SSLProtocolTransport, asyncio's 3.11+
  * sslproto classes with their hot path (reads, writes, flow control) in C.
- * NULL on 3.10 (its sslproto is older: asyncio's own is used). */
+ * On 3.10 (its asyncio's sslproto is older) made on 3.11's bases, or NULL
+ * when the build's C TLS is not complete (asyncio's own is used). */
 extern PyTypeObject *PyLoop_TlsProtocolType;
 extern PyTypeObject *PyLoop_TlsAppTransportType;
 int PyLoopTls_Add(PyObject *module);

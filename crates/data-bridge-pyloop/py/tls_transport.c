@@ -23,8 +23,11 @@
  * The instances need no GC code of their own: the types add no fields, so
  * the base's (subtype_traverse, subtype_dealloc, __del__) serve.
  *
- * Used on interpreters whose asyncio has the 3.11+ sslproto
- * (SSLProtocolState); 3.10's older sslproto keeps asyncio's own path.
+ * Used on every interpreter. On 3.10, whose asyncio has the older
+ * sslproto (_SSLPipe, no SSLProtocolState), there is no asyncio class to
+ * subclass: the types are made on 3.11's bases (older_types), with 3.11's
+ * names made by tls_support.c, when every method of 3.11's design is C;
+ * otherwise 3.10 keeps asyncio's own TLS.
  */
 #include "tls_support.h"
 
