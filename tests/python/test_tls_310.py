@@ -7,6 +7,7 @@ asyncio's own objects and the types subclass asyncio's classes."""
 
 import asyncio
 import gc
+import os
 import types
 import unittest
 import weakref
@@ -182,6 +183,71 @@ class _TLSNames(tls_support.TLSCerts):
         start_tls = type(self.loop).start_tls
         self.assertIs(start_tls.__code__, asyncio.base_events.BaseEventLoop.start_tls.__code__)
         self.assertIs(start_tls.__globals__["sslproto"].SSLProtocol, protocol)
+
+
+@base.both_loops
+class _TLSTransportUses(tls_support.TLSCerts):
+    """What asyncio's other code does with a TLS app transport, through its
+    class attributes: the same on both loops, 3.10's or 3.11's as the
+    loop's TLS is (NEW_SSLPROTO)."""
+
+    def test_sendfile_over_tls(self):
+        # _sendfile_compatible is FALLBACK (3.10 and 3.11): loop.sendfile
+        # reads the file and writes it through the transport, its
+        # _SendfileFallbackProtocol standing in for the app protocol
+        # (the transport must be a _FlowControlMixin).
+        data = os.urandom(300 * 1024 + 7)
+        with base.tempdir() as tmp:
+            path = os.path.join(tmp, "payload")
+            with open(path, "wb") as f:
+                f.write(data)
+
+            async def main():
+                server, tr, cli, srv = await tls_pair(self)
+                async with server:
+                    with open(path, "rb") as f:
+                        sent = await self.loop.sendfile(tr, f, offset=7)
+                        self.assertEqual(f.tell(), len(data))
+                    self.assertEqual(sent, len(data) - 7)
+                    self.assertIs(tr.get_protocol(), cli)
+                    self.assertEqual(await srv.received(len(data) - 7), data[7:])
+                    tr.close()
+                    await cli.lost
+                    await srv.lost
+
+            self.run_coro(main())
+
+    def test_start_tls_over_tls(self):
+        # 3.11's app transport is _start_tls_compatible: TLS inside TLS,
+        # both sides upgraded at once. 3.10's is not: start_tls raises.
+        async def main():
+            server, tr, cli, srv = await tls_pair(self)
+            async with server:
+                if not self.NEW_SSLPROTO:
+                    with self.assertRaises(TypeError) as cm:
+                        await self.loop.start_tls(tr, cli, self.client_context(),
+                                                  server_hostname="localhost")
+                    self.assertRegex(str(cm.exception), r"^transport .* is not supported by start_tls\(\)$")
+                    tr.close()
+                    await cli.lost
+                    await srv.lost
+                    return
+                outer = tr.get_extra_info("ssl_object")
+                srv_tls, tls = await asyncio.gather(
+                    self.loop.start_tls(srv.transport, srv, self.server_context(), server_side=True),
+                    self.loop.start_tls(tr, cli, self.client_context(), server_hostname="localhost"))
+                self.assertIsNot(tls.get_extra_info("ssl_object"), outer)
+                self.assertIs(tr.get_protocol(), tls._ssl_protocol)
+                tls.write(b"inner")
+                self.assertEqual(await srv.received(5), b"inner")
+                srv_tls.write(b"back")
+                self.assertEqual(await cli.received(4), b"back")
+                tls.close()
+                self.assertIsNone(await cli.lost)
+                self.assertIsNone(await srv.lost)
+                self.assertEqual((cli.events, srv.events), (["made", "eof", "lost"], ["made", "eof", "lost"]))
+
+        self.run_coro(main())
 
 
 if __name__ == "__main__":
