@@ -223,6 +223,31 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         PyLoop_ImportInto((PyObject **)&PyLoopTls.ssl_object, "ssl", "SSLObject") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.ssl_inner, "_ssl", "_SSLSocket") < 0)
         goto done;
+    /* tls_handshake.c */
+    if (PyLoop_ImportInto(&PyLoopTls.ssl_error, "ssl", "SSLError") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.certificate_error, "ssl", "CertificateError") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.cancelled_error, "asyncio.exceptions", "CancelledError") < 0 ||
+        (PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = P._abort.__code__.co_argcount == 2\n", "SSLProtocol._abort")) < 0 ||
+        (PyLoopTls.bound_timeouts = PyLoop_ProbeFlag(
+             "import types\nfrom asyncio.sslproto import SSLProtocol as P\n"
+             "result = not any(isinstance(c, types.CodeType) for c in P._start_handshake.__code__.co_consts)\n",
+             "SSLProtocol._start_handshake")) < 0 ||
+        (PyLoopTls.has_transport_closing = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = hasattr(P, '_is_transport_closing')\n", "SSLProtocol._is_transport_closing")) < 0 ||
+        (PyLoopTls.keep_shutdown_timeout = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = 'call_later' in P._on_shutdown_complete.__code__.co_names\n",
+             "SSLProtocol._on_shutdown_complete")) < 0 ||
+        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0)
+        goto done;
+    /* an asyncio without _is_transport_closing: the protocol has none
+     * either (it is the last entry of tls_handshake.c's table) */
+    for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)
+        if (strcmp(def->ml_name, "_is_transport_closing") == 0)
+            def->ml_name = NULL;
     status = 0;
 done:
     Py_XDECREF(states);
