@@ -535,6 +535,29 @@ class _TLSHandshake(tls_support.TLSCerts):
         self.assertIs(failed[0].exc_info[1], exc)
         self.assertEqual(self.take_loop_errors(), [])  # an OSError: logged, not reported
 
+    def test_tls_read_error_logged_in_debug_with_exception(self):
+        # A record that does not decrypt: _do_read's `except Exception as
+        # ex: self._fatal_error(ex, ...)`; an SSLError is an OSError, logged
+        # in debug mode with the exception being handled (exc_info=True).
+        async def main():
+            client = Recorder(self.loop)
+            server, transport, accepted = await self.tls_connection(client)
+            peer = await accepted[0].made
+            self.loop.set_debug(True)
+            with self.assertLogs("asyncio", logging.DEBUG) as logs:
+                peer._ssl_protocol._transport.write(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+                exc = await client.lost
+            self.loop.set_debug(False)
+            await self.finish(server, accepted)
+            return logs, exc
+
+        logs, exc = self.run_coro(main())
+        self.assertIsInstance(exc, ssl.SSLError)
+        fatal = [r for r in logs.records if r.getMessage().endswith(": Fatal error on SSL protocol")]
+        self.assertEqual(len(fatal), 1)
+        self.assertIs(fatal[0].exc_info[1], exc)
+        self.assertEqual(self.take_loop_errors(), [])
+
 
 @base.pyloop_only
 @NEEDS_NEW

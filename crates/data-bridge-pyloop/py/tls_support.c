@@ -125,15 +125,23 @@ int PyLoopTls_CatchAgain(void)
 }
 
 /* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
- * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
+ * -1 for a BaseException asyncio lets through (or _fatal_error's own).
+ * `ex` is the exception being handled (sys.exc_info()) during the call, as
+ * in asyncio's except block: _fatal_error's debug log of an OSError
+ * (exc_info=True) shows it. */
 int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
 {
-    PyObject *exc, *result;
+    PyObject *exc, *result, *type, *value, *traceback;
 
     if (!PyErr_ExceptionMatches(PyExc_Exception))
         return -1;
     exc = PyLoop_FetchException();
+    PyErr_GetExcInfo(&type, &value, &traceback);
+    Py_INCREF(exc);
+    Py_INCREF(Py_TYPE(exc));
+    PyErr_SetExcInfo((PyObject *)Py_TYPE(exc), exc, PyException_GetTraceback(exc));
     result = PyLoopTls_Call2(self, PyLoop_str._fatal_error, exc, message);
+    PyErr_SetExcInfo(type, value, traceback);
     Py_XDECREF(exc);
     Py_XDECREF(result);
     return result ? 0 : -1;
