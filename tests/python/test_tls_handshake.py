@@ -6,6 +6,8 @@ connection_lost), the tests assert what the running asyncio does."""
 
 import asyncio
 import logging
+import shutil
+import subprocess
 import types
 import unittest
 from asyncio import sslproto
@@ -557,6 +559,47 @@ class _TLSHandshake(tls_support.TLSCerts):
         self.assertEqual(len(fatal), 1)
         self.assertIs(fatal[0].exc_info[1], exc)
         self.assertEqual(self.take_loop_errors(), [])
+
+    @unittest.skipUnless(shutil.which("openssl"), "needs the openssl command (s_client) to renegotiate")
+    def test_tls_client_renegotiation_refused(self):
+        # asyncio leaves renegotiation to OpenSSL through SSLObject (the ssl
+        # module cannot start one): a TLS 1.2 peer asking for one (s_client's
+        # "R" command) is refused by OpenSSL, and the connection ends with
+        # the SSLError the refusal leads to, reported as asyncio reports it.
+        loop = self.loop
+
+        class Server(Recorder):
+            def data_received(self, data):
+                super().data_received(data)
+                got.set_result(data)
+
+        async def main():
+            ctx = self.server_context()
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            server_protocol = Server(loop)
+            server = await loop.create_server(lambda: server_protocol, HOST, 0, ssl=ctx)
+            port = server.sockets[0].getsockname()[1]
+            proc = await asyncio.create_subprocess_exec(
+                "openssl", "s_client", "-connect", "%s:%d" % (HOST, port), "-tls1_2",
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                proc.stdin.write(b"hello\n")
+                self.assertEqual(await got, b"hello\n")
+                proc.stdin.write(b"R\n")
+                exc = await server_protocol.lost
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
+            server.close()
+            await server.wait_closed()
+            return server_protocol, exc
+
+        got = loop.create_future()
+        server_protocol, exc = self.run_coro(main())
+        self.assertIsInstance(exc, ssl.SSLError)
+        self.assertEqual(server_protocol.events, ["made", "lost"])
+        self.assertEqual(self.take_loop_errors(), [])  # an OSError: not reported
 
 
 @base.pyloop_only
