@@ -427,10 +427,11 @@ static int handshake_failed(PyObject *self, PyObject *exc)
 {
     HandledState saved;
     PyObject *message;
-    int certificate = PyObject_IsInstance(exc, PyLoopTls.certificate_error), status = -1;
+    int certificate, status = -1;
 
     handled_begin(&saved, exc);
-    if (set_state(self, PyLoopTls.unwrapped) < 0 || certificate < 0)
+    if (set_state(self, PyLoopTls.unwrapped) < 0 ||
+        (certificate = PyObject_IsInstance(exc, PyLoopTls.certificate_error)) < 0)
         goto done;
     message = PyUnicode_FromString(certificate ? "SSL handshake failed on verifying the certificate"
                                                : "SSL handshake failed");
@@ -659,11 +660,11 @@ static int close_transport_soon(PyObject *self)
  * transport.close() may wait forever on a peer that does not read. */
 static int on_shutdown_complete(PyObject *self, PyObject *shutdown_exc)
 {
-    int failed = PyObject_IsTrue(shutdown_exc);
+    int failed;
 
     if (!PyLoopTls.keep_shutdown_timeout && cancel_timeout(self, PyLoop_str._shutdown_timeout_handle) < 0)
         return -1;
-    if (failed < 0)
+    if ((failed = PyObject_IsTrue(shutdown_exc)) < 0)
         return -1;
     if (failed) {
         PyObject *result;
