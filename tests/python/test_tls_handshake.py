@@ -5,11 +5,13 @@ between releases (_abort(exc), the shutdown timeout kept until
 connection_lost), the tests assert what the running asyncio does."""
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import subprocess
 import types
 import unittest
+import unittest.mock
 from asyncio import sslproto
 
 import base
@@ -600,6 +602,35 @@ class _TLSHandshake(tls_support.TLSCerts):
         self.assertIsInstance(exc, ssl.SSLError)
         self.assertEqual(server_protocol.events, ["made", "lost"])
         self.assertEqual(self.take_loop_errors(), [])  # an OSError: not reported
+
+    def test_tls_patched_base_methods_are_honoured(self):
+        # mock.patch.object(sslproto.SSLProtocol, ...) (CPython's
+        # test_sslproto does it) reaches the loop's protocol, whose class
+        # is asyncio's or a subclass of it.
+        calls = []
+        originals = {name: getattr(sslproto.SSLProtocol, name)
+                     for name in ("connection_made", "_on_handshake_complete", "_start_shutdown", "connection_lost")}
+
+        def spy(name):
+            def method(proto, *args, **kwargs):
+                calls.append(name)
+                return originals[name](proto, *args, **kwargs)
+            return method
+
+        async def main():
+            client = Recorder(self.loop)
+            server, transport, accepted = await self.tls_connection(client)
+            transport.close()
+            await client.lost
+            await self.finish(server, accepted)
+
+        with contextlib.ExitStack() as stack:
+            for name in originals:
+                stack.enter_context(unittest.mock.patch.object(sslproto.SSLProtocol, name, spy(name)))
+            self.run_coro(main())
+        for name in originals:
+            self.assertIn(name, calls)
+            self.assertIs(getattr(sslproto.SSLProtocol, name), originals[name])
 
 
 @base.pyloop_only

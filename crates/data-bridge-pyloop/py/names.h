@@ -174,7 +174,9 @@
     X(is_closing, "is_closing")                                                                                       \
     X(clear, "clear")                                                                                                 \
     X(_on_shutdown_complete, "_on_shutdown_complete")                                                                 \
-    X(_do_write, "_do_write")
+    X(_do_write, "_do_write")                                                                                         \
+    X(_is_transport_closing, "_is_transport_closing")                                                                 \
+    X(_get_extra_info, "_get_extra_info")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

@@ -738,11 +738,10 @@ static int eof_received_body(PyObject *self)
 
 /* eof_received(): True when the app's reading is paused (the transport
  * then leaves closing to the protocol), else None. */
-static PyObject *protocol_eof_received(PyObject *self, PyObject *unused)
+static PyObject *eof_received(PyObject *self)
 {
     int result;
 
-    (void)unused;
     if (PyLoopTls_SetBool(self, PyLoop_str._eof_received, 1) < 0)
         return NULL;
     if ((result = eof_received_body(self)) < 0) {
@@ -999,11 +998,10 @@ static int set_ssl_writing_paused(PyObject *self, int paused)
 }
 
 /* _is_transport_closing() (3.13.x, 3.14+) */
-static PyObject *protocol_is_transport_closing(PyObject *self, PyObject *unused)
+static PyObject *is_transport_closing(PyObject *self)
 {
     PyObject *transport = PyObject_GetAttr(self, PyLoop_str._transport), *closing;
 
-    (void)unused;
     if (!transport)
         return NULL;
     if (transport == Py_None) {
@@ -1018,6 +1016,48 @@ static PyObject *protocol_is_transport_closing(PyObject *self, PyObject *unused)
 /* ------------------------------------------------------------------ */
 /* the methods                                                         */
 /* ------------------------------------------------------------------ */
+
+/* asyncio's SSLProtocol.<name> replaced on the class after import
+ * (mock.patch.object(sslproto.SSLProtocol, ...), a program's monkeypatch):
+ * asyncio's instances would run the replacement, which this subclass's C
+ * method would hide, so the C method calls it instead, with self and its
+ * own arguments. 1 when delegated (*result: the call's result, or NULL
+ * raised), 0 when asyncio's own function is still there. */
+static int delegated(PyObject *self, PyObject *name, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                     PyObject **result)
+{
+    PyObject *now = PyObject_GetAttr(PyLoopTls.protocol_base, name), *then, **stack;
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+
+    *result = NULL;
+    if (!now)
+        return 1;
+    then = PyDict_GetItemWithError(PyLoopTls.protocol_originals, name);
+    if (now == then || (!then && PyErr_Occurred())) {
+        Py_DECREF(now);
+        return then ? 0 : 1;
+    }
+    if (!(stack = PyMem_New(PyObject *, total + 1))) {
+        Py_DECREF(now);
+        PyErr_NoMemory();
+        return 1;
+    }
+    stack[0] = self;
+    for (Py_ssize_t i = 0; i < total; i++)
+        stack[i + 1] = args[i];
+    *result = PyObject_Vectorcall(now, stack, nargs + 1, kwnames);
+    PyMem_Free(stack);
+    Py_DECREF(now);
+    return 1;
+}
+
+/* The first statement of each method: a replaced base method runs instead. */
+#define DELEGATE(name, args, nargs, kwnames)                                                                      \
+    do {                                                                                                          \
+        PyObject *replaced_;                                                                                      \
+        if (delegated(self, PyLoop_str.name, (args), (nargs), (kwnames), &replaced_))                             \
+            return replaced_;                                                                                     \
+    } while (0)
 
 #define ONE_PARAM(var, qualname, name) static const PyLoopParams var = {qualname, {name}, 1, 1}
 
@@ -1039,6 +1079,7 @@ static const PyLoopParams get_extra_info_params = {"SSLProtocol._get_extra_info"
 
 static PyObject *protocol_set_state(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(_set_state, args, nargs, kwnames);
     BIND(set_state_params);
     return PyLoopTls_NoneOrNull(do_set_state(self, bound[0]));
 }
@@ -1047,6 +1088,7 @@ static PyObject *protocol_set_state(PyObject *self, PyObject *const *args, Py_ss
  * handshake starts. */
 static PyObject *protocol_connection_made(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(connection_made, args, nargs, kwnames);
     BIND(connection_made_params);
     if (PyObject_SetAttr(self, PyLoop_str._transport, bound[0]) < 0)
         return NULL;
@@ -1055,24 +1097,28 @@ static PyObject *protocol_connection_made(PyObject *self, PyObject *const *args,
 
 static PyObject *protocol_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(connection_lost, args, nargs, kwnames);
     BIND(connection_lost_params);
     return PyLoopTls_NoneOrNull(connection_lost(self, bound[0]));
 }
 
 static PyObject *protocol_start_handshake(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_start_handshake, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(start_handshake(self));
 }
 
 static PyObject *protocol_check_handshake_timeout(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_check_handshake_timeout, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(check_handshake_timeout(self));
 }
 
 static PyObject *protocol_do_handshake(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_do_handshake, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(do_handshake(self));
 }
@@ -1080,30 +1126,35 @@ static PyObject *protocol_do_handshake(PyObject *self, PyObject *unused)
 static PyObject *protocol_on_handshake_complete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                 PyObject *kwnames)
 {
+    DELEGATE(_on_handshake_complete, args, nargs, kwnames);
     BIND(handshake_complete_params);
     return PyLoopTls_NoneOrNull(on_handshake_complete(self, bound[0]));
 }
 
 static PyObject *protocol_start_shutdown(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_start_shutdown, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(start_shutdown(self));
 }
 
 static PyObject *protocol_check_shutdown_timeout(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_check_shutdown_timeout, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(check_shutdown_timeout(self));
 }
 
 static PyObject *protocol_do_flush(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_do_flush, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(do_flush(self));
 }
 
 static PyObject *protocol_do_shutdown(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_do_shutdown, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(do_shutdown(self));
 }
@@ -1111,6 +1162,7 @@ static PyObject *protocol_do_shutdown(PyObject *self, PyObject *unused)
 static PyObject *protocol_on_shutdown_complete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                PyObject *kwnames)
 {
+    DELEGATE(_on_shutdown_complete, args, nargs, kwnames);
     BIND(shutdown_complete_params);
     return PyLoopTls_NoneOrNull(on_shutdown_complete(self, bound[0]));
 }
@@ -1118,18 +1170,28 @@ static PyObject *protocol_on_shutdown_complete(PyObject *self, PyObject *const *
 /* _abort() or _abort(exc), as the running asyncio's */
 static PyObject *protocol_abort(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(_abort, args, nargs, kwnames);
     BIND(*(PyLoopTls.abort_takes_exc ? &abort_exc_params : &abort_params));
     return PyLoopTls_NoneOrNull(do_abort(self, PyLoopTls.abort_takes_exc ? bound[0] : NULL));
 }
 
+static PyObject *protocol_eof_received(PyObject *self, PyObject *unused)
+{
+    DELEGATE(eof_received, NULL, 0, NULL);
+    (void)unused;
+    return eof_received(self);
+}
+
 static PyObject *protocol_call_eof_received(PyObject *self, PyObject *unused)
 {
+    DELEGATE(_call_eof_received, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(call_eof_received(self));
 }
 
 static PyObject *protocol_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(_fatal_error, args, nargs, kwnames);
     PyObject *message;
     int status;
 
@@ -1145,24 +1207,35 @@ static PyObject *protocol_fatal_error(PyObject *self, PyObject *const *args, Py_
 
 static PyObject *protocol_wakeup_waiter(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(_wakeup_waiter, args, nargs, kwnames);
     BIND(wakeup_waiter_params);
     return PyLoopTls_NoneOrNull(wakeup_waiter(self, bound[0] ? bound[0] : Py_None));
 }
 
 static PyObject *protocol_get_extra_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    DELEGATE(_get_extra_info, args, nargs, kwnames);
     BIND(get_extra_info_params);
     return get_extra_info(self, bound[0], bound[1] ? bound[1] : Py_None);
 }
 
+static PyObject *protocol_is_transport_closing(PyObject *self, PyObject *unused)
+{
+    DELEGATE(_is_transport_closing, NULL, 0, NULL);
+    (void)unused;
+    return is_transport_closing(self);
+}
+
 static PyObject *protocol_pause_writing(PyObject *self, PyObject *unused)
 {
+    DELEGATE(pause_writing, NULL, 0, NULL);
     (void)unused;
     return PyLoopTls_NoneOrNull(set_ssl_writing_paused(self, 1));
 }
 
 static PyObject *protocol_resume_writing(PyObject *self, PyObject *unused)
 {
+    DELEGATE(resume_writing, NULL, 0, NULL);
     (void)unused;
     if (set_ssl_writing_paused(self, 0) < 0)
         return NULL;

@@ -249,8 +249,17 @@ int PyLoopTls_InitNames(PyObject *sslproto)
              "from asyncio.sslproto import SSLProtocol as P\n"
              "result = 'call_later' in P._on_shutdown_complete.__code__.co_names\n",
              "SSLProtocol._on_shutdown_complete")) < 0 ||
-        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0)
+        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0 ||
+        !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+        !(PyLoopTls.protocol_originals = PyDict_New()))
         goto done;
+    {
+        PyObject *vars = PyObject_GetAttrString(PyLoopTls.protocol_base, "__dict__");
+        int merged = vars ? PyDict_Merge(PyLoopTls.protocol_originals, vars, 1) : -1;
+        Py_XDECREF(vars);
+        if (merged < 0)
+            goto done;
+    }
     /* an asyncio without _is_transport_closing: the protocol has none
      * either (it is the last entry of tls_handshake.c's table) */
     for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)

@@ -39,6 +39,8 @@ struct PyLoopTlsNames {
     int has_transport_closing;  /* SSLProtocol._is_transport_closing exists (3.13.x, 3.14+) */
     int keep_shutdown_timeout;  /* _on_shutdown_complete keeps (or starts) the timeout until connection_lost (3.14+) */
     int asserts;                /* __debug__: asyncio's `assert`s run (not python -O) */
+    PyObject *protocol_base;      /* sslproto.SSLProtocol */
+    PyObject *protocol_originals; /* a copy of its __dict__ at import: what a later patch replaced */
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
