@@ -138,7 +138,45 @@
     X(read, "read")                                                                                                   \
     X(resume_reading, "resume_reading")                                                                               \
     X(transport, "transport")                                                                                         \
-    X(write, "write")
+    X(write, "write")                                                                                                 \
+    X(_set_state, "_set_state")                                                                                       \
+    X(_start_handshake, "_start_handshake")                                                                           \
+    X(_handshake_start_time, "_handshake_start_time")                                                                 \
+    X(_handshake_timeout_handle, "_handshake_timeout_handle")                                                         \
+    X(_ssl_handshake_timeout, "_ssl_handshake_timeout")                                                               \
+    X(_check_handshake_timeout, "_check_handshake_timeout")                                                           \
+    X(do_handshake, "do_handshake")                                                                                   \
+    X(_on_handshake_complete, "_on_handshake_complete")                                                               \
+    X(getpeercert, "getpeercert")                                                                                     \
+    X(cipher, "cipher")                                                                                               \
+    X(compression, "compression")                                                                                     \
+    X(ssl_object, "ssl_object")                                                                                       \
+    X(peercert, "peercert")                                                                                           \
+    X(_extra, "_extra")                                                                                               \
+    X(update, "update")                                                                                               \
+    X(_app_state, "_app_state")                                                                                       \
+    X(_get_app_transport, "_get_app_transport")                                                                       \
+    X(_wakeup_waiter, "_wakeup_waiter")                                                                               \
+    X(_waiter, "_waiter")                                                                                             \
+    X(cancelled, "cancelled")                                                                                         \
+    X(_closed, "_closed")                                                                                             \
+    X(_abort, "_abort")                                                                                               \
+    X(abort, "abort")                                                                                                 \
+    X(_shutdown_timeout_handle, "_shutdown_timeout_handle")                                                           \
+    X(_ssl_shutdown_timeout, "_ssl_shutdown_timeout")                                                                 \
+    X(_check_shutdown_timeout, "_check_shutdown_timeout")                                                             \
+    X(call_later, "call_later")                                                                                       \
+    X(cancel, "cancel")                                                                                               \
+    X(_eof_received, "_eof_received")                                                                                 \
+    X(unwrap, "unwrap")                                                                                               \
+    X(_process_outgoing, "_process_outgoing")                                                                         \
+    X(get_extra_info, "get_extra_info")                                                                               \
+    X(is_closing, "is_closing")                                                                                       \
+    X(clear, "clear")                                                                                                 \
+    X(_on_shutdown_complete, "_on_shutdown_complete")                                                                 \
+    X(_do_write, "_do_write")                                                                                         \
+    X(_is_transport_closing, "_is_transport_closing")                                                                 \
+    X(_get_extra_info, "_get_extra_info")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

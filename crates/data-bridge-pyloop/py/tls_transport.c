@@ -880,7 +880,7 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
 }
 
 /* Each type's tables: this file's, then the other TLS files'. */
-static PyMethodDef *const protocol_tables[] = {protocol_methods, NULL};
+static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_HandshakeMethods, NULL};
 static PyMethodDef *const transport_tables[] = {transport_methods, NULL};
 
 /* ---- 3.10: the types on 3.11's bases ---- */
