@@ -9,6 +9,7 @@ import asyncio
 import gc
 import unittest
 import warnings
+import weakref
 from asyncio import sslproto
 
 import base
@@ -292,6 +293,93 @@ class _TLSApp(tls_support.TLSCerts):
         text = "unclosed transport <asyncio._SSLProtocolTransport object>"
         self.assertEqual(got, [(ResourceWarning, text)])
         self.assertEqual(seen, [((text, ResourceWarning), {})])
+
+    def test_tls_types_stay_asyncios(self):
+        # repr, isinstance, weak references and GC of both objects: the C
+        # methods (an __init__ among them) add no data to the types
+        async def main():
+            server, tr, cli, srv = await self.pair()
+            protocol = tr._ssl_protocol
+            for obj, cls, text in ((tr, asyncio.Transport, "<asyncio.sslproto._SSLProtocolTransport object at "),
+                                   (protocol, asyncio.BufferedProtocol, "<asyncio.sslproto.SSLProtocol object at ")):
+                with self.subTest(text):
+                    self.assertIsInstance(obj, cls)
+                    self.assertTrue(repr(obj).startswith(text), repr(obj))
+                    self.assertIs(weakref.ref(obj)(), obj)
+                    self.assertTrue(gc.is_tracked(obj))
+                    self.assertIn("__dict__", dir(obj))
+            made = type(protocol)(self.loop, asyncio.Protocol(), self.client_context(), None,
+                                  server_hostname="localhost")
+            made._app_transport._closed = True
+            dead = weakref.ref(made), weakref.ref(made._app_transport)
+            del made, protocol
+            await self.finish(server, tr, cli)
+            gc.collect()
+            return [ref() for ref in dead]
+
+        self.assertEqual(self.run_coro(main()), [None, None])
+
+    def test_tls_eof_received_true_warns_and_closes(self):
+        # asyncio logs that keeping the connection open has no effect over
+        # TLS, and shuts it down anyway
+        class KeepOpen(tls_support.Proto):
+            def __init__(self):
+                super().__init__()
+                self.eof_result = True
+
+        async def main():
+            server, tr, cli, srv = await tls_support.tls_pair(self, server_factory=KeepOpen)
+            with self.assertLogs("asyncio", "WARNING") as logs:
+                tr.close()
+                got = [await srv.lost, await cli.lost, srv.events, cli.events]
+            server.close()
+            await server.wait_closed()
+            return got, [r.getMessage() for r in logs.records]
+
+        got, messages = self.run_coro(main())
+        self.assertEqual(got, [None, None, ["made", "eof", "lost"], ["made", "eof", "lost"]])
+        self.assertIn("returning true from eof_received() has no effect when using ssl", messages)
+
+    def test_tls_eof_received_error_reported(self):
+        class Failing(tls_support.Proto):
+            def eof_received(self):
+                super().eof_received()
+                raise RuntimeError("eof boom")
+
+        async def main():
+            server, tr, cli, srv = await tls_support.tls_pair(self, server_factory=Failing)
+            tr.close()
+            lost = await srv.lost
+            await cli.lost
+            server.close()
+            await server.wait_closed()
+            return lost, srv.events
+
+        lost, events = self.run_coro(main())
+        self.assertIsInstance(lost, RuntimeError)
+        self.assertEqual(events, ["made", "eof", "lost"])
+        errors = self.take_loop_errors()
+        self.assertEqual([(e["message"], e["exception"]) for e in errors], [("Error calling eof_received()", lost)])
+
+    def test_tls_shutdown_timeout(self):
+        # The peer never answers close_notify (its app reading is paused, so
+        # its TLS layer reads nothing): the closing side gives up after
+        # ssl_shutdown_timeout; what its protocol sees is the running
+        # asyncio's (compared with a stock loop).
+        async def scenario():
+            server, tr, cli, srv = await tls_support.tls_pair(
+                self, client_kwargs={"ssl_shutdown_timeout": 0.2})
+            srv.transport.pause_reading()
+            tr.close()
+            lost = await cli.lost
+            srv.transport.abort()
+            await srv.lost
+            server.close()
+            await server.wait_closed()
+            return [type(lost).__name__, cli.events]
+
+        tls_support.differential(self, scenario)
+        self.take_loop_errors()
 
 
 @base.pyloop_only
