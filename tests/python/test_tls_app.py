@@ -230,6 +230,23 @@ class _TLSApp(tls_support.TLSCerts):
 
         self.assertEqual(self.run_coro(main()), [True, True, True, None, None, ["made", "eof", "lost"]])
 
+    def test_tls_is_closing_follows_running_asyncio(self):
+        # 3.14+ also asks the protocol whether the TCP transport is closing
+        # (_is_transport_closing); 3.11-3.13 answer with _closed alone.
+        async def scenario():
+            server, tr, cli, srv = await tls_support.tls_pair(self)
+            got = [tr.is_closing()]
+            tr._ssl_protocol._transport.close()
+            got += [tr.is_closing(), tr._closed]
+            await cli.lost
+            got.append(tr.is_closing())
+            server.close()
+            await server.wait_closed()
+            return got
+
+        got = tls_support.differential(self, scenario)
+        self.assertEqual(got[1], hasattr(sslproto.SSLProtocol, "_is_transport_closing"))
+
     def test_tls_abort(self):
         async def main():
             server, tr, cli, srv = await self.pair()
