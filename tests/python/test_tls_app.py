@@ -398,6 +398,92 @@ class _TLSApp(tls_support.TLSCerts):
         tls_support.differential(self, scenario)
         self.take_loop_errors()
 
+    def test_tls_peer_closes_mid_handshake(self):
+        # A plain TCP server that closes once it has read the ClientHello
+        # (a FIN, not the RST an unread ClientHello would make, which races
+        # with the accept): what create_connection raises is the running
+        # asyncio's (compared with a stock loop)
+        async def scenario():
+            loop = asyncio.get_running_loop()
+
+            class Closer(asyncio.Protocol):
+                def connection_made(self, transport):
+                    self.transport = transport
+
+                def data_received(self, data):
+                    self.transport.close()
+
+            server = await loop.create_server(Closer, HOST, 0)
+            try:
+                await loop.create_connection(asyncio.Protocol, *server.sockets[0].getsockname(),
+                                             ssl=self.client_context(), server_hostname="localhost")
+                result = ("connected",)
+            except Exception as exc:
+                result = (type(exc).__name__, str(exc))
+            server.close()
+            await server.wait_closed()
+            return result, [e["message"] for e in self.take_loop_errors()]
+
+        got = tls_support.differential(self, scenario)
+        self.assertNotEqual(got[0], ("connected",))
+
+    def test_tls_cancelled_during_handshake(self):
+        # create_connection cancelled while the peer (plain TCP, never
+        # answering the ClientHello) holds the handshake: CancelledError,
+        # and the TCP connection is closed
+        async def scenario():
+            loop = asyncio.get_running_loop()
+            made, lost = loop.create_future(), loop.create_future()
+
+            class Silent(asyncio.Protocol):
+                def connection_made(self, transport):
+                    made.set_result(None)
+
+                def connection_lost(self, exc):
+                    lost.set_result(exc)
+
+            server = await loop.create_server(Silent, HOST, 0)
+            task = loop.create_task(loop.create_connection(
+                asyncio.Protocol, *server.sockets[0].getsockname(), ssl=self.client_context(),
+                server_hostname="localhost"))
+            await made
+            task.cancel()
+            try:
+                await task
+                result = "connected"
+            except asyncio.CancelledError:
+                result = "cancelled"
+            peer = await lost
+            server.close()
+            await server.wait_closed()
+            return result, peer, [e["message"] for e in self.take_loop_errors()]
+
+        self.assertEqual(tls_support.differential(self, scenario)[:2], ("cancelled", None))
+
+    def test_tls_connection_made_error(self):
+        # the server's app protocol raising in connection_made after the
+        # handshake: what each side sees is the running asyncio's
+        async def scenario():
+            loop = asyncio.get_running_loop()
+
+            class Failing(asyncio.Protocol):
+                def connection_made(self, transport):
+                    raise RuntimeError("made boom")
+
+            server = await loop.create_server(Failing, HOST, 0, ssl=self.server_context())
+            transport, protocol = await loop.create_connection(
+                tls_support.Proto, *server.sockets[0].getsockname(), ssl=self.client_context(),
+                server_hostname="localhost")
+            transport.close()
+            lost = await protocol.lost
+            server.close()
+            await server.wait_closed()
+            errors = self.take_loop_errors()
+            return (type(lost).__name__, protocol.events,
+                    sorted((e["message"], type(e.get("exception")).__name__) for e in errors))
+
+        tls_support.differential(self, scenario)
+
 
 @base.pyloop_only
 class _TLSAppInC(tls_support.TLSCerts):
