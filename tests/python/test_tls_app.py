@@ -174,7 +174,11 @@ class _TLSApp(tls_support.TLSCerts):
             got = [tr.can_write_eof(), outcome(tr.write_eof), tr.get_extra_info("nothing", 5),
                    tr.get_extra_info("sslcontext") is tr._ssl_protocol._sslcontext,
                    tr.get_extra_info(name="peername") == tr._ssl_protocol._transport.get_extra_info("peername"),
-                   tr.get_protocol() is cli, tr.is_closing(), tr.is_reading()]
+                   tr.get_protocol() is cli, tr.is_closing(), tr.is_reading(),
+                   outcome(setattr, tr, "_protocol_paused", True)[0],
+                   # asyncio's own property's error, text and all
+                   outcome(setattr, tr, "_protocol_paused", True) ==
+                   outcome(sslproto._SSLProtocolTransport.__dict__["_protocol_paused"].__set__, tr, True)]
             other = tls_support.Proto()
             self.assertIsNone(tr.set_protocol(other))
             got += [tr.get_protocol() is other, tr._ssl_protocol._app_protocol_is_buffer]
@@ -196,6 +200,7 @@ class _TLSApp(tls_support.TLSCerts):
 
         self.assertEqual(self.run_coro(main()), [
             False, ("NotImplementedError", ""), 5, True, True, True, False, True,
+            "AttributeError", True,
             True, False, True, True, 0, [b"abcde"], 5])
 
     def test_tls_pause_resume_reading(self):
@@ -498,7 +503,8 @@ class _TLSAppInC(tls_support.TLSCerts):
                     self.assertIn(name, cls.__dict__)
                     self.assertEqual(type(cls.__dict__[name]).__name__, "method_descriptor")
         paused = _pyloop.SSLProtocolTransport.__dict__["_protocol_paused"]
-        self.assertEqual(type(paused).__name__, "getset_descriptor")
+        self.assertIsInstance(paused, property)
+        self.assertEqual(type(paused.fget).__name__, "builtin_function_or_method")
 
 
 if __name__ == "__main__":

@@ -780,33 +780,39 @@ static PyObject *transport_append_write_backlog(PyObject *self, PyObject *const 
     return PyLoopTls_NoneOrNull(status);
 }
 
-/* The `_protocol_paused` property: self._ssl_protocol._app_writing_paused
- * (asyncio's sendfile fallback reads it). */
-static PyObject *transport_protocol_paused(PyObject *self, void *closure)
+/* The `_protocol_paused` property's getter: self._ssl_protocol._app_writing_paused
+ * (asyncio's sendfile fallback reads it). A function of one argument (the
+ * transport) made a `property`, as asyncio's is: the same descriptor type,
+ * the same AttributeError text on assignment. */
+static PyObject *transport_protocol_paused(PyObject *unused, PyObject *self)
 {
-    (void)closure;
+    (void)unused;
     return protocol_attr(self, PyLoop_str._app_writing_paused);
 }
 
-static PyGetSetDef transport_getset[] = {
-    {"_protocol_paused", transport_protocol_paused, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
+static PyMethodDef protocol_paused_def = {"_protocol_paused", transport_protocol_paused, METH_O, NULL};
 
 int PyLoopTls_AppAddProperties(PyTypeObject *type)
 {
-    for (PyGetSetDef *def = transport_getset; def->name; def++) {
-        PyObject *descriptor = PyDescr_NewGetSet(type, def);
-        int status;
+    PyObject *fget = PyCFunction_New(&protocol_paused_def, NULL), *property;
+    int status;
 
-        if (!descriptor)
-            return -1;
-        status = PyObject_SetAttrString((PyObject *)type, def->name, descriptor);
-        Py_DECREF(descriptor);
-        if (status < 0)
-            return -1;
+    if (!fget)
+        return -1;
+    property = PyObject_CallOneArg((PyObject *)&PyProperty_Type, fget);
+    Py_DECREF(fget);
+    if (!property)
+        return -1;
+    status = PyObject_SetAttrString((PyObject *)type, "_protocol_paused", property);
+    /* what a class statement does: the property learns its name (its
+     * errors say "property '_protocol_paused' of ...") */
+    if (status == 0 && PyObject_HasAttrString(property, "__set_name__")) {
+        PyObject *result = PyObject_CallMethod(property, "__set_name__", "Os", (PyObject *)type, "_protocol_paused");
+        status = result ? 0 : -1;
+        Py_XDECREF(result);
     }
-    return 0;
+    Py_DECREF(property);
+    return status;
 }
 
 PyMethodDef PyLoopTls_AppMethods[] = {
