@@ -176,7 +176,27 @@
     X(_on_shutdown_complete, "_on_shutdown_complete")                                                                 \
     X(_do_write, "_do_write")                                                                                         \
     X(_is_transport_closing, "_is_transport_closing")                                                                 \
-    X(_get_extra_info, "_get_extra_info")
+    X(_get_extra_info, "_get_extra_info")                                                                             \
+    X(MemoryBIO, "MemoryBIO")                                                                                         \
+    X(_control_app_writing, "_control_app_writing")                                                                   \
+    X(_control_ssl_reading, "_control_ssl_reading")                                                                   \
+    X(_get_read_buffer_size, "_get_read_buffer_size")                                                                 \
+    X(_get_write_buffer_size, "_get_write_buffer_size")                                                               \
+    X(_pause_reading, "_pause_reading")                                                                               \
+    X(_resume_reading, "_resume_reading")                                                                             \
+    X(_server_hostname, "_server_hostname")                                                                           \
+    X(_server_side, "_server_side")                                                                                   \
+    X(_set_app_protocol, "_set_app_protocol")                                                                         \
+    X(_set_read_buffer_limits, "_set_read_buffer_limits")                                                             \
+    X(_set_write_buffer_limits, "_set_write_buffer_limits")                                                           \
+    X(_sslcontext, "_sslcontext")                                                                                     \
+    X(check_hostname, "check_hostname")                                                                               \
+    X(create_default_context, "create_default_context")                                                               \
+    X(server_hostname, "server_hostname")                                                                             \
+    X(server_side, "server_side")                                                                                     \
+    X(sslcontext, "sslcontext")                                                                                       \
+    X(warn, "warn")                                                                                                   \
+    X(wrap_bio, "wrap_bio")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

@@ -45,6 +45,17 @@ struct PyLoopTlsNames {
      * the names above are this module's own (3.11's, made in
      * tls_support.c), and the C types follow 3.11's sslproto. */
     int own_names;
+    /* tls_app.c */
+    PyObject *ssl_module;        /* ssl: create_default_context, MemoryBIO looked up when called, as asyncio does */
+    PyObject *deque;             /* collections.deque */
+    PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
+    PyObject *warnings;          /* the warnings module, __del__'s default `_warnings` */
+    PyObject *unclosed_message;  /* 'unclosed transport <asyncio._SSLProtocolTransport object>' */
+    /* the running asyncio's variant: SSLProtocol has _is_transport_closing
+     * (3.14+: is_closing() asks it); SSLProtocol._abort takes exc (3.13+:
+     * abort() is _force_close(None), _force_close guards None): that one is
+     * tls_handshake.c's abort_takes_exc above */
+    int closing_asks_protocol;
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
@@ -92,5 +103,13 @@ PyObject *PyLoopTls_NoneOrNull(int status);
 /* Puts SSLProtocolState, AppProtocolState, SSLAgainErrors and the TLS
  * constants PyLoopTls holds on `module`: 0, or -1 raised. */
 int PyLoopTls_AddNames(PyObject *module);
+/* tls_app.c: sslproto.add_flowcontrol_defaults(high, low, kb), NULL or
+ * None for an absent limit: *hi, *lo new references, 0; or -1 raised. */
+int PyLoopTls_FlowDefaults(PyObject *high, PyObject *low, PyObject *kb, PyObject **hi, PyObject **lo);
+/* tls_app.c's method tables: the app transport's, the protocol's setup */
+extern PyMethodDef PyLoopTls_AppMethods[];
+extern PyMethodDef PyLoopTls_ProtocolSetupMethods[];
+/* tls_app.c: the app transport type's properties (_protocol_paused) */
+int PyLoopTls_AppAddProperties(PyTypeObject *type);
 
 #endif

@@ -880,8 +880,9 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
 }
 
 /* Each type's tables: this file's, then the other TLS files'. */
-static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_HandshakeMethods, NULL};
-static PyMethodDef *const transport_tables[] = {transport_methods, NULL};
+static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_HandshakeMethods,
+                                               PyLoopTls_ProtocolSetupMethods, NULL};
+static PyMethodDef *const transport_tables[] = {transport_methods, PyLoopTls_AppMethods, NULL};
 
 /* ---- 3.10: the types on 3.11's bases ---- */
 
@@ -997,7 +998,8 @@ static int older_types(void)
     Py_CLEAR(bases);
     if (!(bases = Py_BuildValue("(NN)", PyObject_GetAttrString(transports, "_FlowControlMixin"),
                                 PyObject_GetAttrString(transports, "Transport"))) ||
-        !(app_transport = older_subclass("asyncio.sslproto._SSLProtocolTransport", bases, transport_tables)))
+        !(app_transport = older_subclass("asyncio.sslproto._SSLProtocolTransport", bases, transport_tables)) ||
+        PyLoopTls_AppAddProperties(app_transport) < 0)
         goto done;
     /* 3.11's class attributes: SSLProtocol.max_size = 256 * 1024 and the
      * handles' and start time's None; _SSLProtocolTransport's
@@ -1057,7 +1059,8 @@ int PyLoopTls_Add(PyObject *module)
                !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")) ||
                !(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
                !(PyLoop_TlsAppTransportType =
-                     subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)))
+                     subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)) ||
+               PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
     if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {
