@@ -12,7 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#define PYLOOP_MAX_PARAMS 4
+#define PYLOOP_MAX_PARAMS 9
 
 /* A PyMethodDef's function and flags for a method that binds here. */
 #define PYLOOP_FASTCALL_KW(function) (PyCFunction)(void (*)(void))(function), METH_FASTCALL | METH_KEYWORDS

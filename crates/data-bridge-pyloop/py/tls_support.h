@@ -27,6 +27,16 @@ struct PyLoopTlsNames {
     PyTypeObject *ssl_object; /* ssl.SSLObject */
     PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
     PyObject *inner_name;     /* '_sslobj' */
+    /* tls_app.c */
+    PyObject *ssl_module;        /* ssl: create_default_context, MemoryBIO looked up when called, as asyncio does */
+    PyObject *deque;             /* collections.deque */
+    PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
+    PyObject *warnings;          /* the warnings module, __del__'s default `_warnings` */
+    PyObject *unclosed_message;  /* 'unclosed transport <asyncio._SSLProtocolTransport object>' */
+    /* the running asyncio's variant: SSLProtocol has _is_transport_closing
+     * (3.14+: is_closing() asks it); SSLProtocol._abort takes exc (3.13+:
+     * abort() is _force_close(None), _force_close guards None) */
+    int closing_asks_protocol, abort_takes_exc;
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
@@ -65,5 +75,14 @@ int PyLoopTls_CatchFatal(PyObject *self, PyObject *message);
 
 /* A METH_* method's result from a 0 / -1 status: None, or NULL. */
 PyObject *PyLoopTls_NoneOrNull(int status);
+
+/* tls_app.c: sslproto.add_flowcontrol_defaults(high, low, kb), NULL or
+ * None for an absent limit: *hi, *lo new references, 0; or -1 raised. */
+int PyLoopTls_FlowDefaults(PyObject *high, PyObject *low, PyObject *kb, PyObject **hi, PyObject **lo);
+/* tls_app.c's method tables: the app transport's, the protocol's setup */
+extern PyMethodDef PyLoopTls_AppMethods[];
+extern PyMethodDef PyLoopTls_ProtocolSetupMethods[];
+/* tls_app.c: the app transport type's properties (_protocol_paused) */
+int PyLoopTls_AppAddProperties(PyTypeObject *type);
 
 #endif

@@ -860,8 +860,12 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
 }
 
 /* Each type's tables: this file's, then the other TLS files'. */
-static PyMethodDef *const protocol_tables[] = {protocol_methods, NULL};
-static PyMethodDef *const transport_tables[] = {transport_methods, NULL};
+static PyMethodDef *const protocol_tables[] = {protocol_methods,
+                                               PyLoopTls_ProtocolSetupMethods,
+                                               NULL};
+static PyMethodDef *const transport_tables[] = {transport_methods,
+                                                PyLoopTls_AppMethods,
+                                                NULL};
 
 int PyLoopTls_Add(PyObject *module)
 {
@@ -883,7 +887,8 @@ int PyLoopTls_Add(PyObject *module)
         goto done;
     if (!(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
         !(PyLoop_TlsAppTransportType =
-              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)))
+              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)) ||
+        PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
     if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {
