@@ -169,7 +169,34 @@
     X(server_side, "server_side")                                                                                     \
     X(sslcontext, "sslcontext")                                                                                       \
     X(warn, "warn")                                                                                                   \
-    X(wrap_bio, "wrap_bio")
+    X(wrap_bio, "wrap_bio")                                                                                           \
+    X(_set_state, "_set_state")                                                                                       \
+    X(_start_handshake, "_start_handshake")                                                                           \
+    X(_handshake_start_time, "_handshake_start_time")                                                                 \
+    X(_handshake_timeout_handle, "_handshake_timeout_handle")                                                         \
+    X(_check_handshake_timeout, "_check_handshake_timeout")                                                           \
+    X(do_handshake, "do_handshake")                                                                                   \
+    X(_on_handshake_complete, "_on_handshake_complete")                                                               \
+    X(getpeercert, "getpeercert")                                                                                     \
+    X(cipher, "cipher")                                                                                               \
+    X(compression, "compression")                                                                                     \
+    X(ssl_object, "ssl_object")                                                                                       \
+    X(peercert, "peercert")                                                                                           \
+    X(update, "update")                                                                                               \
+    X(_wakeup_waiter, "_wakeup_waiter")                                                                               \
+    X(cancelled, "cancelled")                                                                                         \
+    X(abort, "abort")                                                                                                 \
+    X(_shutdown_timeout_handle, "_shutdown_timeout_handle")                                                           \
+    X(_check_shutdown_timeout, "_check_shutdown_timeout")                                                             \
+    X(call_later, "call_later")                                                                                       \
+    X(cancel, "cancel")                                                                                               \
+    X(unwrap, "unwrap")                                                                                               \
+    X(_process_outgoing, "_process_outgoing")                                                                         \
+    X(get_extra_info, "get_extra_info")                                                                               \
+    X(is_closing, "is_closing")                                                                                       \
+    X(clear, "clear")                                                                                                 \
+    X(_on_shutdown_complete, "_on_shutdown_complete")                                                                 \
+    X(_do_write, "_do_write")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

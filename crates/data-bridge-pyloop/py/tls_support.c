@@ -125,15 +125,23 @@ int PyLoopTls_CatchAgain(void)
 }
 
 /* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
- * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
+ * -1 for a BaseException asyncio lets through (or _fatal_error's own).
+ * `ex` is the exception being handled (sys.exc_info()) during the call, as
+ * in asyncio's except block: _fatal_error's debug log of an OSError
+ * (exc_info=True) shows it. */
 int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
 {
-    PyObject *exc, *result;
+    PyObject *exc, *result, *type, *value, *traceback;
 
     if (!PyErr_ExceptionMatches(PyExc_Exception))
         return -1;
     exc = PyLoop_FetchException();
+    PyErr_GetExcInfo(&type, &value, &traceback);
+    Py_INCREF(exc);
+    Py_INCREF(Py_TYPE(exc));
+    PyErr_SetExcInfo((PyObject *)Py_TYPE(exc), exc, PyException_GetTraceback(exc));
     result = PyLoopTls_Call2(self, PyLoop_str._fatal_error, exc, message);
+    PyErr_SetExcInfo(type, value, traceback);
     Py_XDECREF(exc);
     Py_XDECREF(result);
     return result ? 0 : -1;
@@ -192,37 +200,6 @@ static PyObject *bytes_join(void)
     return join;
 }
 
-/* tls_app.c: hasattr(sslproto.SSLProtocol, name): 1, 0, or -1 raised */
-static int has_method(PyObject *sslproto, const char *name)
-{
-    PyObject *protocol = PyObject_GetAttrString(sslproto, "SSLProtocol");
-    int has;
-
-    if (!protocol)
-        return -1;
-    has = PyObject_HasAttrString(protocol, name);
-    Py_DECREF(protocol);
-    return has;
-}
-
-/* tls_app.c: SSLProtocol._abort's parameters after self: 3.13+ `exc`
- * (1), 3.11-3.12 none (0); -1 raised */
-static int abort_takes_exc(PyObject *sslproto)
-{
-    PyObject *protocol = PyObject_GetAttrString(sslproto, "SSLProtocol"), *abort = NULL, *code = NULL,
-             *count = NULL;
-    long argcount = -1;
-
-    if (protocol && (abort = PyObject_GetAttrString(protocol, "_abort")) &&
-        (code = PyObject_GetAttrString(abort, "__code__")) && (count = PyObject_GetAttrString(code, "co_argcount")))
-        argcount = PyLong_AsLong(count);
-    Py_XDECREF(protocol);
-    Py_XDECREF(abort);
-    Py_XDECREF(code);
-    Py_XDECREF(count);
-    return argcount < 0 ? -1 : argcount > 1;
-}
-
 int PyLoopTls_InitNames(PyObject *sslproto)
 {
     PyObject *states = NULL, *app_states = NULL, *constants = NULL;
@@ -260,10 +237,42 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         PyLoop_ImportInto(&PyLoopTls.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0 ||
         !(PyLoopTls.warnings = PyImport_ImportModule("warnings")) ||
         !(PyLoopTls.unclosed_message =
-              PyUnicode_InternFromString("unclosed transport <asyncio._SSLProtocolTransport object>")) ||
-        (PyLoopTls.closing_asks_protocol = has_method(sslproto, "_is_transport_closing")) < 0 ||
-        (PyLoopTls.abort_takes_exc = abort_takes_exc(sslproto)) < 0)
+              PyUnicode_InternFromString("unclosed transport <asyncio._SSLProtocolTransport object>")))
         goto done;
+    /* tls_handshake.c */
+    if (PyLoop_ImportInto(&PyLoopTls.ssl_error, "ssl", "SSLError") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.certificate_error, "ssl", "CertificateError") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.cancelled_error, "asyncio.exceptions", "CancelledError") < 0 ||
+        (PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = P._abort.__code__.co_argcount == 2\n", "SSLProtocol._abort")) < 0 ||
+        (PyLoopTls.bound_timeouts = PyLoop_ProbeFlag(
+             "import types\nfrom asyncio.sslproto import SSLProtocol as P\n"
+             "result = not any(isinstance(c, types.CodeType) for c in P._start_handshake.__code__.co_consts)\n",
+             "SSLProtocol._start_handshake")) < 0 ||
+        (PyLoopTls.has_transport_closing = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = hasattr(P, '_is_transport_closing')\n", "SSLProtocol._is_transport_closing")) < 0 ||
+        (PyLoopTls.keep_shutdown_timeout = PyLoop_ProbeFlag(
+             "from asyncio.sslproto import SSLProtocol as P\n"
+             "result = 'call_later' in P._on_shutdown_complete.__code__.co_names\n",
+             "SSLProtocol._on_shutdown_complete")) < 0 ||
+        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0 ||
+        !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+        !(PyLoopTls.protocol_originals = PyDict_New()))
+        goto done;
+    {
+        PyObject *vars = PyObject_GetAttrString(PyLoopTls.protocol_base, "__dict__");
+        int merged = vars ? PyDict_Merge(PyLoopTls.protocol_originals, vars, 1) : -1;
+        Py_XDECREF(vars);
+        if (merged < 0)
+            goto done;
+    }
+    /* an asyncio without _is_transport_closing: the protocol has none
+     * either (it is the last entry of tls_handshake.c's table) */
+    for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)
+        if (strcmp(def->ml_name, "_is_transport_closing") == 0)
+            def->ml_name = NULL;
     status = 0;
 done:
     Py_XDECREF(states);

@@ -33,10 +33,20 @@ struct PyLoopTlsNames {
     PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
     PyObject *warnings;          /* the warnings module, __del__'s default `_warnings` */
     PyObject *unclosed_message;  /* 'unclosed transport <asyncio._SSLProtocolTransport object>' */
-    /* the running asyncio's variant: SSLProtocol has _is_transport_closing
-     * (3.14+: is_closing() asks it); SSLProtocol._abort takes exc (3.13+:
-     * abort() is _force_close(None), _force_close guards None) */
-    int closing_asks_protocol, abort_takes_exc;
+    /* tls_handshake.c: the exceptions the cold paths test for, and which
+     * variant of each method the running asyncio's sslproto has (point
+     * releases backport fixes, so it is read from asyncio's code at import,
+     * not from PY_VERSION_HEX). */
+    PyObject *ssl_error;        /* ssl.SSLError */
+    PyObject *certificate_error; /* ssl.CertificateError */
+    PyObject *cancelled_error;  /* asyncio.exceptions.CancelledError */
+    int abort_takes_exc;        /* _abort(self, exc) and _force_close (3.13+); else _abort(self), transport.abort() */
+    int bound_timeouts;         /* call_later(..., self._check_*_timeout) (3.13+); else a lambda calling it */
+    int has_transport_closing;  /* SSLProtocol._is_transport_closing exists (3.13.x, 3.14+) */
+    int keep_shutdown_timeout;  /* _on_shutdown_complete keeps (or starts) the timeout until connection_lost (3.14+) */
+    int asserts;                /* __debug__: asyncio's `assert`s run (not python -O) */
+    PyObject *protocol_base;      /* sslproto.SSLProtocol */
+    PyObject *protocol_originals; /* a copy of its __dict__ at import: what a later patch replaced */
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
@@ -72,6 +82,10 @@ int PyLoopTls_CatchAgain(void);
 /* `except Exception as ex: self._fatal_error(ex, message)`: 0 when handled,
  * -1 for a BaseException asyncio lets through (or _fatal_error's own). */
 int PyLoopTls_CatchFatal(PyObject *self, PyObject *message);
+
+/* tls_handshake.c's methods of the protocol (the handshake, the shutdown,
+ * the state machine, eof, connection_lost, errors). */
+extern PyMethodDef PyLoopTls_HandshakeMethods[];
 
 /* A METH_* method's result from a 0 / -1 status: None, or NULL. */
 PyObject *PyLoopTls_NoneOrNull(int status);

@@ -860,12 +860,9 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
 }
 
 /* Each type's tables: this file's, then the other TLS files'. */
-static PyMethodDef *const protocol_tables[] = {protocol_methods,
-                                               PyLoopTls_ProtocolSetupMethods,
-                                               NULL};
-static PyMethodDef *const transport_tables[] = {transport_methods,
-                                                PyLoopTls_AppMethods,
-                                                NULL};
+static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_ProtocolSetupMethods,
+                                               PyLoopTls_HandshakeMethods, NULL};
+static PyMethodDef *const transport_tables[] = {transport_methods, PyLoopTls_AppMethods, NULL};
 
 int PyLoopTls_Add(PyObject *module)
 {
