@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make bench`: every phase built out of tree, then every benchmark on each
 # build next to asyncio, uvloop and rloop, in one session, into ONE table
-# (bench-results/results.md, results.json, phases.png).
+# (bench-results/results.md, results.json, phases.png), then the HTTPS rows
+# again with the loops interleaved (bench-results/tls_interleaved.txt).
 #
 # Environment (set by make): PYTHON, PYLOOP_SRCDIR, PYLOOP_BUILDDIR.
 # BENCH_QUICK=1 runs the tiny sizes (a smoke run of the whole pipeline).
@@ -41,6 +42,23 @@ done
 
 say "running the benchmarks (progress below)"
 quick=
-[ "${BENCH_QUICK:-0}" = 1 ] && quick=--quick
+interleave="--rounds=5 --seconds=3"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    quick=--quick
+    interleave="--rounds=1 --seconds=1"
+fi
 # shellcheck disable=SC2086
-exec "$venv/bin/python" "$srcdir/benchmarks/pyloop/run_all.py" $quick --out "$out" $loops
+"$venv/bin/python" "$srcdir/benchmarks/pyloop/run_all.py" $quick --out "$out" $loops
+
+# run_all.py measures one loop after another, so a load that changes between
+# loops moves their ratios. The HTTPS rows, whose ratios are the TLS goals,
+# are taken once more with every loop's server up and the rounds side by
+# side (asyncio, uvloop, the native build; rloop has no TLS).
+if command -v wrk >/dev/null 2>&1; then
+    say "the HTTPS rows, loops interleaved per round: $out/tls_interleaved.txt"
+    # shellcheck disable=SC2086
+    "$venv/bin/python" "$srcdir/benchmarks/pyloop/tls_interleaved.py" $interleave \
+        asyncio= uvloop= "pyloop=$builddir/bench-build/native/python" | tee "$out/tls_interleaved.txt"
+else
+    say "wrk is not installed (./bootstrap installs it): no interleaved HTTPS rows"
+fi

@@ -139,11 +139,41 @@
     X(resume_reading, "resume_reading")                                                                               \
     X(transport, "transport")                                                                                         \
     X(write, "write")                                                                                                 \
+    X(MemoryBIO, "MemoryBIO")                                                                                         \
+    X(_abort, "_abort")                                                                                               \
+    X(_closed, "_closed")                                                                                             \
+    X(_control_app_writing, "_control_app_writing")                                                                   \
+    X(_control_ssl_reading, "_control_ssl_reading")                                                                   \
+    X(_eof_received, "_eof_received")                                                                                 \
+    X(_extra, "_extra")                                                                                               \
+    X(_get_app_transport, "_get_app_transport")                                                                       \
+    X(_get_extra_info, "_get_extra_info")                                                                             \
+    X(_get_read_buffer_size, "_get_read_buffer_size")                                                                 \
+    X(_get_write_buffer_size, "_get_write_buffer_size")                                                               \
+    X(_is_transport_closing, "_is_transport_closing")                                                                 \
+    X(_pause_reading, "_pause_reading")                                                                               \
+    X(_resume_reading, "_resume_reading")                                                                             \
+    X(_server_hostname, "_server_hostname")                                                                           \
+    X(_server_side, "_server_side")                                                                                   \
+    X(_set_app_protocol, "_set_app_protocol")                                                                         \
+    X(_set_read_buffer_limits, "_set_read_buffer_limits")                                                             \
+    X(_set_write_buffer_limits, "_set_write_buffer_limits")                                                           \
+    X(_ssl_handshake_timeout, "_ssl_handshake_timeout")                                                               \
+    X(_ssl_shutdown_timeout, "_ssl_shutdown_timeout")                                                                 \
+    X(_sslcontext, "_sslcontext")                                                                                     \
+    X(_waiter, "_waiter")                                                                                             \
+    X(_app_state, "_app_state")                                                                                       \
+    X(check_hostname, "check_hostname")                                                                               \
+    X(create_default_context, "create_default_context")                                                               \
+    X(server_hostname, "server_hostname")                                                                             \
+    X(server_side, "server_side")                                                                                     \
+    X(sslcontext, "sslcontext")                                                                                       \
+    X(warn, "warn")                                                                                                   \
+    X(wrap_bio, "wrap_bio")                                                                                           \
     X(_set_state, "_set_state")                                                                                       \
     X(_start_handshake, "_start_handshake")                                                                           \
     X(_handshake_start_time, "_handshake_start_time")                                                                 \
     X(_handshake_timeout_handle, "_handshake_timeout_handle")                                                         \
-    X(_ssl_handshake_timeout, "_ssl_handshake_timeout")                                                               \
     X(_check_handshake_timeout, "_check_handshake_timeout")                                                           \
     X(do_handshake, "do_handshake")                                                                                   \
     X(_on_handshake_complete, "_on_handshake_complete")                                                               \
@@ -152,51 +182,21 @@
     X(compression, "compression")                                                                                     \
     X(ssl_object, "ssl_object")                                                                                       \
     X(peercert, "peercert")                                                                                           \
-    X(_extra, "_extra")                                                                                               \
     X(update, "update")                                                                                               \
-    X(_app_state, "_app_state")                                                                                       \
-    X(_get_app_transport, "_get_app_transport")                                                                       \
     X(_wakeup_waiter, "_wakeup_waiter")                                                                               \
-    X(_waiter, "_waiter")                                                                                             \
     X(cancelled, "cancelled")                                                                                         \
-    X(_closed, "_closed")                                                                                             \
-    X(_abort, "_abort")                                                                                               \
     X(abort, "abort")                                                                                                 \
     X(_shutdown_timeout_handle, "_shutdown_timeout_handle")                                                           \
-    X(_ssl_shutdown_timeout, "_ssl_shutdown_timeout")                                                                 \
     X(_check_shutdown_timeout, "_check_shutdown_timeout")                                                             \
     X(call_later, "call_later")                                                                                       \
     X(cancel, "cancel")                                                                                               \
-    X(_eof_received, "_eof_received")                                                                                 \
     X(unwrap, "unwrap")                                                                                               \
     X(_process_outgoing, "_process_outgoing")                                                                         \
     X(get_extra_info, "get_extra_info")                                                                               \
     X(is_closing, "is_closing")                                                                                       \
     X(clear, "clear")                                                                                                 \
     X(_on_shutdown_complete, "_on_shutdown_complete")                                                                 \
-    X(_do_write, "_do_write")                                                                                         \
-    X(_is_transport_closing, "_is_transport_closing")                                                                 \
-    X(_get_extra_info, "_get_extra_info")                                                                             \
-    X(MemoryBIO, "MemoryBIO")                                                                                         \
-    X(_control_app_writing, "_control_app_writing")                                                                   \
-    X(_control_ssl_reading, "_control_ssl_reading")                                                                   \
-    X(_get_read_buffer_size, "_get_read_buffer_size")                                                                 \
-    X(_get_write_buffer_size, "_get_write_buffer_size")                                                               \
-    X(_pause_reading, "_pause_reading")                                                                               \
-    X(_resume_reading, "_resume_reading")                                                                             \
-    X(_server_hostname, "_server_hostname")                                                                           \
-    X(_server_side, "_server_side")                                                                                   \
-    X(_set_app_protocol, "_set_app_protocol")                                                                         \
-    X(_set_read_buffer_limits, "_set_read_buffer_limits")                                                             \
-    X(_set_write_buffer_limits, "_set_write_buffer_limits")                                                           \
-    X(_sslcontext, "_sslcontext")                                                                                     \
-    X(check_hostname, "check_hostname")                                                                               \
-    X(create_default_context, "create_default_context")                                                               \
-    X(server_hostname, "server_hostname")                                                                             \
-    X(server_side, "server_side")                                                                                     \
-    X(sslcontext, "sslcontext")                                                                                       \
-    X(warn, "warn")                                                                                                   \
-    X(wrap_bio, "wrap_bio")
+    X(_do_write, "_do_write")
 
 #define PYLOOP_NAME_MEMBER(member, text) PyObject *member;
 typedef struct PyLoop_str_t {

@@ -26,7 +26,10 @@
  * Files, each including and calling only those below it (module.c adds the
  * parts bottom-up, from one table):
  *   module.c                            the parts table, build_info()
- *   tls_transport.c                     asyncio's SSLProtocol, hot path in C
+ *   tls_transport.c                     asyncio's SSLProtocol in C: the types,
+ *                                       the hot path
+ *   tls_handshake.c, tls_app.c          its cold paths; the app transport and
+ *                                       the constructors
  *   tls_support.[ch]                    what the TLS files share
  *   accept.c                            the accept loop
  *   socket_transport.c, socket_support.c, pipe_transport.c,
@@ -248,9 +251,9 @@ extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
 
 /* tls_transport.c: SSLProtocol and _SSLProtocolTransport, asyncio's 3.11+
- * sslproto classes with their hot path (reads, writes, flow control) in C.
- * On 3.10 (its asyncio's sslproto is older) made on 3.11's bases, or NULL
- * when the build's C TLS is not complete (asyncio's own is used). */
+ * sslproto classes in C. On 3.10 (its asyncio's sslproto is older) made
+ * on 3.11's bases, or NULL when the build's C TLS is not complete
+ * (asyncio's own is used). */
 extern PyTypeObject *PyLoop_TlsProtocolType;
 extern PyTypeObject *PyLoop_TlsAppTransportType;
 int PyLoopTls_Add(PyObject *module);

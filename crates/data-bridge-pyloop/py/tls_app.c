@@ -536,7 +536,7 @@ static PyObject *transport_is_closing(PyObject *self, PyObject *unused)
     int truth;
 
     (void)unused;
-    if (!closed || !PyLoopTls.closing_asks_protocol)
+    if (!closed || !PyLoopTls.has_transport_closing)
         return closed;
     /* self._closed or self._ssl_protocol._is_transport_closing() */
     if ((truth = PyObject_IsTrue(closed)) != 0) {

@@ -229,37 +229,6 @@ static PyObject *older_names(void)
                         "the 3.11 sslproto names");
 }
 
-/* tls_app.c: hasattr(sslproto.SSLProtocol, name): 1, 0, or -1 raised */
-static int has_method(PyObject *sslproto, const char *name)
-{
-    PyObject *protocol = PyObject_GetAttrString(sslproto, "SSLProtocol");
-    int has;
-
-    if (!protocol)
-        return -1;
-    has = PyObject_HasAttrString(protocol, name);
-    Py_DECREF(protocol);
-    return has;
-}
-
-/* tls_app.c: SSLProtocol._abort's parameters after self: 3.13+ `exc`
- * (1), 3.11-3.12 none (0); -1 raised */
-static int abort_takes_exc(PyObject *sslproto)
-{
-    PyObject *protocol = PyObject_GetAttrString(sslproto, "SSLProtocol"), *abort = NULL, *code = NULL,
-             *count = NULL;
-    long argcount = -1;
-
-    if (protocol && (abort = PyObject_GetAttrString(protocol, "_abort")) &&
-        (code = PyObject_GetAttrString(abort, "__code__")) && (count = PyObject_GetAttrString(code, "co_argcount")))
-        argcount = PyLong_AsLong(count);
-    Py_XDECREF(protocol);
-    Py_XDECREF(abort);
-    Py_XDECREF(code);
-    Py_XDECREF(count);
-    return argcount < 0 ? -1 : argcount > 1;
-}
-
 int PyLoopTls_InitNames(PyObject *sslproto)
 {
     PyObject *states = NULL, *app_states = NULL, *constants = NULL, *older = NULL;
@@ -298,6 +267,14 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         !(PyLoopTls.join = bytes_join()) || !(PyLoopTls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
         PyLoop_ImportInto((PyObject **)&PyLoopTls.ssl_object, "ssl", "SSLObject") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.ssl_inner, "_ssl", "_SSLSocket") < 0)
+        goto done;
+    /* tls_app.c */
+    if (!(PyLoopTls.ssl_module = PyImport_ImportModule("ssl")) ||
+        PyLoop_ImportInto(&PyLoopTls.deque, "collections", "deque") < 0 ||
+        PyLoop_ImportInto(&PyLoopTls.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0 ||
+        !(PyLoopTls.warnings = PyImport_ImportModule("warnings")) ||
+        !(PyLoopTls.unclosed_message =
+              PyUnicode_InternFromString("unclosed transport <asyncio._SSLProtocolTransport object>")))
         goto done;
     /* tls_handshake.c */
     if (PyLoop_ImportInto(&PyLoopTls.ssl_error, "ssl", "SSLError") < 0 ||
@@ -338,18 +315,6 @@ int PyLoopTls_InitNames(PyObject *sslproto)
     for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)
         if (strcmp(def->ml_name, "_is_transport_closing") == 0)
             def->ml_name = NULL;
-    /* tls_app.c */
-    if (!(PyLoopTls.ssl_module = PyImport_ImportModule("ssl")) ||
-        PyLoop_ImportInto(&PyLoopTls.deque, "collections", "deque") < 0 ||
-        PyLoop_ImportInto(&PyLoopTls.buffered_protocol, "asyncio.protocols", "BufferedProtocol") < 0 ||
-        !(PyLoopTls.warnings = PyImport_ImportModule("warnings")) ||
-        !(PyLoopTls.unclosed_message =
-              PyUnicode_InternFromString("unclosed transport <asyncio._SSLProtocolTransport object>")) ||
-        /* the variants: on 3.10 (own_names) 3.11's, both 0 */
-        (!PyLoopTls.own_names &&
-         ((PyLoopTls.closing_asks_protocol = has_method(sslproto, "_is_transport_closing")) < 0 ||
-          (PyLoopTls.abort_takes_exc = abort_takes_exc(sslproto)) < 0)))
-        goto done;
     status = 0;
 done:
     Py_XDECREF(states);

@@ -27,6 +27,12 @@ struct PyLoopTlsNames {
     PyTypeObject *ssl_object; /* ssl.SSLObject */
     PyObject *ssl_inner;      /* _ssl._SSLSocket, what an SSLObject wraps */
     PyObject *inner_name;     /* '_sslobj' */
+    /* tls_app.c */
+    PyObject *ssl_module;        /* ssl: create_default_context, MemoryBIO looked up when called, as asyncio does */
+    PyObject *deque;             /* collections.deque */
+    PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
+    PyObject *warnings;          /* the warnings module, __del__'s default `_warnings` */
+    PyObject *unclosed_message;  /* 'unclosed transport <asyncio._SSLProtocolTransport object>' */
     /* tls_handshake.c: the exceptions the cold paths test for, and which
      * variant of each method the running asyncio's sslproto has (point
      * releases backport fixes, so it is read from asyncio's code at import,
@@ -43,19 +49,9 @@ struct PyLoopTlsNames {
     PyObject *protocol_originals; /* a copy of its __dict__ at import: what a later patch replaced */
     /* tls310: 1 on 3.10, whose asyncio has the older sslproto (_SSLPipe):
      * the names above are this module's own (3.11's, made in
-     * tls_support.c), and the C types follow 3.11's sslproto. */
+     * tls_support.c), the variants 3.11's, protocol_base NULL, and the C
+     * types follow 3.11's sslproto. */
     int own_names;
-    /* tls_app.c */
-    PyObject *ssl_module;        /* ssl: create_default_context, MemoryBIO looked up when called, as asyncio does */
-    PyObject *deque;             /* collections.deque */
-    PyObject *buffered_protocol; /* asyncio.protocols.BufferedProtocol */
-    PyObject *warnings;          /* the warnings module, __del__'s default `_warnings` */
-    PyObject *unclosed_message;  /* 'unclosed transport <asyncio._SSLProtocolTransport object>' */
-    /* the running asyncio's variant: SSLProtocol has _is_transport_closing
-     * (3.14+: is_closing() asks it); SSLProtocol._abort takes exc (3.13+:
-     * abort() is _force_close(None), _force_close guards None): that one is
-     * tls_handshake.c's abort_takes_exc above */
-    int closing_asks_protocol;
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
@@ -100,9 +96,6 @@ extern PyMethodDef PyLoopTls_HandshakeMethods[];
 /* A METH_* method's result from a 0 / -1 status: None, or NULL. */
 PyObject *PyLoopTls_NoneOrNull(int status);
 
-/* Puts SSLProtocolState, AppProtocolState, SSLAgainErrors and the TLS
- * constants PyLoopTls holds on `module`: 0, or -1 raised. */
-int PyLoopTls_AddNames(PyObject *module);
 /* tls_app.c: sslproto.add_flowcontrol_defaults(high, low, kb), NULL or
  * None for an absent limit: *hi, *lo new references, 0; or -1 raised. */
 int PyLoopTls_FlowDefaults(PyObject *high, PyObject *low, PyObject *kb, PyObject **hi, PyObject **lo);
@@ -111,5 +104,9 @@ extern PyMethodDef PyLoopTls_AppMethods[];
 extern PyMethodDef PyLoopTls_ProtocolSetupMethods[];
 /* tls_app.c: the app transport type's properties (_protocol_paused) */
 int PyLoopTls_AppAddProperties(PyTypeObject *type);
+
+/* Puts SSLProtocolState, AppProtocolState, SSLAgainErrors and the TLS
+ * constants PyLoopTls holds on `module`: 0, or -1 raised. */
+int PyLoopTls_AddNames(PyObject *module);
 
 #endif

@@ -1,27 +1,31 @@
 /*
  * tls_transport: asyncio's TLS (sslproto.SSLProtocol and
- * sslproto._SSLProtocolTransport, the 3.11+ sslproto, uvloop's design) with
- * its hot path in C: the reads (get_buffer/buffer_updated into the incoming
- * MemoryBIO, SSLObject.read into the app protocol's data_received or its
- * get_buffer/buffer_updated), the writes (SSLObject.write of the plaintext
- * backlog, then one transport write of all the outgoing MemoryBIO holds)
- * and both directions' flow control.
+ * sslproto._SSLProtocolTransport, the 3.11+ sslproto, uvloop's design) in
+ * C. This file makes the two types and holds the hot path: the reads
+ * (get_buffer/buffer_updated into the incoming MemoryBIO, SSLObject.read
+ * into the app protocol's data_received or its get_buffer/buffer_updated),
+ * the writes (SSLObject.write of the plaintext backlog, then one transport
+ * write of all the outgoing MemoryBIO holds) and both directions' flow
+ * control. tls_handshake.c has the protocol's cold paths (the state
+ * machine, the handshake, the shutdown, eof, loss and error reports),
+ * tls_app.c the app transport's other methods and both types'
+ * construction; each type's methods are joined from the three files'
+ * tables (protocol_tables, transport_tables below).
  *
  * The two types are subclasses of asyncio's own classes that add methods
  * and no C data: every attribute (_state, _sslobj, _write_backlog, ...)
- * is asyncio's, in the instance's __dict__, set by asyncio's own __init__,
- * so isinstance checks, reprs and every attribute a program or a test can
- * see are asyncio's, and the cold paths (the handshake, eof_received, the
- * shutdown, _fatal_error, connection_lost, the timeouts, renegotiation
- * refusal: OpenSSL's, through SSLObject) are asyncio's Python methods,
- * inherited. The C methods replace, one for one, the Python methods of the
- * same name (read: asyncio 3.11's sslproto.py next to this file), reading
- * and writing the same attributes in the same order, and calling the ssl
- * module's objects (SSLObject.read/write, MemoryBIO.read/write/pending)
- * through their Python methods: no OpenSSL linking.
+ * is asyncio's name, in the instance's __dict__, so isinstance checks,
+ * reprs and every attribute a program or a test can see are asyncio's.
+ * The C methods replace, one for one, the Python methods of the same name
+ * (read: asyncio 3.11's sslproto.py next to these files), reading and
+ * writing the same attributes in the same order, and calling the ssl
+ * module's objects (SSLObject.read/write/do_handshake/unwrap,
+ * MemoryBIO.read/write/pending) through their Python methods: no OpenSSL
+ * linking. Renegotiation is refused by OpenSSL inside SSLObject, as on
+ * asyncio.
  *
  * The instances need no GC code of their own: the types add no fields, so
- * the base's (subtype_traverse, subtype_dealloc, __del__) serve.
+ * the base's (subtype_traverse, subtype_dealloc) serve.
  *
  * Used on every interpreter. On 3.10, whose asyncio has the older
  * sslproto (_SSLPipe, no SSLProtocolState), there is no asyncio class to
@@ -880,8 +884,8 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
 }
 
 /* Each type's tables: this file's, then the other TLS files'. */
-static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_HandshakeMethods,
-                                               PyLoopTls_ProtocolSetupMethods, NULL};
+static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_ProtocolSetupMethods,
+                                               PyLoopTls_HandshakeMethods, NULL};
 static PyMethodDef *const transport_tables[] = {transport_methods, PyLoopTls_AppMethods, NULL};
 
 /* ---- 3.10: the types on 3.11's bases ---- */
