@@ -176,6 +176,27 @@ class _TLSNames(tls_support.TLSCerts):
 
         self.run_coro(main())
 
+    def test_tls_debug_mode_server_uses_the_c_types(self):
+        # In debug mode the accept is asyncio's own (_accept_connection2,
+        # this interpreter's), which makes the TLS transport through the
+        # loop's _make_ssl_transport: the C types still.
+        protocol, transport = self.c_types()
+        self.loop.set_debug(True)
+        self.loop.slow_callback_duration = 60
+
+        async def main():
+            server, tr, cli, srv = await tls_pair(self)
+            async with server:
+                self.assertIs(type(srv.transport), transport)
+                self.assertIs(type(srv.transport._ssl_protocol), protocol)
+                self.assertIs(type(tr), transport)
+                tr.close()
+                await cli.lost
+                await srv.lost
+
+        with self.assertLogs("asyncio", "DEBUG"):
+            self.run_coro(main())
+
     def test_tls_entry_points_use_the_c_types(self):
         # The loop's _SSLProtocol, start_tls (asyncio's own code, this
         # interpreter's, making the C protocol) and the C accept loop for
