@@ -31,59 +31,58 @@
 /* add_flowcontrol_defaults                                            */
 /* ------------------------------------------------------------------ */
 
+/* `op(value, n)`, or `op(n, value)` when int_first: asyncio's operand
+ * order (kb * 1024, 4 * lo, hi // 4), so a program's number type sees the
+ * same calls. A new reference, or NULL raised. */
+static PyObject *with_int(PyObject *value, long n, binaryfunc op, int int_first)
+{
+    PyObject *number = PyLong_FromLong(n), *result;
+
+    if (!number)
+        return NULL;
+    result = int_first ? op(number, value) : op(value, number);
+    Py_DECREF(number);
+    return result;
+}
+
+/* `hi >= lo >= 0`: 1, 0, or -1 raised. */
+static int in_order(PyObject *hi, PyObject *lo)
+{
+    PyObject *check = PyObject_RichCompare(hi, lo, Py_GE);
+    int ok;
+
+    if (!check)
+        return -1;
+    ok = PyObject_IsTrue(check);
+    Py_DECREF(check);
+    if (ok <= 0)
+        return ok;
+    if (!(check = PyObject_RichCompare(lo, PyLoopTls.zero, Py_GE)))
+        return -1;
+    ok = PyObject_IsTrue(check);
+    Py_DECREF(check);
+    return ok;
+}
+
 /* sslproto.add_flowcontrol_defaults(high, low, kb) (NULL reads as None):
  * *hi and *lo new references, 0; or -1 raised. */
 int PyLoopTls_FlowDefaults(PyObject *high, PyObject *low, PyObject *kb, PyObject **hi, PyObject **lo)
 {
-    PyObject *factor, *check;
     int ok;
 
-    *hi = *lo = NULL;
-    if (high == Py_None)
-        high = NULL;
-    if (low == Py_None)
-        low = NULL;
-    if (!high) {
-        if (!low) {
-            /* hi = kb * 1024 */
-            if (!(factor = PyLong_FromLong(1024)))
-                return -1;
-            *hi = PyNumber_Multiply(kb, factor);
-        } else {
-            /* hi = 4 * lo */
-            if (!(factor = PyLong_FromLong(4)))
-                return -1;
-            *hi = PyNumber_Multiply(factor, low);
-        }
-        Py_DECREF(factor);
-        if (!*hi)
-            return -1;
-    } else {
+    high = high == Py_None ? NULL : high;
+    low = low == Py_None ? NULL : low;
+    if (high)
         *hi = Py_NewRef(high);
-    }
-    if (!low) {
-        /* lo = hi // 4 */
-        if (!(factor = PyLong_FromLong(4)))
-            goto fail;
-        *lo = PyNumber_FloorDivide(*hi, factor);
-        Py_DECREF(factor);
-        if (!*lo)
-            goto fail;
-    } else {
-        *lo = Py_NewRef(low);
-    }
-    /* if not hi >= lo >= 0: */
-    if (!(check = PyObject_RichCompare(*hi, *lo, Py_GE)))
-        goto fail;
-    ok = PyObject_IsTrue(check);
-    Py_DECREF(check);
-    if (ok > 0) {
-        if (!(check = PyObject_RichCompare(*lo, PyLoopTls.zero, Py_GE)))
-            goto fail;
-        ok = PyObject_IsTrue(check);
-        Py_DECREF(check);
-    }
-    if (ok < 0)
+    else if (!low)
+        *hi = with_int(kb, 1024, PyNumber_Multiply, 0); /* hi = kb * 1024 */
+    else
+        *hi = with_int(low, 4, PyNumber_Multiply, 1); /* hi = 4 * lo */
+    if (!*hi)
+        return -1;
+    /* lo = hi // 4, or low */
+    *lo = low ? Py_NewRef(low) : with_int(*hi, 4, PyNumber_FloorDivide, 0);
+    if (!*lo || (ok = in_order(*hi, *lo)) < 0)
         goto fail;
     if (!ok) {
         PyErr_Format(PyExc_ValueError, "high (%R) must be >= low (%R) must be >= 0", *hi, *lo);
@@ -92,7 +91,8 @@ int PyLoopTls_FlowDefaults(PyObject *high, PyObject *low, PyObject *kb, PyObject
     return 0;
 fail:
     Py_CLEAR(*hi);
-    Py_CLEAR(*lo);
+    Py_XDECREF(*lo);
+    *lo = NULL;
     return -1;
 }
 
@@ -214,62 +214,45 @@ static const PyLoopParams protocol_init_params = {
 static int call_own1(PyObject *self, PyObject *name, PyObject *arg);
 
 /* SSLProtocol.__init__: every attribute asyncio's sets, in its order. */
-static PyObject *protocol_init(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* self._ssl_buffer = bytearray(self.max_size);
+ * self._ssl_buffer_view = memoryview(self._ssl_buffer) */
+static int init_ssl_buffer(PyObject *self)
 {
-    PyObject *bound[PYLOOP_MAX_PARAMS], *max_size, *buffer, *handshake_timeout, *shutdown_timeout;
-    PyObject *sslcontext, *server_side, *server_hostname, *call_connection_made, *extra, *view;
-    PyObject *result = NULL;
-    int truth;
+    PyObject *max_size = PyObject_GetAttr(self, PyLoop_str.max_size), *buffer, *view;
 
-    if (PyLoopArgs_Bind(&protocol_init_params, args, nargs, kwnames, bound) < 0)
-        return NULL;
-    server_side = bound[4] ? bound[4] : Py_False;
-    server_hostname = bound[5] ? bound[5] : Py_None;
-    call_connection_made = bound[6] ? bound[6] : Py_True;
-    handshake_timeout = bound[7] ? bound[7] : Py_None;
-    shutdown_timeout = bound[8] ? bound[8] : Py_None;
-
-    /* self._ssl_buffer = bytearray(self.max_size);
-     * self._ssl_buffer_view = memoryview(self._ssl_buffer) */
-    if (!(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)))
-        return NULL;
+    if (!max_size)
+        return -1;
     buffer = PyObject_CallOneArg((PyObject *)&PyByteArray_Type, max_size);
     Py_DECREF(max_size);
-    if (set_new(self, PyLoop_str._ssl_buffer, buffer) < 0 ||
-        !(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)))
-        return NULL;
+    if (set_new(self, PyLoop_str._ssl_buffer, buffer) < 0 || !(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)))
+        return -1;
     view = PyMemoryView_FromObject(buffer);
     Py_DECREF(buffer);
-    if (set_new(self, PyLoop_str._ssl_buffer_view, view) < 0)
-        return NULL;
+    return set_new(self, PyLoop_str._ssl_buffer_view, view);
+}
 
-    if (handshake_timeout == Py_None)
-        handshake_timeout = PyLoopTls.handshake_timeout;
-    else if (check_timeout(handshake_timeout, "ssl_handshake_timeout") < 0)
-        return NULL;
-    if (shutdown_timeout == Py_None)
-        shutdown_timeout = PyLoopTls.shutdown_timeout;
-    else if (check_timeout(shutdown_timeout, "ssl_shutdown_timeout") < 0)
-        return NULL;
-
-    if ((truth = PyObject_Not(bound[2])) < 0)
-        return NULL;
-    sslcontext = truth ? create_transport_context(server_side, server_hostname) : Py_NewRef(bound[2]);
-    if (!sslcontext)
-        return NULL;
+/* __init__ from `if server_hostname and not server_side:` to
+ * `self._conn_lost = 0`; bound: __init__'s arguments (loop, app_protocol,
+ * sslcontext, waiter, server_side, server_hostname, ...). 0, or -1 raised. */
+static int init_connection(PyObject *self, PyObject *const *bound, PyObject *sslcontext, PyObject *handshake_timeout,
+                           PyObject *shutdown_timeout)
+{
+    PyObject *server_side = bound[4] ? bound[4] : Py_False, *server_hostname = bound[5] ? bound[5] : Py_None;
+    PyObject *extra;
+    int truth;
 
     if (PyObject_SetAttr(self, PyLoop_str._server_side, server_side) < 0)
-        goto done;
+        return -1;
     /* server_hostname and not server_side */
     if ((truth = PyObject_IsTrue(server_hostname)) > 0)
         truth = PyObject_Not(server_side);
     if (truth < 0 || PyObject_SetAttr(self, PyLoop_str._server_hostname, truth ? server_hostname : Py_None) < 0 ||
         PyObject_SetAttr(self, PyLoop_str._sslcontext, sslcontext) < 0)
-        goto done;
+        return -1;
     /* self._extra = dict(sslcontext=sslcontext) */
     if (!(extra = PyDict_New()) || PyDict_SetItem(extra, PyLoop_str.sslcontext, sslcontext) < 0) {
         Py_XDECREF(extra);
-        goto done;
+        return -1;
     }
     if (set_new(self, PyLoop_str._extra, extra) < 0 ||
         set_new(self, PyLoop_str._write_backlog, PyObject_CallNoArgs(PyLoopTls.deque)) < 0 ||
@@ -286,8 +269,17 @@ static PyObject *protocol_init(PyObject *self, PyObject *const *args, Py_ssize_t
         set_new(self, PyLoop_str._outgoing, memory_bio()) < 0 ||
         PyObject_SetAttr(self, PyLoop_str._state, PyLoopTls.unwrapped) < 0 ||
         PyObject_SetAttr(self, PyLoop_str._conn_lost, PyLoopTls.zero) < 0)
-        goto done;
-    if ((truth = PyObject_IsTrue(call_connection_made)) < 0 ||
+        return -1;
+    return 0;
+}
+
+/* __init__ from `if call_connection_made:` to its end: the app state, the
+ * SSLObject, flow control and the app transport. 0, or -1 raised. */
+static int init_flow(PyObject *self, PyObject *call_connection_made)
+{
+    int truth = PyObject_IsTrue(call_connection_made);
+
+    if (truth < 0 ||
         PyObject_SetAttr(self, PyLoop_str._app_state, truth ? PyLoopTls.app_init : PyLoopTls.app_con_made) < 0 ||
         set_new(self, PyLoop_str._sslobj, wrap_bio(self)) < 0 ||
         /* Flow Control */
@@ -303,11 +295,39 @@ static PyObject *protocol_init(PyObject *self, PyObject *const *args, Py_ssize_t
         PyObject_SetAttr(self, PyLoop_str._outgoing_low_water, PyLoopTls.zero) < 0 ||
         PyLoopTls_CallOwn(self, PyLoop_str._set_write_buffer_limits) < 0 ||
         PyLoopTls_CallOwn(self, PyLoop_str._get_app_transport) < 0)
-        goto done;
-    result = Py_NewRef(Py_None);
-done:
+        return -1;
+    return 0;
+}
+
+static PyObject *protocol_init(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *bound[PYLOOP_MAX_PARAMS], *handshake_timeout, *shutdown_timeout, *sslcontext;
+    int truth, status;
+
+    if (PyLoopArgs_Bind(&protocol_init_params, args, nargs, kwnames, bound) < 0 || init_ssl_buffer(self) < 0)
+        return NULL;
+    handshake_timeout = bound[7] ? bound[7] : Py_None;
+    shutdown_timeout = bound[8] ? bound[8] : Py_None;
+    if (handshake_timeout == Py_None)
+        handshake_timeout = PyLoopTls.handshake_timeout;
+    else if (check_timeout(handshake_timeout, "ssl_handshake_timeout") < 0)
+        return NULL;
+    if (shutdown_timeout == Py_None)
+        shutdown_timeout = PyLoopTls.shutdown_timeout;
+    else if (check_timeout(shutdown_timeout, "ssl_shutdown_timeout") < 0)
+        return NULL;
+
+    if ((truth = PyObject_Not(bound[2])) < 0)
+        return NULL;
+    sslcontext = truth ? create_transport_context(bound[4] ? bound[4] : Py_False, bound[5] ? bound[5] : Py_None)
+                       : Py_NewRef(bound[2]);
+    if (!sslcontext)
+        return NULL;
+    status = init_connection(self, bound, sslcontext, handshake_timeout, shutdown_timeout);
     Py_DECREF(sslcontext);
-    return result;
+    if (status < 0 || init_flow(self, bound[6] ? bound[6] : Py_True) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* self.<name>(arg), the result dropped: 0 or -1 */

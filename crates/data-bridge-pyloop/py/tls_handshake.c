@@ -479,11 +479,55 @@ done:
     return result ? 0 : -1;
 }
 
+/* `if self._loop.get_debug(): logger.debug("%r: SSL handshake took %.1f
+ * ms", self, (self._loop.time() - self._handshake_start_time) * 1e3)`:
+ * 0, or -1 raised. */
+static int log_handshake_time(PyObject *self)
+{
+    PyObject *loop, *now = NULL, *start = NULL, *dt = NULL, *thousand = NULL, *ms = NULL;
+    int debug = loop_debug(self);
+
+    if (debug <= 0)
+        return debug;
+    if ((loop = PyObject_GetAttr(self, PyLoop_str._loop)) && (now = PyLoopTls_Call0(loop, PyLoop_str.time)) &&
+        (start = PyObject_GetAttr(self, PyLoop_str._handshake_start_time)) && (dt = PyNumber_Subtract(now, start)) &&
+        (thousand = PyFloat_FromDouble(1e3)) && (ms = PyNumber_Multiply(dt, thousand)))
+        debug = log_message(PyLoop_str.debug, "%r: SSL handshake took %.1f ms", self, ms);
+    else
+        debug = -1;
+    Py_XDECREF(loop);
+    Py_XDECREF(now);
+    Py_XDECREF(start);
+    Py_XDECREF(dt);
+    Py_XDECREF(thousand);
+    Py_XDECREF(ms);
+    return debug < 0 ? -1 : 0;
+}
+
+/* self._app_state = STATE_CON_MADE;
+ * self._app_protocol.connection_made(self._get_app_transport()) */
+static int app_connection_made(PyObject *self)
+{
+    PyObject *app, *made = NULL, *transport = NULL, *result = NULL;
+
+    if (PyObject_SetAttr(self, PyLoop_str._app_state, PyLoopTls.app_con_made) < 0 ||
+        !(app = PyObject_GetAttr(self, PyLoop_str._app_protocol)))
+        return -1;
+    if ((made = PyObject_GetAttr(app, PyLoop_str.connection_made)) &&
+        (transport = PyLoopTls_Call0(self, PyLoop_str._get_app_transport)))
+        result = PyObject_CallOneArg(made, transport);
+    Py_DECREF(app);
+    Py_XDECREF(made);
+    Py_XDECREF(transport);
+    Py_XDECREF(result);
+    return result ? 0 : -1;
+}
+
 /* _on_handshake_complete(handshake_exc) */
 static int on_handshake_complete(PyObject *self, PyObject *handshake_exc)
 {
     PyObject *sslobj, *peercert = NULL;
-    int status = -1, debug, init;
+    int status = -1, init;
 
     if (cancel_timeout(self, PyLoop_str._handshake_timeout_handle) < 0 ||
         !(sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj)))
@@ -507,45 +551,13 @@ static int on_handshake_complete(PyObject *self, PyObject *handshake_exc)
     }
     /* 3.13+ sets handshake_exc = None here (a reference cycle through the
      * frame): C holds no frame. */
-    if ((debug = loop_debug(self)) < 0)
+    if (log_handshake_time(self) < 0)
         goto done;
-    if (debug) {
-        PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *now = NULL, *start = NULL, *dt = NULL,
-                 *thousand = NULL, *ms = NULL;
-        if (loop && (now = PyLoopTls_Call0(loop, PyLoop_str.time)) &&
-            (start = PyObject_GetAttr(self, PyLoop_str._handshake_start_time)) &&
-            (dt = PyNumber_Subtract(now, start)) && (thousand = PyFloat_FromDouble(1e3)) &&
-            (ms = PyNumber_Multiply(dt, thousand)))
-            debug = log_message(PyLoop_str.debug, "%r: SSL handshake took %.1f ms", self, ms);
-        else
-            debug = -1;
-        Py_XDECREF(loop);
-        Py_XDECREF(now);
-        Py_XDECREF(start);
-        Py_XDECREF(dt);
-        Py_XDECREF(thousand);
-        Py_XDECREF(ms);
-        if (debug < 0)
-            goto done;
-    }
     if (update_extra(self, sslobj, peercert) < 0 ||
         (init = attr_is(self, PyLoop_str._app_state, PyLoopTls.app_init)) < 0)
         goto done;
-    if (init) {
-        PyObject *app, *made = NULL, *transport = NULL, *result = NULL;
-        if (PyObject_SetAttr(self, PyLoop_str._app_state, PyLoopTls.app_con_made) < 0 ||
-            !(app = PyObject_GetAttr(self, PyLoop_str._app_protocol)))
-            goto done;
-        if ((made = PyObject_GetAttr(app, PyLoop_str.connection_made)) &&
-            (transport = PyLoopTls_Call0(self, PyLoop_str._get_app_transport)))
-            result = PyObject_CallOneArg(made, transport);
-        Py_DECREF(app);
-        Py_XDECREF(made);
-        Py_XDECREF(transport);
-        if (!result)
-            goto done;
-        Py_DECREF(result);
-    }
+    if (init && app_connection_made(self) < 0)
+        goto done;
     if (PyLoopTls_CallOwn(self, PyLoop_str._wakeup_waiter) < 0 || PyLoopTls_CallOwn(self, PyLoop_str._do_read) < 0)
         goto done;
     status = 0;
