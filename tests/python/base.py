@@ -145,6 +145,10 @@ class LoopTestCase(unittest.TestCase):
     TIMER_TIES_FIFO = None
     # Handle.get_context() exists.  (asyncio added it in 3.12.)
     HANDLE_HAS_GET_CONTEXT = None
+    # TLS is asyncio 3.11+'s sslproto (SSLProtocolState, the one issue 17
+    # takes as the reference on every interpreter).  (3.10's asyncio has
+    # the older one, _SSLPipe; PyLoop's C TLS follows 3.11's there too.)
+    NEW_SSLPROTO = None
     # ----------------------------------------------------------------------
 
     def new_loop(self):
@@ -290,6 +294,7 @@ class AsyncioTestCase(LoopTestCase):
     NAN_DELAY_REJECTED = False
     TIMER_TIES_FIFO = False
     HANDLE_HAS_GET_CONTEXT = sys.version_info >= (3, 12)
+    NEW_SSLPROTO = hasattr(asyncio.sslproto, "SSLProtocolState")
     # A signal landing just before the selector's wait can go unnoticed
     # until the next event (no wakeup fd unless add_signal_handler set one).
     ONE_SIGNAL_WAKES_BLOCKED_WAIT = False
@@ -305,6 +310,8 @@ class PyLoopTestCase(LoopTestCase):
     TIMER_TIES_FIFO = True
     HANDLE_HAS_GET_CONTEXT = True
     ONE_SIGNAL_WAKES_BLOCKED_WAIT = True
+    # the C TLS types, on every interpreter once they are complete
+    NEW_SSLPROTO = _pyloop is not None and hasattr(_pyloop._pyloop, "SSLProtocol")
 
     def setUp(self):
         # Fail (not skip, not error) with the import error.

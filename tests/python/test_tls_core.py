@@ -6,6 +6,7 @@ start_tls and the handshake timeout."""
 
 import asyncio
 import os
+import types
 import unittest
 from asyncio import sslproto
 
@@ -15,6 +16,25 @@ from tls_support import HOST, ssl
 
 # asyncio's sslproto is the 3.11+ one (the one PyLoop ports to C).
 NEW_SSLPROTO = hasattr(sslproto, "SSLProtocolState")
+
+
+def asyncio311():
+    """asyncio 3.11+'s sslproto, its classes: the running asyncio's
+    module on 3.11+; on 3.10 (PyLoop only: its C TLS) a namespace with the
+    C types in 3.11's classes' place."""
+    if NEW_SSLPROTO:
+        return sslproto
+    _pyloop = base.pyloop_module()._pyloop
+    return types.SimpleNamespace(SSLProtocol=_pyloop.SSLProtocol, _SSLProtocolTransport=_pyloop.SSLProtocolTransport)
+
+
+def add_flowcontrol_defaults(high, low, kb):
+    # asyncio 3.11's sslproto.add_flowcontrol_defaults (3.10 has none)
+    hi = (kb * 1024 if low is None else 4 * low) if high is None else high
+    lo = hi // 4 if low is None else low
+    if not hi >= lo >= 0:
+        raise ValueError('high (%r) must be >= low (%r) must be >= 0' % (hi, lo))
+    return hi, lo
 
 
 class Recorder(asyncio.Protocol):
@@ -69,9 +89,15 @@ async def close_all(server, transport, protocol):
 
 
 @base.both_loops
-@unittest.skipUnless(NEW_SSLPROTO, "asserts asyncio's 3.11+ sslproto; 3.10's is the older _SSLPipe one, which PyLoop "
-                     "runs as is (test_tls_entry/test_tls_transport cover 3.10)")
 class _TLSCore(tls_support.TLSCerts):
+
+    def setUp(self):
+        # These assert asyncio's 3.11+ sslproto: on 3.10, PyLoop's C TLS
+        # (test_tls_entry/test_tls_transport cover asyncio 3.10's own).
+        if not self.NEW_SSLPROTO:
+            self.skipTest(tls_support.NO_STOCK_REFERENCE + " (these assert 3.11+'s)")
+        super().setUp()
+        self.sslproto = asyncio311()
 
     async def connect(self, server_factory, client_factory, **kwargs):
         server = await self.loop.create_server(server_factory, HOST, 0, ssl=self.server_context())
@@ -84,11 +110,11 @@ class _TLSCore(tls_support.TLSCerts):
     def test_tls_classes_are_asyncios(self):
         async def main():
             server, transport, protocol = await self.connect(Echo, lambda: Recorder(self.loop))
-            self.assertIsInstance(transport, sslproto._SSLProtocolTransport)
+            self.assertIsInstance(transport, self.sslproto._SSLProtocolTransport)
             self.assertEqual(type(transport).__name__, "_SSLProtocolTransport")
             self.assertEqual(type(transport).__module__, "asyncio.sslproto")
             ssl_protocol = transport._ssl_protocol
-            self.assertIsInstance(ssl_protocol, sslproto.SSLProtocol)
+            self.assertIsInstance(ssl_protocol, self.sslproto.SSLProtocol)
             self.assertIsInstance(ssl_protocol, asyncio.BufferedProtocol)
             self.assertEqual(type(ssl_protocol).__name__, "SSLProtocol")
             self.assertTrue(repr(ssl_protocol).startswith("<asyncio.sslproto.SSLProtocol object at "))
@@ -219,8 +245,8 @@ class _TLSCore(tls_support.TLSCerts):
         async def main():
             server, transport, protocol = await self.connect(Echo, lambda: Recorder(self.loop))
             low, high = transport.get_write_buffer_limits()
-            self.assertEqual((low, high), sslproto.add_flowcontrol_defaults(
-                None, None, asyncio.constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE)[::-1])
+            self.assertEqual((low, high), add_flowcontrol_defaults(
+                None, None, getattr(asyncio.constants, "FLOW_CONTROL_HIGH_WATER_SSL_WRITE", 512))[::-1])
             transport.set_write_buffer_limits(high=0)
             self.assertEqual(transport.get_write_buffer_limits(), (0, 0))
             transport.write(b"x")
@@ -315,7 +341,7 @@ class _TLSCore(tls_support.TLSCerts):
         errors = self.take_loop_errors()
         self.assertEqual([e["message"] for e in errors], ["Fatal error on SSL protocol"])
         self.assertIsInstance(errors[0]["exception"], ValueError)
-        self.assertIsInstance(errors[0]["protocol"], sslproto.SSLProtocol)
+        self.assertIsInstance(errors[0]["protocol"], self.sslproto.SSLProtocol)
         self.assertIs(errors[0]["protocol"]._app_transport, None)
 
     def test_tls_pause_writing_error_reported(self):
@@ -339,7 +365,7 @@ class _TLSCore(tls_support.TLSCerts):
         self.assertEqual({e["message"] for e in errors}, {"protocol.pause_writing() failed"})
         self.assertIsInstance(errors[0]["exception"], RuntimeError)
         self.assertIs(errors[0]["transport"], transport)
-        self.assertIsInstance(errors[0]["protocol"], sslproto.SSLProtocol)
+        self.assertIsInstance(errors[0]["protocol"], self.sslproto.SSLProtocol)
 
     def test_tls_peer_close_notify(self):
         loop = self.loop
@@ -392,8 +418,8 @@ class _TLSCore(tls_support.TLSCerts):
             tls_transport = await loop.start_tls(transport, protocol, self.client_context(),
                                                  server_hostname="localhost")
             server_tls = await upgraded
-            self.assertIsInstance(server_tls, sslproto._SSLProtocolTransport)
-            self.assertIsInstance(tls_transport._ssl_protocol, sslproto.SSLProtocol)
+            self.assertIsInstance(server_tls, self.sslproto._SSLProtocolTransport)
+            self.assertIsInstance(tls_transport._ssl_protocol, self.sslproto.SSLProtocol)
             tls_transport.write(b"secret")
             while len(echo.data) < 6:
                 await asyncio.sleep(0.01)
@@ -480,11 +506,13 @@ class _TLSCore(tls_support.TLSCerts):
 @base.pyloop_only
 class _TLSInC(tls_support.TLSCerts):
 
-    @unittest.skipUnless(NEW_SSLPROTO, "3.10's asyncio has the older sslproto: PyLoop keeps asyncio's own there")
     def test_tls_protocol_is_the_c_one(self):
         # Every entry point makes the C protocol: create_connection,
         # create_server's accepted connections, start_tls.
         _pyloop = self.pyloop._pyloop
+        if not self.NEW_SSLPROTO:
+            self.skipTest("3.10's asyncio has the older sslproto, and this build's C TLS is not complete: "
+                          "asyncio's own")
         loop = self.loop
         accepted = loop.create_future()
 

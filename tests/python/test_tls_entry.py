@@ -20,7 +20,9 @@ import base
 import tls_support
 from tls_support import HOST, Proto, ssl, tls_pair, wait_new_tasks
 
-NEW_SSLPROTO = sys.version_info >= (3, 11)
+# asyncio's API takes ssl_shutdown_timeout (3.11+; PyLoop's is asyncio's
+# own, the interpreter's, even where its TLS is 3.11's).
+SHUTDOWN_TIMEOUT_API = sys.version_info >= (3, 11)
 
 
 def plain_client_to_tls_server(test, payload=None, **server_kwargs):
@@ -210,13 +212,33 @@ class _TLSEntryPoints(tls_support.TLSCerts):
             self.assertEqual(str(cm.exception),
                              "ssl_handshake_timeout is only meaningful "
                              "with ssl")
-            if NEW_SSLPROTO:
+            if SHUTDOWN_TIMEOUT_API:
                 with self.assertRaises(ValueError) as cm:
                     await self.loop.create_connection(
                         Proto, HOST, 1, ssl_shutdown_timeout=1)
                 self.assertEqual(str(cm.exception),
                                  "ssl_shutdown_timeout is only meaningful "
                                  "with ssl")
+            else:
+                # 3.10's API has none, PyLoop's neither (its TLS is
+                # 3.11's, its API the interpreter's asyncio's).
+                for call in (
+                        lambda: self.loop.create_connection(
+                            Proto, HOST, 1, ssl=self.client_context(),
+                            ssl_shutdown_timeout=1),
+                        lambda: self.loop.create_server(
+                            Proto, HOST, 0, ssl=self.server_context(),
+                            ssl_shutdown_timeout=1),
+                        lambda: self.loop.connect_accepted_socket(
+                            Proto, None, ssl=self.server_context(),
+                            ssl_shutdown_timeout=1),
+                        lambda: self.loop.start_tls(
+                            None, None, self.client_context(),
+                            ssl_shutdown_timeout=1)):
+                    with self.assertRaises(TypeError) as cm:
+                        await call()
+                    self.assertIn("unexpected keyword argument "
+                                  "'ssl_shutdown_timeout'", str(cm.exception))
             with socket.socket() as sock:
                 with self.assertRaises(ValueError) as cm:
                     await self.loop.create_connection(
@@ -407,7 +429,7 @@ class _TLSHandshakeFailures(tls_support.TLSCerts):
         # ConnectionResetError (no arguments) to the caller.
         exc = self.peer_ends_during_the_handshake(reset=False)
         self.assertIsInstance(exc, ConnectionError)
-        if NEW_SSLPROTO:
+        if self.NEW_SSLPROTO:
             self.assertIs(type(exc), ConnectionResetError)
             self.assertEqual(exc.args, ())
 
@@ -493,9 +515,9 @@ class _TLSTimeouts(tls_support.TLSCerts):
         # for the peer's close_notify, then aborts; connection_lost gets
         # None either way?  3.11+: the transport is aborted on the timeout
         # and connection_lost gets None... asserted below as seen.
-        if not NEW_SSLPROTO:
+        if not SHUTDOWN_TIMEOUT_API:
             self.skipTest("ssl_shutdown_timeout is new in 3.11 (asyncio "
-                          "%d.%d's sslproto has none)" % sys.version_info[:2])
+                          "%d.%d's API has none)" % sys.version_info[:2])
         loop = self.loop
         listener = socket.socket()
         listener.bind((HOST, 0))

@@ -19,13 +19,28 @@ import tls_support
 from tls_support import HOST, ssl
 
 NEW_SSLPROTO = hasattr(sslproto, "SSLProtocolState")
-NEEDS_NEW = unittest.skipUnless(NEW_SSLPROTO, "asserts asyncio's 3.11+ sslproto; 3.10's is the older _SSLPipe one, "
-                                "which PyLoop runs as is")
+
+
+class NeedsNew:
+    """Mixin: these assert asyncio's 3.11+ sslproto, which PyLoop's C TLS
+    is on 3.10 too (base.NEW_SSLPROTO, per loop)."""
+
+    def setUp(self):
+        if not self.NEW_SSLPROTO:
+            self.skipTest(tls_support.NO_STOCK_REFERENCE + " (_SSLPipe): these assert 3.11+'s")
+        super().setUp()
+
+
 if NEW_SSLPROTO:
     State = sslproto.SSLProtocolState
     # asyncio 3.13+: _abort(exc) force-closes the transport with exc;
     # 3.11/3.12: _abort() calls transport.abort().
     ABORT_TAKES_EXC = sslproto.SSLProtocol._abort.__code__.co_argcount == 2
+    HAS_TRANSPORT_CLOSING = hasattr(sslproto.SSLProtocol, "_is_transport_closing")
+elif base.PyLoopTestCase.NEW_SSLPROTO:
+    # 3.10: PyLoop's C TLS, asyncio 3.11's (its names are _pyloop's)
+    State = base.pyloop_module()._pyloop.SSLProtocolState
+    ABORT_TAKES_EXC = HAS_TRANSPORT_CLOSING = False
 
 # The methods tls_handshake.c ports (asyncio's names).
 PORTED = ("_set_state", "connection_made", "_start_handshake", "_check_handshake_timeout", "_do_handshake",
@@ -115,8 +130,7 @@ class Accepting(asyncio.Protocol):
 
 
 @base.both_loops
-@NEEDS_NEW
-class _TLSHandshake(tls_support.TLSCerts):
+class _TLSHandshake(NeedsNew, tls_support.TLSCerts):
 
     def protocol_class(self):
         if self.LOOP_NAME == "pyloop":
@@ -361,7 +375,7 @@ class _TLSHandshake(tls_support.TLSCerts):
 
     def test_tls_is_transport_closing(self):
         proto, waiter = self.make_protocol()
-        if not hasattr(sslproto.SSLProtocol, "_is_transport_closing"):
+        if not HAS_TRANSPORT_CLOSING:
             self.assertFalse(hasattr(proto, "_is_transport_closing"))
             return
         self.assertIs(proto._is_transport_closing(), False)
@@ -415,11 +429,16 @@ class _TLSHandshake(tls_support.TLSCerts):
 
             server = await self.loop.create_server(factory, HOST, 0, ssl=self.server_context())
             port = server.sockets[0].getsockname()[1]
+            # (3.10's API has no ssl_shutdown_timeout: PyLoop's TLS, 3.11's,
+            # has the timeout, set on the protocol there)
+            timeout = {"ssl_shutdown_timeout": 0.05} if NEW_SSLPROTO else {}
             transport, _ = await self.loop.create_connection(
-                lambda: client, HOST, port, ssl=self.client_context(), server_hostname="localhost",
-                ssl_shutdown_timeout=0.05)
+                lambda: client, HOST, port, ssl=self.client_context(), server_hostname="localhost", **timeout)
             await accepted[0].made
             ssl_protocol = transport._ssl_protocol
+            if not NEW_SSLPROTO:
+                self.assertEqual(ssl_protocol._ssl_shutdown_timeout, 30.0)
+                ssl_protocol._ssl_shutdown_timeout = 0.05
             transport.close()
             self.assertIs(ssl_protocol._state, State.SHUTDOWN)
             self.assertIsNotNone(ssl_protocol._shutdown_timeout_handle)
@@ -492,7 +511,7 @@ class _TLSHandshake(tls_support.TLSCerts):
         errors = self.take_loop_errors()
         self.assertEqual([e["message"] for e in errors], ["Error calling eof_received()"])
         self.assertIs(errors[0]["exception"], error)
-        self.assertIsInstance(errors[0]["protocol"], sslproto.SSLProtocol)
+        self.assertIsInstance(errors[0]["protocol"], self.protocol_class())
 
     def test_tls_app_connection_made_error_reported(self):
         loop = self.loop
@@ -638,22 +657,24 @@ class _TLSHandshake(tls_support.TLSCerts):
                 stack.enter_context(unittest.mock.patch.object(sslproto.SSLProtocol, name, spy(name)))
             self.run_coro(main())
         for name in originals:
-            self.assertIn(name, calls)
+            if NEW_SSLPROTO:
+                self.assertIn(name, calls)
             self.assertIs(getattr(sslproto.SSLProtocol, name), originals[name])
+        if not NEW_SSLPROTO:
+            # 3.10: PyLoop's C TLS is 3.11's, no subclass of 3.10's class
+            self.assertEqual(calls, [])
 
 
 @base.pyloop_only
-@NEEDS_NEW
-class _TLSHandshakeInC(tls_support.TLSCerts):
+class _TLSHandshakeInC(NeedsNew, tls_support.TLSCerts):
 
     def test_tls_cold_paths_are_c(self):
         cls = self.pyloop._pyloop.SSLProtocol
         for name in PORTED:
             with self.subTest(name=name):
                 self.assertIsInstance(cls.__dict__.get(name), types.MethodDescriptorType)
-        has = hasattr(sslproto.SSLProtocol, "_is_transport_closing")
-        self.assertEqual("_is_transport_closing" in cls.__dict__, has)
-        if has:
+        self.assertEqual("_is_transport_closing" in cls.__dict__, HAS_TRANSPORT_CLOSING)
+        if HAS_TRANSPORT_CLOSING:
             self.assertIsInstance(cls.__dict__["_is_transport_closing"], types.MethodDescriptorType)
 
 

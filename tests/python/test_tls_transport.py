@@ -23,10 +23,8 @@ import warnings
 import base
 from child import outcome
 import tls_support
-from tls_support import (HOST, Proto, differential, ssl, tls_pair,
-                         wait_new_tasks)
-
-NEW_SSLPROTO = sys.version_info >= (3, 11)
+from tls_support import (HOST, NO_STOCK_REFERENCE, Proto, differential,
+                         new_sslproto, ssl, tls_pair, wait_new_tasks)
 
 
 def assert_closed_by_peer(test, events, before=("made",)):
@@ -34,16 +32,42 @@ def assert_closed_by_peer(test, events, before=("made",)):
     connection_lost() in 3.11+'s sslproto. 3.10's gives eof_received() only
     when the TCP EOF that follows reaches it first (racy): either."""
     before = list(before)
-    if NEW_SSLPROTO:
+    if new_sslproto(test.loop):
         test.assertEqual(events, before + ["eof", "lost"])
     else:
         test.assertIn(events, (before + ["eof", "lost"], before + ["lost"]))
 
 
+# Stock asyncio 3.11.7's results of the differential scenarios below whose
+# result differs under 3.10's older sslproto: the reference for PyLoop's
+# C TLS (3.11's) on 3.10, where no stock asyncio has it (differential's
+# asyncio311).
+RAISING_311 = {
+    "connection_made": {
+        'raised': 'ZeroDivisionError: boom in connection_made',
+        'lost': ('ZeroDivisionError', True), 'srv lost': 'never made',
+        'events': None,
+        'handler': [('Fatal error: protocol.buffer_updated() call failed.',
+                     'ZeroDivisionError', True, ['protocol', 'transport'])]},
+    "data_received": {
+        'raised': None, 'lost': ('ZeroDivisionError', True),
+        'srv lost': 'NoneType', 'events': ['made', 'lost'],
+        'handler': [('Fatal error on SSL protocol', 'ZeroDivisionError', True,
+                     ['protocol', 'transport'])]},
+    "eof_received": {
+        'raised': None, 'lost': ('ZeroDivisionError', True),
+        'srv lost': 'NoneType', 'events': ['made', 'eof', 'lost'],
+        'handler': [('Error calling eof_received()', 'ZeroDivisionError',
+                     True, ['protocol', 'transport'])]},
+}
+NO_SSL_PROTOCOL_311 = ("AttributeError: 'NoneType' object has no attribute "
+                       "'%s'")
+
+
 def skip_on_old_sslproto(test, what):
-    if not NEW_SSLPROTO:
-        test.skipTest("asyncio %d.%d's sslproto (the pre-3.11 one) %s"
-                      % (sys.version_info[:2] + (what,)))
+    if not test.NEW_SSLPROTO:
+        test.skipTest("%s (the pre-3.11 one), which %s"
+                      % (NO_STOCK_REFERENCE, what))
 
 
 def small_buffer_socket(test):
@@ -153,7 +177,8 @@ class _TLSExtraInfo(tls_support.TLSCerts):
                 twice = outcome(lambda: tr.get_extra_info("ssl_object"))
                 return after_close, after_lost, same, default, twice
         after_close, after_lost, same, default, twice = differential(
-            self, scenario)
+            self, scenario, ([True] * 7, [True] * 4 + [False] * 3, True,
+                             'gone', NO_SSL_PROTOCOL_311 % '_get_extra_info'))
         self.assertEqual(after_close, [True] * 7)
         self.assertTrue(same)
 
@@ -235,7 +260,7 @@ class _TLSFlowControl(tls_support.TLSCerts):
         self.assertTrue(results[1].startswith("ValueError: "), results[1])
         self.assertEqual(limits[0], (250, 1000))
         self.assertEqual(limits[1], (100, 400))
-        if NEW_SSLPROTO:
+        if self.NEW_SSLPROTO:
             # FLOW_CONTROL_HIGH_WATER_SSL_WRITE: 512 KiB
             self.assertEqual(limits[2], (128 * 1024, 512 * 1024))
 
@@ -252,7 +277,7 @@ class _TLSFlowControl(tls_support.TLSCerts):
                 tr.set_write_buffer_limits(high=64 * 1024 * 1024)
                 tr.write(big)
                 after_big = tr.get_write_buffer_size()
-                if NEW_SSLPROTO:
+                if self.NEW_SSLPROTO:
                     # Encrypted at once and handed to the socket transport,
                     # whose buffer (most of the 4 MiB: the kernel's is
                     # small) the TLS transport's size does not count.
@@ -423,7 +448,10 @@ class _TLSBufferedProtocol(tls_support.TLSCerts):
             return (type(lost).__name__, str(lost),
                     [(c.get("message"), type(c.get("exception")).__name__)
                      for c in errors if c.get("exception") is lost])
-        lost_type, lost_msg, errors = differential(self, scenario)
+        lost_type, lost_msg, errors = differential(
+            self, scenario, ('ZeroDivisionError', 'get_buffer',
+                             [('Fatal error on SSL protocol',
+                               'ZeroDivisionError')]))
         self.assertEqual(lost_type, "ZeroDivisionError")
         self.assertEqual(len(errors), 1)
 
@@ -533,8 +561,8 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 assert_closed_by_peer(self, cli.events)
                 # 3.11+ marks the app transport closing when the connection
                 # is lost; 3.10's only on close().
-                self.assertEqual(srv.transport.is_closing(), NEW_SSLPROTO)
-        if NEW_SSLPROTO:
+                self.assertEqual(srv.transport.is_closing(), self.NEW_SSLPROTO)
+        if self.NEW_SSLPROTO:
             with self.assertLogs("asyncio", "WARNING") as cm:
                 self.run_coro(main())
             self.assertEqual(
@@ -592,7 +620,7 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 # 3.10's sslproto passes the socket transport's
                 # pause_writing on; 3.11+ counts only its own buffers, empty
                 # here (all went to the socket transport).
-                self.assertEqual(cli.events, ["made", "lost"] if NEW_SSLPROTO
+                self.assertEqual(cli.events, ["made", "lost"] if self.NEW_SSLPROTO
                                  else ["made", "pause", "lost"])
                 return lost
         lost = self.run_coro(main(), timeout=60)
@@ -628,7 +656,15 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 steps.append(("srv data", bytes(srv.data)))
                 steps.append(("cli events", cli.events))
                 return steps
-        steps = differential(self, scenario)
+        steps = differential(self, scenario, [
+            ('is_closing', True), ('write', None), ('writelines', None),
+            ('is_reading', None), ('write after lost', None),
+            ('close twice', None), ('abort after close', None),
+            ('write after second close', NO_SSL_PROTOCOL_311 % '_write_appdata'),
+            ('get_extra_info', NO_SSL_PROTOCOL_311 % '_get_extra_info'),
+            ('is_closing', True),
+            ('get_protocol', NO_SSL_PROTOCOL_311 % '_app_protocol'),
+            ('srv data', b''), ('cli events', ['made', 'eof', 'lost'])])
         self.assertEqual(steps[0], ("is_closing", True))
         self.assertEqual(steps[1], ("write", None))
         self.assertEqual(dict(steps)["srv data"], b"")
@@ -647,7 +683,11 @@ class _TLSHalfCloseAndClose(tls_support.TLSCerts):
                 steps.append(("cli events", cli.events))
                 steps.append(("srv events", srv.events))
                 return steps
-        differential(self, scenario)
+        differential(self, scenario, [
+            ('abort twice', None), ('close after abort', None),
+            ('write', NO_SSL_PROTOCOL_311 % '_write_appdata'),
+            ('cli lost', None), ('srv lost', 'ConnectionResetError'),
+            ('cli events', ['made', 'lost']), ('srv events', ['made', 'lost'])])
 
 
 @base.both_loops
@@ -736,7 +776,7 @@ class _TLSCallbacks(tls_support.TLSCerts):
                                  "message", "exception")))
                             for c in errors],
             }
-        return differential(self, scenario)
+        return differential(self, scenario, RAISING_311.get(where))
 
     def test_data_received_raises(self):
         # 3.11+: 'Fatal error on SSL protocol' with the exception, the
@@ -886,7 +926,15 @@ class _TLSContexts(tls_support.TLSCerts):
                 await cli.lost
                 await srv.lost
             return cli.trace, srv.trace
-        cli, srv = differential(self, scenario)
+        cli, srv = differential(self, scenario, (
+            [('connection_made', 'client-main'),
+             ('received(one)', 'connection_made'),
+             ('received(two)', 'received(one)'),
+             ('eof_received', 'received(two)'),
+             ('connection_lost', 'eof_received')],
+            [('factory', 'server-main'), ('connection_made', 'factory'),
+             ('eof_received', 'connection_made'),
+             ('connection_lost', 'eof_received')]))
         self.assertEqual(cli[0], ("connection_made", "client-main"))
         self.assertEqual(srv[0], ("factory", "server-main"))
 
@@ -932,14 +980,20 @@ class _TLSWarningsAndRepr(tls_support.TLSCerts):
                 if "SSLProtocolTransport" in m or "_SSLProtocolTransport" in m
                 or kind in m)))
         """
-        result = self.run_child_both(body)
+        # (asyncio 3.11's __del__ warns with a fixed text, 3.10's with the
+        # transport's repr)
+        result = self.run_child_both(body, {"warnings": [[
+            "ResourceWarning",
+            "unclosed transport <asyncio._SSLProtocolTransport object>"]]})
         self.assertTrue(result["warnings"], result)
         self.assertTrue(all(c == "ResourceWarning"
                             for c, _ in result["warnings"]), result)
 
-    def run_child_both(self, body):
+    def run_child_both(self, body, asyncio311=None):
         """child.run_child on this test's loop and on asyncio's: the two
-        reports must be equal. Returns this loop's."""
+        reports must be equal. Returns this loop's. asyncio311: stock
+        asyncio 3.11's report, the reference for PyLoop's TLS (3.11's) on
+        3.10 (tls_support.differential)."""
         import child
 
         class AsyncioVariant:
@@ -947,7 +1001,12 @@ class _TLSWarningsAndRepr(tls_support.TLSCerts):
             fail = self.fail
 
         results = []
+        if asyncio311 is not None and self.NEW_SSLPROTO and not base.AsyncioTestCase.NEW_SSLPROTO:
+            AsyncioVariant = None
         for case in (self, AsyncioVariant):
+            if case is None:
+                results.append(asyncio311)
+                continue
             result, proc = child.run_child(
                 case, body + "\n", prelude=child.PRELUDE.replace(
                     "VARIANT = sys.argv[1]",
@@ -995,7 +1054,7 @@ class _TLSWriteAndReadAPI(tls_support.TLSCerts):
                     outcome(lambda: tr.writelines(iter([b"h", b"i"]))),
                 ]
                 steps.append(await srv.received(9))
-                if not NEW_SSLPROTO:
+                if not new_sslproto():
                     # 3.10's sslproto leaves the connection hanging on it:
                     # not asserted.
                     tr.close()
@@ -1015,16 +1074,22 @@ class _TLSWriteAndReadAPI(tls_support.TLSCerts):
                                type(c.get("exception")).__name__)
                               for c in errors])
                 return steps
-        steps = differential(self, scenario)
+        steps = differential(self, scenario, [
+            'TypeError: data: expecting a bytes-like instance, got str',
+            'TypeError: data: expecting a bytes-like instance, got NoneType',
+            'TypeError: data: expecting a bytes-like instance, got int',
+            None, None, None, None, None, b'abcdefghi', None, b'abcdefghi',
+            "TypeError: a bytes-like object is required, not 'str'",
+            [('Fatal error on SSL protocol', 'TypeError')]])
         self.assertTrue(steps[0].startswith("TypeError: "), steps)
         self.assertEqual(steps[3:8], [None] * 5)
 
     def test_read_buffer_limits(self):
         # 3.11+'s TLS transport has read flow control of its own (the TLS
         # records not yet decrypted): limits, defaults and validation.
-        if not NEW_SSLPROTO:
-            self.skipTest("asyncio %d.%d's TLS transport has no read "
-                          "buffer limits (new in 3.11)" % sys.version_info[:2])
+        if not self.NEW_SSLPROTO:
+            self.skipTest("%s: its TLS transport has no read buffer limits "
+                          "(new in 3.11)" % NO_STOCK_REFERENCE)
 
         async def scenario():
             server, tr, cli, srv = await tls_pair(self)
@@ -1047,7 +1112,10 @@ class _TLSWriteAndReadAPI(tls_support.TLSCerts):
                 tr.close()
                 await cli.lost
                 return steps
-        steps = differential(self, scenario)
+        steps = differential(self, scenario, [
+            (65536, 262144), 0, (250, 1000), (10, 40),
+            'ValueError: high (1) must be >= low (2) must be >= 0',
+            (65536, 262144), True])
         # FLOW_CONTROL_HIGH_WATER_SSL_READ: 256 KiB
         self.assertEqual(steps[0], (64 * 1024, 256 * 1024))
         self.assertEqual(steps[1], 0)

@@ -203,12 +203,37 @@ async def tls_pair(test, client_factory=Proto, server_factory=Proto,
     return server, tr, cli, srv
 
 
-def differential(test, scenario):
+def new_sslproto(loop=None):
+    """Whether `loop`'s (default: the running one's) TLS is asyncio 3.11+'s
+    sslproto: stock asyncio's from 3.11, PyLoop's C TLS on every
+    interpreter (base.py's NEW_SSLPROTO, per loop). For a scenario that
+    runs on both loops in one test (differential)."""
+    loop = loop or asyncio.get_running_loop()
+    if base._pyloop is not None and isinstance(loop, base._pyloop.PyLoop):
+        return base.PyLoopTestCase.NEW_SSLPROTO
+    return base.AsyncioTestCase.NEW_SSLPROTO
+
+
+# Where the test's loop is PyLoop with its C TLS (asyncio 3.11's sslproto)
+# and the running asyncio has the older one (3.10): no stock reference.
+NO_STOCK_REFERENCE = "3.10's asyncio has the older sslproto"
+
+
+def differential(test, scenario, asyncio311=None):
     """Run `scenario` (a coroutine function returning something to compare)
     on the test's loop, then on a stock asyncio loop: the results must be
     equal. For behaviour that differs between CPython versions, so that the
-    running asyncio is the reference. Returns the result."""
+    running asyncio is the reference. Returns the result.
+
+    PyLoop on 3.10 follows asyncio 3.11's sslproto, stock asyncio 3.10's
+    older one: where the scenario's result differs between those two,
+    `asyncio311` is stock asyncio 3.11.7's result (recorded there), the
+    reference PyLoop's is compared with instead."""
     got = test.run_coro(scenario())
+    if asyncio311 is not None and new_sslproto(test.loop) and not base.AsyncioTestCase.NEW_SSLPROTO:
+        test.assertEqual(got, asyncio311, "this loop (first) differs from stock asyncio 3.11 (second, recorded): "
+                         + NO_STOCK_REFERENCE)
+        return got
     reference = asyncio.SelectorEventLoop()
     reference.set_exception_handler(test._record_loop_error)
     asyncio.set_event_loop(reference)

@@ -251,8 +251,9 @@ extern PyTypeObject *PyLoop_DatagramTransportType;
 int PyLoopDatagram_Add(PyObject *module);
 
 /* tls_transport.c: SSLProtocol and _SSLProtocolTransport, asyncio's 3.11+
- * sslproto classes in C.
- * NULL on 3.10 (its sslproto is older: asyncio's own is used). */
+ * sslproto classes in C. On 3.10 (its asyncio's sslproto is older) made
+ * on 3.11's bases, or NULL when the build's C TLS is not complete
+ * (asyncio's own is used). */
 extern PyTypeObject *PyLoop_TlsProtocolType;
 extern PyTypeObject *PyLoop_TlsAppTransportType;
 int PyLoopTls_Add(PyObject *module);

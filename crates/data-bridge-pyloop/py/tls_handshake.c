@@ -1038,11 +1038,15 @@ static PyObject *is_transport_closing(PyObject *self)
 static int delegated(PyObject *self, PyObject *name, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                      PyObject **result)
 {
-    PyObject *now = PyObject_GetAttr(PyLoopTls.protocol_base, name), *then, **stack;
+    PyObject *now, *then, **stack;
     Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
 
     *result = NULL;
-    if (!now)
+    /* 3.10: no asyncio class under the types (tls_transport.c's
+     * older_types), nothing of asyncio's to honour */
+    if (!PyLoopTls.protocol_base)
+        return 0;
+    if (!(now = PyObject_GetAttr(PyLoopTls.protocol_base, name)))
         return 1;
     then = PyDict_GetItemWithError(PyLoopTls.protocol_originals, name);
     if (now == then || (!then && PyErr_Occurred())) {

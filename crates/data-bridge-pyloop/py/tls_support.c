@@ -200,12 +200,49 @@ static PyObject *bytes_join(void)
     return join;
 }
 
+/* 3.10's asyncio has the older sslproto (_SSLPipe) and constants: what
+ * the 3.11+ design reads from them, made here as 3.11's sslproto.py and
+ * constants.py define it (same member names and values), in a namespace
+ * PyLoopTls_InitNames reads as both. The enums name this module as theirs
+ * (PyLoopTls_AddNames puts them on it). */
+static PyObject *older_names(void)
+{
+    return PyLoop_Probe("import enum, ssl, types\n"
+                        "from asyncio.constants import SSL_HANDSHAKE_TIMEOUT\n"
+                        "__name__ = 'data_bridge.pyloop._pyloop'\n"
+                        "class SSLProtocolState(enum.Enum):\n"
+                        "    UNWRAPPED = 'UNWRAPPED'\n"
+                        "    DO_HANDSHAKE = 'DO_HANDSHAKE'\n"
+                        "    WRAPPED = 'WRAPPED'\n"
+                        "    FLUSHING = 'FLUSHING'\n"
+                        "    SHUTDOWN = 'SHUTDOWN'\n"
+                        "class AppProtocolState(enum.Enum):\n"
+                        "    STATE_INIT = 'STATE_INIT'\n"
+                        "    STATE_CON_MADE = 'STATE_CON_MADE'\n"
+                        "    STATE_EOF = 'STATE_EOF'\n"
+                        "    STATE_CON_LOST = 'STATE_CON_LOST'\n"
+                        "result = types.SimpleNamespace(\n"
+                        "    SSLProtocolState=SSLProtocolState, AppProtocolState=AppProtocolState,\n"
+                        "    SSLAgainErrors=(ssl.SSLWantReadError, ssl.SSLSyscallError),\n"
+                        "    SSL_HANDSHAKE_TIMEOUT=SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT=30.0,\n"
+                        "    FLOW_CONTROL_HIGH_WATER_SSL_READ=256, FLOW_CONTROL_HIGH_WATER_SSL_WRITE=512)\n",
+                        "the 3.11 sslproto names");
+}
+
 int PyLoopTls_InitNames(PyObject *sslproto)
 {
-    PyObject *states = NULL, *app_states = NULL, *constants = NULL;
+    PyObject *states = NULL, *app_states = NULL, *constants = NULL, *older = NULL;
     int status = -1;
 
-    if (!(constants = PyImport_ImportModule("asyncio.constants")) ||
+    /* 3.10: the names are this module's (older_names), read from it as
+     * from asyncio's sslproto and constants. */
+    if (!PyObject_HasAttrString(sslproto, "SSLProtocolState")) {
+        if (!(older = older_names()))
+            return -1;
+        sslproto = older;
+        PyLoopTls.own_names = 1;
+    }
+    if (!(constants = older ? Py_NewRef(older) : PyImport_ImportModule("asyncio.constants")) ||
         !(PyLoopTls.handshake_timeout = PyObject_GetAttrString(constants, "SSL_HANDSHAKE_TIMEOUT")) ||
         !(PyLoopTls.shutdown_timeout = PyObject_GetAttrString(constants, "SSL_SHUTDOWN_TIMEOUT")) ||
         !(PyLoopTls.high_water_read = PyObject_GetAttrString(constants, "FLOW_CONTROL_HIGH_WATER_SSL_READ")) ||
@@ -243,7 +280,13 @@ int PyLoopTls_InitNames(PyObject *sslproto)
     if (PyLoop_ImportInto(&PyLoopTls.ssl_error, "ssl", "SSLError") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.certificate_error, "ssl", "CertificateError") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.cancelled_error, "asyncio.exceptions", "CancelledError") < 0 ||
-        (PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
+        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0)
+        goto done;
+    /* The running asyncio's variants; on 3.10 (own_names) 3.11's, every
+     * flag 0, and no asyncio class under the types whose patched methods
+     * to honour (protocol_base NULL). */
+    if (!PyLoopTls.own_names &&
+        ((PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
              "from asyncio.sslproto import SSLProtocol as P\n"
              "result = P._abort.__code__.co_argcount == 2\n", "SSLProtocol._abort")) < 0 ||
         (PyLoopTls.bound_timeouts = PyLoop_ProbeFlag(
@@ -257,11 +300,10 @@ int PyLoopTls_InitNames(PyObject *sslproto)
              "from asyncio.sslproto import SSLProtocol as P\n"
              "result = 'call_later' in P._on_shutdown_complete.__code__.co_names\n",
              "SSLProtocol._on_shutdown_complete")) < 0 ||
-        (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0 ||
-        !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
-        !(PyLoopTls.protocol_originals = PyDict_New()))
+         !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+         !(PyLoopTls.protocol_originals = PyDict_New())))
         goto done;
-    {
+    if (PyLoopTls.protocol_base) {
         PyObject *vars = PyObject_GetAttrString(PyLoopTls.protocol_base, "__dict__");
         int merged = vars ? PyDict_Merge(PyLoopTls.protocol_originals, vars, 1) : -1;
         Py_XDECREF(vars);
@@ -278,5 +320,29 @@ done:
     Py_XDECREF(states);
     Py_XDECREF(app_states);
     Py_XDECREF(constants);
+    Py_XDECREF(older);
     return status;
+}
+
+/* Puts the names on the module (_pyloop.SSLProtocolState, ...: asyncio's
+ * own objects on 3.11+, older_names' on 3.10), for the tests. */
+int PyLoopTls_AddNames(PyObject *module)
+{
+    const struct {
+        const char *name;
+        PyObject *value;
+    } names[] = {
+        {"SSLProtocolState", (PyObject *)Py_TYPE(PyLoopTls.unwrapped)},
+        {"AppProtocolState", (PyObject *)Py_TYPE(PyLoopTls.app_init)},
+        {"SSLAgainErrors", PyLoopTls.again},
+        {"SSL_HANDSHAKE_TIMEOUT", PyLoopTls.handshake_timeout},
+        {"SSL_SHUTDOWN_TIMEOUT", PyLoopTls.shutdown_timeout},
+        {"FLOW_CONTROL_HIGH_WATER_SSL_READ", PyLoopTls.high_water_read},
+        {"FLOW_CONTROL_HIGH_WATER_SSL_WRITE", PyLoopTls.high_water_write},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (PyModule_AddObjectRef(module, names[i].name, names[i].value) < 0)
+            return -1;
+    return 0;
 }

@@ -47,10 +47,16 @@ struct PyLoopTlsNames {
     int asserts;                /* __debug__: asyncio's `assert`s run (not python -O) */
     PyObject *protocol_base;      /* sslproto.SSLProtocol */
     PyObject *protocol_originals; /* a copy of its __dict__ at import: what a later patch replaced */
+    /* tls310: 1 on 3.10, whose asyncio has the older sslproto (_SSLPipe):
+     * the names above are this module's own (3.11's, made in
+     * tls_support.c), the variants 3.11's, protocol_base NULL, and the C
+     * types follow 3.11's sslproto. */
+    int own_names;
 };
 extern struct PyLoopTlsNames PyLoopTls;
 
-/* Reads PyLoopTls from asyncio's `sslproto` module: 0, or -1 raised. */
+/* Reads PyLoopTls from asyncio's `sslproto` module (3.10: from 3.11's
+ * names, made here): 0, or -1 raised. */
 int PyLoopTls_InitNames(PyObject *sslproto);
 
 /* What SSLObject.read/write are called on: for an exact ssl.SSLObject the
@@ -98,5 +104,9 @@ extern PyMethodDef PyLoopTls_AppMethods[];
 extern PyMethodDef PyLoopTls_ProtocolSetupMethods[];
 /* tls_app.c: the app transport type's properties (_protocol_paused) */
 int PyLoopTls_AppAddProperties(PyTypeObject *type);
+
+/* Puts SSLProtocolState, AppProtocolState, SSLAgainErrors and the TLS
+ * constants PyLoopTls holds on `module`: 0, or -1 raised. */
+int PyLoopTls_AddNames(PyObject *module);
 
 #endif

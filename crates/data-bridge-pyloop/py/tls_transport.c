@@ -27,8 +27,11 @@
  * The instances need no GC code of their own: the types add no fields, so
  * the base's (subtype_traverse, subtype_dealloc) serve.
  *
- * Used on interpreters whose asyncio has the 3.11+ sslproto
- * (SSLProtocolState); 3.10's older sslproto keeps asyncio's own path.
+ * Used on every interpreter. On 3.10, whose asyncio has the older
+ * sslproto (_SSLPipe, no SSLProtocolState), there is no asyncio class to
+ * subclass: the types are made on 3.11's bases (older_types), with 3.11's
+ * names made by tls_support.c, when every method of 3.11's design is C;
+ * otherwise 3.10 keeps asyncio's own TLS.
  */
 #include "tls_support.h"
 
@@ -660,6 +663,21 @@ static PyObject *protocol_do_read(PyObject *self, PyObject *unused)
     return PyLoopTls_NoneOrNull(do_read(self));
 }
 
+/* _do_read__copied() and _do_read__buffered(): _do_read's halves, here
+ * for a caller by name (a subclass's); 3.10's type has no asyncio class
+ * under it to inherit them from. */
+static PyObject *protocol_do_read_copied(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyLoopTls_NoneOrNull(read_copied(self));
+}
+
+static PyObject *protocol_do_read_buffered(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyLoopTls_NoneOrNull(read_buffered(self));
+}
+
 static PyObject *protocol_do_write(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -743,6 +761,8 @@ static PyMethodDef protocol_methods[] = {
     {"_get_write_buffer_size", protocol_get_write_buffer_size, METH_NOARGS, NULL},
     {"_get_read_buffer_size", protocol_get_read_buffer_size, METH_NOARGS, NULL},
     {"_get_app_transport", protocol_get_app_transport, METH_NOARGS, NULL},
+    {"_do_read__copied", protocol_do_read_copied, METH_NOARGS, NULL},
+    {"_do_read__buffered", protocol_do_read_buffered, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -868,6 +888,158 @@ static PyMethodDef *const protocol_tables[] = {protocol_methods, PyLoopTls_Proto
                                                PyLoopTls_HandshakeMethods, NULL};
 static PyMethodDef *const transport_tables[] = {transport_methods, PyLoopTls_AppMethods, NULL};
 
+/* ---- 3.10: the types on 3.11's bases ---- */
+
+/* What 3.11's sslproto defines on each class, methods and the property
+ * (its class attributes are set by older_types). On 3.10 no asyncio class
+ * under the types has them, so each must be the type's own (C): one
+ * missing (the C port not complete in this build) keeps 3.10 on asyncio's
+ * own TLS rather than half of it. */
+static const char *const protocol_design[] = {
+    "__init__", "_set_app_protocol", "_wakeup_waiter", "_get_app_transport", "connection_made",
+    "connection_lost", "get_buffer", "buffer_updated", "eof_received", "_get_extra_info", "_set_state",
+    "_start_handshake", "_check_handshake_timeout", "_do_handshake", "_on_handshake_complete",
+    "_start_shutdown", "_check_shutdown_timeout", "_do_flush", "_do_shutdown", "_on_shutdown_complete",
+    "_abort", "_write_appdata", "_do_write", "_process_outgoing", "_do_read", "_do_read__buffered",
+    "_do_read__copied", "_call_eof_received", "_get_write_buffer_size", "_set_write_buffer_limits",
+    "pause_writing", "resume_writing", "_control_app_writing", "_get_read_buffer_size",
+    "_set_read_buffer_limits", "_pause_reading", "_resume_reading", "_control_ssl_reading",
+    "_fatal_error", NULL};
+static const char *const transport_design[] = {
+    "__init__", "get_extra_info", "set_protocol", "get_protocol", "is_closing", "close", "__del__",
+    "is_reading", "pause_reading", "resume_reading", "set_write_buffer_limits", "get_write_buffer_limits",
+    "get_write_buffer_size", "set_read_buffer_limits", "get_read_buffer_limits", "get_read_buffer_size",
+    "_protocol_paused", "write", "writelines", "write_eof", "can_write_eof", "abort", "_force_close",
+    "_test__append_write_backlog", NULL};
+
+static PyGetSetDef older_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* 3.10: a subclass of 3.11's `bases` (protocols.BufferedProtocol, or
+ * transports._FlowControlMixin and transports.Transport), named as
+ * asyncio's class, with the instance __dict__ and weakref list a class
+ * statement adds (those bases' __slots__ have neither; 3.11's classes
+ * have both). The GC code stays the bases' (subtype_traverse/clear/dealloc,
+ * which visit and free that __dict__ and clear the weakrefs), and the
+ * table's __init__/__del__, set again, become the tp_init/tp_finalize
+ * slots, as a class statement's would (3.11+ inherits them from asyncio's
+ * classes). */
+static PyTypeObject *older_subclass(const char *name, PyObject *bases, PyMethodDef *const *tables)
+{
+    Py_ssize_t at = ((PyTypeObject *)PyTuple_GET_ITEM(bases, 0))->tp_basicsize;
+    PyMethodDef *methods = join_tables(tables);
+    PyMemberDef members[] = {
+        {"__dictoffset__", T_PYSSIZET, at, READONLY, NULL},
+        {"__weaklistoffset__", T_PYSSIZET, at + (Py_ssize_t)sizeof(PyObject *), READONLY, NULL},
+        {"__weakref__", T_OBJECT, at + (Py_ssize_t)sizeof(PyObject *), READONLY, NULL},
+        {NULL, 0, 0, 0, NULL},
+    };
+    PyType_Slot slots[] = {
+        {Py_tp_methods, methods},
+        {Py_tp_members, members},
+        {Py_tp_getset, older_getset},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = name,
+        .basicsize = (int)(at + 2 * (Py_ssize_t)sizeof(PyObject *)),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+        .slots = slots,
+    };
+    static const char *const slot_methods[] = {"__init__", "__del__"};
+    PyObject *type;
+
+    if (!methods)
+        return NULL;
+    if (!(type = PyType_FromSpecWithBases(&spec, bases))) {
+        PyMem_Free(methods);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(slot_methods) / sizeof(slot_methods[0]); i++) {
+        PyObject *method = PyDict_GetItemString(((PyTypeObject *)type)->tp_dict, slot_methods[i]);
+        int set;
+
+        if (!method)
+            continue;
+        Py_INCREF(method);
+        set = PyObject_SetAttrString(type, slot_methods[i], method);
+        Py_DECREF(method);
+        if (set < 0) {
+            Py_DECREF(type);
+            return NULL;
+        }
+    }
+    return (PyTypeObject *)type;
+}
+
+/* Each of `names` is the type's own: 1, or 0. */
+static int has_design(PyTypeObject *type, const char *const *names)
+{
+    for (; *names; names++)
+        if (!PyDict_GetItemString(type->tp_dict, *names))
+            return 0;
+    return 1;
+}
+
+/* 3.10: both types on 3.11's bases, with 3.11's class attributes. 1 made,
+ * 0 when the C port is not complete (no type made: the loop keeps
+ * asyncio's own TLS), -1 raised. */
+static int older_types(void)
+{
+    PyObject *protocols = PyImport_ImportModule("asyncio.protocols"),
+             *transports = PyImport_ImportModule("asyncio.transports"),
+             *constants = PyImport_ImportModule("asyncio.constants"), *bases = NULL, *mode = NULL, *size = NULL,
+             *fallback = NULL;
+    PyTypeObject *protocol = NULL, *app_transport = NULL;
+    int status = -1;
+
+    if (!protocols || !transports || !constants ||
+        !(bases = Py_BuildValue("(N)", PyObject_GetAttrString(protocols, "BufferedProtocol"))) ||
+        !(protocol = older_subclass("asyncio.sslproto.SSLProtocol", bases, protocol_tables)))
+        goto done;
+    Py_CLEAR(bases);
+    if (!(bases = Py_BuildValue("(NN)", PyObject_GetAttrString(transports, "_FlowControlMixin"),
+                                PyObject_GetAttrString(transports, "Transport"))) ||
+        !(app_transport = older_subclass("asyncio.sslproto._SSLProtocolTransport", bases, transport_tables)) ||
+        PyLoopTls_AppAddProperties(app_transport) < 0)
+        goto done;
+    /* 3.11's class attributes: SSLProtocol.max_size = 256 * 1024 and the
+     * handles' and start time's None; _SSLProtocolTransport's
+     * _start_tls_compatible and _sendfile_compatible. */
+    if (!(size = PyLong_FromLong(256 * 1024)) || PyObject_SetAttrString((PyObject *)protocol, "max_size", size) < 0 ||
+        PyObject_SetAttrString((PyObject *)protocol, "_handshake_start_time", Py_None) < 0 ||
+        PyObject_SetAttrString((PyObject *)protocol, "_handshake_timeout_handle", Py_None) < 0 ||
+        PyObject_SetAttrString((PyObject *)protocol, "_shutdown_timeout_handle", Py_None) < 0 ||
+        PyObject_SetAttrString((PyObject *)app_transport, "_start_tls_compatible", Py_True) < 0 ||
+        !(mode = PyObject_GetAttrString(constants, "_SendfileMode")) ||
+        !(fallback = PyObject_GetAttrString(mode, "FALLBACK")) ||
+        PyObject_SetAttrString((PyObject *)app_transport, "_sendfile_compatible", fallback) < 0)
+        goto done;
+    if (!has_design(protocol, protocol_design) || !has_design(app_transport, transport_design)) {
+        /* the joined tables stay allocated: the types' method descriptors
+         * point into them until the types are collected */
+        status = 0;
+        goto done;
+    }
+    PyLoop_TlsProtocolType = protocol;
+    PyLoop_TlsAppTransportType = app_transport;
+    protocol = app_transport = NULL;
+    status = 1;
+done:
+    Py_XDECREF(protocols);
+    Py_XDECREF(transports);
+    Py_XDECREF(constants);
+    Py_XDECREF(bases);
+    Py_XDECREF(mode);
+    Py_XDECREF(fallback);
+    Py_XDECREF(size);
+    Py_XDECREF(protocol);
+    Py_XDECREF(app_transport);
+    return status;
+}
+
 int PyLoopTls_Add(PyObject *module)
 {
     PyObject *sslproto = PyImport_ImportModule("asyncio.sslproto"), *protocol = NULL,
@@ -876,20 +1048,23 @@ int PyLoopTls_Add(PyObject *module)
 
     if (!sslproto)
         return -1;
-    /* 3.10's sslproto (_SSLPipe, no SSLProtocolState) is not this one:
-     * nothing to add, the loop keeps asyncio's own. */
-    if (!PyObject_HasAttrString(sslproto, "SSLProtocolState")) {
-        Py_DECREF(sslproto);
-        return 0;
-    }
-    if (PyLoopTls_InitNames(sslproto) < 0 ||
-        !(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
-        !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")))
+    if (PyLoopTls_InitNames(sslproto) < 0 || PyLoopTls_AddNames(module) < 0)
         goto done;
-    if (!(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
-        !(PyLoop_TlsAppTransportType =
-              subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)) ||
-        PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
+    /* 3.10's sslproto (_SSLPipe, no SSLProtocolState) is not the one the
+     * types port: they are made on 3.11's bases, when every method of
+     * 3.11's design is C (else the loop keeps asyncio's own). */
+    if (PyLoopTls.own_names) {
+        int made = older_types();
+        if (made <= 0) {
+            status = made;
+            goto done;
+        }
+    } else if (!(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+               !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")) ||
+               !(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
+               !(PyLoop_TlsAppTransportType =
+                     subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)) ||
+               PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
     if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {

@@ -47,8 +47,10 @@ def _accepts_beyond_backlog():
 
 _ACCEPTS_BEYOND_BACKLOG = _accepts_beyond_backlog()
 
-# The TLS protocol every entry point makes: the C one where asyncio's
-# sslproto is the 3.11+ one it ports, asyncio's own on 3.10.
+# The TLS protocol every entry point makes: the C one, asyncio 3.11+'s
+# sslproto on every interpreter (on 3.10, whose asyncio has the older one,
+# made on 3.11's bases; asyncio's own there only if the build's C TLS is not
+# complete: tls_transport.c's older_types).
 _SSLProtocol = getattr(_pyloop, "SSLProtocol", sslproto.SSLProtocol)
 
 
@@ -216,8 +218,8 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
     # -- the accept loop: in C for plain sockets (_pyloop.accept_connections)
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *timeouts,
                            **kw_timeouts):
-        # Debug mode (asyncio logs each connection) and, on 3.10, TLS take
-        # asyncio's own path.
+        # Debug mode (asyncio logs each connection) and TLS with asyncio's
+        # own sslproto (3.10 without the C TLS) take asyncio's own path.
         if self._debug or (sslcontext is not None and _SSLProtocol is sslproto.SSLProtocol):
             return super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *timeouts,
                                               **kw_timeouts)
@@ -265,16 +267,19 @@ class PyLoop(_pyloop.Loop, unix_events._UnixSelectorEventLoop):
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None, context=None, **timeouts):
-        # asyncio's, with the C SSLProtocol (asyncio's 3.11+ sslproto with
-        # its hot path in C; 3.10: asyncio's own) over the C transport.
-        # `timeouts` are ssl_handshake_timeout (and, from 3.11,
-        # ssl_shutdown_timeout), as this interpreter's asyncio passes them.
+        # asyncio's, with the C SSLProtocol (asyncio's 3.11+ sslproto in C,
+        # on 3.10 too) over the C transport. `timeouts` are
+        # ssl_handshake_timeout (and, from 3.11, ssl_shutdown_timeout), as
+        # this interpreter's asyncio passes them: 3.10's callers pass no
+        # ssl_shutdown_timeout, so the C protocol's default (3.11's
+        # SSL_SHUTDOWN_TIMEOUT) holds there.
         ssl_protocol = _SSLProtocol(self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts)
         _pyloop.SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server, context=context)
         return ssl_protocol._app_transport
 
     if _SSLProtocol is not sslproto.SSLProtocol:
-        # asyncio's start_tls, each version's, making the C SSLProtocol.
+        # asyncio's start_tls, each version's (its signature: 3.10's has no
+        # ssl_shutdown_timeout), making the C SSLProtocol.
         start_tls = _with_sslprotocol(base_events.BaseEventLoop.start_tls)
 
     # -- asyncio internals that would append to the (unused) _ready deque --
