@@ -229,21 +229,15 @@ static PyObject *older_names(void)
                         "the 3.11 sslproto names");
 }
 
-int PyLoopTls_InitNames(PyObject *sslproto)
+/* The constants and the two state enums' members, from asyncio's sslproto
+ * and constants (`constants`: asyncio.constants, or 3.10's own names).
+ * 0, or -1 raised. */
+static int init_states(PyObject *sslproto, PyObject *constants)
 {
-    PyObject *states = NULL, *app_states = NULL, *constants = NULL, *older = NULL;
+    PyObject *states = NULL, *app_states = NULL;
     int status = -1;
 
-    /* 3.10: the names are this module's (older_names), read from it as
-     * from asyncio's sslproto and constants. */
-    if (!PyObject_HasAttrString(sslproto, "SSLProtocolState")) {
-        if (!(older = older_names()))
-            return -1;
-        sslproto = older;
-        PyLoopTls.own_names = 1;
-    }
-    if (!(constants = older ? Py_NewRef(older) : PyImport_ImportModule("asyncio.constants")) ||
-        !(PyLoopTls.handshake_timeout = PyObject_GetAttrString(constants, "SSL_HANDSHAKE_TIMEOUT")) ||
+    if (!(PyLoopTls.handshake_timeout = PyObject_GetAttrString(constants, "SSL_HANDSHAKE_TIMEOUT")) ||
         !(PyLoopTls.shutdown_timeout = PyObject_GetAttrString(constants, "SSL_SHUTDOWN_TIMEOUT")) ||
         !(PyLoopTls.high_water_read = PyObject_GetAttrString(constants, "FLOW_CONTROL_HIGH_WATER_SSL_READ")) ||
         !(PyLoopTls.high_water_write = PyObject_GetAttrString(constants, "FLOW_CONTROL_HIGH_WATER_SSL_WRITE")) ||
@@ -258,8 +252,20 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         !(PyLoopTls.wrapped = PyObject_GetAttrString(states, "WRAPPED")) ||
         !(PyLoopTls.flushing = PyObject_GetAttrString(states, "FLUSHING")) ||
         !(PyLoopTls.shutdown = PyObject_GetAttrString(states, "SHUTDOWN")) ||
-        !(PyLoopTls.again = PyObject_GetAttrString(sslproto, "SSLAgainErrors")) ||
-        !(PyLoopTls.zero = PyLong_FromLong(0)) ||
+        !(PyLoopTls.again = PyObject_GetAttrString(sslproto, "SSLAgainErrors")))
+        goto done;
+    status = 0;
+done:
+    Py_XDECREF(states);
+    Py_XDECREF(app_states);
+    return status;
+}
+
+/* The messages and the objects of the ssl, asyncio and other modules the
+ * TLS files use. 0, or -1 raised. */
+static int init_objects(void)
+{
+    if (!(PyLoopTls.zero = PyLong_FromLong(0)) ||
         !(PyLoopTls.fatal_message = PyUnicode_InternFromString("Fatal error on SSL protocol")) ||
         !(PyLoopTls.closed_message = PyUnicode_InternFromString("SSL connection is closed")) ||
         !(PyLoopTls.pause_failed = PyUnicode_InternFromString("protocol.pause_writing() failed")) ||
@@ -267,7 +273,7 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         !(PyLoopTls.join = bytes_join()) || !(PyLoopTls.inner_name = PyUnicode_InternFromString("_sslobj")) ||
         PyLoop_ImportInto((PyObject **)&PyLoopTls.ssl_object, "ssl", "SSLObject") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.ssl_inner, "_ssl", "_SSLSocket") < 0)
-        goto done;
+        return -1;
     /* tls_app.c */
     if (!(PyLoopTls.ssl_module = PyImport_ImportModule("ssl")) ||
         PyLoop_ImportInto(&PyLoopTls.deque, "collections", "deque") < 0 ||
@@ -275,18 +281,29 @@ int PyLoopTls_InitNames(PyObject *sslproto)
         !(PyLoopTls.warnings = PyImport_ImportModule("warnings")) ||
         !(PyLoopTls.unclosed_message =
               PyUnicode_InternFromString("unclosed transport <asyncio._SSLProtocolTransport object>")))
-        goto done;
+        return -1;
     /* tls_handshake.c */
     if (PyLoop_ImportInto(&PyLoopTls.ssl_error, "ssl", "SSLError") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.certificate_error, "ssl", "CertificateError") < 0 ||
         PyLoop_ImportInto(&PyLoopTls.cancelled_error, "asyncio.exceptions", "CancelledError") < 0 ||
         (PyLoopTls.asserts = PyLoop_ProbeFlag("result = __debug__\n", "__debug__")) < 0)
-        goto done;
-    /* The running asyncio's variants; on 3.10 (own_names) 3.11's, every
-     * flag 0, and no asyncio class under the types whose patched methods
-     * to honour (protocol_base NULL). */
-    if (!PyLoopTls.own_names &&
-        ((PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
+        return -1;
+    return 0;
+}
+
+/* The running asyncio's variants, read from its sslproto's code, and a
+ * copy of its SSLProtocol's __dict__ (what a later patch replaced); on
+ * 3.10 (own_names) 3.11's, every flag 0, and no asyncio class under the
+ * types whose patched methods to honour (protocol_base NULL). 0, or -1
+ * raised. */
+static int init_variants(PyObject *sslproto)
+{
+    PyObject *vars;
+    int merged;
+
+    if (PyLoopTls.own_names)
+        return 0;
+    if ((PyLoopTls.abort_takes_exc = PyLoop_ProbeFlag(
              "from asyncio.sslproto import SSLProtocol as P\n"
              "result = P._abort.__code__.co_argcount == 2\n", "SSLProtocol._abort")) < 0 ||
         (PyLoopTls.bound_timeouts = PyLoop_ProbeFlag(
@@ -300,26 +317,34 @@ int PyLoopTls_InitNames(PyObject *sslproto)
              "from asyncio.sslproto import SSLProtocol as P\n"
              "result = 'call_later' in P._on_shutdown_complete.__code__.co_names\n",
              "SSLProtocol._on_shutdown_complete")) < 0 ||
-         !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
-         !(PyLoopTls.protocol_originals = PyDict_New())))
-        goto done;
-    if (PyLoopTls.protocol_base) {
-        PyObject *vars = PyObject_GetAttrString(PyLoopTls.protocol_base, "__dict__");
-        int merged = vars ? PyDict_Merge(PyLoopTls.protocol_originals, vars, 1) : -1;
-        Py_XDECREF(vars);
-        if (merged < 0)
-            goto done;
+        !(PyLoopTls.protocol_base = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
+        !(PyLoopTls.protocol_originals = PyDict_New()))
+        return -1;
+    vars = PyObject_GetAttrString(PyLoopTls.protocol_base, "__dict__");
+    merged = vars ? PyDict_Merge(PyLoopTls.protocol_originals, vars, 1) : -1;
+    Py_XDECREF(vars);
+    return merged;
+}
+
+int PyLoopTls_InitNames(PyObject *sslproto)
+{
+    PyObject *constants, *older = NULL;
+    int status;
+
+    /* 3.10: the names are this module's (older_names), read from it as
+     * from asyncio's sslproto and constants. */
+    if (!PyObject_HasAttrString(sslproto, "SSLProtocolState")) {
+        if (!(older = older_names()))
+            return -1;
+        sslproto = older;
+        PyLoopTls.own_names = 1;
     }
-    /* an asyncio without _is_transport_closing: the protocol has none
-     * either (it is the last entry of tls_handshake.c's table) */
-    for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)
-        if (strcmp(def->ml_name, "_is_transport_closing") == 0)
-            def->ml_name = NULL;
-    status = 0;
-done:
-    Py_XDECREF(states);
-    Py_XDECREF(app_states);
-    Py_XDECREF(constants);
+    if (!(constants = older ? Py_NewRef(older) : PyImport_ImportModule("asyncio.constants"))) {
+        Py_XDECREF(older);
+        return -1;
+    }
+    status = init_states(sslproto, constants) < 0 || init_objects() < 0 || init_variants(sslproto) < 0 ? -1 : 0;
+    Py_DECREF(constants);
     Py_XDECREF(older);
     return status;
 }

@@ -1050,6 +1050,12 @@ int PyLoopTls_Add(PyObject *module)
         return -1;
     if (PyLoopTls_InitNames(sslproto) < 0 || PyLoopTls_AddNames(module) < 0)
         goto done;
+    /* An asyncio without _is_transport_closing (3.10's made 3.11's, 3.11
+     * to 3.13.0): the protocol has none either. It is the last entry of
+     * tls_handshake.c's table, which ends there then. */
+    for (PyMethodDef *def = PyLoopTls_HandshakeMethods; !PyLoopTls.has_transport_closing && def->ml_name; def++)
+        if (strcmp(def->ml_name, "_is_transport_closing") == 0)
+            def->ml_name = NULL;
     /* 3.10's sslproto (_SSLPipe, no SSLProtocolState) is not the one the
      * types port: they are made on 3.11's bases, when every method of
      * 3.11's design is C (else the loop keeps asyncio's own). */
