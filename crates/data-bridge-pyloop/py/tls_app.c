@@ -224,7 +224,8 @@ static int init_ssl_buffer(PyObject *self)
         return -1;
     buffer = PyObject_CallOneArg((PyObject *)&PyByteArray_Type, max_size);
     Py_DECREF(max_size);
-    if (set_new(self, PyLoop_str._ssl_buffer, buffer) < 0 || !(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)))
+    if (set_new(self, PyLoop_str._ssl_buffer, buffer) < 0 ||
+        !(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)))
         return -1;
     view = PyMemoryView_FromObject(buffer);
     Py_DECREF(buffer);

@@ -1093,12 +1093,25 @@ static const PyLoopParams get_extra_info_params = {"SSLProtocol._get_extra_info"
     if (PyLoopArgs_Bind(&(params), args, nargs, kwnames, bound) < 0)                                              \
         return NULL
 
-static PyObject *protocol_set_state(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    DELEGATE(_set_state, args, nargs, kwnames);
-    BIND(set_state_params);
-    return PyLoopTls_NoneOrNull(do_set_state(self, bound[0]));
-}
+/* The method wrappers that only delegate, bind and call: `wrapper` is the
+ * C method of asyncio's `name`, running fn(self) or fn(self, the one
+ * argument). */
+#define NOARGS_METHOD(wrapper, name, fn)                                                                          \
+    static PyObject *wrapper(PyObject *self, PyObject *Py_UNUSED(unused))                                         \
+    {                                                                                                             \
+        DELEGATE(name, NULL, 0, NULL);                                                                            \
+        return PyLoopTls_NoneOrNull(fn(self));                                                                    \
+    }
+
+#define ONE_ARG_METHOD(wrapper, name, params, fn)                                                                 \
+    static PyObject *wrapper(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)          \
+    {                                                                                                             \
+        DELEGATE(name, args, nargs, kwnames);                                                                     \
+        BIND(params);                                                                                             \
+        return PyLoopTls_NoneOrNull(fn(self, bound[0]));                                                          \
+    }
+
+ONE_ARG_METHOD(protocol_set_state, _set_state, set_state_params, do_set_state)
 
 /* connection_made(transport): self._transport = transport, then the
  * handshake starts. */
@@ -1111,77 +1124,16 @@ static PyObject *protocol_connection_made(PyObject *self, PyObject *const *args,
     return PyLoopTls_NoneOrNull(PyLoopTls_CallOwn(self, PyLoop_str._start_handshake));
 }
 
-static PyObject *protocol_connection_lost(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    DELEGATE(connection_lost, args, nargs, kwnames);
-    BIND(connection_lost_params);
-    return PyLoopTls_NoneOrNull(connection_lost(self, bound[0]));
-}
-
-static PyObject *protocol_start_handshake(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_start_handshake, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(start_handshake(self));
-}
-
-static PyObject *protocol_check_handshake_timeout(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_check_handshake_timeout, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(check_handshake_timeout(self));
-}
-
-static PyObject *protocol_do_handshake(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_do_handshake, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(do_handshake(self));
-}
-
-static PyObject *protocol_on_handshake_complete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                                PyObject *kwnames)
-{
-    DELEGATE(_on_handshake_complete, args, nargs, kwnames);
-    BIND(handshake_complete_params);
-    return PyLoopTls_NoneOrNull(on_handshake_complete(self, bound[0]));
-}
-
-static PyObject *protocol_start_shutdown(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_start_shutdown, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(start_shutdown(self));
-}
-
-static PyObject *protocol_check_shutdown_timeout(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_check_shutdown_timeout, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(check_shutdown_timeout(self));
-}
-
-static PyObject *protocol_do_flush(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_do_flush, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(do_flush(self));
-}
-
-static PyObject *protocol_do_shutdown(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_do_shutdown, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(do_shutdown(self));
-}
-
-static PyObject *protocol_on_shutdown_complete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                               PyObject *kwnames)
-{
-    DELEGATE(_on_shutdown_complete, args, nargs, kwnames);
-    BIND(shutdown_complete_params);
-    return PyLoopTls_NoneOrNull(on_shutdown_complete(self, bound[0]));
-}
+ONE_ARG_METHOD(protocol_connection_lost, connection_lost, connection_lost_params, connection_lost)
+NOARGS_METHOD(protocol_start_handshake, _start_handshake, start_handshake)
+NOARGS_METHOD(protocol_check_handshake_timeout, _check_handshake_timeout, check_handshake_timeout)
+NOARGS_METHOD(protocol_do_handshake, _do_handshake, do_handshake)
+ONE_ARG_METHOD(protocol_on_handshake_complete, _on_handshake_complete, handshake_complete_params, on_handshake_complete)
+NOARGS_METHOD(protocol_start_shutdown, _start_shutdown, start_shutdown)
+NOARGS_METHOD(protocol_check_shutdown_timeout, _check_shutdown_timeout, check_shutdown_timeout)
+NOARGS_METHOD(protocol_do_flush, _do_flush, do_flush)
+NOARGS_METHOD(protocol_do_shutdown, _do_shutdown, do_shutdown)
+ONE_ARG_METHOD(protocol_on_shutdown_complete, _on_shutdown_complete, shutdown_complete_params, on_shutdown_complete)
 
 /* _abort() or _abort(exc), as the running asyncio's */
 static PyObject *protocol_abort(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1198,12 +1150,7 @@ static PyObject *protocol_eof_received(PyObject *self, PyObject *unused)
     return eof_received(self);
 }
 
-static PyObject *protocol_call_eof_received(PyObject *self, PyObject *unused)
-{
-    DELEGATE(_call_eof_received, NULL, 0, NULL);
-    (void)unused;
-    return PyLoopTls_NoneOrNull(call_eof_received(self));
-}
+NOARGS_METHOD(protocol_call_eof_received, _call_eof_received, call_eof_received)
 
 static PyObject *protocol_fatal_error(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
