@@ -28,7 +28,7 @@ PyObject *PyLoopTls_SslTarget(PyObject *sslobj)
 /* ------------------------------------------------------------------ */
 
 /* Every attribute 3.11+'s SSLProtocol.__init__ and _set_app_protocol set,
- * hottest first (the lookup is a scan); not the class attributes
+ * hottest first; not the class attributes
  * (max_size, the timeout handles, _handshake_start_time), which an
  * instance reads from the class until it sets its own. */
 const char *const PyLoopTls_ProtocolFields[] = {
@@ -44,13 +44,17 @@ const char *const PyLoopTls_ProtocolFields[] = {
 const char *const PyLoopTls_TransportFields[] = {"_ssl_protocol", "_closed", NULL};
 
 #define TLS_MAX_FIELDS 40
+#define TLS_BUCKETS 128 /* a power of two, over three times TLS_MAX_FIELDS */
 
-/* Where one type's instances keep their fields. */
+/* Where one type's instances keep their fields, and an open-addressing
+ * table from each name's hash (cached in the str) to its field: most
+ * lookups, a hit or a miss, look at one bucket. */
 struct fields {
     PyTypeObject *type;
     Py_ssize_t offset;
     int count;
     PyObject *names[TLS_MAX_FIELDS];
+    signed char buckets[TLS_BUCKETS]; /* field index, or -1: empty */
 };
 static struct fields protocol_fields, transport_fields;
 
@@ -76,14 +80,21 @@ int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssi
     struct fields *record = fields == PyLoopTls_ProtocolFields ? &protocol_fields : &transport_fields;
 
     record->count = 0;
+    memset(record->buckets, -1, sizeof(record->buckets));
     for (; *fields; fields++) {
+        Py_hash_t hash;
+        size_t at;
+
         if (record->count == TLS_MAX_FIELDS) {
             PyErr_SetString(PyExc_SystemError, "too many TLS fields");
             return -1;
         }
-        if (PyLoop_InternInto(&record->names[record->count], *fields) < 0)
+        if (PyLoop_InternInto(&record->names[record->count], *fields) < 0 ||
+            (hash = PyObject_Hash(record->names[record->count])) == -1)
             return -1;
-        record->count++;
+        for (at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+            ;
+        record->buckets[at] = (signed char)record->count++;
     }
     record->type = type;
     record->offset = offset;
@@ -92,17 +103,24 @@ int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssi
 
 /* The field self.<name> is kept in, or NULL: not one of the types' own
  * (a subclass's instance goes by attribute, as its class may have its
- * own descriptor for the name), or not a field. */
+ * own descriptor for the name), or not a field (names are interned, so a
+ * field's is the same object). */
 static PyObject **field(PyObject *self, PyObject *name)
 {
     struct fields *record = Py_TYPE(self) == protocol_fields.type    ? &protocol_fields
                             : Py_TYPE(self) == transport_fields.type ? &transport_fields
                                                                      : NULL;
+    Py_hash_t hash;
 
-    if (record)
-        for (int i = 0; i < record->count; i++)
-            if (record->names[i] == name)
-                return (PyObject **)((char *)self + record->offset) + i;
+    if (!record || !PyUnicode_CheckExact(name))
+        return NULL;
+    if ((hash = PyObject_Hash(name)) == -1) { /* a str's hash cannot fail; if it did, not a field */
+        PyErr_Clear();
+        return NULL;
+    }
+    for (size_t at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+        if (record->names[record->buckets[at]] == name)
+            return (PyObject **)((char *)self + record->offset) + record->buckets[at];
     return NULL;
 }
 

@@ -73,8 +73,8 @@ PyObject *PyLoopTls_SslObj(PyObject *self);
  * longer lists them. The GC code stays the base's: subtype_traverse,
  * subtype_clear and subtype_dealloc visit and clear a heap type's
  * T_OBJECT_EX members as they do a __slots__ class's.
- * PyLoopTls_ProtocolFields/PyLoopTls_TransportFields: the names, hottest
- * first, NULL-terminated. */
+ * PyLoopTls_ProtocolFields/PyLoopTls_TransportFields: the names,
+ * NULL-terminated. */
 extern const char *const PyLoopTls_ProtocolFields[];
 extern const char *const PyLoopTls_TransportFields[];
 
