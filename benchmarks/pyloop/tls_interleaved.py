@@ -12,6 +12,10 @@ turn, so every ratio comes from rounds taken side by side.
   uvloop= pyloop-before=BEFORE/python pyloop=AFTER/python. Ratios are taken
   against uvloop when it is given, else against the first loop.
 
+With --plain, also the plain ASGI row without TLS (bench_http.py's server,
+http_asgi): https_asgi's CPU per request less http_asgi's is what TLS costs
+each loop, OpenSSL and the loop's TLS layer together.
+
 Then bench_tls.py's two TLS bulk cases the same way (a bulk server per loop,
 each round one bulk client per case and loop, in turn): tls_bulk_send and
 tls_bulk_recv, MB/s and the server's CPU ms per MB (--bulk-seconds=0: none).
@@ -22,13 +26,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_http, bench_tls  # noqa: E402
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
-options = dict(a.split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+options = dict(a.split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
 rounds = int(options.get("--rounds", 5))
 seconds = int(options.get("--seconds", 3))
 bulk_seconds = float(options.get("--bulk-seconds", 2))
 loops = [a.split("=", 1) for a in args]
 ROWS = [("https_asgi", "asgi", ()), ("https_aiohttp", "aiohttp", ()),
         ("https_asgi_close", "asgi", ("Connection: close",))]
+if "--plain" in sys.argv[1:]:
+    ROWS.append(("http_asgi", "plain-asgi", ()))
 BULK_ROWS = [("tls_bulk_" + d, d) for d in bench_tls.DIRECTIONS] if bulk_seconds > 0 else []
 
 certdir = tempfile.mkdtemp(prefix="tls-il-")
@@ -50,6 +56,10 @@ try:
             s = bench_tls.TLSServer(name, kind, certdir, cctx)
             s.start()
             servers[(label, kind)] = s
+        if any(kind == "plain-asgi" for _, kind, _ in ROWS):
+            s = bench_http.Server(name, "asgi")
+            s.start()
+            servers[(label, "plain-asgi")] = s
         if BULK_ROWS:
             s = bench_tls.BulkServer(name, certdir)
             s.start()
@@ -61,7 +71,7 @@ try:
         for row, kind, headers in ROWS:
             for label, _ in loops:
                 out = bench_http.run_wrk(wrk, script, servers[(label, kind)], seconds if r else 1,
-                                         "https", headers)
+                                         "http" if kind.startswith("plain") else "https", headers)
                 if r:
                     reqs = out["requests"]
                     res[(row, label)].append((reqs / out["duration_us"] * 1e6,
