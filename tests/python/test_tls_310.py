@@ -144,8 +144,10 @@ class _TLSNames(tls_support.TLSCerts):
                 ssl_protocol = tr._ssl_protocol
                 self.assertIs(type(tr), transport)
                 self.assertIs(type(ssl_protocol), protocol)
-                self.assertIn("_sslobj", vars(ssl_protocol))
-                self.assertIn("_ssl_protocol", vars(tr))
+                ssl_protocol.an_attribute = tr.an_attribute = 1
+                self.assertEqual((vars(ssl_protocol)["an_attribute"], vars(tr)["an_attribute"]), (1, 1))
+                self.assertIsInstance(ssl_protocol._sslobj, tls_support.ssl.SSLObject)
+                self.assertIs(tr._ssl_protocol, ssl_protocol)
                 refs = [weakref.ref(tr), weakref.ref(ssl_protocol)]
                 self.assertIs(tr.__weakref__, refs[0])
                 tr.close()

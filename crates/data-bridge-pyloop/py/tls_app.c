@@ -107,7 +107,7 @@ static int set_new(PyObject *self, PyObject *name, PyObject *value)
 
     if (!value)
         return -1;
-    status = PyObject_SetAttr(self, name, value);
+    status = PyLoopTls_Set(self, name, value);
     Py_DECREF(value);
     return status;
 }
@@ -180,7 +180,7 @@ static PyObject *memory_bio(void)
  *     server_side=self._server_side, server_hostname=self._server_hostname) */
 static PyObject *wrap_bio(PyObject *self)
 {
-    PyObject *context = PyObject_GetAttr(self, PyLoop_str._sslcontext), *method = NULL, *result = NULL;
+    PyObject *context = PyLoopTls_Get(self, PyLoop_str._sslcontext), *method = NULL, *result = NULL;
     PyObject *args[4] = {NULL, NULL, NULL, NULL}, *kwnames = NULL;
     int j;
 
@@ -188,10 +188,10 @@ static PyObject *wrap_bio(PyObject *self)
         return NULL;
     method = PyObject_GetAttr(context, PyLoop_str.wrap_bio);
     Py_DECREF(context);
-    if (!method || !(args[0] = PyObject_GetAttr(self, PyLoop_str._incoming)) ||
-        !(args[1] = PyObject_GetAttr(self, PyLoop_str._outgoing)) ||
-        !(args[2] = PyObject_GetAttr(self, PyLoop_str._server_side)) ||
-        !(args[3] = PyObject_GetAttr(self, PyLoop_str._server_hostname)) ||
+    if (!method || !(args[0] = PyLoopTls_Get(self, PyLoop_str._incoming)) ||
+        !(args[1] = PyLoopTls_Get(self, PyLoop_str._outgoing)) ||
+        !(args[2] = PyLoopTls_Get(self, PyLoop_str._server_side)) ||
+        !(args[3] = PyLoopTls_Get(self, PyLoop_str._server_hostname)) ||
         !(kwnames = PyTuple_Pack(2, PyLoop_str.server_side, PyLoop_str.server_hostname)))
         goto done;
     result = PyObject_Vectorcall(method, args, 2, kwnames);
@@ -218,14 +218,14 @@ static int call_own1(PyObject *self, PyObject *name, PyObject *arg);
  * self._ssl_buffer_view = memoryview(self._ssl_buffer) */
 static int init_ssl_buffer(PyObject *self)
 {
-    PyObject *max_size = PyObject_GetAttr(self, PyLoop_str.max_size), *buffer, *view;
+    PyObject *max_size = PyLoopTls_Get(self, PyLoop_str.max_size), *buffer, *view;
 
     if (!max_size)
         return -1;
     buffer = PyObject_CallOneArg((PyObject *)&PyByteArray_Type, max_size);
     Py_DECREF(max_size);
     if (set_new(self, PyLoop_str._ssl_buffer, buffer) < 0 ||
-        !(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)))
+        !(buffer = PyLoopTls_Get(self, PyLoop_str._ssl_buffer)))
         return -1;
     view = PyMemoryView_FromObject(buffer);
     Py_DECREF(buffer);
@@ -242,13 +242,13 @@ static int init_connection(PyObject *self, PyObject *const *bound, PyObject *ssl
     PyObject *extra;
     int truth;
 
-    if (PyObject_SetAttr(self, PyLoop_str._server_side, server_side) < 0)
+    if (PyLoopTls_Set(self, PyLoop_str._server_side, server_side) < 0)
         return -1;
     /* server_hostname and not server_side */
     if ((truth = PyObject_IsTrue(server_hostname)) > 0)
         truth = PyObject_Not(server_side);
-    if (truth < 0 || PyObject_SetAttr(self, PyLoop_str._server_hostname, truth ? server_hostname : Py_None) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._sslcontext, sslcontext) < 0)
+    if (truth < 0 || PyLoopTls_Set(self, PyLoop_str._server_hostname, truth ? server_hostname : Py_None) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._sslcontext, sslcontext) < 0)
         return -1;
     /* self._extra = dict(sslcontext=sslcontext) */
     if (!(extra = PyDict_New()) || PyDict_SetItem(extra, PyLoop_str.sslcontext, sslcontext) < 0) {
@@ -257,19 +257,19 @@ static int init_connection(PyObject *self, PyObject *const *bound, PyObject *ssl
     }
     if (set_new(self, PyLoop_str._extra, extra) < 0 ||
         set_new(self, PyLoop_str._write_backlog, PyObject_CallNoArgs(PyLoopTls.deque)) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._write_buffer_size, PyLoopTls.zero) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._waiter, bound[3]) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._loop, bound[0]) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._write_buffer_size, PyLoopTls.zero) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._waiter, bound[3]) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._loop, bound[0]) < 0 ||
         call_own1(self, PyLoop_str._set_app_protocol, bound[1]) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._app_transport, Py_None) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._app_transport, Py_None) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._app_transport_created, 0) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._transport, Py_None) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._ssl_handshake_timeout, handshake_timeout) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._ssl_shutdown_timeout, shutdown_timeout) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._transport, Py_None) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._ssl_handshake_timeout, handshake_timeout) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._ssl_shutdown_timeout, shutdown_timeout) < 0 ||
         set_new(self, PyLoop_str._incoming, memory_bio()) < 0 ||
         set_new(self, PyLoop_str._outgoing, memory_bio()) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._state, PyLoopTls.unwrapped) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._conn_lost, PyLoopTls.zero) < 0)
+        PyLoopTls_Set(self, PyLoop_str._state, PyLoopTls.unwrapped) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._conn_lost, PyLoopTls.zero) < 0)
         return -1;
     return 0;
 }
@@ -281,19 +281,19 @@ static int init_flow(PyObject *self, PyObject *call_connection_made)
     int truth = PyObject_IsTrue(call_connection_made);
 
     if (truth < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._app_state, truth ? PyLoopTls.app_init : PyLoopTls.app_con_made) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._app_state, truth ? PyLoopTls.app_init : PyLoopTls.app_con_made) < 0 ||
         set_new(self, PyLoop_str._sslobj, wrap_bio(self)) < 0 ||
         /* Flow Control */
         PyLoopTls_SetBool(self, PyLoop_str._ssl_writing_paused, 0) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._app_reading_paused, 0) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._ssl_reading_paused, 0) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._incoming_high_water, PyLoopTls.zero) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._incoming_low_water, PyLoopTls.zero) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._incoming_high_water, PyLoopTls.zero) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._incoming_low_water, PyLoopTls.zero) < 0 ||
         PyLoopTls_CallOwn(self, PyLoop_str._set_read_buffer_limits) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._eof_received, 0) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._app_writing_paused, 0) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._outgoing_high_water, PyLoopTls.zero) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._outgoing_low_water, PyLoopTls.zero) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._outgoing_high_water, PyLoopTls.zero) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._outgoing_low_water, PyLoopTls.zero) < 0 ||
         PyLoopTls_CallOwn(self, PyLoop_str._set_write_buffer_limits) < 0 ||
         PyLoopTls_CallOwn(self, PyLoop_str._get_app_transport) < 0)
         return -1;
@@ -367,7 +367,7 @@ static PyObject *protocol_set_app_protocol(PyObject *self, PyObject *const *args
         return NULL;
     app_protocol = bound[0];
 
-    if (PyObject_SetAttr(self, PyLoop_str._app_protocol, app_protocol) < 0)
+    if (PyLoopTls_Set(self, PyLoop_str._app_protocol, app_protocol) < 0)
         return NULL;
     /* Make fast hasattr check first */
     if ((buffered = has_attr(app_protocol, PyLoop_str.get_buffer)) > 0)
@@ -397,7 +397,7 @@ static PyObject *set_limits(PyObject *self, const PyLoopParams *params, PyObject
     if (PyLoopArgs_Bind(params, args, nargs, kwnames, bound) < 0 ||
         PyLoopTls_FlowDefaults(bound[0], bound[1], kb, &high, &low) < 0)
         return NULL;
-    status = PyObject_SetAttr(self, high_name, high) < 0 || PyObject_SetAttr(self, low_name, low) < 0 ? -1 : 0;
+    status = PyLoopTls_Set(self, high_name, high) < 0 || PyLoopTls_Set(self, low_name, low) < 0 ? -1 : 0;
     Py_DECREF(high);
     Py_DECREF(low);
     return PyLoopTls_NoneOrNull(status);
@@ -428,7 +428,7 @@ static PyObject *protocol_pause_reading(PyObject *self, PyObject *unused)
  * on WRAPPED _do_read(), FLUSHING _do_flush(), SHUTDOWN _do_shutdown(). */
 static PyObject *resume(PyObject *self, PyObject *unused)
 {
-    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state), *name = NULL;
+    PyObject *state = PyLoopTls_Get(self, PyLoop_str._state), *name = NULL;
 
     (void)unused;
     if (!state)
@@ -487,8 +487,8 @@ static PyObject *transport_init(PyObject *self, PyObject *const *args, Py_ssize_
     PyObject *bound[PYLOOP_MAX_PARAMS];
 
     if (PyLoopArgs_Bind(&transport_init_params, args, nargs, kwnames, bound) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._loop, bound[0]) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._ssl_protocol, bound[1]) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._loop, bound[0]) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._ssl_protocol, bound[1]) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._closed, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -497,11 +497,11 @@ static PyObject *transport_init(PyObject *self, PyObject *const *args, Py_ssize_
 /* self._ssl_protocol.<name>, a new reference */
 static PyObject *protocol_attr(PyObject *self, PyObject *name)
 {
-    PyObject *protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol), *value;
+    PyObject *protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol), *value;
 
     if (!protocol)
         return NULL;
-    value = PyObject_GetAttr(protocol, name);
+    value = PyLoopTls_Get(protocol, name);
     Py_DECREF(protocol);
     return value;
 }
@@ -509,7 +509,7 @@ static PyObject *protocol_attr(PyObject *self, PyObject *name)
 /* return self._ssl_protocol.<name>(arg or nothing) */
 static PyObject *protocol_call(PyObject *self, PyObject *name, PyObject *arg)
 {
-    PyObject *protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol), *result;
+    PyObject *protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol), *result;
 
     if (!protocol)
         return NULL;
@@ -525,7 +525,7 @@ static PyObject *transport_get_extra_info(PyObject *self, PyObject *const *args,
     PyObject *bound[PYLOOP_MAX_PARAMS], *protocol, *result;
 
     if (PyLoopArgs_Bind(&get_extra_info_params, args, nargs, kwnames, bound) < 0 ||
-        !(protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol)))
+        !(protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol)))
         return NULL;
     result = PyLoopTls_Call2(protocol, PyLoop_str._get_extra_info, bound[0], bound[1] ? bound[1] : Py_None);
     Py_DECREF(protocol);
@@ -553,7 +553,7 @@ static PyObject *transport_get_protocol(PyObject *self, PyObject *unused)
 /* is_closing(): see the top comment for the two variants */
 static PyObject *transport_is_closing(PyObject *self, PyObject *unused)
 {
-    PyObject *closed = PyObject_GetAttr(self, PyLoop_str._closed);
+    PyObject *closed = PyLoopTls_Get(self, PyLoop_str._closed);
     int truth;
 
     (void)unused;
@@ -581,7 +581,7 @@ static PyObject *transport_close(PyObject *self, PyObject *unused)
                                         ? -1
                                         : PyLoopTls_CallOf(self, PyLoop_str._ssl_protocol,
                                                            PyLoop_str._start_shutdown, NULL));
-    return PyLoopTls_NoneOrNull(PyObject_SetAttr(self, PyLoop_str._ssl_protocol, Py_None));
+    return PyLoopTls_NoneOrNull(PyLoopTls_Set(self, PyLoop_str._ssl_protocol, Py_None));
 }
 
 static const PyLoopParams del_params = {"_SSLProtocolTransport.__del__", {"_warnings"}, 0, 1};
@@ -643,7 +643,7 @@ static PyObject *transport_set_limits(PyObject *self, const PyLoopParams *params
     PyObject *bound[PYLOOP_MAX_PARAMS], *protocol, *result;
 
     if (PyLoopArgs_Bind(params, args, nargs, kwnames, bound) < 0 ||
-        !(protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol)))
+        !(protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol)))
         return NULL;
     result = PyLoopTls_Call2(protocol, set, bound[0] ? bound[0] : Py_None, bound[1] ? bound[1] : Py_None);
     Py_DECREF(protocol);
@@ -733,7 +733,7 @@ static int force_close(PyObject *self, PyObject *exc, int guarded)
     if (PyLoopTls_SetBool(self, PyLoop_str._closed, 1) < 0)
         return -1;
     if (guarded) {
-        if (!(protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol)))
+        if (!(protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol)))
             return -1;
         Py_DECREF(protocol);
         if (protocol == Py_None)
@@ -788,12 +788,12 @@ static PyObject *transport_append_write_backlog(PyObject *self, PyObject *const 
     if (!result)
         return NULL;
     Py_DECREF(result);
-    if (!(protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol)))
+    if (!(protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol)))
         return NULL;
-    if ((size = PyObject_GetAttr(protocol, PyLoop_str._write_buffer_size)) &&
+    if ((size = PyLoopTls_Get(protocol, PyLoop_str._write_buffer_size)) &&
         (count = PyObject_Size(bound[0])) >= 0 && (length = PyLong_FromSsize_t(count)) &&
         (sum = PyNumber_InPlaceAdd(size, length)))
-        status = PyObject_SetAttr(protocol, PyLoop_str._write_buffer_size, sum);
+        status = PyLoopTls_Set(protocol, PyLoop_str._write_buffer_size, sum);
     Py_XDECREF(size);
     Py_XDECREF(length);
     Py_XDECREF(sum);

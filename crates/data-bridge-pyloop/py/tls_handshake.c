@@ -31,7 +31,7 @@
  * the general comparison for whatever a program put there). */
 static int attr_is(PyObject *self, PyObject *name, PyObject *member)
 {
-    PyObject *state = PyObject_GetAttr(self, name);
+    PyObject *state = PyLoopTls_Get(self, name);
     int equal;
 
     if (!state)
@@ -49,7 +49,7 @@ static int state_is(PyObject *self, PyObject *member)
 /* self._state in (first, second, third): third may be NULL. */
 static int state_in(PyObject *self, PyObject *first, PyObject *second, PyObject *third)
 {
-    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state), *members[] = {first, second, third};
+    PyObject *state = PyLoopTls_Get(self, PyLoop_str._state), *members[] = {first, second, third};
     int found = 0;
 
     if (!state)
@@ -72,7 +72,7 @@ static int set_state(PyObject *self, PyObject *member)
 /* self._loop.get_debug(): 1, 0, or -1 raised. */
 static int loop_debug(PyObject *self)
 {
-    PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *debug;
+    PyObject *loop = PyLoopTls_Get(self, PyLoop_str._loop), *debug;
     int truth;
 
     if (!loop)
@@ -174,15 +174,15 @@ static PyMethodDef shutdown_lambda_def = {"<lambda>", shutdown_lambda, METH_NOAR
 static int start_timeout(PyObject *self, PyObject *handle_name, PyObject *timeout_name, PyObject *check,
                          PyMethodDef *lambda)
 {
-    PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *timeout = NULL, *callback = NULL, *handle = NULL;
+    PyObject *loop = PyLoopTls_Get(self, PyLoop_str._loop), *timeout = NULL, *callback = NULL, *handle = NULL;
     int status = -1;
 
-    if (!loop || !(timeout = PyObject_GetAttr(self, timeout_name)))
+    if (!loop || !(timeout = PyLoopTls_Get(self, timeout_name)))
         goto done;
-    callback = PyLoopTls.bound_timeouts ? PyObject_GetAttr(self, check) : PyCFunction_New(lambda, self);
+    callback = PyLoopTls.bound_timeouts ? PyLoopTls_Get(self, check) : PyCFunction_New(lambda, self);
     if (!callback || !(handle = PyLoopTls_Call2(loop, PyLoop_str.call_later, timeout, callback)))
         goto done;
-    status = PyObject_SetAttr(self, handle_name, handle);
+    status = PyLoopTls_Set(self, handle_name, handle);
 done:
     Py_XDECREF(loop);
     Py_XDECREF(timeout);
@@ -195,7 +195,7 @@ done:
  * None.  0, or -1 raised. */
 static int cancel_timeout(PyObject *self, PyObject *handle_name)
 {
-    PyObject *handle = PyObject_GetAttr(self, handle_name);
+    PyObject *handle = PyLoopTls_Get(self, handle_name);
     int status;
 
     if (!handle)
@@ -208,7 +208,7 @@ static int cancel_timeout(PyObject *self, PyObject *handle_name)
     Py_DECREF(handle);
     if (status < 0)
         return -1;
-    return PyObject_SetAttr(self, handle_name, Py_None);
+    return PyLoopTls_Set(self, handle_name, Py_None);
 }
 
 /* `if self._x:` then the same cancel (connection_lost's form). */
@@ -225,7 +225,7 @@ static int cancel_timeout_if_true(PyObject *self, PyObject *handle_name)
  * 0, or -1 raised. */
 static int transport_call_if_any(PyObject *self, PyObject *name, PyObject *arg)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._transport), *result;
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._transport), *result;
 
     if (!transport)
         return -1;
@@ -242,7 +242,7 @@ static int transport_call_if_any(PyObject *self, PyObject *name, PyObject *arg)
 /* self._app_transport._closed = True when there is an app transport. */
 static int mark_app_transport_closed(PyObject *self)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._app_transport);
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._app_transport);
     int status = 0;
 
     if (!transport)
@@ -293,8 +293,8 @@ static int do_set_state(PyObject *self, PyObject *new_state)
         }
     }
     if (allowed)
-        return PyObject_SetAttr(self, PyLoop_str._state, new_state);
-    if (!(state = PyObject_GetAttr(self, PyLoop_str._state)))
+        return PyLoopTls_Set(self, PyLoop_str._state, new_state);
+    if (!(state = PyLoopTls_Get(self, PyLoop_str._state)))
         return -1;
     {
         /* str.format's {}: format(value, '') */
@@ -323,17 +323,17 @@ static int start_handshake(PyObject *self)
     if (debug) {
         PyObject *loop, *now;
         if (log_message(PyLoop_str.debug, "%r starts SSL handshake", self, NULL) < 0 ||
-            !(loop = PyObject_GetAttr(self, PyLoop_str._loop)))
+            !(loop = PyLoopTls_Get(self, PyLoop_str._loop)))
             return -1;
         now = PyLoopTls_Call0(loop, PyLoop_str.time);
         Py_DECREF(loop);
         if (!now)
             return -1;
-        debug = PyObject_SetAttr(self, PyLoop_str._handshake_start_time, now);
+        debug = PyLoopTls_Set(self, PyLoop_str._handshake_start_time, now);
         Py_DECREF(now);
         if (debug < 0)
             return -1;
-    } else if (PyObject_SetAttr(self, PyLoop_str._handshake_start_time, Py_None) < 0) {
+    } else if (PyLoopTls_Set(self, PyLoop_str._handshake_start_time, Py_None) < 0) {
         return -1;
     }
     if (set_state(self, PyLoopTls.do_handshake) < 0 ||
@@ -351,7 +351,7 @@ static int check_handshake_timeout(PyObject *self)
 
     if (handshaking <= 0)
         return handshaking;
-    if (!(timeout = PyObject_GetAttr(self, PyLoop_str._ssl_handshake_timeout)))
+    if (!(timeout = PyLoopTls_Get(self, PyLoop_str._ssl_handshake_timeout)))
         return -1;
     /* f"{self._ssl_handshake_timeout}": format(value, '') */
     {
@@ -460,7 +460,7 @@ static int update_extra(PyObject *self, PyObject *sslobj, PyObject *peercert)
 {
     PyObject *extra = NULL, *cipher = NULL, *compression = NULL, *kwnames = NULL, *result = NULL;
 
-    if (!(extra = PyObject_GetAttr(self, PyLoop_str._extra)) ||
+    if (!(extra = PyLoopTls_Get(self, PyLoop_str._extra)) ||
         !(cipher = PyLoopTls_Call0(sslobj, PyLoop_str.cipher)) ||
         !(compression = PyLoopTls_Call0(sslobj, PyLoop_str.compression)) ||
         !(kwnames = PyTuple_Pack(4, PyLoop_str.peercert, PyLoop_str.cipher, PyLoop_str.compression,
@@ -489,8 +489,8 @@ static int log_handshake_time(PyObject *self)
 
     if (debug <= 0)
         return debug;
-    if ((loop = PyObject_GetAttr(self, PyLoop_str._loop)) && (now = PyLoopTls_Call0(loop, PyLoop_str.time)) &&
-        (start = PyObject_GetAttr(self, PyLoop_str._handshake_start_time)) && (dt = PyNumber_Subtract(now, start)) &&
+    if ((loop = PyLoopTls_Get(self, PyLoop_str._loop)) && (now = PyLoopTls_Call0(loop, PyLoop_str.time)) &&
+        (start = PyLoopTls_Get(self, PyLoop_str._handshake_start_time)) && (dt = PyNumber_Subtract(now, start)) &&
         (thousand = PyFloat_FromDouble(1e3)) && (ms = PyNumber_Multiply(dt, thousand)))
         debug = log_message(PyLoop_str.debug, "%r: SSL handshake took %.1f ms", self, ms);
     else
@@ -510,8 +510,8 @@ static int app_connection_made(PyObject *self)
 {
     PyObject *app, *made = NULL, *transport = NULL, *result = NULL;
 
-    if (PyObject_SetAttr(self, PyLoop_str._app_state, PyLoopTls.app_con_made) < 0 ||
-        !(app = PyObject_GetAttr(self, PyLoop_str._app_protocol)))
+    if (PyLoopTls_Set(self, PyLoop_str._app_state, PyLoopTls.app_con_made) < 0 ||
+        !(app = PyLoopTls_Get(self, PyLoop_str._app_protocol)))
         return -1;
     if ((made = PyObject_GetAttr(app, PyLoop_str.connection_made)) &&
         (transport = PyLoopTls_Call0(self, PyLoop_str._get_app_transport)))
@@ -530,7 +530,7 @@ static int on_handshake_complete(PyObject *self, PyObject *handshake_exc)
     int status = -1, init;
 
     if (cancel_timeout(self, PyLoop_str._handshake_timeout_handle) < 0 ||
-        !(sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj)))
+        !(sslobj = PyLoopTls_Get(self, PyLoop_str._sslobj)))
         return -1;
     /* try: */
     if (handshake_exc == Py_None) {
@@ -652,7 +652,7 @@ static int do_shutdown(PyObject *self)
 /* self._loop.call_soon(self._transport.close) */
 static int close_transport_soon(PyObject *self)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._transport), *close;
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._transport), *close;
     int status;
 
     if (!transport)
@@ -687,7 +687,7 @@ static int on_shutdown_complete(PyObject *self, PyObject *shutdown_exc)
         return result ? 0 : -1;
     }
     if (PyLoopTls.keep_shutdown_timeout) {
-        PyObject *handle = PyObject_GetAttr(self, PyLoop_str._shutdown_timeout_handle);
+        PyObject *handle = PyLoopTls_Get(self, PyLoop_str._shutdown_timeout_handle);
         int none = handle == Py_None;
         if (!handle)
             return -1;
@@ -792,8 +792,8 @@ static int call_eof_received(PyObject *self)
         goto failed;
     if (!made)
         return 0;
-    if (PyObject_SetAttr(self, PyLoop_str._app_state, PyLoopTls.app_eof) < 0 ||
-        !(app = PyObject_GetAttr(self, PyLoop_str._app_protocol)))
+    if (PyLoopTls_Set(self, PyLoop_str._app_state, PyLoopTls.app_eof) < 0 ||
+        !(app = PyLoopTls_Get(self, PyLoop_str._app_protocol)))
         goto failed;
     keep_open = PyLoopTls_Call0(app, PyLoop_str.eof_received);
     Py_DECREF(app);
@@ -825,7 +825,7 @@ failed:
 /* connection_lost(exc) */
 static int connection_lost(PyObject *self, PyObject *exc)
 {
-    PyObject *backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog), *transport;
+    PyObject *backlog = PyLoopTls_Get(self, PyLoop_str._write_backlog), *transport;
     int handshaking, made;
 
     if (!backlog)
@@ -843,10 +843,10 @@ static int connection_lost(PyObject *self, PyObject *exc)
             return -1;
         if (made) {
             PyObject *app, *lost, *loop, *handle;
-            if (PyObject_SetAttr(self, PyLoop_str._app_state, PyLoopTls.app_con_lost) < 0 ||
-                !(loop = PyObject_GetAttr(self, PyLoop_str._loop)))
+            if (PyLoopTls_Set(self, PyLoop_str._app_state, PyLoopTls.app_con_lost) < 0 ||
+                !(loop = PyLoopTls_Get(self, PyLoop_str._loop)))
                 return -1;
-            if (!(app = PyObject_GetAttr(self, PyLoop_str._app_protocol))) {
+            if (!(app = PyLoopTls_Get(self, PyLoop_str._app_protocol))) {
                 Py_DECREF(loop);
                 return -1;
             }
@@ -860,9 +860,9 @@ static int connection_lost(PyObject *self, PyObject *exc)
             Py_DECREF(handle);
         }
     }
-    if (set_state(self, PyLoopTls.unwrapped) < 0 || PyObject_SetAttr(self, PyLoop_str._transport, Py_None) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._app_transport, Py_None) < 0 ||
-        PyObject_SetAttr(self, PyLoop_str._app_protocol, Py_None) < 0)
+    if (set_state(self, PyLoopTls.unwrapped) < 0 || PyLoopTls_Set(self, PyLoop_str._transport, Py_None) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._app_transport, Py_None) < 0 ||
+        PyLoopTls_Set(self, PyLoop_str._app_protocol, Py_None) < 0)
         return -1;
     transport = PyLoopTls_Call1(self, PyLoop_str._wakeup_waiter, exc);
     if (!transport)
@@ -882,7 +882,7 @@ static int connection_lost(PyObject *self, PyObject *exc)
  * loop's exception handler. */
 static int fatal_error(PyObject *self, PyObject *exc, PyObject *message)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._transport);
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._transport);
     int truth, is;
 
     if (!transport)
@@ -921,10 +921,10 @@ static int fatal_error(PyObject *self, PyObject *exc, PyObject *message)
         return is < 0 ? -1 : 0;
     {
         PyObject *loop = NULL, *context = NULL, *result = NULL;
-        if ((loop = PyObject_GetAttr(self, PyLoop_str._loop)) && (context = PyDict_New()) &&
+        if ((loop = PyLoopTls_Get(self, PyLoop_str._loop)) && (context = PyDict_New()) &&
             PyDict_SetItem(context, PyLoop_str.message, message) == 0 &&
             PyDict_SetItem(context, PyLoop_str.exception, exc) == 0 &&
-            (transport = PyObject_GetAttr(self, PyLoop_str._transport))) {
+            (transport = PyLoopTls_Get(self, PyLoop_str._transport))) {
             if (PyDict_SetItem(context, PyLoop_str.transport, transport) == 0 &&
                 PyDict_SetItem(context, PyLoop_str.protocol, self) == 0)
                 result = PyLoopTls_Call1(loop, PyLoop_str.call_exception_handler, context);
@@ -940,7 +940,7 @@ static int fatal_error(PyObject *self, PyObject *exc, PyObject *message)
 /* _wakeup_waiter(exc=None) */
 static int wakeup_waiter(PyObject *self, PyObject *exc)
 {
-    PyObject *waiter = PyObject_GetAttr(self, PyLoop_str._waiter), *cancelled, *result;
+    PyObject *waiter = PyLoopTls_Get(self, PyLoop_str._waiter), *cancelled, *result;
     int truth;
 
     if (!waiter)
@@ -964,13 +964,13 @@ static int wakeup_waiter(PyObject *self, PyObject *exc)
     Py_DECREF(waiter);
     if (truth < 0)
         return -1;
-    return PyObject_SetAttr(self, PyLoop_str._waiter, Py_None);
+    return PyLoopTls_Set(self, PyLoop_str._waiter, Py_None);
 }
 
 /* _get_extra_info(name, default=None) */
 static PyObject *get_extra_info(PyObject *self, PyObject *name, PyObject *fallback)
 {
-    PyObject *extra = PyObject_GetAttr(self, PyLoop_str._extra), *transport, *value;
+    PyObject *extra = PyLoopTls_Get(self, PyLoop_str._extra), *transport, *value;
     int has;
 
     if (!extra)
@@ -982,7 +982,7 @@ static PyObject *get_extra_info(PyObject *self, PyObject *name, PyObject *fallba
         return value;
     }
     Py_DECREF(extra);
-    if (!(transport = PyObject_GetAttr(self, PyLoop_str._transport)))
+    if (!(transport = PyLoopTls_Get(self, PyLoop_str._transport)))
         return NULL;
     if (transport == Py_None) {
         Py_DECREF(transport);
@@ -1012,7 +1012,7 @@ static int set_ssl_writing_paused(PyObject *self, int paused)
 /* _is_transport_closing() (3.13.x, 3.14+) */
 static PyObject *is_transport_closing(PyObject *self)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._transport), *closing;
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._transport), *closing;
 
     if (!transport)
         return NULL;
@@ -1119,7 +1119,7 @@ static PyObject *protocol_connection_made(PyObject *self, PyObject *const *args,
 {
     DELEGATE(connection_made, args, nargs, kwnames);
     BIND(connection_made_params);
-    if (PyObject_SetAttr(self, PyLoop_str._transport, bound[0]) < 0)
+    if (PyLoopTls_Set(self, PyLoop_str._transport, bound[0]) < 0)
         return NULL;
     return PyLoopTls_NoneOrNull(PyLoopTls_CallOwn(self, PyLoop_str._start_handshake));
 }

@@ -24,13 +24,143 @@ PyObject *PyLoopTls_SslTarget(PyObject *sslobj)
 }
 
 /* ------------------------------------------------------------------ */
+/* the C fields                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Every attribute 3.11+'s SSLProtocol.__init__ and _set_app_protocol set,
+ * hottest first; not the class attributes
+ * (max_size, the timeout handles, _handshake_start_time), which an
+ * instance reads from the class until it sets its own. */
+const char *const PyLoopTls_ProtocolFields[] = {
+    "_state", "_sslobj", "_incoming", "_outgoing", "_write_backlog", "_write_buffer_size", "_app_protocol",
+    "_transport", "_app_reading_paused", "_ssl_writing_paused", "_app_writing_paused", "_ssl_reading_paused",
+    "_app_protocol_is_buffer", "_outgoing_high_water", "_outgoing_low_water", "_incoming_high_water",
+    "_incoming_low_water", "_loop", "_conn_lost", "_app_transport", "_app_protocol_get_buffer",
+    "_app_protocol_buffer_updated", "_ssl_buffer", "_ssl_buffer_view", "_eof_received", "_app_state",
+    "_app_transport_created", "_waiter", "_extra", "_sslcontext", "_server_side", "_server_hostname",
+    "_ssl_handshake_timeout", "_ssl_shutdown_timeout", NULL};
+/* _SSLProtocolTransport.__init__'s, but _loop: a slot of asyncio's
+ * _FlowControlMixin already. */
+const char *const PyLoopTls_TransportFields[] = {"_ssl_protocol", "_closed", NULL};
+
+#define TLS_MAX_FIELDS 40
+#define TLS_BUCKETS 128 /* a power of two, over three times TLS_MAX_FIELDS */
+
+/* Where one type's instances keep their fields, and an open-addressing
+ * table from each name's hash (cached in the str) to its field: most
+ * lookups, a hit or a miss, look at one bucket. */
+struct fields {
+    PyTypeObject *type;
+    Py_ssize_t offset;
+    int count;
+    PyObject *names[TLS_MAX_FIELDS];
+    signed char buckets[TLS_BUCKETS]; /* field index, or -1: empty */
+};
+static struct fields protocol_fields, transport_fields;
+
+PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset)
+{
+    size_t count = 0;
+    PyMemberDef *members;
+
+    while (fields[count])
+        count++;
+    if (!(members = PyMem_Calloc(count + 1, sizeof(*members))))
+        return (PyMemberDef *)PyErr_NoMemory();
+    for (size_t i = 0; i < count; i++) {
+        members[i].name = fields[i];
+        members[i].type = T_OBJECT_EX;
+        members[i].offset = offset + (Py_ssize_t)(i * sizeof(PyObject *));
+    }
+    return members;
+}
+
+int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssize_t offset)
+{
+    struct fields *record = fields == PyLoopTls_ProtocolFields ? &protocol_fields : &transport_fields;
+
+    record->count = 0;
+    memset(record->buckets, -1, sizeof(record->buckets));
+    for (; *fields; fields++) {
+        Py_hash_t hash;
+        size_t at;
+
+        if (record->count == TLS_MAX_FIELDS) {
+            PyErr_SetString(PyExc_SystemError, "too many TLS fields");
+            return -1;
+        }
+        if (PyLoop_InternInto(&record->names[record->count], *fields) < 0 ||
+            (hash = PyObject_Hash(record->names[record->count])) == -1)
+            return -1;
+        for (at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+            ;
+        record->buckets[at] = (signed char)record->count++;
+    }
+    record->type = type;
+    record->offset = offset;
+    return 0;
+}
+
+/* The field self.<name> is kept in, or NULL: not one of the types' own
+ * (a subclass's instance goes by attribute, as its class may have its
+ * own descriptor for the name), or not a field (names are interned, so a
+ * field's is the same object). */
+static PyObject **field(PyObject *self, PyObject *name)
+{
+    struct fields *record = Py_TYPE(self) == protocol_fields.type    ? &protocol_fields
+                            : Py_TYPE(self) == transport_fields.type ? &transport_fields
+                                                                     : NULL;
+    Py_hash_t hash;
+
+    if (!record || !PyUnicode_CheckExact(name))
+        return NULL;
+    if ((hash = PyObject_Hash(name)) == -1) { /* a str's hash cannot fail; if it did, not a field */
+        PyErr_Clear();
+        return NULL;
+    }
+    for (size_t at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+        if (record->names[record->buckets[at]] == name)
+            return (PyObject **)((char *)self + record->offset) + record->buckets[at];
+    return NULL;
+}
+
+PyObject *PyLoopTls_Get(PyObject *self, PyObject *name)
+{
+    PyObject **slot = field(self, name);
+
+    if (!slot)
+        return PyObject_GetAttr(self, name);
+    if (!*slot) {
+        PyErr_Format(PyExc_AttributeError, "'%.200s' object has no attribute '%U'", Py_TYPE(self)->tp_name, name);
+        return NULL;
+    }
+    return Py_NewRef(*slot);
+}
+
+int PyLoopTls_Set(PyObject *self, PyObject *name, PyObject *value)
+{
+    PyObject **slot = field(self, name), *old;
+
+    if (!slot)
+        return PyObject_SetAttr(self, name, value);
+    if (!value && !*slot) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return -1;
+    }
+    old = *slot;
+    *slot = Py_XNewRef(value);
+    Py_XDECREF(old);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* attribute helpers: asyncio's self._x reads and writes               */
 /* ------------------------------------------------------------------ */
 
 /* bool(self.<name>): 1, 0, or -1 raised. */
 int PyLoopTls_AttrTrue(PyObject *self, PyObject *name)
 {
-    PyObject *value = PyObject_GetAttr(self, name);
+    PyObject *value = PyLoopTls_Get(self, name);
     int truth;
 
     if (!value)
@@ -42,13 +172,13 @@ int PyLoopTls_AttrTrue(PyObject *self, PyObject *name)
 
 int PyLoopTls_SetBool(PyObject *self, PyObject *name, int value)
 {
-    return PyObject_SetAttr(self, name, value ? Py_True : Py_False);
+    return PyLoopTls_Set(self, name, value ? Py_True : Py_False);
 }
 
 /* self.<name> += delta (an int; asyncio's arithmetic on whatever is there) */
 int PyLoopTls_AddTo(PyObject *self, PyObject *name, Py_ssize_t delta)
 {
-    PyObject *value = PyObject_GetAttr(self, name), *step, *sum;
+    PyObject *value = PyLoopTls_Get(self, name), *step, *sum;
     int result;
 
     if (!value)
@@ -69,7 +199,7 @@ int PyLoopTls_AddTo(PyObject *self, PyObject *name, Py_ssize_t delta)
 store:
     if (!sum)
         return -1;
-    result = PyObject_SetAttr(self, name, sum);
+    result = PyLoopTls_Set(self, name, sum);
     Py_DECREF(sum);
     return result;
 }
@@ -104,7 +234,7 @@ int PyLoopTls_CallOwn(PyObject *self, PyObject *name)
 /* self.<owner>.<name>(arg or nothing), the result dropped: 0 or -1. */
 int PyLoopTls_CallOf(PyObject *self, PyObject *owner, PyObject *name, PyObject *arg)
 {
-    PyObject *target = PyObject_GetAttr(self, owner), *result;
+    PyObject *target = PyLoopTls_Get(self, owner), *result;
 
     if (!target)
         return -1;
@@ -151,7 +281,7 @@ int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
  * the limit is): 1, 0, or -1 raised. */
 int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op)
 {
-    PyObject *limit = PyObject_GetAttr(self, name);
+    PyObject *limit = PyLoopTls_Get(self, name);
     int result;
 
     if (!limit)
@@ -172,7 +302,7 @@ int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op
 /* PyLoopTls_SslTarget(self._sslobj) */
 PyObject *PyLoopTls_SslObj(PyObject *self)
 {
-    PyObject *sslobj = PyObject_GetAttr(self, PyLoop_str._sslobj), *target;
+    PyObject *sslobj = PyLoopTls_Get(self, PyLoop_str._sslobj), *target;
 
     if (!sslobj)
         return NULL;

@@ -65,6 +65,32 @@ int PyLoopTls_InitNames(PyObject *sslproto);
 PyObject *PyLoopTls_SslTarget(PyObject *sslobj);
 PyObject *PyLoopTls_SslObj(PyObject *self);
 
+/* The attributes each type keeps in C fields: members (T_OBJECT_EX, as a
+ * class's __slots__ make) named as asyncio's instance attributes, at the
+ * end of the instance, after whatever the asyncio base holds. A program
+ * reads and writes them as before (proto._state, del proto._sslobj, an
+ * AttributeError for one never set); only the instance's __dict__ no
+ * longer lists them. The GC code stays the base's: subtype_traverse,
+ * subtype_clear and subtype_dealloc visit and clear a heap type's
+ * T_OBJECT_EX members as they do a __slots__ class's.
+ * PyLoopTls_ProtocolFields/PyLoopTls_TransportFields: the names,
+ * NULL-terminated. */
+extern const char *const PyLoopTls_ProtocolFields[];
+extern const char *const PyLoopTls_TransportFields[];
+
+/* The members of `fields` from `offset` on (a table allocated for the
+ * process, NULL-terminated; NULL raised), and where `type`'s instances
+ * keep them, recorded for PyLoopTls_Get/Set once the type is made (0, or
+ * -1 raised). */
+PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset);
+int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssize_t offset);
+
+/* self.<name> (a new reference, or NULL raised) and self.<name> = value
+ * (NULL: del; 0, or -1 raised): the C field itself when self is one of
+ * the types and `name` (interned) one of its fields, else the attribute. */
+PyObject *PyLoopTls_Get(PyObject *self, PyObject *name);
+int PyLoopTls_Set(PyObject *self, PyObject *name, PyObject *value);
+
 /* self.<name>: bool() of it (1, 0, or -1 raised); set to True/False;
  * += delta; compared with `size` by `op` (Py_GE/Py_LE: 1, 0, or -1). */
 int PyLoopTls_AttrTrue(PyObject *self, PyObject *name);

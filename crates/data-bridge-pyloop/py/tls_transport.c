@@ -12,10 +12,12 @@
  * construction; each type's methods are joined from the three files'
  * tables (protocol_tables, transport_tables below).
  *
- * The two types are subclasses of asyncio's own classes that add methods
- * and no C data: every attribute (_state, _sslobj, _write_backlog, ...)
- * is asyncio's name, in the instance's __dict__, so isinstance checks,
- * reprs and every attribute a program or a test can see are asyncio's.
+ * The two types are subclasses of asyncio's own classes, so isinstance
+ * checks and reprs are asyncio's. They keep the instance attributes
+ * asyncio's __init__ sets (_state, _sslobj, _write_backlog, ...) in C
+ * fields named as asyncio's attributes (tls_support.h,
+ * PyLoopTls_ProtocolFields): a program reads and writes them as before,
+ * and the C methods read them with no dict lookup (PyLoopTls_Get/Set).
  * The C methods replace, one for one, the Python methods of the same name
  * (read: asyncio 3.11's sslproto.py next to these files), reading and
  * writing the same attributes in the same order, and calling the ssl
@@ -24,8 +26,9 @@
  * linking. Renegotiation is refused by OpenSSL inside SSLObject, as on
  * asyncio.
  *
- * The instances need no GC code of their own: the types add no fields, so
- * the base's (subtype_traverse, subtype_dealloc) serve.
+ * The instances need no GC code of their own: the fields are T_OBJECT_EX
+ * members, which the base's subtype_traverse, subtype_clear and
+ * subtype_dealloc visit and clear as they do a __slots__ class's.
  *
  * Used on every interpreter. On 3.10, whose asyncio has the older
  * sslproto (_SSLPipe, no SSLProtocolState), there is no asyncio class to
@@ -58,7 +61,7 @@ static int surely_wants_read(PyObject *self, PyObject *target)
     Py_DECREF(pending);
     if (!none)
         return 0;
-    if (!(incoming = PyObject_GetAttr(self, PyLoop_str._incoming)))
+    if (!(incoming = PyLoopTls_Get(self, PyLoop_str._incoming)))
         return -1;
     pending = PyObject_GetAttr(incoming, PyLoop_str.pending);
     Py_DECREF(incoming);
@@ -79,7 +82,7 @@ static int process_outgoing(PyObject *self);
 /* _get_read_buffer_size(): self._incoming.pending */
 static PyObject *read_buffer_size(PyObject *self)
 {
-    PyObject *incoming = PyObject_GetAttr(self, PyLoop_str._incoming), *size;
+    PyObject *incoming = PyLoopTls_Get(self, PyLoop_str._incoming), *size;
 
     if (!incoming)
         return NULL;
@@ -91,7 +94,7 @@ static PyObject *read_buffer_size(PyObject *self)
 /* _get_write_buffer_size(): self._outgoing.pending + self._write_buffer_size */
 static PyObject *write_buffer_size(PyObject *self)
 {
-    PyObject *outgoing = PyObject_GetAttr(self, PyLoop_str._outgoing), *pending, *backlog, *size;
+    PyObject *outgoing = PyLoopTls_Get(self, PyLoop_str._outgoing), *pending, *backlog, *size;
 
     if (!outgoing)
         return NULL;
@@ -99,7 +102,7 @@ static PyObject *write_buffer_size(PyObject *self)
     Py_DECREF(outgoing);
     if (!pending)
         return NULL;
-    backlog = PyObject_GetAttr(self, PyLoop_str._write_buffer_size);
+    backlog = PyLoopTls_Get(self, PyLoop_str._write_buffer_size);
     size = backlog ? PyNumber_Add(pending, backlog) : NULL;
     Py_DECREF(pending);
     Py_XDECREF(backlog);
@@ -110,7 +113,7 @@ static PyObject *write_buffer_size(PyObject *self)
  * failure but KeyboardInterrupt/SystemExit goes to the exception handler. */
 static int app_flow_call(PyObject *self, PyObject *name, PyObject *message)
 {
-    PyObject *app = PyObject_GetAttr(self, PyLoop_str._app_protocol), *result, *exc, *loop = NULL,
+    PyObject *app = PyLoopTls_Get(self, PyLoop_str._app_protocol), *result, *exc, *loop = NULL,
              *transport = NULL, *context = NULL;
     int status = -1;
 
@@ -125,8 +128,8 @@ static int app_flow_call(PyObject *self, PyObject *name, PyObject *message)
     if (PyLoop_IsFatalToRun())
         return -1;
     exc = PyLoop_FetchException();
-    if ((loop = PyObject_GetAttr(self, PyLoop_str._loop)) &&
-        (transport = PyObject_GetAttr(self, PyLoop_str._app_transport)) && (context = PyDict_New()) &&
+    if ((loop = PyLoopTls_Get(self, PyLoop_str._loop)) &&
+        (transport = PyLoopTls_Get(self, PyLoop_str._app_transport)) && (context = PyDict_New()) &&
         PyDict_SetItem(context, PyLoop_str.message, message) == 0 &&
         PyDict_SetItem(context, PyLoop_str.exception, exc) == 0 &&
         PyDict_SetItem(context, PyLoop_str.transport, transport) == 0 &&
@@ -216,7 +219,7 @@ static int process_outgoing(PyObject *self)
     if (paused < 0)
         return -1;
     if (!paused) {
-        PyObject *outgoing = PyObject_GetAttr(self, PyLoop_str._outgoing), *data;
+        PyObject *outgoing = PyLoopTls_Get(self, PyLoop_str._outgoing), *data;
         Py_ssize_t size;
 
         if (!outgoing)
@@ -239,7 +242,7 @@ static int process_outgoing(PyObject *self)
  * _process_outgoing(). */
 static int do_write(PyObject *self)
 {
-    PyObject *backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog), *sslobj = NULL;
+    PyObject *backlog = PyLoopTls_Get(self, PyLoop_str._write_backlog), *sslobj = NULL;
     int status = -1;
 
     if (!backlog)
@@ -358,7 +361,7 @@ static int read_copied(PyObject *self)
     PyObject *sslobj = PyLoopTls_SslObj(self), *max_size = NULL, *first = NULL, *list = NULL, *data = NULL;
     int empty = 0, status = -1;
 
-    if (!sslobj || !(max_size = PyObject_GetAttr(self, PyLoop_str.max_size)) ||
+    if (!sslobj || !(max_size = PyLoopTls_Get(self, PyLoop_str.max_size)) ||
         read_chunks(self, sslobj, max_size, &first, &list, &empty) < 0)
         goto done;
     if (list) {
@@ -424,11 +427,11 @@ static int read_rest(PyObject *self, PyObject *sslobj, PyObject *buffer, Py_ssiz
  * there. 0, or -1 raised. */
 static int read_again_soon(PyObject *self)
 {
-    PyObject *loop = PyObject_GetAttr(self, PyLoop_str._loop), *again, *handle = NULL;
+    PyObject *loop = PyLoopTls_Get(self, PyLoop_str._loop), *again, *handle = NULL;
 
     if (!loop)
         return -1;
-    again = PyObject_GetAttr(self, PyLoop_str._do_read);
+    again = PyLoopTls_Get(self, PyLoop_str._do_read);
     if (again)
         handle = PyLoopTls_Call1(loop, PyLoop_str.call_soon, again);
     Py_DECREF(loop);
@@ -440,7 +443,7 @@ static int read_again_soon(PyObject *self)
 /* self._app_protocol_buffer_updated(count): 0, or -1 raised. */
 static int buffer_updated(PyObject *self, Py_ssize_t count)
 {
-    PyObject *updated = PyObject_GetAttr(self, PyLoop_str._app_protocol_buffer_updated), *n, *result = NULL;
+    PyObject *updated = PyLoopTls_Get(self, PyLoop_str._app_protocol_buffer_updated), *n, *result = NULL;
 
     if (!updated)
         return -1;
@@ -460,7 +463,7 @@ static int read_buffered(PyObject *self)
     Py_ssize_t offset = 0, count = 1, wants;
     int status = -1;
 
-    if (!(get_buffer = PyObject_GetAttr(self, PyLoop_str._app_protocol_get_buffer)) ||
+    if (!(get_buffer = PyLoopTls_Get(self, PyLoop_str._app_protocol_get_buffer)) ||
         !(size = read_buffer_size(self)) || !(buffer = PyObject_CallOneArg(get_buffer, size)) ||
         (wants = PyObject_Length(buffer)) < 0 || !(sslobj = PyLoopTls_SslObj(self)))
         goto done;
@@ -499,7 +502,7 @@ static int do_read_body(PyObject *self)
 
         if (buffered < 0 || (buffered ? read_buffered(self) : read_copied(self)) < 0)
             return -1;
-        if (!(backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog)))
+        if (!(backlog = PyLoopTls_Get(self, PyLoop_str._write_backlog)))
             return -1;
         pending = PyObject_IsTrue(backlog);
         Py_DECREF(backlog);
@@ -512,7 +515,7 @@ static int do_read_body(PyObject *self)
 /* _do_read() */
 static int do_read(PyObject *self)
 {
-    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state);
+    PyObject *state = PyLoopTls_Get(self, PyLoop_str._state);
     int reading;
 
     if (!state)
@@ -529,13 +532,13 @@ static int do_read(PyObject *self)
 /* _write_appdata(list_of_data) */
 static int write_appdata(PyObject *self, PyObject *list_of_data)
 {
-    PyObject *state = PyObject_GetAttr(self, PyLoop_str._state), *backlog, *iterator, *data;
+    PyObject *state = PyLoopTls_Get(self, PyLoop_str._state), *backlog, *iterator, *data;
     int wrapped;
 
     if (!state)
         return -1;
     if (state == PyLoopTls.flushing || state == PyLoopTls.shutdown || state == PyLoopTls.unwrapped) {
-        PyObject *lost = PyObject_GetAttr(self, PyLoop_str._conn_lost);
+        PyObject *lost = PyLoopTls_Get(self, PyLoop_str._conn_lost);
         Py_ssize_t count;
         Py_DECREF(state);
         if (!lost)
@@ -553,7 +556,7 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
         return PyLoopTls_AddTo(self, PyLoop_str._conn_lost, 1);
     }
     Py_DECREF(state);
-    if (!(backlog = PyObject_GetAttr(self, PyLoop_str._write_backlog)))
+    if (!(backlog = PyLoopTls_Get(self, PyLoop_str._write_backlog)))
         return -1;
     if (!(iterator = PyObject_GetIter(list_of_data))) {
         Py_DECREF(backlog);
@@ -571,7 +574,7 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
     Py_DECREF(backlog);
     if (PyErr_Occurred())
         return -1;
-    if (!(state = PyObject_GetAttr(self, PyLoop_str._state)))
+    if (!(state = PyLoopTls_Get(self, PyLoop_str._state)))
         return PyLoopTls_CatchFatal(self, PyLoopTls.fatal_message);
     wrapped = state == PyLoopTls.wrapped;
     Py_DECREF(state);
@@ -585,7 +588,7 @@ static int write_appdata(PyObject *self, PyObject *list_of_data)
 /* get_buffer(n): the protocol's one receive buffer, grown to n. */
 static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
 {
-    PyObject *max_size = PyObject_GetAttr(self, PyLoop_str.max_size), *want = n, *buffer = NULL, *view = NULL;
+    PyObject *max_size = PyLoopTls_Get(self, PyLoop_str.max_size), *want = n, *buffer = NULL, *view = NULL;
     Py_ssize_t have;
     int small, big = 0, grow;
 
@@ -596,7 +599,7 @@ static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
         goto done;
     if (small || big)
         want = max_size;
-    if (!(buffer = PyObject_GetAttr(self, PyLoop_str._ssl_buffer)) || (have = PyObject_Length(buffer)) < 0)
+    if (!(buffer = PyLoopTls_Get(self, PyLoop_str._ssl_buffer)) || (have = PyObject_Length(buffer)) < 0)
         goto done;
     {
         PyObject *length = PyLong_FromSsize_t(have);
@@ -610,8 +613,8 @@ static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
         if (!fresh)
             goto done;
         fresh_view = PyMemoryView_FromObject(fresh);
-        if (!fresh_view || PyObject_SetAttr(self, PyLoop_str._ssl_buffer, fresh) < 0 ||
-            PyObject_SetAttr(self, PyLoop_str._ssl_buffer_view, fresh_view) < 0) {
+        if (!fresh_view || PyLoopTls_Set(self, PyLoop_str._ssl_buffer, fresh) < 0 ||
+            PyLoopTls_Set(self, PyLoop_str._ssl_buffer_view, fresh_view) < 0) {
             Py_DECREF(fresh);
             Py_XDECREF(fresh_view);
             goto done;
@@ -619,7 +622,7 @@ static PyObject *protocol_get_buffer(PyObject *self, PyObject *n)
         Py_DECREF(fresh);
         Py_DECREF(fresh_view);
     }
-    view = PyObject_GetAttr(self, PyLoop_str._ssl_buffer_view);
+    view = PyLoopTls_Get(self, PyLoop_str._ssl_buffer_view);
 done:
     Py_DECREF(max_size);
     Py_XDECREF(buffer);
@@ -629,7 +632,7 @@ done:
 /* buffer_updated(nbytes): into the incoming BIO, then the state's step. */
 static PyObject *protocol_buffer_updated(PyObject *self, PyObject *nbytes)
 {
-    PyObject *view = PyObject_GetAttr(self, PyLoop_str._ssl_buffer_view), *slice, *part = NULL, *state;
+    PyObject *view = PyLoopTls_Get(self, PyLoop_str._ssl_buffer_view), *slice, *part = NULL, *state;
     int status;
 
     if (!view)
@@ -643,7 +646,7 @@ static PyObject *protocol_buffer_updated(PyObject *self, PyObject *nbytes)
         return NULL;
     status = PyLoopTls_CallOf(self, PyLoop_str._incoming, PyLoop_str.write, part);
     Py_DECREF(part);
-    if (status < 0 || !(state = PyObject_GetAttr(self, PyLoop_str._state)))
+    if (status < 0 || !(state = PyLoopTls_Get(self, PyLoop_str._state)))
         return NULL;
     if (state == PyLoopTls.do_handshake)
         status = PyLoopTls_CallOwn(self, PyLoop_str._do_handshake);
@@ -722,7 +725,7 @@ static PyObject *protocol_get_read_buffer_size(PyObject *self, PyObject *unused)
 /* _get_app_transport(): asyncio's, making this module's app transport. */
 static PyObject *protocol_get_app_transport(PyObject *self, PyObject *unused)
 {
-    PyObject *transport = PyObject_GetAttr(self, PyLoop_str._app_transport), *loop;
+    PyObject *transport = PyLoopTls_Get(self, PyLoop_str._app_transport), *loop;
     int created;
 
     (void)unused;
@@ -734,14 +737,14 @@ static PyObject *protocol_get_app_transport(PyObject *self, PyObject *unused)
             PyErr_SetString(PyExc_RuntimeError, "Creating _SSLProtocolTransport twice");
         return NULL;
     }
-    if (!(loop = PyObject_GetAttr(self, PyLoop_str._loop)))
+    if (!(loop = PyLoopTls_Get(self, PyLoop_str._loop)))
         return NULL;
     {
         PyObject *args[] = {loop, self};
         transport = PyObject_Vectorcall((PyObject *)PyLoop_TlsAppTransportType, args, 2, NULL);
     }
     Py_DECREF(loop);
-    if (!transport || PyObject_SetAttr(self, PyLoop_str._app_transport, transport) < 0 ||
+    if (!transport || PyLoopTls_Set(self, PyLoop_str._app_transport, transport) < 0 ||
         PyLoopTls_SetBool(self, PyLoop_str._app_transport_created, 1) < 0) {
         Py_XDECREF(transport);
         return NULL;
@@ -773,7 +776,7 @@ static PyMethodDef protocol_methods[] = {
 /* self._ssl_protocol._write_appdata(list_of_data) */
 static int transport_write_appdata(PyObject *self, PyObject *list_of_data)
 {
-    PyObject *protocol = PyObject_GetAttr(self, PyLoop_str._ssl_protocol), *result;
+    PyObject *protocol = PyLoopTls_Get(self, PyLoop_str._ssl_protocol), *result;
     int status;
 
     if (!protocol)
@@ -855,29 +858,59 @@ static PyMethodDef *join_tables(PyMethodDef *const *tables)
     return joined;
 }
 
-/* A subclass of asyncio's `base` with the methods of `tables` and no data:
- * named as asyncio's class, so reprs and __name__ read as asyncio's. */
-static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *const *tables)
+/* Counts a NULL-terminated list of names. */
+static Py_ssize_t count_fields(const char *const *fields)
 {
+    Py_ssize_t count = 0;
+
+    while (fields[count])
+        count++;
+    return count;
+}
+
+/* The made type's tp_name (the spec's dotted name) cut to the class name
+ * a class statement gives it (the rest of the string lives as long as the
+ * type): AttributeError's and TypeError's messages, which read tp_name,
+ * then name 'SSLProtocol' as asyncio's do. Returns type. */
+static PyObject *class_name(PyObject *type)
+{
+    if (type) {
+        const char *dot = strrchr(((PyTypeObject *)type)->tp_name, '.');
+        if (dot)
+            ((PyTypeObject *)type)->tp_name = dot + 1;
+    }
+    return type;
+}
+
+/* A subclass of asyncio's `base` with the methods of `tables` and the C
+ * fields `fields` after the base's data: named as asyncio's class, so
+ * reprs and __name__ read as asyncio's. */
+static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *const *tables,
+                              const char *const *fields)
+{
+    Py_ssize_t at = ((PyTypeObject *)base)->tp_basicsize;
     PyMethodDef *methods = join_tables(tables);
+    PyMemberDef *members = methods ? PyLoopTls_FieldMembers(fields, at) : NULL;
     PyType_Slot slots[] = {
         {Py_tp_methods, methods},
+        {Py_tp_members, members},
         {0, NULL},
     };
     PyType_Spec spec = {
         .name = name,
-        .basicsize = 0,
+        .basicsize = (int)(at + count_fields(fields) * (Py_ssize_t)sizeof(PyObject *)),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };
     PyObject *bases, *type = NULL;
 
-    if (!methods)
-        return NULL;
-    if ((bases = PyTuple_Pack(1, base))) {
-        type = PyType_FromSpecWithBases(&spec, bases);
+    if (members && (bases = PyTuple_Pack(1, base))) {
+        type = class_name(PyType_FromSpecWithBases(&spec, bases));
         Py_DECREF(bases);
     }
+    PyMem_Free(members); /* the type made its own copy */
+    if (type && PyLoopTls_RecordFields((PyTypeObject *)type, fields, at) < 0)
+        Py_CLEAR(type);
     if (!type)
         PyMem_Free(methods);
     return (PyTypeObject *)type;
@@ -921,39 +954,52 @@ static PyGetSetDef older_getset[] = {
  * transports._FlowControlMixin and transports.Transport), named as
  * asyncio's class, with the instance __dict__ and weakref list a class
  * statement adds (those bases' __slots__ have neither; 3.11's classes
- * have both). The GC code stays the bases' (subtype_traverse/clear/dealloc,
+ * have both), then the C fields `fields`. The GC code stays the bases' (subtype_traverse/clear/dealloc,
  * which visit and free that __dict__ and clear the weakrefs), and the
  * table's __init__/__del__, set again, become the tp_init/tp_finalize
  * slots, as a class statement's would (3.11+ inherits them from asyncio's
  * classes). */
-static PyTypeObject *older_subclass(const char *name, PyObject *bases, PyMethodDef *const *tables)
+static PyTypeObject *older_subclass(const char *name, PyObject *bases, PyMethodDef *const *tables,
+                                    const char *const *fields)
 {
-    Py_ssize_t at = ((PyTypeObject *)PyTuple_GET_ITEM(bases, 0))->tp_basicsize;
+    Py_ssize_t at = ((PyTypeObject *)PyTuple_GET_ITEM(bases, 0))->tp_basicsize,
+               fields_at = at + 2 * (Py_ssize_t)sizeof(PyObject *), count = count_fields(fields);
     PyMethodDef *methods = join_tables(tables);
-    PyMemberDef members[] = {
+    PyMemberDef *members = methods ? PyLoopTls_FieldMembers(fields, fields_at) : NULL, *all = NULL;
+    PyMemberDef own[] = {
         {"__dictoffset__", T_PYSSIZET, at, READONLY, NULL},
         {"__weaklistoffset__", T_PYSSIZET, at + (Py_ssize_t)sizeof(PyObject *), READONLY, NULL},
         {"__weakref__", T_OBJECT, at + (Py_ssize_t)sizeof(PyObject *), READONLY, NULL},
-        {NULL, 0, 0, 0, NULL},
     };
     PyType_Slot slots[] = {
         {Py_tp_methods, methods},
-        {Py_tp_members, members},
+        {Py_tp_members, NULL},
         {Py_tp_getset, older_getset},
         {0, NULL},
     };
     PyType_Spec spec = {
         .name = name,
-        .basicsize = (int)(at + 2 * (Py_ssize_t)sizeof(PyObject *)),
+        .basicsize = (int)(fields_at + count * (Py_ssize_t)sizeof(PyObject *)),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };
     static const char *const slot_methods[] = {"__init__", "__del__"};
-    PyObject *type;
+    PyObject *type = NULL;
 
-    if (!methods)
-        return NULL;
-    if (!(type = PyType_FromSpecWithBases(&spec, bases))) {
+    /* the dict, weakref list and the fields: one members table */
+    if (members && !(all = PyMem_Calloc((size_t)count + 4, sizeof(*all))))
+        PyErr_NoMemory();
+    if (all) {
+        memcpy(all, own, sizeof(own));
+        memcpy(all + 3, members, (size_t)count * sizeof(*all));
+        slots[1].pfunc = all;
+        type = class_name(PyType_FromSpecWithBases(&spec, bases));
+    }
+    PyMem_Free(members); /* the type made its own copy */
+    PyMem_Free(all);
+    if (type && PyLoopTls_RecordFields((PyTypeObject *)type, fields, fields_at) < 0)
+        Py_CLEAR(type);
+    if (!type) {
         PyMem_Free(methods);
         return NULL;
     }
@@ -997,12 +1043,13 @@ static int older_types(void)
 
     if (!protocols || !transports || !constants ||
         !(bases = Py_BuildValue("(N)", PyObject_GetAttrString(protocols, "BufferedProtocol"))) ||
-        !(protocol = older_subclass("asyncio.sslproto.SSLProtocol", bases, protocol_tables)))
+        !(protocol = older_subclass("asyncio.sslproto.SSLProtocol", bases, protocol_tables, PyLoopTls_ProtocolFields)))
         goto done;
     Py_CLEAR(bases);
     if (!(bases = Py_BuildValue("(NN)", PyObject_GetAttrString(transports, "_FlowControlMixin"),
                                 PyObject_GetAttrString(transports, "Transport"))) ||
-        !(app_transport = older_subclass("asyncio.sslproto._SSLProtocolTransport", bases, transport_tables)) ||
+        !(app_transport = older_subclass("asyncio.sslproto._SSLProtocolTransport", bases, transport_tables,
+                                                PyLoopTls_TransportFields)) ||
         PyLoopTls_AppAddProperties(app_transport) < 0)
         goto done;
     /* 3.11's class attributes: SSLProtocol.max_size = 256 * 1024 and the
@@ -1067,9 +1114,11 @@ int PyLoopTls_Add(PyObject *module)
         }
     } else if (!(protocol = PyObject_GetAttrString(sslproto, "SSLProtocol")) ||
                !(app_transport = PyObject_GetAttrString(sslproto, "_SSLProtocolTransport")) ||
-               !(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables)) ||
+               !(PyLoop_TlsProtocolType = subclass("asyncio.sslproto.SSLProtocol", protocol, protocol_tables,
+                                                       PyLoopTls_ProtocolFields)) ||
                !(PyLoop_TlsAppTransportType =
-                     subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables)) ||
+                     subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables,
+                                       PyLoopTls_TransportFields)) ||
                PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
