@@ -239,6 +239,61 @@ loop.close()
 report(**results)
 '''
 
+# The fork while the parent's TLS client has a backlog (the server's app
+# reading paused: its TLS stops reading the socket, the client's socket
+# transport buffers records, the app is paused). Whatever the child does
+# with its copy of the buffered records, none may leave from the child:
+# the server must read exactly the parent's stream once it reads again
+# (a duplicated or lost record breaks the TLS stream).
+FORK_WITH_BACKLOG = r'''
+import hashlib
+loop = new_loop()
+asyncio.set_event_loop(loop)
+record_errors(loop)
+PAYLOAD = bytearray()
+
+async def setup():
+    server, protos = await tls_server()
+    tr, cli = await tls_client(server)
+    srv = protos[0]
+    await srv.made
+    srv.transport.pause_reading()
+    cli.paused = loop.create_future()
+    # The first writes leave as records into the socket transport's buffer
+    # (the TLS protocol's writing paused at its high water); the next ones
+    # wait in the backlog until the app is paused.
+    while not cli.paused.done():
+        assert len(PAYLOAD) < 64 << 20, "the client never paused"
+        chunk = os.urandom(256 << 10)
+        PAYLOAD.extend(chunk)
+        tr.write(chunk)
+        await asyncio.sleep(1e-9)
+    return server, tr, cli, srv
+
+server, tr, cli, srv = loop.run_until_complete(setup())
+pid = os.fork()
+if pid == 0:
+CHILD_ACTION
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+
+async def check():
+    out = {"child_status": os.waitstatus_to_exitcode(status)}
+    srv.transport.resume_reading()
+    got = await asyncio.wait_for(srv.received(len(PAYLOAD)), 10)
+    out["intact"] = hashlib.sha256(got).digest() == hashlib.sha256(PAYLOAD).digest()
+    out["events"] = [list(cli.events), list(srv.events)]
+    tr.close()
+    out["client_lost"] = repr(await asyncio.wait_for(cli.lost, 5))
+    out["server_lost"] = repr(await asyncio.wait_for(srv.lost, 5))
+    out["handler_calls"] = handler_calls
+    server.close()
+    await server.wait_closed()
+    return out
+
+report(**loop.run_until_complete(check()))
+'''
+
 # The child closes every socket fd it has (its copies: the parent's stay).
 CLOSE_SOCKET_FDS = '''
 import stat
@@ -412,6 +467,36 @@ os._exit(0)
             PARENT_SERVING, old_echo=False, old_big_echo=False,
             old_events=[["made", "eof", "lost"], ["made", "eof", "lost"]],
             old_closing=[True, True]))
+
+    def _fork_with_backlog(self, action):
+        result, proc = run_tls_child(self, FORK_WITH_BACKLOG.replace(
+            "CHILD_ACTION", "\n".join(
+                "    " + line for line in action.strip().splitlines())))
+        assert_child(self, result, proc, {
+            "child_status": 0, "intact": True,
+            "events": [["made", "pause", "resume"], ["made"]],
+            "client_lost": "None", "server_lost": "None",
+            "handler_calls": []})
+
+    def test_fork_with_a_backlog_child_os_exit(self):
+        self._fork_with_backlog("os._exit(0)")
+
+    def test_fork_with_a_backlog_child_closes_the_inherited_loop(self):
+        self._fork_with_backlog("loop.close()")
+
+    def test_fork_with_a_backlog_child_exits_through_python(self):
+        if not self.NEW_SSLPROTO:
+            self.skipTest("3.10's asyncio: its _SSLProtocolTransport.__del__ "
+                          "calls close() on the shared socket")
+        self._fork_with_backlog("""
+import gc, warnings
+warnings.simplefilter("ignore", ResourceWarning)
+del server, tr, cli, srv
+loop = None
+asyncio.set_event_loop(None)
+gc.collect()
+sys.exit(0)
+""")
 
     def _fork_in_handshake(self, action):
         result, proc = run_tls_child(self, FORK_IN_HANDSHAKE.replace(
@@ -659,6 +744,41 @@ server.close()
 ''', {"got": "old data", "lost": "OSError: [Errno 9] Bad file descriptor",
       "newcomer": NEWCOMER_UNTOUCHED, "events": ["made", "lost"],
       "handler_calls": []})
+
+    def test_queued_read_then_abort_in_the_same_callback(self):
+        # resume_reading() queues its read (call_soon) of what waits in the
+        # incoming BIO; abort() in the same callback, either side of it,
+        # makes the protocol UNWRAPPED first: the queued read delivers
+        # nothing, and after the loss the freed number's newcomer is left
+        # alone by the calls that follow.
+        if not self.NEW_SSLPROTO:
+            self.skipTest("3.10's asyncio pauses the socket transport "
+                          "itself: nothing waits in a BIO")
+        for order in ("resume_reading, abort", "abort, resume_reading"):
+            with self.subTest(order=order):
+                self._run(NEWCOMER_SETUP.replace("NEWCOMER", "'socket'") + r'''
+server, a, tr, cli, srv = await connected()
+tr.pause_reading()
+srv.transport.write(b"old data")
+async def in_bio():
+    while tr.get_read_buffer_size() == 0:
+        await rounds(1)
+await asyncio.wait_for(in_bio(), 5)
+number = a.fileno()
+for call in ORDER:
+    call()
+lost = await asyncio.wait_for(cli.lost, 5)
+await rounds()
+taken = newcomer(number)
+tr.resume_reading()
+tr.write(b"late")
+await rounds()
+report(got=bytes(cli.data).decode(), lost=describe(lost), newcomer=taken(),
+       events=cli.events, handler_calls=handler_calls)
+server.close()
+'''.replace("ORDER", "[%s]" % ", ".join("tr." + name for name in order.split(", "))),
+                    {"got": "", "lost": None, "newcomer": NEWCOMER_UNTOUCHED,
+                     "events": ["made", "lost"], "handler_calls": []})
 
     def test_handshake_timeout_after_the_socket_closed_behind_it(self):
         # The peer never answers the ClientHello; the socket is closed
