@@ -481,6 +481,9 @@ os._exit(0)
     def test_fork_with_a_backlog_child_os_exit(self):
         self._fork_with_backlog("os._exit(0)")
 
+    def test_fork_with_a_backlog_child_closes_the_socket_fds(self):
+        self._fork_with_backlog(CLOSE_SOCKET_FDS + "os._exit(0)")
+
     def test_fork_with_a_backlog_child_closes_the_inherited_loop(self):
         self._fork_with_backlog("loop.close()")
 
