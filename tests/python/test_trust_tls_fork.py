@@ -8,7 +8,10 @@ C in PyLoop) on top of them:
   and whatever the child does with what it inherited (exits, closes the
   socket fds, finalizes everything, closes its loop), the parent's TLS
   connection keeps flowing: no close_notify or other byte of the child's
-  reaches the peer, the parent's peer sees no eof;
+  reaches the peer, the parent's peer sees no eof; so also when the fork
+  comes during a handshake, or with TLS records buffered and a backlog
+  (none of which may leave twice); a control shows what the parent sees
+  when a child does send close_notify;
 - a TLS transport whose socket is gone (aborted, or closed behind it) with
   the fd number taken by a newcomer (a socket or a pipe) never writes into,
   reads from or closes the newcomer, whatever late work it still has (a
