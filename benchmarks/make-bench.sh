@@ -1,8 +1,9 @@
 #!/bin/sh
 # `make bench`: every phase built out of tree, then every benchmark on each
 # build next to asyncio, uvloop and rloop, in one session, into ONE table
-# (bench-results/results.md, results.json, phases.png), then the HTTPS rows
-# again with the loops interleaved (bench-results/tls_interleaved.txt).
+# (bench-results/results.md, results.json, phases.png), then the HTTPS, TLS
+# bulk and plain ASGI rows again with the loops interleaved
+# (bench-results/tls_interleaved.txt).
 #
 # Environment (set by make): PYTHON, PYLOOP_SRCDIR, PYLOOP_BUILDDIR.
 # BENCH_QUICK=1 runs the tiny sizes (a smoke run of the whole pipeline).
@@ -42,18 +43,19 @@ done
 
 say "running the benchmarks (progress below)"
 quick=
-interleave="--rounds=5 --seconds=3"
+interleave="--rounds=5 --seconds=3 --plain"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     quick=--quick
-    interleave="--rounds=1 --seconds=1"
+    interleave="--rounds=1 --seconds=1 --bulk-seconds=0.3 --plain"
 fi
 # shellcheck disable=SC2086
 "$venv/bin/python" "$srcdir/benchmarks/pyloop/run_all.py" $quick --out "$out" $loops
 
 # run_all.py measures one loop after another, so a load that changes between
-# loops moves their ratios. The HTTPS rows, whose ratios are the TLS goals,
-# are taken once more with every loop's server up and the rounds side by
-# side (asyncio, uvloop, the native build; rloop has no TLS).
+# loops moves their ratios. The HTTPS and TLS bulk rows, whose ratios are the
+# TLS goals, are taken once more with every loop's server up and the rounds
+# side by side (asyncio, uvloop, the native build; rloop has no TLS), with the
+# plain ASGI row beside them (what TLS costs each loop is the difference).
 if command -v wrk >/dev/null 2>&1; then
     say "the HTTPS rows, loops interleaved per round: $out/tls_interleaved.txt"
     # shellcheck disable=SC2086
