@@ -45,10 +45,13 @@ const char *const PyLoopTls_TransportFields[] = {"_ssl_protocol", "_closed", NUL
 
 #define TLS_MAX_FIELDS 40
 #define TLS_BUCKETS 128 /* a power of two, over three times TLS_MAX_FIELDS */
+/* objects are 16-byte aligned: the address's low bits carry nothing */
+#define TLS_BUCKET(name) (((uintptr_t)(name) >> 4) & (TLS_BUCKETS - 1))
 
 /* Where one type's instances keep their fields, and an open-addressing
- * table from each name's hash (cached in the str) to its field: most
- * lookups, a hit or a miss, look at one bucket. */
+ * table from each name (interned: its address is its identity, and lives
+ * as long as the table holds it) to its field: most lookups, a hit or a
+ * miss, look at one bucket, with no call and no read of the str. */
 struct fields {
     PyTypeObject *type;
     Py_ssize_t offset;
@@ -82,17 +85,15 @@ int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssi
     record->count = 0;
     memset(record->buckets, -1, sizeof(record->buckets));
     for (; *fields; fields++) {
-        Py_hash_t hash;
         size_t at;
 
         if (record->count == TLS_MAX_FIELDS) {
             PyErr_SetString(PyExc_SystemError, "too many TLS fields");
             return -1;
         }
-        if (PyLoop_InternInto(&record->names[record->count], *fields) < 0 ||
-            (hash = PyObject_Hash(record->names[record->count])) == -1)
+        if (PyLoop_InternInto(&record->names[record->count], *fields) < 0)
             return -1;
-        for (at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+        for (at = TLS_BUCKET(record->names[record->count]); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
             ;
         record->buckets[at] = (signed char)record->count++;
     }
@@ -110,15 +111,10 @@ static PyObject **field(PyObject *self, PyObject *name)
     struct fields *record = Py_TYPE(self) == protocol_fields.type    ? &protocol_fields
                             : Py_TYPE(self) == transport_fields.type ? &transport_fields
                                                                      : NULL;
-    Py_hash_t hash;
 
-    if (!record || !PyUnicode_CheckExact(name))
+    if (!record)
         return NULL;
-    if ((hash = PyObject_Hash(name)) == -1) { /* a str's hash cannot fail; if it did, not a field */
-        PyErr_Clear();
-        return NULL;
-    }
-    for (size_t at = (size_t)hash & (TLS_BUCKETS - 1); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
+    for (size_t at = TLS_BUCKET(name); record->buckets[at] >= 0; at = (at + 1) & (TLS_BUCKETS - 1))
         if (record->names[record->buckets[at]] == name)
             return (PyObject **)((char *)self + record->offset) + record->buckets[at];
     return NULL;
@@ -160,10 +156,12 @@ int PyLoopTls_Set(PyObject *self, PyObject *name, PyObject *value)
 /* bool(self.<name>): 1, 0, or -1 raised. */
 int PyLoopTls_AttrTrue(PyObject *self, PyObject *name)
 {
-    PyObject *value = PyLoopTls_Get(self, name);
+    PyObject **slot = field(self, name), *value;
     int truth;
 
-    if (!value)
+    if (slot && (*slot == Py_True || *slot == Py_False)) /* no reference taken: nothing runs */
+        return *slot == Py_True;
+    if (!(value = PyLoopTls_Get(self, name)))
         return -1;
     truth = value == Py_True ? 1 : value == Py_False ? 0 : PyObject_IsTrue(value);
     Py_DECREF(value);
@@ -281,10 +279,17 @@ int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
  * the limit is): 1, 0, or -1 raised. */
 int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op)
 {
-    PyObject *limit = PyLoopTls_Get(self, name);
+    PyObject **slot = field(self, name), *limit;
     int result;
 
-    if (!limit)
+    if (slot && *slot && PyLong_CheckExact(*slot) && PyLong_CheckExact(size)) {
+        /* two ints: no reference taken, nothing runs */
+        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(*slot);
+        if (!((a == -1 || b == -1) && PyErr_Occurred()))
+            return op == Py_GE ? a >= b : a <= b;
+        PyErr_Clear();
+    }
+    if (!(limit = PyLoopTls_Get(self, name)))
         return -1;
     if (PyLong_CheckExact(limit) && PyLong_CheckExact(size)) {
         Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(limit);
