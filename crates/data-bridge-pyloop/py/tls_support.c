@@ -27,10 +27,10 @@ PyObject *PyLoopTls_SslTarget(PyObject *sslobj)
 /* the C fields                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Every attribute 3.11+'s SSLProtocol.__init__ and _set_app_protocol set,
- * hottest first; not the class attributes
- * (max_size, the timeout handles, _handshake_start_time), which an
- * instance reads from the class until it sets its own. */
+/* Every attribute 3.11+'s SSLProtocol.__init__ and _set_app_protocol set;
+ * not the class attributes (max_size, the timeout handles,
+ * _handshake_start_time), which an instance reads from the class until it
+ * sets its own. */
 const char *const PyLoopTls_ProtocolFields[] = {
     "_state", "_sslobj", "_incoming", "_outgoing", "_write_backlog", "_write_buffer_size", "_app_protocol",
     "_transport", "_app_reading_paused", "_ssl_writing_paused", "_app_writing_paused", "_ssl_reading_paused",
@@ -61,13 +61,20 @@ struct fields {
 };
 static struct fields protocol_fields, transport_fields;
 
-PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset)
+Py_ssize_t PyLoopTls_CountFields(const char *const *fields)
 {
-    size_t count = 0;
-    PyMemberDef *members;
+    Py_ssize_t count = 0;
 
     while (fields[count])
         count++;
+    return count;
+}
+
+PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset)
+{
+    size_t count = (size_t)PyLoopTls_CountFields(fields);
+    PyMemberDef *members;
+
     if (!(members = PyMem_Calloc(count + 1, sizeof(*members))))
         return (PyMemberDef *)PyErr_NoMemory();
     for (size_t i = 0; i < count; i++) {
@@ -78,9 +85,10 @@ PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset
     return members;
 }
 
-int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssize_t offset)
+int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields)
 {
     struct fields *record = fields == PyLoopTls_ProtocolFields ? &protocol_fields : &transport_fields;
+    Py_ssize_t offset = type->tp_basicsize - PyLoopTls_CountFields(fields) * (Py_ssize_t)sizeof(PyObject *);
 
     record->count = 0;
     memset(record->buckets, -1, sizeof(record->buckets));

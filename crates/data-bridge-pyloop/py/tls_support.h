@@ -78,12 +78,14 @@ PyObject *PyLoopTls_SslObj(PyObject *self);
 extern const char *const PyLoopTls_ProtocolFields[];
 extern const char *const PyLoopTls_TransportFields[];
 
-/* The members of `fields` from `offset` on (a table allocated for the
- * process, NULL-terminated; NULL raised), and where `type`'s instances
- * keep them, recorded for PyLoopTls_Get/Set once the type is made (0, or
- * -1 raised). */
+/* How many names `fields` lists; the members for them from `offset` on
+ * (a PyMem table, NULL-terminated, for PyType_FromSpec, which copies it;
+ * NULL raised); and, once `type` is the one the loop keeps, where its
+ * instances keep them (the last of its data), for PyLoopTls_Get/Set (0,
+ * or -1 raised). */
+Py_ssize_t PyLoopTls_CountFields(const char *const *fields);
 PyMemberDef *PyLoopTls_FieldMembers(const char *const *fields, Py_ssize_t offset);
-int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields, Py_ssize_t offset);
+int PyLoopTls_RecordFields(PyTypeObject *type, const char *const *fields);
 
 /* self.<name> (a new reference, or NULL raised) and self.<name> = value
  * (NULL: del; 0, or -1 raised): the C field itself when self is one of

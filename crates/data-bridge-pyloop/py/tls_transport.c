@@ -858,16 +858,6 @@ static PyMethodDef *join_tables(PyMethodDef *const *tables)
     return joined;
 }
 
-/* Counts a NULL-terminated list of names. */
-static Py_ssize_t count_fields(const char *const *fields)
-{
-    Py_ssize_t count = 0;
-
-    while (fields[count])
-        count++;
-    return count;
-}
-
 /* The made type's tp_name (the spec's dotted name) cut to the class name
  * a class statement gives it (the rest of the string lives as long as the
  * type): AttributeError's and TypeError's messages, which read tp_name,
@@ -898,7 +888,7 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
     };
     PyType_Spec spec = {
         .name = name,
-        .basicsize = (int)(at + count_fields(fields) * (Py_ssize_t)sizeof(PyObject *)),
+        .basicsize = (int)(at + PyLoopTls_CountFields(fields) * (Py_ssize_t)sizeof(PyObject *)),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };
@@ -909,8 +899,6 @@ static PyTypeObject *subclass(const char *name, PyObject *base, PyMethodDef *con
         Py_DECREF(bases);
     }
     PyMem_Free(members); /* the type made its own copy */
-    if (type && PyLoopTls_RecordFields((PyTypeObject *)type, fields, at) < 0)
-        Py_CLEAR(type);
     if (!type)
         PyMem_Free(methods);
     return (PyTypeObject *)type;
@@ -963,7 +951,7 @@ static PyTypeObject *older_subclass(const char *name, PyObject *bases, PyMethodD
                                     const char *const *fields)
 {
     Py_ssize_t at = ((PyTypeObject *)PyTuple_GET_ITEM(bases, 0))->tp_basicsize,
-               fields_at = at + 2 * (Py_ssize_t)sizeof(PyObject *), count = count_fields(fields);
+               fields_at = at + 2 * (Py_ssize_t)sizeof(PyObject *), count = PyLoopTls_CountFields(fields);
     PyMethodDef *methods = join_tables(tables);
     PyMemberDef *members = methods ? PyLoopTls_FieldMembers(fields, fields_at) : NULL, *all = NULL;
     PyMemberDef own[] = {
@@ -997,8 +985,6 @@ static PyTypeObject *older_subclass(const char *name, PyObject *bases, PyMethodD
     }
     PyMem_Free(members); /* the type made its own copy */
     PyMem_Free(all);
-    if (type && PyLoopTls_RecordFields((PyTypeObject *)type, fields, fields_at) < 0)
-        Py_CLEAR(type);
     if (!type) {
         PyMem_Free(methods);
         return NULL;
@@ -1120,6 +1106,11 @@ int PyLoopTls_Add(PyObject *module)
                      subclass("asyncio.sslproto._SSLProtocolTransport", app_transport, transport_tables,
                                        PyLoopTls_TransportFields)) ||
                PyLoopTls_AppAddProperties(PyLoop_TlsAppTransportType) < 0)
+        goto done;
+    /* the fields' places, of the two types kept (not of a 3.10 pair made
+     * and dropped): PyLoopTls_Get/Set read them by the instance's type */
+    if (PyLoopTls_RecordFields(PyLoop_TlsProtocolType, PyLoopTls_ProtocolFields) < 0 ||
+        PyLoopTls_RecordFields(PyLoop_TlsAppTransportType, PyLoopTls_TransportFields) < 0)
         goto done;
     Py_INCREF(PyLoop_TlsProtocolType);
     if (PyModule_AddObject(module, "SSLProtocol", (PyObject *)PyLoop_TlsProtocolType) < 0) {
