@@ -285,29 +285,34 @@ int PyLoopTls_CatchFatal(PyObject *self, PyObject *message)
 
 /* self.<name> compared with `size` (asyncio compares the int with whatever
  * the limit is): 1, 0, or -1 raised. */
+/* size compared with limit by op when both are ints a Py_ssize_t holds:
+ * 1 or 0, with nothing run; -2: not such ints. */
+static int compare_ints(PyObject *size, PyObject *limit, int op)
+{
+    Py_ssize_t a, b;
+
+    if (!PyLong_CheckExact(limit) || !PyLong_CheckExact(size))
+        return -2;
+    a = PyLong_AsSsize_t(size);
+    b = PyLong_AsSsize_t(limit);
+    if ((a == -1 || b == -1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -2;
+    }
+    return op == Py_GE ? a >= b : a <= b;
+}
+
 int PyLoopTls_SizeCompare(PyObject *self, PyObject *name, PyObject *size, int op)
 {
     PyObject **slot = field(self, name), *limit;
     int result;
 
-    if (slot && *slot && PyLong_CheckExact(*slot) && PyLong_CheckExact(size)) {
-        /* two ints: no reference taken, nothing runs */
-        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(*slot);
-        if (!((a == -1 || b == -1) && PyErr_Occurred()))
-            return op == Py_GE ? a >= b : a <= b;
-        PyErr_Clear();
-    }
+    if (slot && *slot && (result = compare_ints(size, *slot, op)) >= 0)
+        return result; /* the field read borrowed: nothing ran */
     if (!(limit = PyLoopTls_Get(self, name)))
         return -1;
-    if (PyLong_CheckExact(limit) && PyLong_CheckExact(size)) {
-        Py_ssize_t a = PyLong_AsSsize_t(size), b = PyLong_AsSsize_t(limit);
-        if (!((a == -1 || b == -1) && PyErr_Occurred())) {
-            Py_DECREF(limit);
-            return op == Py_GE ? a >= b : a <= b;
-        }
-        PyErr_Clear();
-    }
-    result = PyObject_RichCompareBool(size, limit, op);
+    if ((result = compare_ints(size, limit, op)) < 0)
+        result = PyObject_RichCompareBool(size, limit, op);
     Py_DECREF(limit);
     return result;
 }

@@ -942,8 +942,9 @@ static PyGetSetDef older_getset[] = {
  * transports._FlowControlMixin and transports.Transport), named as
  * asyncio's class, with the instance __dict__ and weakref list a class
  * statement adds (those bases' __slots__ have neither; 3.11's classes
- * have both), then the C fields `fields`. The GC code stays the bases' (subtype_traverse/clear/dealloc,
- * which visit and free that __dict__ and clear the weakrefs), and the
+ * have both), then the C fields `fields`. The GC code stays the bases'
+ * (subtype_traverse/clear/dealloc, which visit and free that __dict__,
+ * clear the weakrefs and the fields), and the
  * table's __init__/__del__, set again, become the tp_init/tp_finalize
  * slots, as a class statement's would (3.11+ inherits them from asyncio's
  * classes). */
